@@ -1,0 +1,251 @@
+//! Every error kind, with the exact line:column and field path it is reported at.
+
+use std::path::Path;
+
+use super::load_str;
+
+const VALID: &str = r#"version: 1
+name: local-web-outage
+description: The web tier must come back within 5 s.
+owner: sre@example.com
+steady_state:
+  - name: web
+    http: { url: "http://127.0.0.1:8080/health", expect_status: [200], timeout: 1s }
+    every: 200ms
+faults:
+  - name: break-web
+    command:
+      inject: "curl -fsS -X POST http://127.0.0.1:8080/break"
+      revert: "curl -fsS -X POST http://127.0.0.1:8080/fix"
+      timeout: 10s
+    duration: 3s
+abort:
+  - probe: web
+    failing_for: 10s
+  - max_duration: 2m
+recovery:
+  within: 5s
+  stable_for: 1s
+  settle_timeout: 30s
+"#;
+
+/// Errors as `LINE:COL: path: message`.
+fn errors(text: &str) -> Vec<String> {
+    match load_str(text, Path::new(".")) {
+        Ok(_) => vec![],
+        Err(es) => es
+            .into_iter()
+            .map(|(loc, path, msg)| {
+                let l = loc.map(|l| format!("{}:{}", l.line, l.col)).unwrap_or_else(|| "-".into());
+                format!("{l}: {path}: {msg}")
+            })
+            .collect(),
+    }
+}
+
+fn with(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "test bug: {from:?} not in VALID");
+    VALID.replacen(from, to, 1)
+}
+
+#[test]
+fn the_issue_example_is_valid() {
+    let (s, _) = load_str(VALID, Path::new(".")).unwrap();
+    assert_eq!(s.steady_state[0].every.as_millis(), 200);
+    assert_eq!(s.faults[0].duration.as_millis(), 3000);
+    assert_eq!(s.abort.len(), 2);
+}
+
+#[test]
+fn bad_duration() {
+    assert_eq!(
+        errors(&with("duration: 3s", "duration: ninety")),
+        ["15:15: faults[0].duration: expected a duration like \"90s\", found \"ninety\""]
+    );
+}
+
+#[test]
+fn zero_and_negative_durations() {
+    assert_eq!(
+        errors(&with("every: 200ms", "every: 0s")),
+        ["8:12: steady_state[0].every: durations must be greater than zero, found \"0s\""]
+    );
+    assert_eq!(
+        errors(&with("within: 5s", "within: -5s")),
+        ["21:11: recovery.within: durations must be positive, found \"-5s\""]
+    );
+    assert_eq!(
+        errors(&with("duration: 3s", "duration: 3")),
+        ["15:15: faults[0].duration: expected a duration with a unit like \"90s\", found the bare number 3"]
+    );
+}
+
+#[test]
+fn unknown_fields_suggest_the_right_one() {
+    assert_eq!(
+        errors(&with("    every: 200ms", "    evry: 200ms")),
+        ["8:5: steady_state[0].evry: unknown field `evry`, did you mean `every`?"]
+    );
+    assert_eq!(
+        errors(&with("owner:", "ownr:")),
+        ["4:1: ownr: unknown field `ownr`, did you mean `owner`?"]
+    );
+}
+
+#[test]
+fn unknown_probe_kind() {
+    let e = errors(&with("    http: {", "    smtp: {"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("7:5: steady_state[0].smtp: unknown field `smtp`"), "{e:?}");
+}
+
+#[test]
+fn two_kind_keys_and_no_kind() {
+    let two = with("    every: 200ms", "    every: 200ms\n    tcp: { address: \"127.0.0.1:8080\" }");
+    assert_eq!(
+        errors(&two),
+        ["6:5: steady_state[0]: probe `web` has 2 kind keys (`http`, `tcp`); a probe has exactly one"]
+    );
+    let none = VALID.replace(
+        "    http: { url: \"http://127.0.0.1:8080/health\", expect_status: [200], timeout: 1s }\n",
+        "",
+    );
+    assert_eq!(
+        errors(&none),
+        ["6:5: steady_state[0]: probe `web` has no kind: add one of `http`, `tcp`, `command`"]
+    );
+}
+
+#[test]
+fn after_naming_a_missing_fault_and_a_cycle() {
+    let missing = with("    duration: 3s", "    duration: 3s\n    after: brek-web2");
+    assert_eq!(
+        errors(&missing),
+        ["16:12: faults[0].after[0]: no fault named `brek-web2`; did you mean `break-web`?"]
+    );
+    let cycle = format!(
+        "{}  - name: a\n    after: b\n    duration: 1s\n    command: {{ inject: x, revert: y }}\n  - name: b\n    after: [a]\n    duration: 1s\n    command: {{ inject: x, revert: y }}\n",
+        VALID.split("abort:").next().unwrap()
+    ) + "abort:" + VALID.split("abort:").nth(1).unwrap();
+    assert_eq!(errors(&cycle), ["17:12: faults[1].after: `after` forms a cycle: a -> b -> a"]);
+}
+
+#[test]
+fn abort_rule_naming_a_missing_probe() {
+    assert_eq!(
+        errors(&with("  - probe: web", "  - probe: wbe")),
+        ["17:12: abort[0].probe: no probe named `wbe`; did you mean `web`?"]
+    );
+}
+
+#[test]
+fn stable_for_not_shorter_than_settle_timeout() {
+    assert_eq!(
+        errors(&with("stable_for: 1s", "stable_for: 30s")),
+        ["22:15: recovery.stable_for: stable_for (30s) must be shorter than settle_timeout (30s), or recovery can never be observed"]
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    let dup = with(
+        "faults:\n",
+        "  - name: web\n    tcp: { address: \"127.0.0.1:1\" }\n    every: 1s\nfaults:\n",
+    );
+    assert_eq!(
+        errors(&dup),
+        ["9:11: steady_state[1].name: duplicate probe name `web` (first used by steady_state[0])"]
+    );
+}
+
+#[test]
+fn empty_steady_state() {
+    let text = VALID.replace(
+        "  - name: web\n    http: { url: \"http://127.0.0.1:8080/health\", expect_status: [200], timeout: 1s }\n    every: 200ms\n",
+        "",
+    );
+    let e = errors(&text.replace("steady_state:\n", "steady_state: []\n"));
+    assert!(e.contains(&"5:15: steady_state: the steady state is empty: name at least one probe that defines \"healthy\"".to_string()), "{e:?}");
+}
+
+#[test]
+fn every_broken_part_is_reported_at_once() {
+    let text = with("duration: 3s", "duration: ninety")
+        .replace("every: 200ms", "every: soon")
+        .replace("within: 5s", "within: later");
+    let e = errors(&text);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].starts_with("8:12: steady_state[0].every"));
+    assert!(e[1].starts_with("15:15: faults[0].duration"));
+    assert!(e[2].starts_with("21:11: recovery.within"));
+}
+
+#[test]
+fn missing_required_field() {
+    let text = VALID.replace("name: local-web-outage\n", "");
+    assert_eq!(errors(&text), ["1:1: : missing field `name`"]);
+}
+
+#[test]
+fn syntax_errors_and_wrong_shapes() {
+    let e = errors("version: 1\nname: [unclosed\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("3:1: : ") || e[0].starts_with("2:"), "{e:?}");
+    assert_eq!(errors(""), ["1:1: : the file is empty; a scenario starts with `version: 1`"]);
+    let e = errors("- a\n- b\n");
+    assert!(e[0].contains("a scenario is a mapping"), "{e:?}");
+    let e = errors(&with("    command:\n      inject", "    command: [1]\n    x:\n      inject"));
+    assert!(e.iter().any(|l| l.starts_with("11:14: faults[0].command: expected a mapping")), "{e:?}");
+}
+
+#[test]
+fn duplicate_keys_are_rejected() {
+    let e = errors(&with("owner: sre@example.com", "owner: a\nowner: b"));
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("5:"), "{e:?}");
+}
+
+#[test]
+fn http_probe_checks() {
+    let e = errors(&with("\"http://127.0.0.1:8080/health\"", "\"ftp://x/\", body_regex: \"(\", method: \"GE T\""));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e.iter().any(|l| l.contains("steady_state[0].http.url: expected an http:// or https:// URL")));
+    assert!(e.iter().any(|l| l.contains("steady_state[0].http.body_regex: invalid regular expression")));
+    assert!(e.iter().any(|l| l.contains("steady_state[0].http.method: invalid HTTP method")));
+}
+
+#[test]
+fn abort_rule_shapes() {
+    let e = errors(&with("    failing_for: 10s", "    failing_for: 10s\n    consecutive_failures: 3"));
+    assert_eq!(e, ["17:5: abort[0]: give `failing_for` or `consecutive_failures`, not both"]);
+    let e = errors(&with("    failing_for: 10s", "    consecutive_failures: 0"));
+    assert_eq!(e, ["18:27: abort[0].consecutive_failures: must be at least 1"]);
+}
+
+#[test]
+fn schema_lists_every_top_level_field() {
+    let schema = super::json_schema();
+    let props: Vec<&str> = schema["properties"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut expected = super::model::SCENARIO_FIELDS.to_vec();
+    expected.sort();
+    let mut props = props;
+    props.sort();
+    assert_eq!(props, expected);
+}
+
+/// Arbitrary bytes never panic the loader.
+#[test]
+fn garbage_never_panics() {
+    let samples = [
+        "\u{0}", "{", "[", "- - - -", "a: &x [*x]", "version: 1\nfaults: {a: b}", ": :", "!!binary x",
+        "version: 99999999999999999999999", "steady_state:\n  - ~\n", "faults:\n  - name: 1\n", "? [a]\n: b",
+    ];
+    for s in samples {
+        let _ = load_str(s, Path::new("."));
+    }
+    for cut in 0..VALID.len() {
+        if VALID.is_char_boundary(cut) {
+            let _ = load_str(&VALID[..cut], Path::new("."));
+        }
+    }
+}
