@@ -1,0 +1,192 @@
+//! The executor and the small traits it runs on. The engine knows nothing of AWS, HTTP or
+//! shells: faults, probes and undo actions come in as trait objects, so its logic
+//! (scheduling, abort, recovery clock, revert ordering) is tested under
+//! `tokio::time::pause()` with fakes.
+
+pub mod abort;
+pub mod clock;
+pub mod executor;
+pub mod record;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::journal::{JournalError, UndoRecord};
+
+pub use executor::execute;
+pub use record::{FaultRecord, Outcome, RunRecord, Sample};
+
+/// The result of one probe check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub ok: bool,
+    /// What was seen (`HTTP 503`, `connection refused`, `exit 1: ...`), short.
+    pub detail: String,
+}
+
+impl Check {
+    pub fn pass(detail: impl Into<String>) -> Self {
+        Check { ok: true, detail: detail.into() }
+    }
+    pub fn fail(detail: impl Into<String>) -> Self {
+        Check { ok: false, detail: detail.into() }
+    }
+}
+
+/// A steady-state probe. Implementations bound their own I/O; the executor also wraps
+/// every check in the probe's timeout.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    async fn check(&self) -> Check;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Failed(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The resource was changed by someone else; firedrill did not overwrite it.
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+/// Records intents. A fault must call [`Intents::intent`] before every side effect;
+/// the intent is durable (fsynced) when the call returns.
+#[async_trait]
+pub trait Intents: Send + Sync {
+    async fn intent(&self, undo: UndoRecord) -> Result<(), FaultError>;
+}
+
+/// A fault to inject.
+#[async_trait]
+pub trait Fault: Send + Sync {
+    /// Performs the side effects, journaling each one's undo first.
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError>;
+}
+
+/// Undoes journaled side effects. Must be idempotent and must tolerate a side effect that
+/// never happened (the process may have died between intent and call).
+#[async_trait]
+pub trait Undoer: Send + Sync {
+    async fn undo(&self, record: &UndoRecord) -> Result<(), FaultError>;
+}
+
+/// A probe with its schedule.
+#[derive(Clone)]
+pub struct ProbeSpec {
+    pub name: String,
+    pub every: Duration,
+    /// Upper bound of one check; a check that takes longer is a failing sample.
+    pub timeout: Duration,
+    pub probe: Arc<dyn Probe>,
+}
+
+/// A fault with its schedule.
+#[derive(Clone)]
+pub struct FaultSpec {
+    pub name: String,
+    pub kind: String,
+    pub duration: Duration,
+    /// Indexes of the faults this one starts after.
+    pub after: Vec<usize>,
+    pub fault: Arc<dyn Fault>,
+}
+
+/// An abort rule, with probes named by index.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AbortRule {
+    FailingFor { probe: usize, duration: Duration },
+    ConsecutiveFailures { probe: usize, count: u32 },
+    /// Measured from the start of the first injection.
+    MaxDuration(Duration),
+}
+
+/// How reverts are retried.
+#[derive(Clone, Debug)]
+pub struct RevertPolicy {
+    pub attempts: u32,
+    /// Upper bound of one attempt.
+    pub timeout: Duration,
+    /// Wait before the second attempt; doubles after each failure.
+    pub backoff: Duration,
+}
+
+impl Default for RevertPolicy {
+    fn default() -> Self {
+        RevertPolicy { attempts: 4, timeout: Duration::from_secs(120), backoff: Duration::from_secs(1) }
+    }
+}
+
+/// Everything the executor needs to run one game day.
+#[derive(Clone)]
+pub struct RunSpec {
+    pub probes: Vec<ProbeSpec>,
+    pub faults: Vec<FaultSpec>,
+    pub abort: Vec<AbortRule>,
+    pub within: Duration,
+    pub stable_for: Duration,
+    pub settle_timeout: Duration,
+    pub revert: RevertPolicy,
+}
+
+/// What the executor reports while it runs (for status lines).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Baseline { ok: bool },
+    Injecting { fault: String },
+    Injected { fault: String },
+    InjectFailed { fault: String, error: String },
+    Probe { probe: String, ok: bool, detail: String, at: Duration },
+    Detected { at: Duration },
+    Recovered { at: Duration },
+    Abort { reason: String },
+    Reverting { fault: String, description: String },
+    Reverted { fault: String },
+    RevertRetry { fault: String, attempt: u32, error: String },
+    RevertFailed { fault: String, error: String },
+    Settling { timeout: Duration },
+}
+
+pub trait Observer: Send + Sync {
+    fn event(&self, e: &Event);
+}
+
+impl Observer for () {
+    fn event(&self, _: &Event) {}
+}
+
+/// Undoes one journaled step with the policy's timeout, retries and backoff. Returns the
+/// number of attempts used, or the last error.
+pub async fn revert_with_retries(
+    undoer: &dyn Undoer,
+    record: &UndoRecord,
+    policy: &RevertPolicy,
+    mut on_retry: impl FnMut(u32, &str),
+) -> Result<u32, (String, u32)> {
+    let mut wait = policy.backoff;
+    let attempts = policy.attempts.max(1);
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        match tokio::time::timeout(policy.timeout, undoer.undo(record)).await {
+            Ok(Ok(())) => return Ok(attempt),
+            // Someone else changed the resource: retrying would clobber their change.
+            Ok(Err(e @ FaultError::Conflict(_))) => return Err((e.to_string(), attempt)),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = format!("timed out after {}", humantime::format_duration(policy.timeout)),
+        }
+        if attempt < attempts {
+            on_retry(attempt, &last);
+            tokio::time::sleep(wait).await;
+            wait = wait.saturating_mul(2);
+        }
+    }
+    Err((last, attempts))
+}
+
+#[cfg(test)]
+mod tests;

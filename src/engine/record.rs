@@ -1,0 +1,122 @@
+//! What a run produced: samples, fault timings, measured times and the outcome. The report
+//! module turns a [`RunRecord`] into `report.json` and its renderings.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One probe sample. `at` is when the check completed, from the start of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub probe: usize,
+    pub at: Duration,
+    pub ok: bool,
+    pub latency: Duration,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Recovered within the objective and every fault reverted.
+    Passed,
+    /// Every fault reverted, but recovery was slower than the objective or never came.
+    ObjectiveMissed,
+    /// An abort rule, a signal or an error stopped the run; every fault reverted.
+    Aborted,
+    /// The steady state did not hold before injection; nothing was injected.
+    NotStarted,
+    /// At least one fault could not be reverted: a human must act.
+    RevertFailed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::ObjectiveMissed => "objective_missed",
+            Outcome::Aborted => "aborted",
+            Outcome::NotStarted => "not_started",
+            Outcome::RevertFailed => "revert_failed",
+        }
+    }
+}
+
+/// What happened to one fault.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultRecord {
+    pub name: String,
+    pub kind: String,
+    pub inject_started_at: Option<Duration>,
+    /// When the injection was confirmed.
+    pub injected_at: Option<Duration>,
+    pub inject_error: Option<String>,
+    pub revert_started_at: Option<Duration>,
+    /// When every step of the fault was undone.
+    pub reverted_at: Option<Duration>,
+    /// Side effects journaled for this fault.
+    pub steps: u32,
+    pub revert_attempts: u32,
+    pub revert_error: Option<String>,
+}
+
+/// A side effect that could not be undone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StillBroken {
+    pub fault: String,
+    pub step: u64,
+    pub description: String,
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    pub outcome: Outcome,
+    pub abort_reason: Option<String>,
+    pub baseline: Vec<Sample>,
+    pub samples: Vec<Sample>,
+    pub faults: Vec<FaultRecord>,
+    /// When the first fault's injection was confirmed.
+    pub t_inject: Option<Duration>,
+    pub detected_at: Option<Duration>,
+    /// Start of the first `stable_for` window in which every probe passed, after detection.
+    pub recovered_at: Option<Duration>,
+    /// Whether the steady state held again for `stable_for` after the last revert.
+    pub settled: bool,
+    pub last_revert_started_at: Option<Duration>,
+    pub ended_at: Duration,
+    pub objective: Duration,
+    pub stable_for: Duration,
+    /// Bound on the measured times: the longest probe interval.
+    pub precision: Duration,
+    pub still_broken: Vec<StillBroken>,
+}
+
+impl RunRecord {
+    pub fn time_to_detect(&self) -> Option<Duration> {
+        Some(self.detected_at? - self.t_inject?)
+    }
+
+    /// `None` when recovery was never observed. Zero when the faults had no visible impact
+    /// and the steady state held throughout.
+    pub fn time_to_recover(&self) -> Option<Duration> {
+        let t = self.t_inject?;
+        match (self.detected_at, self.recovered_at) {
+            (_, Some(r)) => Some(r.saturating_sub(t)),
+            (None, None) if self.settled => Some(Duration::ZERO),
+            _ => None,
+        }
+    }
+
+    /// Whether the system healed while a fault was still in place.
+    pub fn recovered_during_fault(&self) -> Option<bool> {
+        let r = self.recovered_at?;
+        Some(self.last_revert_started_at.is_none_or(|rv| r < rv))
+    }
+
+    pub fn objective_met(&self) -> bool {
+        self.settled && self.time_to_recover().is_some_and(|t| t <= self.objective)
+    }
+}

@@ -1,0 +1,392 @@
+//! Engine logic under virtual time (`tokio::time::pause`) with fake faults, probes and
+//! undo: exact detection and recovery times, abort timing, revert order and retries.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::executor::Env;
+use super::*;
+use crate::journal::{Entry, MemJournal, UndoRecord};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A system that breaks when a fault is injected, heals by itself after `heal_after` (if
+/// set), and is fixed by a revert.
+#[derive(Default)]
+struct System {
+    broken_since: Option<Instant>,
+    heal_after: Option<Duration>,
+    /// Healthy before anything happens? (false: baseline fails)
+    down_from_start: bool,
+    /// Undo calls, in order.
+    undone: Vec<String>,
+    injected: Vec<String>,
+    /// Undo fails this many times before it works (u32::MAX: always).
+    undo_failures: u32,
+}
+
+type Sys = Arc<Mutex<System>>;
+
+struct FakeProbe(Sys);
+
+#[async_trait]
+impl Probe for FakeProbe {
+    async fn check(&self) -> Check {
+        let s = self.0.lock().unwrap();
+        if s.down_from_start {
+            return Check::fail("down");
+        }
+        match (s.broken_since, s.heal_after) {
+            (Some(t), Some(h)) if Instant::now() - t >= h => Check::pass("healed"),
+            (Some(_), _) => Check::fail("broken"),
+            (None, _) => Check::pass("ok"),
+        }
+    }
+}
+
+struct HangingProbe;
+
+#[async_trait]
+impl Probe for HangingProbe {
+    async fn check(&self) -> Check {
+        std::future::pending::<()>().await;
+        unreachable!()
+    }
+}
+
+struct FakeFault {
+    name: String,
+    sys: Sys,
+    delay: Duration,
+    breaks: bool,
+    fail_after_intent: bool,
+}
+
+#[async_trait]
+impl Fault for FakeFault {
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
+        tokio::time::sleep(self.delay).await;
+        intents
+            .intent(UndoRecord {
+                kind: "fake".into(),
+                description: format!("undo {}", self.name),
+                data: serde_json::json!({ "fault": self.name }),
+            })
+            .await?;
+        if self.fail_after_intent {
+            return Err(FaultError::Failed("the API said no".into()));
+        }
+        let mut s = self.sys.lock().unwrap();
+        s.injected.push(self.name.clone());
+        if self.breaks && s.broken_since.is_none() {
+            s.broken_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+}
+
+struct FakeUndo(Sys);
+
+#[async_trait]
+impl Undoer for FakeUndo {
+    async fn undo(&self, record: &UndoRecord) -> Result<(), FaultError> {
+        let mut s = self.0.lock().unwrap();
+        if s.undo_failures > 0 {
+            s.undo_failures = s.undo_failures.saturating_sub(1);
+            return Err(FaultError::Failed("throttled".into()));
+        }
+        s.undone.push(record.data["fault"].as_str().unwrap().to_string());
+        s.broken_since = None;
+        Ok(())
+    }
+}
+
+struct Harness {
+    sys: Sys,
+    spec: RunSpec,
+    journal: Arc<MemJournal>,
+    cancel: CancellationToken,
+}
+
+impl Harness {
+    fn new(heal_after: Option<Duration>) -> Self {
+        let sys: Sys = Arc::new(Mutex::new(System { heal_after, ..Default::default() }));
+        let spec = RunSpec {
+            probes: vec![ProbeSpec {
+                name: "web".into(),
+                every: ms(100),
+                timeout: ms(50),
+                probe: Arc::new(FakeProbe(sys.clone())),
+            }],
+            faults: vec![],
+            abort: vec![],
+            within: ms(2500),
+            stable_for: ms(1000),
+            settle_timeout: ms(10_000),
+            revert: RevertPolicy { attempts: 4, timeout: ms(1000), backoff: ms(1000) },
+        };
+        Harness { sys, spec, journal: Arc::new(MemJournal::default()), cancel: CancellationToken::new() }
+    }
+
+    fn fault(mut self, name: &str, duration: u64, delay: u64, after: &[usize]) -> Self {
+        self.spec.faults.push(FaultSpec {
+            name: name.into(),
+            kind: "fake".into(),
+            duration: ms(duration),
+            after: after.to_vec(),
+            fault: Arc::new(FakeFault {
+                name: name.into(),
+                sys: self.sys.clone(),
+                delay: ms(delay),
+                breaks: true,
+                fail_after_intent: false,
+            }),
+        });
+        self
+    }
+
+    async fn run(&self) -> RunRecord {
+        let env = Env {
+            journal: self.journal.clone(),
+            undoer: Arc::new(FakeUndo(self.sys.clone())),
+            observer: Arc::new(()),
+            cancel: self.cancel.clone(),
+        };
+        execute(self.spec.clone(), env).await
+    }
+
+    fn undone(&self) -> Vec<String> {
+        self.sys.lock().unwrap().undone.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn self_healing_system_recovers_during_the_fault() {
+    let h = Harness::new(Some(ms(2000))).fault("break", 5000, 0, &[]);
+    let r = h.run().await;
+    assert_eq!(r.t_inject, Some(ms(0)));
+    assert_eq!(r.time_to_detect(), Some(ms(100)), "first sample after injection");
+    assert_eq!(r.time_to_recover(), Some(ms(2000)), "healed 2s after injection");
+    assert_eq!(r.recovered_during_fault(), Some(true));
+    assert_eq!(r.faults[0].reverted_at, Some(ms(5000)));
+    assert_eq!(r.outcome, Outcome::Passed);
+    assert_eq!(r.precision, ms(100));
+    assert_eq!(h.undone(), ["break"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn recovery_only_after_revert_misses_the_objective() {
+    let h = Harness::new(None).fault("break", 3050, 0, &[]);
+    let r = h.run().await;
+    assert_eq!(r.time_to_detect(), Some(ms(100)));
+    assert_eq!(r.faults[0].reverted_at, Some(ms(3050)));
+    assert_eq!(r.time_to_recover(), Some(ms(3100)), "first passing sample after the revert");
+    assert_eq!(r.recovered_during_fault(), Some(false));
+    assert!(r.settled);
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed, "3.1s > 2.5s objective");
+    // Settle ends once stable_for has passed after the revert.
+    assert_eq!(r.ended_at, ms(4100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_rule_trips_on_the_exact_sample_and_reverts() {
+    let mut h = Harness::new(None).fault("break", 60_000, 0, &[]);
+    h.spec.abort = vec![AbortRule::FailingFor { probe: 0, duration: ms(1000) }];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    // Failing streak starts at the 100ms sample; 1000ms later is the 1100ms sample.
+    assert_eq!(r.faults[0].revert_started_at, Some(ms(1100)));
+    assert_eq!(r.faults[0].reverted_at, Some(ms(1100)));
+    assert!(r.abort_reason.unwrap().contains("failing for 1s"));
+    assert_eq!(h.undone(), ["break"]);
+    // No settle after an abort.
+    assert_eq!(r.ended_at, ms(1100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn consecutive_failures_trip_on_the_nth_sample() {
+    let mut h = Harness::new(None).fault("break", 60_000, 0, &[]);
+    h.spec.abort = vec![AbortRule::ConsecutiveFailures { probe: 0, count: 5 }];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(r.faults[0].revert_started_at, Some(ms(500)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_reverts_newest_first() {
+    // Injection order: b (10ms), c (20ms), a (30ms) → revert order a, c, b.
+    let mut h = Harness::new(None).fault("a", 60_000, 30, &[]).fault("b", 60_000, 10, &[]).fault("c", 60_000, 20, &[]);
+    h.spec.abort = vec![AbortRule::MaxDuration(ms(500))];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(h.undone(), ["a", "c", "b"]);
+    assert!(r.faults.iter().all(|f| f.revert_started_at >= Some(ms(500))));
+    assert!(r.abort_reason.unwrap().contains("max_duration 500ms"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_starts_a_fault_once_its_dependency_is_reverted() {
+    let h = Harness::new(None).fault("first", 1000, 0, &[]).fault("second", 1000, 0, &[0]);
+    let r = h.run().await;
+    assert_eq!(r.faults[0].injected_at, Some(ms(0)));
+    assert_eq!(r.faults[0].reverted_at, Some(ms(1000)));
+    assert_eq!(r.faults[1].inject_started_at, Some(ms(1000)));
+    assert_eq!(r.faults[1].reverted_at, Some(ms(2000)));
+    assert_eq!(h.undone(), ["first", "second"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_mid_fault_reverts() {
+    let h = Harness::new(None).fault("break", 60_000, 0, &[]);
+    let cancel = h.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(750)).await;
+        cancel.cancel();
+    });
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(r.faults[0].reverted_at, Some(ms(750)));
+    assert_eq!(r.abort_reason.as_deref(), Some("interrupted by signal"));
+    assert_eq!(h.undone(), ["break"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_during_a_slow_injection_waits_for_it_then_reverts() {
+    let h = Harness::new(None).fault("slow", 60_000, 2000, &[]);
+    let cancel = h.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(500)).await;
+        cancel.cancel();
+    });
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(r.faults[0].injected_at, Some(ms(2000)));
+    assert_eq!(r.faults[0].reverted_at, Some(ms(2000)));
+    assert_eq!(h.undone(), ["slow"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_baseline_injects_nothing() {
+    let h = Harness::new(None).fault("break", 1000, 0, &[]);
+    h.sys.lock().unwrap().down_from_start = true;
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert!(h.sys.lock().unwrap().injected.is_empty());
+    assert!(h.journal.entries().is_empty(), "nothing journaled: {:?}", h.journal.entries());
+    assert!(r.abort_reason.unwrap().contains("web (down)"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn revert_retries_with_backoff_then_succeeds() {
+    let h = Harness::new(None).fault("break", 1000, 0, &[]);
+    h.sys.lock().unwrap().undo_failures = 2;
+    let r = h.run().await;
+    // Attempts at 1000, 2000 (after 1s), 4000 (after 2s).
+    assert_eq!(r.faults[0].reverted_at, Some(ms(4000)));
+    assert_eq!(r.faults[0].revert_attempts, 3);
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_revert_failure_is_revert_failed_and_listed() {
+    let h = Harness::new(None).fault("break", 1000, 0, &[]);
+    h.sys.lock().unwrap().undo_failures = u32::MAX;
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    assert_eq!(r.faults[0].reverted_at, None);
+    assert_eq!(r.faults[0].revert_attempts, 4);
+    assert_eq!(r.still_broken.len(), 1);
+    assert_eq!(r.still_broken[0].description, "undo break");
+    assert!(h.journal.entries().iter().any(|e| matches!(e, Entry::RevertFailed { attempts: 4, .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_done_injection_is_reverted() {
+    let mut h = Harness::new(None);
+    h.spec.faults.push(FaultSpec {
+        name: "half".into(),
+        kind: "fake".into(),
+        duration: ms(1000),
+        after: vec![],
+        fault: Arc::new(FakeFault { name: "half".into(), sys: h.sys.clone(), delay: ms(0), breaks: true, fail_after_intent: true }),
+    });
+    let h = h.fault("later", 1000, 0, &[0]);
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert!(r.abort_reason.unwrap().contains("fault `half` failed to inject: the API said no"));
+    assert_eq!(h.undone(), ["half"], "the journaled step is undone; `later` never starts");
+    assert_eq!(r.faults[1].inject_started_at, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn journal_has_intent_before_done_and_reverted() {
+    let h = Harness::new(Some(ms(200))).fault("break", 500, 0, &[]);
+    h.run().await;
+    let kinds: Vec<&str> = h
+        .journal
+        .entries()
+        .iter()
+        .map(|e| match e {
+            Entry::Intent { .. } => "intent",
+            Entry::Done { .. } => "done",
+            Entry::Reverted { .. } => "reverted",
+            Entry::RunFinished { .. } => "finished",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["intent", "done", "reverted", "finished"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_visible_impact_counts_as_zero_recovery() {
+    let mut h = Harness::new(None);
+    h.spec.faults.push(FaultSpec {
+        name: "harmless".into(),
+        kind: "fake".into(),
+        duration: ms(1000),
+        after: vec![],
+        fault: Arc::new(FakeFault { name: "harmless".into(), sys: h.sys.clone(), delay: ms(0), breaks: false, fail_after_intent: false }),
+    });
+    let r = h.run().await;
+    assert_eq!(r.time_to_detect(), None);
+    assert_eq!(r.time_to_recover(), Some(Duration::ZERO));
+    assert_eq!(r.outcome, Outcome::Passed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_recovering_after_revert_is_objective_missed_with_no_recovery_time() {
+    let mut h = Harness::new(None).fault("break", 1000, 0, &[]);
+    h.spec.settle_timeout = ms(3000);
+    // The revert "works" but the system stays down.
+    h.spec.probes[0].probe = Arc::new(FailAfter(Instant::now() + ms(1)));
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed);
+    assert_eq!(r.time_to_recover(), None);
+    assert!(!r.settled);
+    assert_eq!(r.ended_at, ms(4000), "revert at 1s + settle_timeout 3s");
+}
+
+/// Passes until the instant given, then fails forever.
+struct FailAfter(Instant);
+
+#[async_trait]
+impl Probe for FailAfter {
+    async fn check(&self) -> Check {
+        if Instant::now() >= self.0 { Check::fail("down") } else { Check::pass("ok") }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_probe_is_a_failing_sample_not_a_hang() {
+    let mut h = Harness::new(None).fault("break", 1000, 0, &[]);
+    h.spec.probes.push(ProbeSpec { name: "hangs".into(), every: ms(100), timeout: ms(50), probe: Arc::new(HangingProbe) });
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.baseline[1].detail, "timed out after 50ms");
+}
