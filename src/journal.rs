@@ -24,16 +24,42 @@ pub struct UndoRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Entry {
-    RunStarted { run_id: String, scenario: String, scenario_file: String, pid: u32 },
+    RunStarted {
+        run_id: String,
+        scenario: String,
+        scenario_file: String,
+        pid: u32,
+    },
     /// Written and fsynced before the side effect it describes.
-    Intent { step: u64, fault: String, undo: UndoRecord },
+    Intent {
+        step: u64,
+        fault: String,
+        undo: UndoRecord,
+    },
     /// The side effect was confirmed.
-    Done { step: u64, fault: String },
-    InjectFailed { fault: String, error: String },
+    Done {
+        step: u64,
+        fault: String,
+    },
+    InjectFailed {
+        fault: String,
+        error: String,
+    },
     /// The step was undone, by the run itself or by `recover`.
-    Reverted { step: u64, fault: String, by: String },
-    RevertFailed { step: u64, fault: String, error: String, attempts: u32 },
-    RunFinished { outcome: String },
+    Reverted {
+        step: u64,
+        fault: String,
+        by: String,
+    },
+    RevertFailed {
+        step: u64,
+        fault: String,
+        error: String,
+        attempts: u32,
+    },
+    RunFinished {
+        outcome: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,12 +167,9 @@ pub fn pending(entries: &[Entry]) -> Vec<Pending> {
     let mut out: Vec<Pending> = Vec::new();
     for e in entries {
         match e {
-            Entry::Intent { step, fault, undo } => out.push(Pending {
-                step: *step,
-                fault: fault.clone(),
-                undo: undo.clone(),
-                confirmed: false,
-            }),
+            Entry::Intent { step, fault, undo } => {
+                out.push(Pending { step: *step, fault: fault.clone(), undo: undo.clone(), confirmed: false })
+            }
             Entry::Done { step, .. } => {
                 if let Some(p) = out.iter_mut().find(|p| p.step == *step) {
                     p.confirmed = true;

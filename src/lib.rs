@@ -3,6 +3,15 @@
 //! The library owns everything; `main.rs` only parses flags and maps outcomes to exit
 //! codes. The engine depends on the small traits in [`engine`], never on a cloud SDK.
 
+pub mod cli;
 pub mod engine;
+pub mod faults;
 pub mod journal;
+pub mod plan;
+pub mod probes;
+pub mod process;
+pub mod recover;
+pub mod report;
 pub mod scenario;
+pub mod shell;
+pub mod state;

@@ -40,7 +40,9 @@ impl AbortTracker {
                     ));
                 }
                 AbortRule::ConsecutiveFailures { probe: p, count: n } if p == probe && count >= n => {
-                    return Some(format!("probe `{name}` failed {count} times in a row (abort rule: consecutive_failures {n})"));
+                    return Some(format!(
+                        "probe `{name}` failed {count} times in a row (abort rule: consecutive_failures {n})"
+                    ));
                 }
                 _ => {}
             }

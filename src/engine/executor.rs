@@ -40,7 +40,9 @@ struct Step {
 enum State {
     Pending,
     Injecting,
-    Active { revert_at: Instant },
+    Active {
+        revert_at: Instant,
+    },
     /// Injection failed; steps it journaled still need reverting.
     Failed,
     Reverting,
@@ -181,13 +183,15 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     let mut max_deadline: Option<Instant> = None;
     let max_duration = aborts.max_duration();
 
-    let handle_sample = |s: Sample,
-                         clock: &mut RecoveryClock,
-                         last_ok: &mut Vec<bool>,
-                         samples: &mut Vec<Sample>| {
+    let handle_sample = |s: Sample, clock: &mut RecoveryClock, last_ok: &mut Vec<bool>, samples: &mut Vec<Sample>| {
         if last_ok[s.probe] != s.ok {
             last_ok[s.probe] = s.ok;
-            env.observer.event(&Event::Probe { probe: names[s.probe].clone(), ok: s.ok, detail: s.detail.clone(), at: s.at });
+            env.observer.event(&Event::Probe {
+                probe: names[s.probe].clone(),
+                ok: s.ok,
+                detail: s.detail.clone(),
+                at: s.at,
+            });
         }
         match clock.observe(s.probe, s.at, s.ok) {
             Some(Change::Detected(at)) => env.observer.event(&Event::Detected { at }),

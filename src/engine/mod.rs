@@ -100,8 +100,14 @@ pub struct FaultSpec {
 /// An abort rule, with probes named by index.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AbortRule {
-    FailingFor { probe: usize, duration: Duration },
-    ConsecutiveFailures { probe: usize, count: u32 },
+    FailingFor {
+        probe: usize,
+        duration: Duration,
+    },
+    ConsecutiveFailures {
+        probe: usize,
+        count: u32,
+    },
     /// Measured from the start of the first injection.
     MaxDuration(Duration),
 }

@@ -314,7 +314,13 @@ async fn half_done_injection_is_reverted() {
         kind: "fake".into(),
         duration: ms(1000),
         after: vec![],
-        fault: Arc::new(FakeFault { name: "half".into(), sys: h.sys.clone(), delay: ms(0), breaks: true, fail_after_intent: true }),
+        fault: Arc::new(FakeFault {
+            name: "half".into(),
+            sys: h.sys.clone(),
+            delay: ms(0),
+            breaks: true,
+            fail_after_intent: true,
+        }),
     });
     let h = h.fault("later", 1000, 0, &[0]);
     let r = h.run().await;
@@ -351,7 +357,13 @@ async fn no_visible_impact_counts_as_zero_recovery() {
         kind: "fake".into(),
         duration: ms(1000),
         after: vec![],
-        fault: Arc::new(FakeFault { name: "harmless".into(), sys: h.sys.clone(), delay: ms(0), breaks: false, fail_after_intent: false }),
+        fault: Arc::new(FakeFault {
+            name: "harmless".into(),
+            sys: h.sys.clone(),
+            delay: ms(0),
+            breaks: false,
+            fail_after_intent: false,
+        }),
     });
     let r = h.run().await;
     assert_eq!(r.time_to_detect(), None);
@@ -385,7 +397,12 @@ impl Probe for FailAfter {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_probe_is_a_failing_sample_not_a_hang() {
     let mut h = Harness::new(None).fault("break", 1000, 0, &[]);
-    h.spec.probes.push(ProbeSpec { name: "hangs".into(), every: ms(100), timeout: ms(50), probe: Arc::new(HangingProbe) });
+    h.spec.probes.push(ProbeSpec {
+        name: "hangs".into(),
+        every: ms(100),
+        timeout: ms(50),
+        probe: Arc::new(HangingProbe),
+    });
     let r = h.run().await;
     assert_eq!(r.outcome, Outcome::NotStarted);
     assert_eq!(r.baseline[1].detail, "timed out after 50ms");

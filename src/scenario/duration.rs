@@ -54,17 +54,13 @@ impl<'de> Deserialize<'de> for Dur {
                 parse(s).map(Dur).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "expected a duration with a unit like \"90s\", found the bare number {n}"
-                )))
+                Err(E::custom(format!("expected a duration with a unit like \"90s\", found the bare number {n}")))
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Dur, E> {
                 self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Dur, E> {
-                Err(E::custom(format!(
-                    "expected a duration with a unit like \"90s\", found the bare number {n}"
-                )))
+                Err(E::custom(format!("expected a duration with a unit like \"90s\", found the bare number {n}")))
             }
         }
         d.deserialize_any(V)
@@ -104,9 +100,6 @@ mod tests {
     fn rejects_zero_negative_and_words() {
         assert!(parse("0s").unwrap_err().contains("greater than zero"));
         assert!(parse("-5s").unwrap_err().contains("positive"));
-        assert_eq!(
-            parse("ninety").unwrap_err(),
-            "expected a duration like \"90s\", found \"ninety\""
-        );
+        assert_eq!(parse("ninety").unwrap_err(), "expected a duration like \"90s\", found \"ninety\"");
     }
 }

@@ -60,15 +60,19 @@ pub fn load(file: &Path) -> Result<Loaded, Invalid> {
     };
     let text = match std::fs::metadata(file) {
         Ok(m) if m.len() > MAX_FILE_BYTES => {
-            return Err(Invalid(vec![diag(None, "", format!("file is {} bytes; scenario files are at most {MAX_FILE_BYTES}", m.len()))]));
+            return Err(Invalid(vec![diag(
+                None,
+                "",
+                format!("file is {} bytes; scenario files are at most {MAX_FILE_BYTES}", m.len()),
+            )]));
         }
-        Ok(_) => std::fs::read(file)
-            .map_err(|e| Invalid(vec![diag(None, "", format!("cannot read: {e}"))]))
-            .and_then(|b| {
+        Ok(_) => std::fs::read(file).map_err(|e| Invalid(vec![diag(None, "", format!("cannot read: {e}"))])).and_then(
+            |b| {
                 String::from_utf8(b).map_err(|e| {
                     Invalid(vec![diag(None, "", format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))])
                 })
-            })?,
+            },
+        )?,
         Err(e) => return Err(Invalid(vec![diag(None, "", format!("cannot read: {e}"))])),
     };
     let base = file.parent().unwrap_or(Path::new("."));
@@ -86,8 +90,20 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
     let mut errors: Vec<Raw> = Vec::new();
     let entries = match &root.value {
         Value::Map(entries) => entries,
-        Value::Null => return Err(vec![(Some(root.loc), String::new(), "the file is empty; a scenario starts with `version: 1`".into())]),
-        _ => return Err(vec![(Some(root.loc), String::new(), "a scenario is a mapping of fields (`version`, `name`, `steady_state`, ...)".into())]),
+        Value::Null => {
+            return Err(vec![(
+                Some(root.loc),
+                String::new(),
+                "the file is empty; a scenario starts with `version: 1`".into(),
+            )]);
+        }
+        _ => {
+            return Err(vec![(
+                Some(root.loc),
+                String::new(),
+                "a scenario is a mapping of fields (`version`, `name`, `steady_state`, ...)".into(),
+            )]);
+        }
     };
 
     // Part by part, so that one broken probe does not hide a broken fault.
@@ -103,7 +119,10 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
             _ => {
                 let message = match did_you_mean(name, SCENARIO_FIELDS) {
                     Some(s) => format!("unknown field `{name}`, did you mean `{s}`?"),
-                    None => format!("unknown field `{name}`; expected one of {}", SCENARIO_FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")),
+                    None => format!(
+                        "unknown field `{name}`; expected one of {}",
+                        SCENARIO_FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                    ),
                 };
                 vec![(Some(key.loc), name.to_string(), message)]
             }
@@ -117,14 +136,16 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
     let scenario: Scenario = from_node(&root, "").map_err(|e| vec![de_raw(e)])?;
 
     let positions = Positions::index(&root);
-    let mut errors: Vec<Raw> = validate(&scenario)
-        .into_iter()
-        .map(|p| (Some(positions.find(&p.path)), p.path, p.message))
-        .collect();
+    let mut errors: Vec<Raw> =
+        validate(&scenario).into_iter().map(|p| (Some(positions.find(&p.path)), p.path, p.message)).collect();
     let playbook = scenario.playbook.as_ref().map(|p| base.join(p));
     if let Some(p) = &playbook {
         if !p.is_file() {
-            errors.push((Some(positions.find("playbook")), "playbook".into(), format!("playbook file {} not found", p.display())));
+            errors.push((
+                Some(positions.find("playbook")),
+                "playbook".into(),
+                format!("playbook file {} not found", p.display()),
+            ));
         }
     }
     if errors.is_empty() { Ok((scenario, playbook)) } else { Err(errors) }

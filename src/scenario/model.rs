@@ -37,17 +37,8 @@ pub struct Scenario {
 }
 
 /// Top-level keys, in the order the loader reads them.
-pub const SCENARIO_FIELDS: &[&str] = &[
-    "version",
-    "name",
-    "description",
-    "owner",
-    "steady_state",
-    "faults",
-    "abort",
-    "recovery",
-    "playbook",
-];
+pub const SCENARIO_FIELDS: &[&str] =
+    &["version", "name", "description", "owner", "steady_state", "faults", "abort", "recovery", "playbook"];
 
 /// A steady-state probe: `name`, `every`, and exactly one kind key.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]

@@ -86,10 +86,7 @@ fn unknown_fields_suggest_the_right_one() {
         errors(&with("    every: 200ms", "    evry: 200ms")),
         ["8:5: steady_state[0].evry: unknown field `evry`, did you mean `every`?"]
     );
-    assert_eq!(
-        errors(&with("owner:", "ownr:")),
-        ["4:1: ownr: unknown field `ownr`, did you mean `owner`?"]
-    );
+    assert_eq!(errors(&with("owner:", "ownr:")), ["4:1: ownr: unknown field `ownr`, did you mean `owner`?"]);
 }
 
 #[test]
@@ -106,27 +103,20 @@ fn two_kind_keys_and_no_kind() {
         errors(&two),
         ["6:5: steady_state[0]: probe `web` has 2 kind keys (`http`, `tcp`); a probe has exactly one"]
     );
-    let none = VALID.replace(
-        "    http: { url: \"http://127.0.0.1:8080/health\", expect_status: [200], timeout: 1s }\n",
-        "",
-    );
-    assert_eq!(
-        errors(&none),
-        ["6:5: steady_state[0]: probe `web` has no kind: add one of `http`, `tcp`, `command`"]
-    );
+    let none =
+        VALID.replace("    http: { url: \"http://127.0.0.1:8080/health\", expect_status: [200], timeout: 1s }\n", "");
+    assert_eq!(errors(&none), ["6:5: steady_state[0]: probe `web` has no kind: add one of `http`, `tcp`, `command`"]);
 }
 
 #[test]
 fn after_naming_a_missing_fault_and_a_cycle() {
     let missing = with("    duration: 3s", "    duration: 3s\n    after: brek-web2");
-    assert_eq!(
-        errors(&missing),
-        ["16:12: faults[0].after[0]: no fault named `brek-web2`; did you mean `break-web`?"]
-    );
+    assert_eq!(errors(&missing), ["16:12: faults[0].after[0]: no fault named `brek-web2`; did you mean `break-web`?"]);
     let cycle = format!(
         "{}  - name: a\n    after: b\n    duration: 1s\n    command: {{ inject: x, revert: y }}\n  - name: b\n    after: [a]\n    duration: 1s\n    command: {{ inject: x, revert: y }}\n",
         VALID.split("abort:").next().unwrap()
-    ) + "abort:" + VALID.split("abort:").nth(1).unwrap();
+    ) + "abort:"
+        + VALID.split("abort:").nth(1).unwrap();
     assert_eq!(errors(&cycle), ["17:12: faults[1].after: `after` forms a cycle: a -> b -> a"]);
 }
 
@@ -142,16 +132,15 @@ fn abort_rule_naming_a_missing_probe() {
 fn stable_for_not_shorter_than_settle_timeout() {
     assert_eq!(
         errors(&with("stable_for: 1s", "stable_for: 30s")),
-        ["22:15: recovery.stable_for: stable_for (30s) must be shorter than settle_timeout (30s), or recovery can never be observed"]
+        [
+            "22:15: recovery.stable_for: stable_for (30s) must be shorter than settle_timeout (30s), or recovery can never be observed"
+        ]
     );
 }
 
 #[test]
 fn duplicate_names() {
-    let dup = with(
-        "faults:\n",
-        "  - name: web\n    tcp: { address: \"127.0.0.1:1\" }\n    every: 1s\nfaults:\n",
-    );
+    let dup = with("faults:\n", "  - name: web\n    tcp: { address: \"127.0.0.1:1\" }\n    every: 1s\nfaults:\n");
     assert_eq!(
         errors(&dup),
         ["9:11: steady_state[1].name: duplicate probe name `web` (first used by steady_state[0])"]
@@ -165,7 +154,13 @@ fn empty_steady_state() {
         "",
     );
     let e = errors(&text.replace("steady_state:\n", "steady_state: []\n"));
-    assert!(e.contains(&"5:15: steady_state: the steady state is empty: name at least one probe that defines \"healthy\"".to_string()), "{e:?}");
+    assert!(
+        e.contains(
+            &"5:15: steady_state: the steady state is empty: name at least one probe that defines \"healthy\""
+                .to_string()
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -237,8 +232,18 @@ fn schema_lists_every_top_level_field() {
 #[test]
 fn garbage_never_panics() {
     let samples = [
-        "\u{0}", "{", "[", "- - - -", "a: &x [*x]", "version: 1\nfaults: {a: b}", ": :", "!!binary x",
-        "version: 99999999999999999999999", "steady_state:\n  - ~\n", "faults:\n  - name: 1\n", "? [a]\n: b",
+        "\u{0}",
+        "{",
+        "[",
+        "- - - -",
+        "a: &x [*x]",
+        "version: 1\nfaults: {a: b}",
+        ": :",
+        "!!binary x",
+        "version: 99999999999999999999999",
+        "steady_state:\n  - ~\n",
+        "faults:\n  - name: 1\n",
+        "? [a]\n: b",
     ];
     for s in samples {
         let _ = load_str(s, Path::new("."));
@@ -248,4 +253,15 @@ fn garbage_never_panics() {
             let _ = load_str(&VALID[..cut], Path::new("."));
         }
     }
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let committed = include_str!("../../schema/scenario.schema.json");
+    let committed: serde_json::Value = serde_json::from_str(committed).unwrap();
+    assert_eq!(
+        committed,
+        super::json_schema(),
+        "schema/scenario.schema.json is stale: run `cargo run -- schema > schema/scenario.schema.json`"
+    );
 }

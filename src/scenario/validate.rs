@@ -17,9 +17,7 @@ fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 const NAME_RULE: &str = "names use letters, digits, `-`, `_` and `.` (at most 64)";
@@ -36,7 +34,10 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
 
     // Probes.
     if s.steady_state.is_empty() {
-        out.push(problem("steady_state", "the steady state is empty: name at least one probe that defines \"healthy\""));
+        out.push(problem(
+            "steady_state",
+            "the steady state is empty: name at least one probe that defines \"healthy\"",
+        ));
     }
     let mut probe_names: HashMap<&str, usize> = HashMap::new();
     for (i, p) in s.steady_state.iter().enumerate() {
@@ -46,10 +47,15 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         match kinds.len() {
             0 => out.push(problem(&at, format!("probe `{}` has no kind: add one of {}", p.name, list(PROBE_KINDS)))),
             1 => check_probe_kind(&mut out, &at, kinds[0]),
-            _ => out.push(problem(&at, format!(
-                "probe `{}` has {} kind keys ({}); a probe has exactly one",
-                p.name, kinds.len(), kinds.iter().map(|k| format!("`{}`", k.name())).collect::<Vec<_>>().join(", ")
-            ))),
+            _ => out.push(problem(
+                &at,
+                format!(
+                    "probe `{}` has {} kind keys ({}); a probe has exactly one",
+                    p.name,
+                    kinds.len(),
+                    kinds.iter().map(|k| format!("`{}`", k.name())).collect::<Vec<_>>().join(", ")
+                ),
+            )),
         }
     }
 
@@ -65,14 +71,20 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         match kinds.len() {
             0 => out.push(problem(&at, format!("fault `{}` has no kind: add one of {}", f.name, list(FAULT_KINDS)))),
             1 => {}
-            _ => out.push(problem(&at, format!("fault `{}` has {} kind keys; a fault has exactly one", f.name, kinds.len()))),
+            _ => out.push(problem(
+                &at,
+                format!("fault `{}` has {} kind keys; a fault has exactly one", f.name, kinds.len()),
+            )),
         }
         if let Some(c) = &f.command {
             if c.inject.trim().is_empty() {
                 out.push(problem(format!("{at}.command.inject"), "the inject command is empty"));
             }
             if c.revert.trim().is_empty() {
-                out.push(problem(format!("{at}.command.revert"), "the revert command is empty: every command fault must say how to undo it"));
+                out.push(problem(
+                    format!("{at}.command.revert"),
+                    "the revert command is empty: every command fault must say how to undo it",
+                ));
             }
         }
         for (j, dep) in f.after.iter().enumerate() {
@@ -118,10 +130,13 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
 
     // Recovery.
     if s.recovery.stable_for >= s.recovery.settle_timeout {
-        out.push(problem("recovery.stable_for", format!(
-            "stable_for ({}) must be shorter than settle_timeout ({}), or recovery can never be observed",
-            s.recovery.stable_for, s.recovery.settle_timeout
-        )));
+        out.push(problem(
+            "recovery.stable_for",
+            format!(
+                "stable_for ({}) must be shorter than settle_timeout ({}), or recovery can never be observed",
+                s.recovery.stable_for, s.recovery.settle_timeout
+            ),
+        ));
     }
     out
 }
@@ -151,7 +166,10 @@ fn check_probe_kind(out: &mut Vec<Problem>, at: &str, kind: ProbeKind<'_>) {
             let p = format!("{at}.http");
             match reqwest::Url::parse(&h.url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                Ok(u) => out.push(problem(format!("{p}.url"), format!("expected an http:// or https:// URL with a host, found scheme `{}`", u.scheme()))),
+                Ok(u) => out.push(problem(
+                    format!("{p}.url"),
+                    format!("expected an http:// or https:// URL with a host, found scheme `{}`", u.scheme()),
+                )),
                 Err(e) => out.push(problem(format!("{p}.url"), format!("invalid URL {:?}: {e}", h.url))),
             }
             if reqwest::Method::from_bytes(h.method.as_bytes()).is_err() || h.method.is_empty() {
@@ -159,7 +177,10 @@ fn check_probe_kind(out: &mut Vec<Problem>, at: &str, kind: ProbeKind<'_>) {
             }
             for (j, st) in h.expect_status.iter().enumerate() {
                 if !(100..=599).contains(st) {
-                    out.push(problem(format!("{p}.expect_status[{j}]"), format!("{st} is not an HTTP status code (100-599)")));
+                    out.push(problem(
+                        format!("{p}.expect_status[{j}]"),
+                        format!("{st} is not an HTTP status code (100-599)"),
+                    ));
                 }
             }
             if let Some(re) = &h.body_regex {

@@ -312,9 +312,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
             Value::Float(n) => v.visit_f64(*n),
             Value::Str(s) => v.visit_str(s),
             Value::Seq(items) => v.visit_seq(Seq { items, idx: 0, path: &self.path }),
-            Value::Map(entries) => {
-                v.visit_map(Map { entries, idx: 0, path: &self.path, pending: None })
-            }
+            Value::Map(entries) => v.visit_map(Map { entries, idx: 0, path: &self.path, pending: None }),
         };
         r.map_err(|e| self.err(e))
     }
@@ -383,11 +381,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        v: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, v: V) -> Result<V::Value, DeError> {
         v.visit_newtype_struct(self)
     }
 
@@ -405,10 +399,7 @@ struct Seq<'a> {
 
 impl<'de> SeqAccess<'de> for Seq<'_> {
     type Error = DeError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         let Some(item) = self.items.get(self.idx) else { return Ok(None) };
         let path = format!("{}[{}]", self.path, self.idx);
         self.idx += 1;

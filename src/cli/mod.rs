@@ -1,0 +1,124 @@
+//! The command line: flags (clap), one file per subcommand, and the exit codes.
+
+mod plan;
+mod recover;
+mod report;
+mod run;
+mod runs;
+mod validate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::shell::{LogFormat, Shell};
+use crate::state::StateDir;
+
+/// Exit codes (documented in the README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Passed; or the command did what was asked.
+    Ok = 0,
+    /// Every fault reverted, but recovery was slower than the objective or never came.
+    ObjectiveMissed = 1,
+    /// Invalid input: a scenario, a flag, or a refusal to act (no `--yes` without a TTY).
+    Invalid = 2,
+    /// Aborted (abort rule, signal or injection error); every fault reverted.
+    Aborted = 3,
+    /// The steady state did not hold before injection; nothing was injected.
+    NotStarted = 4,
+    /// A fault could not be reverted: a human must act.
+    RevertFailed = 5,
+    /// firedrill itself failed (state directory not writable, ...).
+    Error = 6,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "firedrill", version, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
+pub struct Cli {
+    /// Where runs, journals and reports are kept.
+    #[arg(long, global = true, env = "FIREDRILL_STATE_DIR", default_value = ".firedrill")]
+    pub state_dir: PathBuf,
+    /// Status lines on stderr as text or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Only warnings and errors on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check scenario files; prints every problem as FILE:LINE:COL: field: message.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show exactly what a run would do. Touches nothing.
+    Plan { file: PathBuf },
+    /// Run a game day: baseline, inject, observe, revert, settle, report.
+    Run(run::RunArgs),
+    /// Revert every fault a crashed run left injected (all runs, or RUN).
+    Recover { run: Option<String> },
+    /// List runs with their outcome.
+    Runs,
+    /// Print a run's report (RUN: id, unique part of it, `latest`, or folder).
+    Report {
+        run: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Junit,
+}
+
+/// Runs the command; returns the process exit code.
+pub fn main(cli: Cli) -> Exit {
+    let shell = Arc::new(Shell::new(cli.log_format, cli.quiet));
+    init_tracing(cli.log_format);
+    let state = StateDir::new(&cli.state_dir);
+    match cli.command {
+        Command::Validate { files } => validate::validate(&shell, &files),
+        Command::Plan { file } => plan::plan(&shell, &file),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::scenario::json_schema()).unwrap_or_default());
+            Exit::Ok
+        }
+        Command::Runs => runs::runs(&shell, &state),
+        Command::Report { run, format } => report::report(&shell, &state, &run, format),
+        Command::Run(args) => block_on(run::run(shell.clone(), &state, args)),
+        Command::Recover { run } => block_on(recover::recover(&shell, &state, run.as_deref())),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = Exit>) -> Exit {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            Exit::Error
+        }
+    }
+}
+
+/// Debug logs (`RUST_LOG=firedrill=debug`) go to stderr in the chosen format.
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

@@ -1,0 +1,226 @@
+//! `firedrill run FILE`: confirm, then run the game day with the journal, signals and
+//! live status wired in, write the reports, and exit with the outcome's code.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use super::Exit;
+use crate::engine::executor::Env;
+use crate::engine::{Event, Observer, Outcome, RunRecord};
+use crate::faults::{FaultContext, Undo};
+use crate::journal::{Entry, Journal, Sink};
+use crate::report::{self, Report, RunMeta};
+use crate::shell::{Level, Shell, offset};
+use crate::state::StateDir;
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    pub file: PathBuf,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Show the plan and stop (same as `firedrill plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(shell: Arc<Shell>, state: &StateDir, args: RunArgs) -> Exit {
+    let loaded = match crate::scenario::load(&args.file) {
+        Ok(l) => l,
+        Err(invalid) => {
+            for d in &invalid.0 {
+                shell.print(Level::Error, d);
+            }
+            return Exit::Invalid;
+        }
+    };
+    if args.dry_run {
+        print!("{}", crate::plan::render(&loaded));
+        println!("\nNothing was touched (--dry-run).");
+        return Exit::Ok;
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            shell.error("refusing to inject faults without confirmation: stdin is not a terminal; pass --yes");
+            return Exit::Invalid;
+        }
+        eprint!("{}", crate::plan::render(&loaded));
+        eprint!("\nInject {} fault(s) now? [y/N] ", loaded.scenario.faults.len());
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            shell.status("Cancelled", "nothing was touched");
+            return Exit::Ok;
+        }
+    }
+
+    let s = &loaded.scenario;
+    let run = match state.create_run(&s.name) {
+        Ok(r) => r,
+        Err(e) => {
+            shell.error(format!("cannot create the run directory: {e}"));
+            return Exit::Error;
+        }
+    };
+    let _lock = match run.lock() {
+        Ok(Some(l)) => l,
+        Ok(None) | Err(_) => {
+            shell.error(format!("cannot lock {}", run.path.display()));
+            return Exit::Error;
+        }
+    };
+    let journal = match Journal::open(&run.path) {
+        Ok(j) => Arc::new(j),
+        Err(e) => {
+            shell.error(e);
+            return Exit::Error;
+        }
+    };
+    let started_at = SystemTime::now();
+    if let Err(e) = journal.append(Entry::RunStarted {
+        run_id: run.id.clone(),
+        scenario: s.name.clone(),
+        scenario_file: args.file.display().to_string(),
+        pid: std::process::id(),
+    }) {
+        shell.error(format!("cannot write the journal, nothing was injected: {e}"));
+        return Exit::Error;
+    }
+    // Keep the exact scenario next to its run.
+    let _ = std::fs::copy(&args.file, run.path.join("scenario.yaml"));
+    shell.status("Running", format!("{} (run {})", s.name, run.id));
+
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(shell.clone(), cancel.clone()));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let spec = crate::plan::spec(s, &FaultContext { run_id: run.id.clone(), cwd });
+    let env = Env {
+        journal: journal.clone(),
+        undoer: Arc::new(Undo),
+        observer: Arc::new(StatusLines(shell.clone())),
+        cancel,
+    };
+    let record = crate::engine::execute(spec, env).await;
+    signals.abort();
+
+    let meta = RunMeta {
+        run_id: run.id.clone(),
+        scenario_file: args.file.display().to_string(),
+        started_at,
+        run_dir: run.path.display().to_string(),
+    };
+    let report = Report::new(meta, s, &record);
+    if let Err(e) = report::write_all(&run.path, &report) {
+        shell.error(format!("cannot write the report in {}: {e}", run.path.display()));
+    }
+    summarize(&shell, &record, &run.id);
+    shell.status("Report", run.path.join("report.md").display());
+    println!("{}", run.path.display());
+    match record.outcome {
+        Outcome::Passed => Exit::Ok,
+        Outcome::ObjectiveMissed => Exit::ObjectiveMissed,
+        Outcome::Aborted => Exit::Aborted,
+        Outcome::NotStarted => Exit::NotStarted,
+        Outcome::RevertFailed => Exit::RevertFailed,
+    }
+}
+
+/// First SIGINT/SIGTERM cancels the run (which reverts); later ones only say that the
+/// revert is still going. SIGHUP is ignored so a closed terminal does not skip a revert.
+async fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) {
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+    else {
+        shell.warn("cannot install signal handlers; Ctrl-C will not revert");
+        return;
+    };
+    let mut seen = 0;
+    loop {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => {
+                shell.warn("SIGHUP ignored during a run");
+                continue;
+            }
+        };
+        seen += 1;
+        if seen == 1 {
+            shell.warn(format!("{name}: aborting, reverting every fault before exiting"));
+            cancel.cancel();
+        } else {
+            shell.warn(format!("{name}: still reverting; firedrill exits once every fault is reverted (SIGKILL would leave faults in place; `firedrill recover` then reverts them)"));
+        }
+    }
+}
+
+struct StatusLines(Arc<Shell>);
+
+impl Observer for StatusLines {
+    fn event(&self, e: &Event) {
+        let sh = &self.0;
+        match e {
+            Event::Baseline { ok: true } => sh.status("Baseline", "steady state holds"),
+            Event::Baseline { ok: false } => sh.warn("steady state does not hold: nothing will be injected"),
+            Event::Injecting { fault } => sh.status("Injecting", fault),
+            Event::Injected { fault } => sh.status("Injected", fault),
+            Event::InjectFailed { fault, error } => sh.error(format!("fault {fault} failed to inject: {error}")),
+            Event::Probe { probe, ok, detail, at } => {
+                let state = if *ok { "ok" } else { "FAILING" };
+                sh.status("Probe", format!("{probe} {state}: {detail} ({})", offset(*at)));
+            }
+            Event::Detected { at } => sh.status("Detected", format!("first failing sample at {}", offset(*at))),
+            Event::Recovered { at } => sh.status("Recovered", format!("steady state back from {}", offset(*at))),
+            Event::Abort { reason } => sh.warn(format!("aborting: {reason}")),
+            Event::Reverting { fault, description } => sh.status("Reverting", format!("{fault}: {description}")),
+            Event::Reverted { fault } => sh.status("Reverted", fault),
+            Event::RevertRetry { fault, attempt, error } => {
+                sh.warn(format!("revert of {fault} failed (attempt {attempt}), retrying: {error}"))
+            }
+            Event::RevertFailed { fault, error } => sh.error(format!("revert of {fault} FAILED: {error}")),
+            Event::Settling { timeout } => sh.status(
+                "Settling",
+                format!("waiting up to {} for the steady state to hold", humantime::format_duration(*timeout)),
+            ),
+        }
+    }
+}
+
+fn ms(d: std::time::Duration) -> String {
+    humantime::format_duration(std::time::Duration::from_millis(d.as_millis() as u64)).to_string()
+}
+
+fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {
+    let measured = match r.time_to_recover() {
+        Some(t) => format!("recovered in {} (objective {}, ±{})", ms(t), ms(r.objective), ms(r.precision)),
+        None => format!("no recovery observed (objective {})", ms(r.objective)),
+    };
+    match r.outcome {
+        Outcome::Passed => shell.status("Passed", measured),
+        Outcome::ObjectiveMissed => shell.warn(format!("objective missed: {measured}")),
+        Outcome::Aborted => {
+            shell.warn(format!("aborted and reverted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")))
+        }
+        Outcome::NotStarted => {
+            shell.warn(format!("not started: {}", r.abort_reason.as_deref().unwrap_or("baseline failed")))
+        }
+        Outcome::RevertFailed => {
+            shell.print(Level::Error, "");
+            shell.print(Level::Error, "!!! REVERT FAILED: A HUMAN MUST ACT. These side effects are STILL IN PLACE:");
+            for b in &r.still_broken {
+                shell.print(Level::Error, format!("!!!   {}: {} — {}", b.fault, b.description, b.error));
+            }
+            shell.print(
+                Level::Error,
+                format!("!!! Retry with `firedrill recover {run_id}`; report.md lists how to fix each by hand."),
+            );
+            shell.print(Level::Error, "");
+        }
+    }
+}

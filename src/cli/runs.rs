@@ -1,0 +1,45 @@
+//! `firedrill runs`: every run with its outcome; crashed runs show what is still injected.
+
+use super::Exit;
+use crate::journal::Entry;
+use crate::shell::Shell;
+use crate::state::StateDir;
+
+pub fn runs(shell: &Shell, state: &StateDir) -> Exit {
+    let runs = match state.list() {
+        Ok(r) => r,
+        Err(e) => {
+            shell.error(e);
+            return Exit::Error;
+        }
+    };
+    if runs.is_empty() {
+        shell.status("Runs", format!("none in {}", state.runs().display()));
+        return Exit::Ok;
+    }
+    println!("{:<48} {:<18} {:>10} {:>10}", "RUN", "OUTCOME", "RECOVERED", "OBJECTIVE");
+    for run in runs {
+        let (outcome, ttr, objective) = match crate::report::read(&run.path) {
+            Ok(r) => (
+                r.outcome.as_str().to_string(),
+                r.time_to_recover_ms.map_or("-".to_string(), |t| format!("{t}ms")),
+                format!("{}ms", r.objective_ms),
+            ),
+            Err(_) => {
+                let entries = run.entries().unwrap_or_default();
+                let pending = crate::journal::pending(&entries).len();
+                let finished = entries.iter().any(|e| matches!(e, Entry::RunFinished { .. }));
+                let live = matches!(run.lock(), Ok(None));
+                let status = match (live, finished, pending) {
+                    (true, _, _) => "running".to_string(),
+                    (_, _, 0) if finished => "finished".to_string(),
+                    (_, _, 0) => "crashed, recovered".to_string(),
+                    (_, _, n) => format!("crashed, {n} injected"),
+                };
+                (status, "-".into(), "-".into())
+            }
+        };
+        println!("{:<48} {:<18} {:>10} {:>10}", run.id, outcome, ttr, objective);
+    }
+    Exit::Ok
+}

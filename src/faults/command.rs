@@ -1,0 +1,256 @@
+//! The `command` fault: a shell command that injects and one that reverts. The revert
+//! command is journaled (with its timeout, directory and environment) before the inject
+//! command runs, so [`undo`] can revert from the journal alone.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::FaultContext;
+use crate::engine::{Fault, FaultError, Intents};
+use crate::journal::UndoRecord;
+use crate::process::{ShellOpts, run_shell};
+use crate::scenario::CommandFault;
+
+/// The [`UndoRecord::kind`] of this fault.
+pub const KIND: &str = "command";
+/// Timeout of each of the inject and revert commands unless the scenario sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `command` fault, ready to inject.
+pub struct Injector {
+    fault: String,
+    inject: String,
+    revert: String,
+    timeout: Duration,
+    run_id: String,
+    cwd: PathBuf,
+}
+
+impl Injector {
+    pub fn new(fault: &str, c: &CommandFault, ctx: &FaultContext) -> Self {
+        Injector {
+            fault: fault.to_string(),
+            inject: c.inject.clone(),
+            revert: c.revert.clone(),
+            timeout: timeout(c),
+            run_id: ctx.run_id.clone(),
+            cwd: ctx.cwd.clone(),
+        }
+    }
+
+    fn undo_record(&self) -> UndoRecord {
+        UndoRecord {
+            kind: KIND.to_string(),
+            description: format!("run `{}`", self.revert),
+            data: json!({
+                "revert": self.revert,
+                "timeout_ms": u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                "cwd": self.cwd.to_string_lossy(),
+                "env": {"FIREDRILL_RUN_ID": self.run_id, "FIREDRILL_FAULT": self.fault},
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for Injector {
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
+        intents.intent(self.undo_record()).await?;
+        let opts = ShellOpts {
+            timeout: self.timeout,
+            cwd: Some(self.cwd.clone()),
+            env: vec![
+                ("FIREDRILL_RUN_ID".into(), self.run_id.clone()),
+                ("FIREDRILL_FAULT".into(), self.fault.clone()),
+                ("FIREDRILL_PHASE".into(), "inject".into()),
+            ],
+            ..ShellOpts::default()
+        };
+        run("inject", &self.inject, &opts).await
+    }
+}
+
+/// What a `command` intent journals.
+#[derive(Deserialize)]
+struct RevertData {
+    revert: String,
+    timeout_ms: Option<u64>,
+    cwd: Option<PathBuf>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+/// Runs the revert command described by a journaled `command` intent.
+pub async fn undo(data: &serde_json::Value) -> Result<(), FaultError> {
+    let data = RevertData::deserialize(data)
+        .map_err(|e| FaultError::Failed(format!("malformed `command` undo record: {e}")))?;
+    let mut env: Vec<(String, String)> = data.env.into_iter().collect();
+    env.push(("FIREDRILL_PHASE".into(), "revert".into()));
+    let opts = ShellOpts {
+        timeout: data.timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis),
+        cwd: data.cwd,
+        env,
+        ..ShellOpts::default()
+    };
+    run("revert", &data.revert, &opts).await
+}
+
+async fn run(phase: &str, cmd: &str, opts: &ShellOpts) -> Result<(), FaultError> {
+    match run_shell(cmd, opts).await {
+        Ok(out) if out.status == Some(0) => Ok(()),
+        Ok(out) => Err(FaultError::Failed(format!("{phase} command failed: {}", out.summary()))),
+        Err(e) => Err(FaultError::Failed(format!("{phase} command {e}"))),
+    }
+}
+
+fn timeout(c: &CommandFault) -> Duration {
+    c.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0)
+}
+
+/// Lines for `firedrill plan`.
+pub fn describe(c: &CommandFault) -> Vec<String> {
+    vec![
+        format!("inject: run `{}` (timeout {})", c.inject, humantime::format_duration(timeout(c))),
+        format!("revert: run `{}`", c.revert),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records each intent, with whether `marker` existed when it arrived.
+    struct Recorder {
+        marker: PathBuf,
+        fail: bool,
+        seen: Mutex<Vec<(UndoRecord, bool)>>,
+    }
+
+    impl Recorder {
+        fn new(marker: &Path) -> Self {
+            Recorder { marker: marker.to_path_buf(), fail: false, seen: Mutex::new(Vec::new()) }
+        }
+        fn seen(&self) -> Vec<(UndoRecord, bool)> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    #[async_trait]
+    impl Intents for Recorder {
+        async fn intent(&self, undo: UndoRecord) -> Result<(), FaultError> {
+            if self.fail {
+                return Err(FaultError::Failed("journal is full".into()));
+            }
+            self.seen.lock().unwrap().push((undo, self.marker.exists()));
+            Ok(())
+        }
+    }
+
+    fn injector(dir: &Path, inject: &str, revert: &str) -> Injector {
+        let c = CommandFault { inject: inject.into(), revert: revert.into(), timeout: None };
+        Injector::new("break-web", &c, &FaultContext { run_id: "run-1".into(), cwd: dir.to_path_buf() })
+    }
+
+    const ECHO_ENV: &str = r#"echo "$FIREDRILL_RUN_ID $FIREDRILL_FAULT $FIREDRILL_PHASE""#;
+
+    #[tokio::test]
+    async fn journals_the_intent_before_injecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("injected");
+        let intents = Recorder::new(&marker);
+        let f = injector(dir.path(), &format!("{ECHO_ENV} > injected"), "rm -f injected");
+        f.inject(&intents).await.unwrap();
+
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "run-1 break-web inject\n");
+        let seen = intents.seen();
+        assert_eq!(seen.len(), 1);
+        let (record, marker_existed) = &seen[0];
+        assert!(!marker_existed, "the inject command ran before its intent was journaled");
+        assert_eq!(record.kind, "command");
+        assert_eq!(record.description, "run `rm -f injected`");
+        assert_eq!(
+            record.data,
+            json!({
+                "revert": "rm -f injected",
+                "timeout_ms": 30_000,
+                "cwd": dir.path().to_str().unwrap(),
+                "env": {"FIREDRILL_RUN_ID": "run-1", "FIREDRILL_FAULT": "break-web"},
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn no_injection_without_an_intent() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("injected");
+        let intents = Recorder { fail: true, ..Recorder::new(&marker) };
+        let err = injector(dir.path(), "touch injected", "true").inject(&intents).await.unwrap_err();
+        assert_eq!(err.to_string(), "journal is full");
+        assert!(!marker.exists());
+    }
+
+    #[tokio::test]
+    async fn failed_inject_still_leaves_the_intent() {
+        let dir = tempfile::tempdir().unwrap();
+        let intents = Recorder::new(&dir.path().join("unused"));
+        let f = injector(dir.path(), "echo starting; echo boom >&2; exit 1", "true");
+        let err = f.inject(&intents).await.unwrap_err();
+        assert_eq!(err.to_string(), "inject command failed: exit 1: boom");
+        assert_eq!(intents.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn inject_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let intents = Recorder::new(&dir.path().join("unused"));
+        let f = Injector { timeout: Duration::from_millis(200), ..injector(dir.path(), "sleep 30", "true") };
+        let err = f.inject(&intents).await.unwrap_err();
+        assert_eq!(err.to_string(), "inject command timed out after 200ms");
+        assert_eq!(intents.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn undo_runs_the_revert_from_the_journaled_data_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let intents = Recorder::new(&dir.path().join("unused"));
+        let f = injector(dir.path(), "true", &format!("{ECHO_ENV} >> reverted"));
+        f.inject(&intents).await.unwrap();
+        // As `firedrill recover` sees it: read back from the journal's JSON.
+        let text = serde_json::to_string(&intents.seen()[0].0).unwrap();
+        let record: UndoRecord = serde_json::from_str(&text).unwrap();
+        drop(f);
+
+        undo(&record.data).await.unwrap();
+        undo(&record.data).await.unwrap();
+        let reverted = std::fs::read_to_string(dir.path().join("reverted")).unwrap();
+        assert_eq!(reverted, "run-1 break-web revert\nrun-1 break-web revert\n");
+    }
+
+    #[tokio::test]
+    async fn failed_revert() {
+        let err = undo(&json!({"revert": "echo 'still broken' >&2; exit 2"})).await.unwrap_err();
+        assert_eq!(err.to_string(), "revert command failed: exit 2: still broken");
+    }
+
+    #[tokio::test]
+    async fn malformed_undo_data() {
+        let err = undo(&json!({"timeout_ms": 5})).await.unwrap_err();
+        assert!(err.to_string().starts_with("malformed `command` undo record: missing field `revert`"), "{err}");
+        let err = undo(&json!("rm -rf /tmp/x")).await.unwrap_err();
+        assert!(err.to_string().starts_with("malformed `command` undo record: "), "{err}");
+    }
+
+    #[test]
+    fn describes() {
+        let c = CommandFault { inject: "stop web".into(), revert: "start web".into(), timeout: None };
+        assert_eq!(describe(&c), ["inject: run `stop web` (timeout 30s)", "revert: run `start web`"]);
+    }
+}

@@ -1,0 +1,121 @@
+//! From a validated scenario to what the executor runs ([`spec`]) and to what a person
+//! reads before anything is touched ([`render`]). `firedrill plan`, `run --dry-run` and the
+//! confirmation prompt all print [`render`].
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::engine::{AbortRule, RevertPolicy, RunSpec};
+use crate::faults::{self, FaultContext};
+use crate::probes;
+use crate::scenario::{Loaded, Scenario};
+
+/// The executor's input. The scenario must have passed validation.
+pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
+    let fault_idx: HashMap<&str, usize> = s.faults.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect();
+    let probe_idx: HashMap<&str, usize> =
+        s.steady_state.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    RunSpec {
+        probes: s.steady_state.iter().map(probes::build).collect(),
+        faults: s
+            .faults
+            .iter()
+            .map(|f| {
+                let after = f.after.iter().filter_map(|a| fault_idx.get(a.as_str()).copied()).collect();
+                faults::build(f, after, ctx)
+            })
+            .collect(),
+        abort: s
+            .abort
+            .iter()
+            .filter_map(|r| {
+                let probe = r.probe.as_deref().and_then(|p| probe_idx.get(p).copied());
+                match (probe, r.failing_for, r.consecutive_failures, r.max_duration) {
+                    (Some(probe), Some(d), _, _) => Some(AbortRule::FailingFor { probe, duration: d.0 }),
+                    (Some(probe), None, Some(n), _) => Some(AbortRule::ConsecutiveFailures { probe, count: n }),
+                    (None, _, _, Some(d)) => Some(AbortRule::MaxDuration(d.0)),
+                    _ => None,
+                }
+            })
+            .collect(),
+        within: s.recovery.within.0,
+        stable_for: s.recovery.stable_for.0,
+        settle_timeout: s.recovery.settle_timeout.0,
+        revert: RevertPolicy::default(),
+    }
+}
+
+/// The longest a run can last if nothing aborts it: the longest chain of `after` faults
+/// plus the settle timeout.
+pub fn longest_run(s: &Scenario) -> Duration {
+    fn end(i: usize, s: &Scenario, memo: &mut HashMap<usize, Duration>, depth: usize) -> Duration {
+        if let Some(d) = memo.get(&i) {
+            return *d;
+        }
+        let f = &s.faults[i];
+        let start = if depth > s.faults.len() {
+            Duration::ZERO
+        } else {
+            f.after
+                .iter()
+                .filter_map(|a| s.faults.iter().position(|g| &g.name == a))
+                .map(|j| end(j, s, memo, depth + 1))
+                .max()
+                .unwrap_or_default()
+        };
+        let d = start + f.duration.0;
+        memo.insert(i, d);
+        d
+    }
+    let mut memo = HashMap::new();
+    let faults = (0..s.faults.len()).map(|i| end(i, s, &mut memo, 0)).max().unwrap_or_default();
+    faults + s.recovery.settle_timeout.0
+}
+
+/// What a run of `l` would do, for people.
+pub fn render(l: &Loaded) -> String {
+    let s = &l.scenario;
+    let mut o = String::new();
+    let _ = writeln!(o, "Scenario {} ({})", s.name, l.file.display());
+    if let Some(d) = &s.description {
+        let _ = writeln!(o, "  {d}");
+    }
+    if let Some(owner) = &s.owner {
+        let _ = writeln!(o, "  owner: {owner}");
+    }
+    if let Some(p) = &l.playbook {
+        let _ = writeln!(o, "  playbook: {}", p.display());
+    }
+    let _ = writeln!(o, "\nSteady state (every probe must pass before anything is injected):");
+    for p in &s.steady_state {
+        let _ = writeln!(o, "  - {}: {}", p.name, probes::describe(p));
+    }
+    let _ = writeln!(o, "\nFaults:");
+    for (i, f) in s.faults.iter().enumerate() {
+        let when =
+            if f.after.is_empty() { "at start".to_string() } else { format!("after {} reverted", f.after.join(", ")) };
+        let _ = writeln!(o, "  {}. {} ({}), {when}, for {}", i + 1, f.name, f.kinds().join("+"), f.duration);
+        for line in faults::describe(f) {
+            let _ = writeln!(o, "       {line}");
+        }
+    }
+    let _ = writeln!(o, "\nAbort and revert everything when:");
+    for r in &s.abort {
+        let line = match (&r.probe, r.failing_for, r.consecutive_failures, r.max_duration) {
+            (Some(p), Some(d), _, _) => format!("probe {p} has failed for {d}"),
+            (Some(p), None, Some(n), _) => format!("probe {p} has failed {n} times in a row"),
+            (None, _, _, Some(d)) => format!("the run has lasted {d} since the first injection"),
+            _ => continue,
+        };
+        let _ = writeln!(o, "  - {line}");
+    }
+    let _ = writeln!(o, "  - SIGINT or SIGTERM (Ctrl-C), or any fault fails to inject");
+    let _ = writeln!(
+        o,
+        "\nObjective: recover within {} (every probe passing for {}; wait up to {} after the last revert)",
+        s.recovery.within, s.recovery.stable_for, s.recovery.settle_timeout
+    );
+    let _ = writeln!(o, "Longest possible run: {}", humantime::format_duration(longest_run(s)));
+    o
+}

@@ -1,0 +1,341 @@
+//! The `http` probe: one request per check, judged on status, body and latency.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use regex::Regex;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method, StatusCode, Url, redirect};
+
+use super::short;
+use crate::engine::{Check, Probe};
+use crate::scenario::HttpProbe;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Bytes of the response body read; the rest is ignored.
+const MAX_BODY: usize = 1 << 20;
+const MAX_REDIRECTS: usize = 5;
+const USER_AGENT: &str = concat!("firedrill/", env!("CARGO_PKG_VERSION"));
+
+/// An `http` probe, ready to run: client, request and matchers built once.
+pub struct HttpCheck {
+    client: Client,
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: Option<String>,
+    expect_status: Vec<u16>,
+    body_contains: Option<String>,
+    body_regex: Option<Regex>,
+    max_latency: Option<Duration>,
+    timeout: Duration,
+}
+
+impl HttpCheck {
+    /// Fails only on what validation rejects (bad method, URL, header or regex).
+    pub fn new(p: &HttpProbe, timeout: Duration) -> Result<Self, String> {
+        let method =
+            Method::from_bytes(p.method.as_bytes()).map_err(|_| format!("invalid HTTP method {:?}", p.method))?;
+        let url = Url::parse(&p.url).map_err(|e| format!("invalid URL {:?}: {e}", p.url))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &p.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| format!("invalid value for header {name}"))?;
+            headers.insert(name, value);
+        }
+        let body_regex = match &p.body_regex {
+            Some(re) => Some(Regex::new(re).map_err(|e| format!("invalid body_regex: {e}"))?),
+            None => None,
+        };
+        let client = Client::builder()
+            .timeout(timeout)
+            .redirect(redirect::Policy::limited(MAX_REDIRECTS))
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
+        Ok(HttpCheck {
+            client,
+            method,
+            url,
+            headers,
+            body: p.body.clone(),
+            expect_status: p.expect_status.clone(),
+            body_contains: p.body_contains.clone(),
+            body_regex,
+            max_latency: p.max_latency.map(|d| d.0),
+            timeout,
+        })
+    }
+
+    /// Sends the request; returns the status and up to [`MAX_BODY`] bytes of the body.
+    async fn fetch(&self) -> Result<(StatusCode, String), reqwest::Error> {
+        let mut request = self.client.request(self.method.clone(), self.url.clone()).headers(self.headers.clone());
+        if let Some(body) = &self.body {
+            request = request.body(body.clone());
+        }
+        let mut response = request.send().await?;
+        let status = response.status();
+        let mut body = Vec::new();
+        while body.len() < MAX_BODY {
+            match response.chunk().await? {
+                Some(chunk) => body.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        body.truncate(MAX_BODY);
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    fn status_ok(&self, status: StatusCode) -> bool {
+        if self.expect_status.is_empty() { status.is_success() } else { self.expect_status.contains(&status.as_u16()) }
+    }
+
+    /// `connection refused`, `timed out after 5s`, or the innermost cause.
+    fn error_detail(&self, e: &reqwest::Error) -> String {
+        if e.is_timeout() {
+            return format!("timed out after {}", humantime::format_duration(self.timeout));
+        }
+        if e.is_redirect() {
+            return format!("more than {MAX_REDIRECTS} redirects");
+        }
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(inner) = cause.source() {
+            if let Some(io) = inner.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::ConnectionRefused
+            {
+                return "connection refused".to_string();
+            }
+            cause = inner;
+        }
+        if e.is_connect() { format!("cannot connect: {cause}") } else { cause.to_string() }
+    }
+}
+
+#[async_trait]
+impl Probe for HttpCheck {
+    async fn check(&self) -> Check {
+        let started = Instant::now();
+        let (status, body) = match self.fetch().await {
+            Ok(r) => r,
+            Err(e) => return Check::fail(self.error_detail(&e)),
+        };
+        let took = started.elapsed();
+        if !self.status_ok(status) {
+            return Check::fail(format!("HTTP {} (expected {})", status.as_u16(), expected(&self.expect_status)));
+        }
+        if let Some(text) = &self.body_contains
+            && !body.contains(text.as_str())
+        {
+            return Check::fail(format!("body does not contain {text:?}"));
+        }
+        if let Some(re) = &self.body_regex
+            && !re.is_match(&body)
+        {
+            return Check::fail(format!("body does not match /{re}/"));
+        }
+        if let Some(max) = self.max_latency
+            && took > max
+        {
+            return Check::fail(format!("took {} > max_latency {}", short(took), humantime::format_duration(max)));
+        }
+        Check::pass(format!("HTTP {} in {}", status.as_u16(), short(took)))
+    }
+}
+
+fn expected(statuses: &[u16]) -> String {
+    if statuses.is_empty() {
+        "2xx".to_string()
+    } else {
+        statuses.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// `http GET http://127.0.0.1:8080/health expect 200 within 1s`.
+pub fn describe(p: &HttpProbe) -> String {
+    let mut s = format!("http {} {} expect {}", p.method, p.url, expected(&p.expect_status));
+    if let Some(text) = &p.body_contains {
+        s += &format!(" body containing {text:?}");
+    }
+    if let Some(re) = &p.body_regex {
+        s += &format!(" body matching /{re}/");
+    }
+    if let Some(max) = p.max_latency {
+        s += &format!(" within {max}");
+    }
+    if let Some(t) = p.timeout {
+        s += &format!(" (timeout {t})");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// Serves every connection on 127.0.0.1 with `handler(raw request)` after `delay`.
+    /// Returns the base URL.
+    async fn serve(delay: Duration, handler: impl Fn(&str) -> String + Send + Sync + 'static) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler = Arc::new(handler);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let request = read_request(&mut socket).await;
+                    tokio::time::sleep(delay).await;
+                    let _ = socket.write_all(handler(&request).as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// Reads the head and a `Content-Length` body.
+    async fn read_request(socket: &mut TcpStream) -> String {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&buf).into_owned(),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    fn response(status: &str, body: &str) -> String {
+        format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+    }
+
+    async fn check(probe: serde_json::Value) -> Check {
+        let p: HttpProbe = serde_json::from_value(probe).unwrap();
+        let timeout = p.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        HttpCheck::new(&p, timeout).unwrap().check().await
+    }
+
+    #[tokio::test]
+    async fn passes_on_2xx() {
+        let url = serve(Duration::ZERO, |_| response("200 OK", "ok")).await;
+        let c = check(json!({"url": url})).await;
+        assert!(c.ok, "{c:?}");
+        assert!(c.detail.starts_with("HTTP 200 in ") && c.detail.ends_with("ms"), "{}", c.detail);
+    }
+
+    #[tokio::test]
+    async fn wrong_status() {
+        let url = serve(Duration::ZERO, |_| response("503 Service Unavailable", "")).await;
+        assert_eq!(check(json!({"url": url})).await, Check::fail("HTTP 503 (expected 2xx)"));
+        assert_eq!(
+            check(json!({"url": url, "expect_status": [200, 204]})).await,
+            Check::fail("HTTP 503 (expected 200, 204)")
+        );
+        assert!(check(json!({"url": url, "expect_status": [503]})).await.ok);
+    }
+
+    #[tokio::test]
+    async fn body_contains() {
+        let url = serve(Duration::ZERO, |_| response("200 OK", "status: degraded")).await;
+        assert!(check(json!({"url": url, "body_contains": "degraded"})).await.ok);
+        assert_eq!(
+            check(json!({"url": url, "body_contains": "ok"})).await,
+            Check::fail("body does not contain \"ok\"")
+        );
+    }
+
+    #[tokio::test]
+    async fn body_regex() {
+        let url = serve(Duration::ZERO, |_| response("200 OK", r#"{"status": "green"}"#)).await;
+        assert!(check(json!({"url": url, "body_regex": r#""status":\s*"green""#})).await.ok);
+        assert_eq!(
+            check(json!({"url": url, "body_regex": "red|yellow"})).await,
+            Check::fail("body does not match /red|yellow/")
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_at_most_1_mib_of_body() {
+        let big = format!("{}needle", "x".repeat(MAX_BODY));
+        let url = serve(Duration::ZERO, move |_| response("200 OK", &big)).await;
+        assert_eq!(
+            check(json!({"url": url, "body_contains": "needle"})).await,
+            Check::fail("body does not contain \"needle\"")
+        );
+    }
+
+    #[tokio::test]
+    async fn latency_bound_exceeded() {
+        let url = serve(Duration::from_millis(300), |_| response("200 OK", "ok")).await;
+        let c = check(json!({"url": url, "max_latency": "100ms"})).await;
+        assert!(!c.ok);
+        assert!(c.detail.starts_with("took ") && c.detail.ends_with("ms > max_latency 100ms"), "{}", c.detail);
+        assert!(check(json!({"url": url, "max_latency": "3s"})).await.ok);
+    }
+
+    #[tokio::test]
+    async fn timeout() {
+        let url = serve(Duration::from_secs(10), |_| response("200 OK", "ok")).await;
+        let started = Instant::now();
+        assert_eq!(check(json!({"url": url, "timeout": "200ms"})).await, Check::fail("timed out after 200ms"));
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn connection_refused() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let c = check(json!({"url": format!("http://127.0.0.1:{port}/")})).await;
+        assert_eq!(c, Check::fail("connection refused"));
+    }
+
+    #[tokio::test]
+    async fn sends_method_headers_body_and_user_agent() {
+        // The server answers with the request it received.
+        let url = serve(Duration::ZERO, |request| response("200 OK", request)).await;
+        let c = check(json!({
+            "url": format!("{url}/submit"),
+            "method": "POST",
+            "headers": {"X-Test": "yes"},
+            "body": "hello",
+            "body_regex": "(?is)^POST /submit HTTP/1.1\r\n.*x-test: yes\r\n.*user-agent: firedrill/.*\r\n\r\nhello$",
+        }))
+        .await;
+        assert!(c.ok, "{c:?}");
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_5_redirects() {
+        let url = serve(Duration::ZERO, |_| {
+            "HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+        })
+        .await;
+        assert_eq!(check(json!({"url": url})).await, Check::fail("more than 5 redirects"));
+    }
+
+    #[test]
+    fn describes() {
+        let p: HttpProbe = serde_json::from_value(json!({
+            "url": "http://svc/health", "body_contains": "ok", "timeout": "2s",
+        }))
+        .unwrap();
+        assert_eq!(describe(&p), "http GET http://svc/health expect 2xx body containing \"ok\" (timeout 2s)");
+    }
+}

@@ -1,0 +1,186 @@
+//! `junit.xml`: a [`Report`] as one JUnit test suite, so CI shows a game day as tests:
+//! `baseline`, `recovery within <objective>`, one `probe <name>` per probe and `revert`.
+
+use super::markdown::duration;
+use super::model::{ProbeReport, Report};
+use crate::engine::Outcome;
+
+struct Case {
+    name: String,
+    time_ms: u64,
+    verdict: Verdict,
+}
+
+enum Verdict {
+    Pass,
+    Fail { message: String, body: String },
+    Skip(String),
+}
+
+pub fn render(r: &Report) -> String {
+    let suite = format!("firedrill.{}", r.scenario.name);
+    let mut cases = vec![baseline(r), recovery(r)];
+    cases.extend(r.probes.iter().map(|p| probe(r, p)));
+    cases.push(revert(r));
+    let failures = cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail { .. })).count();
+    let skipped = cases.iter().filter(|c| matches!(c.verdict, Verdict::Skip(_))).count();
+
+    let mut o = vec![
+        r#"<?xml version="1.0" encoding="UTF-8"?>"#.to_string(),
+        format!(
+            r#"<testsuite name="{}" tests="{}" failures="{failures}" errors="0" skipped="{skipped}" time="{}">"#,
+            xml(&suite),
+            cases.len(),
+            seconds(r.duration_ms)
+        ),
+        "  <properties>".into(),
+        format!(r#"    <property name="run_id" value="{}"/>"#, xml(&r.run_id)),
+        format!(r#"    <property name="outcome" value="{}"/>"#, r.outcome.as_str()),
+        format!(r#"    <property name="started_at" value="{}"/>"#, xml(&r.started_at)),
+        "  </properties>".into(),
+    ];
+    for c in cases {
+        let open =
+            format!(r#"  <testcase name="{}" classname="{}" time="{}""#, xml(&c.name), xml(&suite), seconds(c.time_ms));
+        match c.verdict {
+            Verdict::Pass => o.push(format!("{open}/>")),
+            Verdict::Fail { message, body } => {
+                o.push(format!("{open}>"));
+                o.push(format!(
+                    r#"    <failure message="{}" type="{}">{}</failure>"#,
+                    xml(&message),
+                    r.outcome.as_str(),
+                    xml(&body)
+                ));
+                o.push("  </testcase>".into());
+            }
+            Verdict::Skip(message) => {
+                o.push(format!("{open}>"));
+                o.push(format!(r#"    <skipped message="{}"/>"#, xml(&message)));
+                o.push("  </testcase>".into());
+            }
+        }
+    }
+    o.push("</testsuite>".into());
+    o.push(String::new());
+    o.join("\n")
+}
+
+/// `1234` → `1.234`.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// Text escaped for XML content and attribute values; characters XML 1.0 cannot hold
+/// become U+FFFD.
+fn xml(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            '\t' | '\n' | '\r' => o.push(c),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => o.push('\u{fffd}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn baseline(r: &Report) -> Case {
+    let verdict = if r.outcome == Outcome::NotStarted {
+        let failing = r.baseline.iter().filter(|s| !s.ok).map(|s| format!("{}: {}", s.probe, s.detail));
+        Verdict::Fail {
+            message: "the steady state did not hold before injection: nothing was injected".into(),
+            body: failing.collect::<Vec<_>>().join("\n"),
+        }
+    } else if r.baseline.is_empty() {
+        Verdict::Skip("the run was interrupted before the baseline completed".into())
+    } else {
+        Verdict::Pass
+    };
+    Case { name: "baseline".into(), time_ms: r.baseline.iter().map(|s| s.t_ms).max().unwrap_or(0), verdict }
+}
+
+fn recovery(r: &Report) -> Case {
+    let objective = duration(r.objective_ms);
+    let verdict = if r.outcome == Outcome::NotStarted {
+        Verdict::Skip("nothing was injected: the steady state did not hold before injection".into())
+    } else if r.objective_met {
+        Verdict::Pass
+    } else {
+        let message = match (r.outcome, r.time_to_recover_ms) {
+            (Outcome::Aborted, _) => format!("run aborted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")),
+            (Outcome::RevertFailed, _) => "a revert failed: recovery could not be confirmed".into(),
+            (_, Some(t)) if t > r.objective_ms => {
+                format!("recovered in {}, over the {objective} objective", duration(t))
+            }
+            (_, Some(_)) => {
+                format!("the steady state did not hold for {} after the last revert", duration(r.stable_for_ms))
+            }
+            (_, None) => format!("never recovered (objective {objective})"),
+        };
+        Verdict::Fail { message, body: measured(r) }
+    };
+    Case { name: format!("recovery within {objective}"), time_ms: r.time_to_recover_ms.unwrap_or(0), verdict }
+}
+
+/// The measured numbers, one per line.
+fn measured(r: &Report) -> String {
+    let opt = |v: Option<u64>, none: &str| v.map_or(none.to_string(), duration);
+    [
+        format!("outcome: {}", r.outcome.as_str()),
+        format!("time to detect: {}", opt(r.time_to_detect_ms, "not detected")),
+        format!("time to recover: {}", opt(r.time_to_recover_ms, "never")),
+        format!("objective: {} (then hold for {})", duration(r.objective_ms), duration(r.stable_for_ms)),
+        format!("steady state after the last revert: {}", if r.settled { "held" } else { "not confirmed" }),
+        format!("precision: ± {}", duration(r.precision_ms)),
+    ]
+    .join("\n")
+}
+
+fn probe(r: &Report, p: &ProbeReport) -> Case {
+    let checks: Vec<_> = r.baseline.iter().chain(&r.samples).filter(|s| s.probe == p.name).collect();
+    let verdict = match (p.final_ok, checks.last()) {
+        (None, _) => Verdict::Skip("the probe never completed a check".into()),
+        (Some(true), _) => Verdict::Pass,
+        (Some(false), last) => {
+            let detail = last.map_or("", |s| s.detail.as_str());
+            let when = match (p.first_failure_ms, p.last_failure_ms) {
+                (Some(a), Some(b)) if a == b => format!(" at +{}", duration(a)),
+                (Some(a), Some(b)) => format!(" from +{} to +{}", duration(a), duration(b)),
+                _ => String::new(),
+            };
+            Verdict::Fail {
+                message: format!("failing at the end of the run: {detail}"),
+                body: format!("{} of {} samples failed{when}", p.failures, p.samples),
+            }
+        }
+    };
+    Case { name: format!("probe {}", p.name), time_ms: checks.iter().map(|s| s.latency_ms).sum(), verdict }
+}
+
+fn revert(r: &Report) -> Case {
+    let verdict = if r.faults.iter().all(|f| f.inject_started_at_ms.is_none()) {
+        Verdict::Skip("nothing was injected".into())
+    } else if r.still_broken.is_empty() {
+        Verdict::Pass
+    } else {
+        let items = r
+            .still_broken
+            .iter()
+            .map(|b| format!("{} step {}: {}\n  error: {}\n  fix: {}", b.fault, b.step, b.description, b.error, b.fix));
+        Verdict::Fail {
+            message: format!("{} side effect(s) still in place: a human must act", r.still_broken.len()),
+            body: items.collect::<Vec<_>>().join("\n"),
+        }
+    };
+    Case {
+        name: "revert".into(),
+        time_ms: r.faults.iter().filter_map(|f| Some(f.reverted_at_ms?.saturating_sub(f.revert_started_at_ms?))).sum(),
+        verdict,
+    }
+}

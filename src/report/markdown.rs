@@ -1,0 +1,279 @@
+//! `report.md`: a [`Report`] rendered for humans, short enough for a pull-request comment.
+//! Also owns the human duration format (`850ms`, `3.1s`, `2m 5s`) the renderings share.
+
+use super::model::{FaultReport, Report};
+use crate::engine::Outcome;
+
+pub fn render(r: &Report) -> String {
+    let mut o = vec![format!("## {} — {}", verdict(r.outcome), r.scenario.name), String::new()];
+    still_broken(&mut o, r);
+    about(&mut o, r);
+    if let Some(reason) = &r.abort_reason {
+        o.push(format!("**Abort reason:** {}", esc(reason)));
+        o.push(String::new());
+    }
+    measures(&mut o, r);
+    timeline(&mut o, r);
+    probes(&mut o, r);
+    faults(&mut o, r);
+    o.join("\n")
+}
+
+/// A span in milliseconds, for humans: `850ms`, `3.1s`, `2m 5s`, `1h 2m`.
+pub fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let tenths = (ms + 50) / 100;
+    if tenths < 600 {
+        return match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            t => format!("{}.{t}s", tenths / 10),
+        };
+    }
+    let s = (ms + 500) / 1000;
+    let parts = [(s / 3600, "h"), (s / 60 % 60, "m"), (s % 60, "s")];
+    parts.iter().filter(|(n, _)| *n > 0).map(|(n, u)| format!("{n}{u}")).collect::<Vec<_>>().join(" ")
+}
+
+/// An offset from the start of the run: `+1.2s`.
+fn at(ms: u64) -> String {
+    format!("+{}", duration(ms))
+}
+
+fn verdict(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Passed => "✅ passed",
+        Outcome::ObjectiveMissed => "❌ objective missed",
+        Outcome::Aborted => "⚠️ aborted",
+        Outcome::NotStarted => "⏸ not started",
+        Outcome::RevertFailed => "🚨 REVERT FAILED",
+    }
+}
+
+/// Free text made safe for one line of Markdown, table cells included.
+fn esc(s: &str) -> String {
+    s.replace("\r\n", " ").replace(['\n', '\r'], " ").replace('|', "\\|").replace('<', "&lt;")
+}
+
+fn still_broken(o: &mut Vec<String>, r: &Report) {
+    if r.still_broken.is_empty() {
+        return;
+    }
+    o.push("### 🚨 Still broken: a human must act now".into());
+    o.push(String::new());
+    o.push(format!(
+        "These side effects could not be undone and are **still in place**. \
+         Retry with `firedrill recover {}`, or fix each by hand:",
+        r.run_id
+    ));
+    o.push(String::new());
+    for (i, b) in r.still_broken.iter().enumerate() {
+        o.push(format!("{}. **{}**, step {}: {}", i + 1, b.fault, b.step, esc(&b.description)));
+        o.push(format!("   - error: {}", esc(&b.error)));
+        o.push(format!("   - fix: {}", esc(&b.fix)));
+    }
+    o.push(String::new());
+}
+
+fn about(o: &mut Vec<String>, r: &Report) {
+    let s = &r.scenario;
+    if let Some(d) = &s.description {
+        o.push(esc(d));
+        o.push(String::new());
+    }
+    let mut facts = vec![
+        format!("Run `{}`", r.run_id),
+        format!("started {}", r.started_at),
+        format!("took {}", duration(r.duration_ms)),
+        format!("scenario `{}`", s.file),
+    ];
+    if let Some(owner) = &s.owner {
+        facts.push(format!("owner {}", esc(owner)));
+    }
+    if let Some(p) = &s.playbook {
+        facts.push(format!("playbook `{p}`"));
+    }
+    o.push(facts.join(" · "));
+    o.push(String::new());
+}
+
+fn measures(o: &mut Vec<String>, r: &Report) {
+    let injected = r.t_inject_ms.is_some();
+    let no_impact = r.time_to_detect_ms.is_none() && r.time_to_recover_ms == Some(0);
+    let detect = match r.time_to_detect_ms {
+        _ if !injected => "—".to_string(),
+        Some(t) => duration(t),
+        None => "not detected".into(),
+    };
+    let recover = match r.time_to_recover_ms {
+        _ if !injected => "—".to_string(),
+        Some(_) if no_impact => "0ms (no visible impact)".into(),
+        Some(t) if t <= r.objective_ms => format!("{} (within the objective)", duration(t)),
+        Some(t) => format!("{} (over the objective by {})", duration(t), duration(t - r.objective_ms)),
+        None => "never".into(),
+    };
+    let objective = format!(
+        "recover within {}, then hold for {}{}",
+        duration(r.objective_ms),
+        duration(r.stable_for_ms),
+        match (injected, r.objective_met) {
+            (false, _) => "",
+            (true, true) => " — ✅ met",
+            (true, false) => " — ❌ not met",
+        }
+    );
+    let recovered = match r.recovered_during_fault {
+        Some(true) => "during the fault, before the revert",
+        Some(false) => "after the revert",
+        None if !injected => "—",
+        None if no_impact => "no visible impact",
+        None => "never",
+    };
+    let settled = match r.outcome {
+        _ if r.settled => format!("yes, for {}", duration(r.stable_for_ms)),
+        Outcome::NotStarted => "—".into(),
+        Outcome::Aborted => "not checked: the run was aborted".into(),
+        Outcome::RevertFailed => "not checked: a revert failed".into(),
+        Outcome::Passed | Outcome::ObjectiveMissed => "no, not within the settle timeout".into(),
+    };
+    o.extend([
+        "| Measure | Value |".to_string(),
+        "|---|---|".into(),
+        format!("| Time to detect | {detect} |"),
+        format!("| Time to recover | {recover} |"),
+        format!("| Objective | {objective} |"),
+        format!("| Recovered | {recovered} |"),
+        format!("| Steady state after the revert | {settled} |"),
+        format!("| Precision | ± {} (longest probe interval) |", duration(r.precision_ms)),
+        String::new(),
+    ]);
+}
+
+fn timeline(o: &mut Vec<String>, r: &Report) {
+    let mut events: Vec<(u64, String)> = Vec::new();
+    if let Some(t) = r.baseline.iter().map(|s| s.t_ms).max() {
+        let failing: Vec<String> =
+            r.baseline.iter().filter(|s| !s.ok).map(|s| format!("{} ({})", s.probe, esc(&s.detail))).collect();
+        let text = if failing.is_empty() {
+            format!("baseline: steady state holds ({} probes passed)", r.baseline.len())
+        } else {
+            format!("baseline: steady state does not hold, failing: {}", failing.join(", "))
+        };
+        events.push((t, text));
+    }
+    for f in &r.faults {
+        if let Some(t) = f.inject_started_at_ms {
+            let text = match &f.inject_error {
+                Some(e) => format!("inject `{}` started — failed: {}", f.name, esc(e)),
+                None => format!("inject `{}` started", f.name),
+            };
+            events.push((t, text));
+        }
+        if let Some(t) = f.injected_at_ms {
+            events.push((t, format!("inject `{}` confirmed", f.name)));
+        }
+    }
+    if let (Some(t0), Some(ttd)) = (r.t_inject_ms, r.time_to_detect_ms) {
+        let t = t0.saturating_add(ttd);
+        let text = match r.samples.iter().find(|s| !s.ok && s.t_ms >= t0) {
+            Some(s) => format!("detected: `{}` failing ({})", s.probe, esc(&s.detail)),
+            None => "detected: first failing sample".into(),
+        };
+        events.push((t, text));
+    }
+    if let (Some(t0), Some(ttr)) = (r.t_inject_ms, r.time_to_recover_ms) {
+        let text = match r.time_to_detect_ms {
+            Some(_) => format!("recovered: every probe passing for at least {}", duration(r.stable_for_ms)),
+            None => "no visible impact: no probe failed".into(),
+        };
+        events.push((t0.saturating_add(ttr), text));
+    }
+    for f in &r.faults {
+        if let Some(t) = f.revert_started_at_ms {
+            let text = match &f.revert_error {
+                Some(e) => format!("revert `{}` started — FAILED after {}: {}", f.name, attempts(f), esc(e)),
+                None => format!("revert `{}` started", f.name),
+            };
+            events.push((t, text));
+        }
+        if let Some(t) = f.reverted_at_ms {
+            events.push((t, format!("revert `{}` done after {}", f.name, attempts(f))));
+        }
+    }
+    events.sort_by_key(|(t, _)| *t);
+
+    o.push("### Timeline".into());
+    o.push(String::new());
+    o.extend(events.into_iter().map(|(t, text)| format!("- `{}` {text}", at(t))));
+    // The record has no abort time: the abort is listed untimed, before the end.
+    if let (Some(reason), false) = (&r.abort_reason, r.outcome == Outcome::NotStarted) {
+        o.push(format!("- ⚠️ aborted: {}", esc(reason)));
+    }
+    o.push(format!("- `{}` end: {}", at(r.duration_ms), r.outcome.as_str()));
+    o.push(String::new());
+}
+
+fn attempts(f: &FaultReport) -> String {
+    match f.revert_attempts {
+        1 => "1 attempt".into(),
+        n => format!("{n} attempts"),
+    }
+}
+
+fn probes(o: &mut Vec<String>, r: &Report) {
+    o.push("### Probes".into());
+    o.push(String::new());
+    o.push("| Probe | Kind | Target | Every | Samples | Failures | Final state |".into());
+    o.push("|---|---|---|---|---|---|---|".into());
+    for p in &r.probes {
+        let failures = match (p.first_failure_ms, p.last_failure_ms) {
+            (Some(a), Some(b)) if a == b => format!("{} (`{}`)", p.failures, at(a)),
+            (Some(a), Some(b)) => format!("{} (`{}` … `{}`)", p.failures, at(a), at(b)),
+            _ => p.failures.to_string(),
+        };
+        let last = match p.final_ok {
+            Some(true) => "✅ passing",
+            Some(false) => "❌ failing",
+            None => "— never checked",
+        };
+        o.push(format!(
+            "| {} | {} | {} | {} | {} | {failures} | {last} |",
+            p.name,
+            p.kind,
+            esc(&p.target),
+            duration(p.every_ms),
+            p.samples
+        ));
+    }
+    o.push(String::new());
+}
+
+fn faults(o: &mut Vec<String>, r: &Report) {
+    o.push("### Faults and reverts".into());
+    o.push(String::new());
+    if r.faults.is_empty() {
+        o.push("No faults.".into());
+        o.push(String::new());
+        return;
+    }
+    o.push("| Fault | Kind | Injected | Reverted | Steps | Revert attempts |".into());
+    o.push("|---|---|---|---|---|---|".into());
+    for f in &r.faults {
+        let injected = match (f.inject_started_at_ms, f.injected_at_ms, &f.inject_error) {
+            (None, ..) => "not injected".to_string(),
+            (Some(s), _, Some(e)) => format!("`{}` failed: {}", at(s), esc(e)),
+            (Some(s), Some(c), None) => format!("`{}`, confirmed `{}`", at(s), at(c)),
+            (Some(s), None, None) => format!("`{}`, unconfirmed", at(s)),
+        };
+        let reverted = match (f.revert_started_at_ms, f.reverted_at_ms, &f.revert_error) {
+            (None, ..) if f.steps == 0 => "nothing to revert".to_string(),
+            (None, ..) => "**not reverted**".into(),
+            (Some(s), _, Some(e)) => format!("`{}` **FAILED**: {}", at(s), esc(e)),
+            (Some(s), Some(d), None) => format!("`{}`, done `{}`", at(s), at(d)),
+            (Some(s), None, None) => format!("`{}`, unfinished", at(s)),
+        };
+        o.push(format!("| {} | {} | {injected} | {reverted} | {} | {} |", f.name, f.kind, f.steps, f.revert_attempts));
+    }
+    o.push(String::new());
+}

@@ -1,0 +1,95 @@
+//! Reports of a run: the `report.json` model ([`Report`]), its Markdown and JUnit
+//! renderings, and writing them to / reading them from a run directory. `report.json` is
+//! the source of truth; `report.md` and `junit.xml` can always be re-rendered from it.
+
+pub mod junit;
+pub mod markdown;
+pub mod model;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+pub use model::{BrokenReport, FaultReport, ProbeReport, REPORT_VERSION, Report, RunMeta, SampleReport, ScenarioInfo};
+
+/// The report files in a run directory.
+pub const JSON_FILE: &str = "report.json";
+pub const MARKDOWN_FILE: &str = "report.md";
+pub const JUNIT_FILE: &str = "junit.xml";
+
+/// A rendering of a [`Report`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `report.json`, pretty-printed.
+    Json,
+    /// `report.md`, for humans and PR comments.
+    Md,
+    /// `junit.xml`, for CI test views.
+    Junit,
+}
+
+pub fn render(r: &Report, f: Format) -> String {
+    match f {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(r).expect("a report always serializes to JSON");
+            s.push('\n');
+            s
+        }
+        Format::Md => markdown::render(r),
+        Format::Junit => junit::render(r),
+    }
+}
+
+/// Writes `report.json`, `report.md` and `junit.xml` into `dir`. Each file is written to a
+/// temporary file in `dir` and renamed into place, so none is ever left half written.
+pub fn write_all(dir: &Path, r: &Report) -> io::Result<()> {
+    for (name, f) in [(JSON_FILE, Format::Json), (MARKDOWN_FILE, Format::Md), (JUNIT_FILE, Format::Junit)] {
+        write_atomic(dir, name, render(r, f).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let result = written.and_then(|()| fs::rename(&tmp, dir.join(name)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{} is not a valid report: {source}", path.display())]
+    Invalid { path: PathBuf, source: serde_json::Error },
+    #[error("{} has report_version {found}; this firedrill reads version {REPORT_VERSION}", path.display())]
+    Version { path: PathBuf, found: u64 },
+}
+
+/// Reads `report.json` from a run directory, or the given file.
+pub fn read(dir_or_file: &Path) -> Result<Report, ReportError> {
+    let path = if dir_or_file.is_dir() { dir_or_file.join(JSON_FILE) } else { dir_or_file.to_path_buf() };
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(source) => return Err(ReportError::Read { path, source }),
+    };
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(source) => return Err(ReportError::Invalid { path, source }),
+    };
+    if let Some(found) = value.get("report_version").and_then(serde_json::Value::as_u64)
+        && found != u64::from(REPORT_VERSION)
+    {
+        return Err(ReportError::Version { path, found });
+    }
+    serde_json::from_value(value).map_err(|source| ReportError::Invalid { path, source })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+//! The `report.json` model: [`Report`], the versioned source of truth of one run, built
+//! from the executor's [`RunRecord`] and re-read by `firedrill report` and `firedrill runs`.
+//! Every field is documented in `docs/report.md`; keep names stable and bump
+//! [`REPORT_VERSION`] on any incompatible change.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::record::StillBroken;
+use crate::engine::{FaultRecord, Outcome, RunRecord, Sample};
+use crate::faults::command;
+use crate::scenario::{Probe, ProbeKind, Scenario};
+
+/// The `report_version` this firedrill writes and reads.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Facts about a run that the executor does not know.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    pub run_id: String,
+    pub scenario_file: String,
+    pub started_at: SystemTime,
+    pub run_dir: String,
+}
+
+/// One run, as written to `report.json`. Times named `*_ms`/`t_ms` are milliseconds from
+/// the start of the run unless documented as a span; wall-clock times are RFC 3339.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub report_version: u32,
+    pub firedrill_version: String,
+    pub run_id: String,
+    pub run_dir: String,
+    pub scenario: ScenarioInfo,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: u64,
+    pub outcome: Outcome,
+    pub abort_reason: Option<String>,
+    pub objective_ms: u64,
+    pub stable_for_ms: u64,
+    pub precision_ms: u64,
+    pub t_inject_ms: Option<u64>,
+    pub time_to_detect_ms: Option<u64>,
+    pub time_to_recover_ms: Option<u64>,
+    pub recovered_during_fault: Option<bool>,
+    pub objective_met: bool,
+    pub settled: bool,
+    pub faults: Vec<FaultReport>,
+    pub probes: Vec<ProbeReport>,
+    pub still_broken: Vec<BrokenReport>,
+    pub baseline: Vec<SampleReport>,
+    pub samples: Vec<SampleReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    /// The scenario file as given on the command line.
+    pub file: String,
+    /// As written in the scenario: relative to the scenario file.
+    pub playbook: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultReport {
+    pub name: String,
+    pub kind: String,
+    pub inject_started_at_ms: Option<u64>,
+    pub injected_at_ms: Option<u64>,
+    pub inject_error: Option<String>,
+    pub revert_started_at_ms: Option<u64>,
+    pub reverted_at_ms: Option<u64>,
+    pub steps: u32,
+    pub revert_attempts: u32,
+    pub revert_error: Option<String>,
+}
+
+/// Summary of one steady-state probe over the whole run, baseline included.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub name: String,
+    pub kind: String,
+    /// The URL, `host:port` or command the probe checks.
+    pub target: String,
+    pub every_ms: u64,
+    pub samples: u64,
+    pub failures: u64,
+    pub first_failure_ms: Option<u64>,
+    pub last_failure_ms: Option<u64>,
+    /// The last sample's result; `None` when the probe never completed a check.
+    pub final_ok: Option<bool>,
+}
+
+/// A side effect that could not be undone, with what a human should do about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BrokenReport {
+    pub fault: String,
+    pub step: u64,
+    pub kind: String,
+    pub description: String,
+    pub error: String,
+    pub data: Value,
+    pub fix: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleReport {
+    /// The probe's name.
+    pub probe: String,
+    pub t_ms: u64,
+    pub ok: bool,
+    pub latency_ms: u64,
+    pub detail: String,
+}
+
+impl Report {
+    pub fn new(meta: RunMeta, scenario: &Scenario, record: &RunRecord) -> Report {
+        let probes = &scenario.steady_state;
+        let samples = |list: &[Sample]| list.iter().map(|s| sample(s, probes)).collect();
+        Report {
+            report_version: REPORT_VERSION,
+            firedrill_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id: meta.run_id,
+            run_dir: meta.run_dir,
+            scenario: ScenarioInfo {
+                name: scenario.name.clone(),
+                description: scenario.description.clone(),
+                owner: scenario.owner.clone(),
+                file: meta.scenario_file,
+                playbook: scenario.playbook.clone(),
+            },
+            started_at: rfc3339(meta.started_at),
+            ended_at: rfc3339(meta.started_at + record.ended_at),
+            duration_ms: ms(record.ended_at),
+            outcome: record.outcome,
+            abort_reason: record.abort_reason.clone(),
+            objective_ms: ms(record.objective),
+            stable_for_ms: ms(record.stable_for),
+            precision_ms: ms(record.precision),
+            t_inject_ms: record.t_inject.map(ms),
+            time_to_detect_ms: record.time_to_detect().map(ms),
+            time_to_recover_ms: record.time_to_recover().map(ms),
+            recovered_during_fault: record.recovered_during_fault(),
+            objective_met: record.objective_met(),
+            settled: record.settled,
+            faults: record.faults.iter().map(fault).collect(),
+            probes: probes.iter().enumerate().map(|(i, p)| probe(i, p, record)).collect(),
+            still_broken: record.still_broken.iter().map(broken).collect(),
+            baseline: samples(&record.baseline),
+            samples: samples(&record.samples),
+        }
+    }
+}
+
+/// Whole milliseconds.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn fault(f: &FaultRecord) -> FaultReport {
+    FaultReport {
+        name: f.name.clone(),
+        kind: f.kind.clone(),
+        inject_started_at_ms: f.inject_started_at.map(ms),
+        injected_at_ms: f.injected_at.map(ms),
+        inject_error: f.inject_error.clone(),
+        revert_started_at_ms: f.revert_started_at.map(ms),
+        reverted_at_ms: f.reverted_at.map(ms),
+        steps: f.steps,
+        revert_attempts: f.revert_attempts,
+        revert_error: f.revert_error.clone(),
+    }
+}
+
+fn probe(i: usize, p: &Probe, record: &RunRecord) -> ProbeReport {
+    let checks: Vec<&Sample> = record.baseline.iter().chain(&record.samples).filter(|s| s.probe == i).collect();
+    let failures: Vec<u64> = checks.iter().filter(|s| !s.ok).map(|s| ms(s.at)).collect();
+    let (kind, target) = match p.kinds().first() {
+        Some(ProbeKind::Http(h)) => ("http", h.url.clone()),
+        Some(ProbeKind::Tcp(t)) => ("tcp", t.address.clone()),
+        Some(ProbeKind::Command(c)) => ("command", c.run.clone()),
+        None => ("none", String::new()),
+    };
+    ProbeReport {
+        name: p.name.clone(),
+        kind: kind.to_string(),
+        target,
+        every_ms: p.every.as_millis(),
+        samples: checks.len() as u64,
+        failures: failures.len() as u64,
+        first_failure_ms: failures.first().copied(),
+        last_failure_ms: failures.last().copied(),
+        final_ok: checks.last().map(|s| s.ok),
+    }
+}
+
+fn sample(s: &Sample, probes: &[Probe]) -> SampleReport {
+    SampleReport {
+        probe: probes.get(s.probe).map_or_else(|| format!("#{}", s.probe), |p| p.name.clone()),
+        t_ms: ms(s.at),
+        ok: s.ok,
+        latency_ms: ms(s.latency),
+        detail: s.detail.clone(),
+    }
+}
+
+fn broken(b: &StillBroken) -> BrokenReport {
+    BrokenReport {
+        fault: b.fault.clone(),
+        step: b.step,
+        kind: b.kind.clone(),
+        description: b.description.clone(),
+        error: b.error.clone(),
+        data: b.data.clone(),
+        fix: fix(b),
+    }
+}
+
+/// What a human should do to undo `b` by hand.
+fn fix(b: &StillBroken) -> String {
+    let revert = b.data.get("revert").and_then(Value::as_str);
+    match revert {
+        Some(cmd) if b.kind == command::KIND => match b.data.get("cwd").and_then(Value::as_str) {
+            Some(cwd) => format!("run: {cmd} (in {cwd})"),
+            None => format!("run: {cmd}"),
+        },
+        _ => format!("undo manually: {}", b.description),
+    }
+}
