@@ -3,6 +3,7 @@
 //! The library owns everything; `main.rs` only parses flags and maps outcomes to exit
 //! codes. The engine depends on the small traits in [`engine`], never on a cloud SDK.
 
+pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod faults;
@@ -15,3 +16,4 @@ pub mod report;
 pub mod scenario;
 pub mod shell;
 pub mod state;
+pub mod targets;

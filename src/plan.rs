@@ -10,14 +10,26 @@ use crate::engine::{AbortRule, RevertPolicy, RunSpec};
 use crate::faults::{self, FaultContext};
 use crate::probes;
 use crate::scenario::{Loaded, Scenario};
+use crate::targets::Resolution;
 
-/// The executor's input. The scenario must have passed validation.
+/// How often an `alarm` abort rule's alarm is read.
+pub const ALARM_EVERY: Duration = Duration::from_secs(5);
+
+/// The executor's input. The scenario must have passed validation. Probes come first in
+/// scenario order, then one watcher per `alarm` abort rule.
 pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
+    let aws = ctx.aws.as_ref().map(|(a, _)| a);
     let fault_idx: HashMap<&str, usize> = s.faults.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect();
     let probe_idx: HashMap<&str, usize> =
         s.steady_state.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let mut probes: Vec<_> = s.steady_state.iter().map(|p| probes::build(p, aws)).collect();
+    let mut alarm_rules = Vec::new();
+    for alarm in s.abort.iter().filter_map(|r| r.alarm.as_ref()) {
+        alarm_rules.push(AbortRule::Alarm { probe: probes.len(), alarm: alarm.clone() });
+        probes.push(probes::alarm_watch(alarm, ALARM_EVERY, aws));
+    }
     RunSpec {
-        probes: s.steady_state.iter().map(probes::build).collect(),
+        probes,
         faults: s
             .faults
             .iter()
@@ -31,13 +43,14 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
             .iter()
             .filter_map(|r| {
                 let probe = r.probe.as_deref().and_then(|p| probe_idx.get(p).copied());
-                match (probe, r.failing_for, r.consecutive_failures, r.max_duration) {
+                match (probe, r.failing_for, r.consecutive_failures, r.max_duration.filter(|_| r.alarm.is_none())) {
                     (Some(probe), Some(d), _, _) => Some(AbortRule::FailingFor { probe, duration: d.0 }),
                     (Some(probe), None, Some(n), _) => Some(AbortRule::ConsecutiveFailures { probe, count: n }),
                     (None, _, _, Some(d)) => Some(AbortRule::MaxDuration(d.0)),
                     _ => None,
                 }
             })
+            .chain(alarm_rules)
             .collect(),
         within: s.recovery.within.0,
         stable_for: s.recovery.stable_for.0,
@@ -73,8 +86,9 @@ pub fn longest_run(s: &Scenario) -> Duration {
     faults + s.recovery.settle_timeout.0
 }
 
-/// What a run of `l` would do, for people.
-pub fn render(l: &Loaded) -> String {
+/// What a run of `l` would do, for people; with the resolved targets and the guards'
+/// verdict when the scenario uses AWS.
+pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
     let s = &l.scenario;
     let mut o = String::new();
     let _ = writeln!(o, "Scenario {} ({})", s.name, l.file.display());
@@ -87,6 +101,31 @@ pub fn render(l: &Loaded) -> String {
     if let Some(p) = &l.playbook {
         let _ = writeln!(o, "  playbook: {}", p.display());
     }
+    if let (Some(env), Some(r)) = (&s.environment, res) {
+        let _ = writeln!(
+            o,
+            "\nEnvironment: account {} in {} (allowed: {} in {}); opt-in tag {}={}",
+            r.account,
+            r.region,
+            env.accounts.join(", "),
+            env.region,
+            env.opt_in_tag.key,
+            env.opt_in_tag.value
+        );
+        if !r.targets.is_empty() {
+            let _ = writeln!(o, "\nTargets (selection seed {}):", r.seed);
+        }
+        for (name, t) in &r.targets {
+            let cap = s.targets.get(name).and_then(|t| t.max).map(|m| format!(", max {m}")).unwrap_or_default();
+            let _ = writeln!(o, "  {name} ({}): {} selected of {} matched{cap}", t.kind, t.resources.len(), t.matched);
+            for res in &t.resources {
+                let mut facts: Vec<String> = res.zones.clone();
+                facts.extend(res.state.clone());
+                facts.extend(res.attrs.iter().map(|(k, v)| format!("{k} {v}")));
+                let _ = writeln!(o, "    - {} ({})", res.id, facts.join(", "));
+            }
+        }
+    }
     let _ = writeln!(o, "\nSteady state (every probe must pass before anything is injected):");
     for p in &s.steady_state {
         let _ = writeln!(o, "  - {}: {}", p.name, probes::describe(p));
@@ -96,7 +135,7 @@ pub fn render(l: &Loaded) -> String {
         let when =
             if f.after.is_empty() { "at start".to_string() } else { format!("after {} reverted", f.after.join(", ")) };
         let _ = writeln!(o, "  {}. {} ({}), {when}, for {}", i + 1, f.name, f.kinds().join("+"), f.duration);
-        for line in faults::describe(f) {
+        for line in faults::describe(f, res) {
             let _ = writeln!(o, "       {line}");
         }
     }
@@ -110,6 +149,15 @@ pub fn render(l: &Loaded) -> String {
         };
         let _ = writeln!(o, "  - {line}");
     }
+    for r in &s.abort {
+        if let Some(a) = &r.alarm {
+            let _ = writeln!(
+                o,
+                "  - CloudWatch alarm {a} is in ALARM (read every {})",
+                humantime::format_duration(ALARM_EVERY)
+            );
+        }
+    }
     let _ = writeln!(o, "  - SIGINT or SIGTERM (Ctrl-C), or any fault fails to inject");
     let _ = writeln!(
         o,
@@ -117,5 +165,15 @@ pub fn render(l: &Loaded) -> String {
         s.recovery.within, s.recovery.stable_for, s.recovery.settle_timeout
     );
     let _ = writeln!(o, "Longest possible run: {}", humantime::format_duration(longest_run(s)));
+    if let Some(r) = res {
+        if r.refusals.is_empty() {
+            let _ = writeln!(o, "\nGuards: passed (account, region, opt-in tag, blast radius)");
+        } else {
+            let _ = writeln!(o, "\nGuards: REFUSED — nothing will be touched:");
+            for why in &r.refusals {
+                let _ = writeln!(o, "  - {why}");
+            }
+        }
+    }
     o
 }

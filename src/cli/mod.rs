@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::aws::AwsOpts;
 use crate::shell::{LogFormat, Shell};
 use crate::state::StateDir;
 
@@ -31,8 +32,11 @@ pub enum Exit {
     NotStarted = 4,
     /// A fault could not be reverted: a human must act.
     RevertFailed = 5,
-    /// firedrill itself failed (state directory not writable, ...).
+    /// firedrill itself failed (state directory not writable, AWS unreachable, ...).
     Error = 6,
+    /// A guard refused the run (account, region, opt-in tag, blast radius, a fault that
+    /// cannot apply); nothing was touched.
+    Refused = 7,
 }
 
 #[derive(Parser, Debug)]
@@ -47,6 +51,16 @@ pub struct Cli {
     /// Only warnings and errors on stderr.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// AWS named profile (as in the AWS CLI; also AWS_PROFILE).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// AWS region; must match the scenario's environment.region (default: the standard
+    /// chain's, else the scenario's).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL), e.g. a local moto.
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,8 +72,13 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Show exactly what a run would do. Touches nothing.
-    Plan { file: PathBuf },
+    /// Show exactly what a run would do: resolves targets (read-only) and runs the guards.
+    Plan {
+        file: PathBuf,
+        /// Seed for `count`/`percent` target selection (default: random, printed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Run a game day: baseline, inject, observe, revert, settle, report.
     Run(run::RunArgs),
     /// Revert every fault a crashed run left injected (all runs, or RUN).
@@ -88,17 +107,18 @@ pub fn main(cli: Cli) -> Exit {
     let shell = Arc::new(Shell::new(cli.log_format, cli.quiet));
     init_tracing(cli.log_format);
     let state = StateDir::new(&cli.state_dir);
+    let aws = AwsOpts { profile: cli.profile, region: cli.region, endpoint_url: cli.endpoint_url };
     match cli.command {
         Command::Validate { files } => validate::validate(&shell, &files),
-        Command::Plan { file } => plan::plan(&shell, &file),
+        Command::Plan { file, seed } => block_on(plan::plan(&shell, &file, &aws, seed)),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&crate::scenario::json_schema()).unwrap_or_default());
             Exit::Ok
         }
         Command::Runs => runs::runs(&shell, &state),
         Command::Report { run, format } => report::report(&shell, &state, &run, format),
-        Command::Run(args) => block_on(run::run(shell.clone(), &state, args)),
-        Command::Recover { run } => block_on(recover::recover(&shell, &state, run.as_deref())),
+        Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
+        Command::Recover { run } => block_on(recover::recover(&shell, &state, &aws, run.as_deref())),
     }
 }
 
@@ -121,4 +141,46 @@ fn init_tracing(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// For a scenario that uses AWS: connects, resolves the targets (read-only) and runs the
+/// guards and every fault's plan-time checks. `None` for a scenario without AWS. The
+/// refusals are in the resolution; an AWS error is reported here.
+async fn prepare(
+    shell: &Shell,
+    loaded: &crate::scenario::Loaded,
+    opts: &AwsOpts,
+    seed: Option<u64>,
+) -> Result<Option<(crate::aws::Aws, Arc<crate::targets::Resolution>)>, Exit> {
+    let s = &loaded.scenario;
+    let Some(env) = &s.environment else { return Ok(None) };
+    let aws = match crate::aws::Aws::connect(opts, Some(&env.region)).await {
+        Ok(a) => a,
+        Err(e) => {
+            shell.error(format!("cannot set up AWS access: {e}"));
+            return Err(Exit::Error);
+        }
+    };
+    let seed = seed.unwrap_or_else(random_seed);
+    shell.status("Resolving", format!("targets of {} in {}", s.name, aws.region()));
+    let mut res = match crate::targets::resolve(&aws, s, seed).await {
+        Ok(r) => r,
+        Err(e) => {
+            shell.error(format!("cannot resolve targets, nothing was touched: {e}"));
+            return Err(Exit::Error);
+        }
+    };
+    if res.refusals.is_empty() {
+        for f in &s.faults {
+            res.refusals.extend(crate::faults::preflight(f, &res));
+        }
+    }
+    Ok(Some((aws, Arc::new(res))))
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() >> 11 // fits a JSON number exactly
 }

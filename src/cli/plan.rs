@@ -1,22 +1,28 @@
-//! `firedrill plan FILE`: print what a run would do; touch nothing.
+//! `firedrill plan FILE`: print what a run would do, with targets resolved (read-only AWS
+//! calls) and the guards' verdict; touch nothing.
 
 use std::path::Path;
 
 use super::Exit;
+use crate::aws::AwsOpts;
 use crate::shell::{Level, Shell};
 
-pub fn plan(shell: &Shell, file: &Path) -> Exit {
-    match crate::scenario::load(file) {
-        Ok(l) => {
-            print!("{}", crate::plan::render(&l));
-            println!("\nNothing was touched (plan only).");
-            Exit::Ok
-        }
+pub async fn plan(shell: &Shell, file: &Path, aws: &AwsOpts, seed: Option<u64>) -> Exit {
+    let loaded = match crate::scenario::load(file) {
+        Ok(l) => l,
         Err(invalid) => {
             for d in &invalid.0 {
                 shell.print(Level::Error, d);
             }
-            Exit::Invalid
+            return Exit::Invalid;
         }
-    }
+    };
+    let prepared = match super::prepare(shell, &loaded, aws, seed).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let res = prepared.as_ref().map(|(_, r)| r.as_ref());
+    print!("{}", crate::plan::render(&loaded, res));
+    println!("\nNothing was touched (plan only).");
+    if res.is_some_and(|r| !r.refusals.is_empty()) { Exit::Refused } else { Exit::Ok }
 }

@@ -1,12 +1,14 @@
 //! `firedrill recover [RUN]`: revert what crashed runs left injected.
 
 use super::Exit;
+use crate::aws::AwsOpts;
 use crate::engine::RevertPolicy;
 use crate::faults::Undo;
 use crate::shell::Shell;
 use crate::state::StateDir;
 
-pub async fn recover(shell: &Shell, state: &StateDir, run: Option<&str>) -> Exit {
+pub async fn recover(shell: &Shell, state: &StateDir, aws: &AwsOpts, run: Option<&str>) -> Exit {
+    let undo = Undo::new(aws.clone());
     let runs = match run {
         Some(r) => state.find(r).map(|r| vec![r]),
         None => state.list(),
@@ -30,7 +32,7 @@ pub async fn recover(shell: &Shell, state: &StateDir, run: Option<&str>) -> Exit
                 continue;
             }
         }
-        let result = crate::recover::recover(&run, &Undo, &policy, |step| {
+        let result = crate::recover::recover(&run, &undo, &policy, |step| {
             shell.status("Reverting", format!("{} {}: {}", run.id, step.fault, step.undo.description));
         })
         .await;

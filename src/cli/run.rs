@@ -10,6 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
+use crate::aws::AwsOpts;
 use crate::engine::executor::Env;
 use crate::engine::{Event, Observer, Outcome, RunRecord};
 use crate::faults::{FaultContext, Undo};
@@ -27,9 +28,12 @@ pub struct RunArgs {
     /// Show the plan and stop (same as `firedrill plan`).
     #[arg(long)]
     pub dry_run: bool,
+    /// Seed for `count`/`percent` target selection (default: random, recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
-pub async fn run(shell: Arc<Shell>, state: &StateDir, args: RunArgs) -> Exit {
+pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: RunArgs) -> Exit {
     let loaded = match crate::scenario::load(&args.file) {
         Ok(l) => l,
         Err(invalid) => {
@@ -39,8 +43,21 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, args: RunArgs) -> Exit {
             return Exit::Invalid;
         }
     };
+    let prepared = match super::prepare(&shell, &loaded, aws_opts, args.seed).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let res = prepared.as_ref().map(|(_, r)| r.as_ref());
+    if let Some(r) = res.filter(|r| !r.refusals.is_empty()) {
+        eprint!("{}", crate::plan::render(&loaded, Some(r)));
+        for why in &r.refusals {
+            shell.error(format!("refused: {why}"));
+        }
+        shell.error("nothing was touched");
+        return Exit::Refused;
+    }
     if args.dry_run {
-        print!("{}", crate::plan::render(&loaded));
+        print!("{}", crate::plan::render(&loaded, res));
         println!("\nNothing was touched (--dry-run).");
         return Exit::Ok;
     }
@@ -49,7 +66,7 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, args: RunArgs) -> Exit {
             shell.error("refusing to inject faults without confirmation: stdin is not a terminal; pass --yes");
             return Exit::Invalid;
         }
-        eprint!("{}", crate::plan::render(&loaded));
+        eprint!("{}", crate::plan::render(&loaded, res));
         eprint!("\nInject {} fault(s) now? [y/N] ", loaded.scenario.faults.len());
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
@@ -97,12 +114,17 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, args: RunArgs) -> Exit {
     shell.status("Running", format!("{} (run {})", s.name, run.id));
 
     let cancel = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(shell.clone(), cancel.clone()));
+    let signals = watch_signals(shell.clone(), cancel.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let spec = crate::plan::spec(s, &FaultContext { run_id: run.id.clone(), cwd });
+    let ctx = FaultContext { run_id: run.id.clone(), cwd, aws: prepared.clone() };
+    let spec = crate::plan::spec(s, &ctx);
+    let mut undo = Undo::new(aws_opts.clone());
+    if let Some((aws, _)) = &prepared {
+        undo = undo.with_client(aws).await;
+    }
     let env = Env {
         journal: journal.clone(),
-        undoer: Arc::new(Undo),
+        undoer: Arc::new(undo),
         observer: Arc::new(StatusLines(shell.clone())),
         cancel,
     };
@@ -133,31 +155,34 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, args: RunArgs) -> Exit {
 
 /// First SIGINT/SIGTERM cancels the run (which reverts); later ones only say that the
 /// revert is still going. SIGHUP is ignored so a closed terminal does not skip a revert.
-async fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) {
+/// The handlers are installed before this returns, so no signal slips past them.
+fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
         (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
     else {
         shell.warn("cannot install signal handlers; Ctrl-C will not revert");
-        return;
+        return tokio::spawn(async {});
     };
-    let mut seen = 0;
-    loop {
-        let name = tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-            _ = hup.recv() => {
-                shell.warn("SIGHUP ignored during a run");
-                continue;
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => {
+                    shell.warn("SIGHUP ignored during a run");
+                    continue;
+                }
+            };
+            seen += 1;
+            if seen == 1 {
+                shell.warn(format!("{name}: aborting, reverting every fault before exiting"));
+                cancel.cancel();
+            } else {
+                shell.warn(format!("{name}: still reverting; firedrill exits once every fault is reverted (SIGKILL would leave faults in place; `firedrill recover` then reverts them)"));
             }
-        };
-        seen += 1;
-        if seen == 1 {
-            shell.warn(format!("{name}: aborting, reverting every fault before exiting"));
-            cancel.cancel();
-        } else {
-            shell.warn(format!("{name}: still reverting; firedrill exits once every fault is reverted (SIGKILL would leave faults in place; `firedrill recover` then reverts them)"));
         }
-    }
+    })
 }
 
 struct StatusLines(Arc<Shell>);

@@ -35,7 +35,7 @@ impl AbortTracker {
                 AbortRule::FailingFor { probe: p, duration } if p == probe && at - start >= duration => {
                     return Some(format!(
                         "probe `{name}` has been failing for {} (abort rule: failing_for {})",
-                        humantime::format_duration(at - start),
+                        humantime::format_duration(Duration::from_millis((at - start).as_millis() as u64)),
                         humantime::format_duration(duration)
                     ));
                 }
@@ -43,6 +43,9 @@ impl AbortTracker {
                     return Some(format!(
                         "probe `{name}` failed {count} times in a row (abort rule: consecutive_failures {n})"
                     ));
+                }
+                AbortRule::Alarm { probe: p, ref alarm } if p == probe => {
+                    return Some(format!("CloudWatch alarm `{alarm}` is in ALARM (abort rule: alarm)"));
                 }
                 _ => {}
             }

@@ -88,7 +88,7 @@ struct FaultRt {
 pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     let t0 = Instant::now();
     let rel = move |i: Instant| i.saturating_duration_since(t0);
-    let precision = spec.probes.iter().map(|p| p.every).max().unwrap_or_default();
+    let precision = spec.probes.iter().filter(|p| p.steady).map(|p| p.every).max().unwrap_or_default();
     let mut record = RunRecord {
         outcome: Outcome::NotStarted,
         abort_reason: None,
@@ -183,6 +183,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     let mut max_deadline: Option<Instant> = None;
     let max_duration = aborts.max_duration();
 
+    let steady: Vec<bool> = spec.probes.iter().map(|p| p.steady).collect();
     let handle_sample = |s: Sample, clock: &mut RecoveryClock, last_ok: &mut Vec<bool>, samples: &mut Vec<Sample>| {
         if last_ok[s.probe] != s.ok {
             last_ok[s.probe] = s.ok;
@@ -193,7 +194,8 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                 at: s.at,
             });
         }
-        match clock.observe(s.probe, s.at, s.ok) {
+        let change = if steady[s.probe] { clock.observe(s.probe, s.at, s.ok) } else { None };
+        match change {
             Some(Change::Detected(at)) => env.observer.event(&Event::Detected { at }),
             Some(Change::Recovered(at)) => env.observer.event(&Event::Recovered { at }),
             None => {}

@@ -84,6 +84,10 @@ pub struct ProbeSpec {
     /// Upper bound of one check; a check that takes longer is a failing sample.
     pub timeout: Duration,
     pub probe: Arc<dyn Probe>,
+    /// Part of the steady state (counts for detection and recovery). `false` for a probe
+    /// that only feeds an abort rule, such as a CloudWatch alarm stop condition; it still
+    /// has to pass at baseline.
+    pub steady: bool,
 }
 
 /// A fault with its schedule.
@@ -110,6 +114,11 @@ pub enum AbortRule {
     },
     /// Measured from the start of the first injection.
     MaxDuration(Duration),
+    /// Trips on the first failing sample of `probe`, which watches the named alarm.
+    Alarm {
+        probe: usize,
+        alarm: String,
+    },
 }
 
 /// How reverts are retried.

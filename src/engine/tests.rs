@@ -123,6 +123,7 @@ impl Harness {
                 every: ms(100),
                 timeout: ms(50),
                 probe: Arc::new(FakeProbe(sys.clone())),
+                steady: true,
             }],
             faults: vec![],
             abort: vec![],
@@ -402,6 +403,7 @@ async fn a_hanging_probe_is_a_failing_sample_not_a_hang() {
         every: ms(100),
         timeout: ms(50),
         probe: Arc::new(HangingProbe),
+        steady: true,
     });
     let r = h.run().await;
     assert_eq!(r.outcome, Outcome::NotStarted);

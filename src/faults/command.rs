@@ -156,7 +156,7 @@ mod tests {
 
     fn injector(dir: &Path, inject: &str, revert: &str) -> Injector {
         let c = CommandFault { inject: inject.into(), revert: revert.into(), timeout: None };
-        Injector::new("break-web", &c, &FaultContext { run_id: "run-1".into(), cwd: dir.to_path_buf() })
+        Injector::new("break-web", &c, &FaultContext { run_id: "run-1".into(), cwd: dir.to_path_buf(), aws: None })
     }
 
     const ECHO_ENV: &str = r#"echo "$FIREDRILL_RUN_ID $FIREDRILL_FAULT $FIREDRILL_PHASE""#;

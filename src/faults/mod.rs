@@ -1,65 +1,271 @@
 //! Faults: turns a scenario's faults into the engine's [`crate::engine::Fault`] trait
-//! objects ([`build`]) and plan lines ([`describe`]), and undoes journaled side effects by
-//! fault kind ([`Undo`]), which is all `firedrill recover` needs.
+//! objects ([`build`]), plan lines ([`describe`]) and plan-time refusals ([`preflight`]),
+//! and undoes journaled side effects by kind ([`Undo`]), which is all `firedrill recover`
+//! needs. One fault kind a file; AWS faults reach AWS only through [`crate::aws`].
 
+pub mod az_outage;
 pub mod command;
+pub mod ebs;
+pub mod ec2;
+pub mod iam;
+pub mod rds;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
 
+use crate::aws::{Aws, AwsOpts};
 use crate::engine::{self, FaultError, FaultSpec, Intents, Undoer};
 use crate::journal::UndoRecord;
-use crate::scenario::Fault;
+use crate::scenario::{Fault, FaultKind, TargetType};
+use crate::targets::Resolution;
+
+/// Undo kind of a journaled side effect that has nothing to undo (a reboot, a failover,
+/// a termination): recorded so the journal lists everything that was done.
+pub const NOTHING: &str = "none";
 
 /// What faults of one run share.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FaultContext {
-    /// Passed to commands as `FIREDRILL_RUN_ID`.
+    /// Passed to commands as `FIREDRILL_RUN_ID`; names firedrill's AWS artefacts.
     pub run_id: String,
-    /// Where commands run (the scenario file's directory).
+    /// Where commands run (the directory firedrill was started from).
     pub cwd: PathBuf,
+    /// AWS clients and resolved targets, when the scenario uses AWS.
+    pub aws: Option<(Aws, Arc<Resolution>)>,
+}
+
+/// What an AWS fault needs at injection.
+#[derive(Clone)]
+pub struct AwsFaultCtx {
+    pub aws: Aws,
+    pub run_id: String,
+}
+
+impl AwsFaultCtx {
+    /// Checks that every planned resource still exists at injection time (it may have
+    /// vanished since the plan) and returns what was found.
+    pub fn still_there<T>(
+        &self,
+        found: Result<Vec<T>, crate::aws::AwsError>,
+        ids: &[String],
+        id: impl Fn(&T) -> &String,
+    ) -> Result<Vec<T>, FaultError> {
+        let found = found.map_err(ec2::failed)?;
+        let missing: Vec<&String> = ids.iter().filter(|i| !found.iter().any(|f| id(f) == *i)).collect();
+        if missing.is_empty() {
+            Ok(found)
+        } else {
+            Err(FaultError::Failed(format!(
+                "{} vanished between plan and injection",
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )))
+        }
+    }
 }
 
 /// The executor's view of a (validated) fault; `after` holds the indexes of the faults
 /// it starts after.
 pub fn build(f: &Fault, after: Vec<usize>, ctx: &FaultContext) -> FaultSpec {
-    let (kind, fault): (&str, Arc<dyn engine::Fault>) = match &f.command {
-        Some(c) => (command::KIND, Arc::new(command::Injector::new(&f.name, c, ctx))),
-        None => ("none", Arc::new(NoKind(f.name.clone()))),
+    let kind = f.kind();
+    let fault: Arc<dyn engine::Fault> = match (kind, &ctx.aws) {
+        (Some(FaultKind::Command(c)), _) => Arc::new(command::Injector::new(&f.name, c, ctx)),
+        (Some(k), Some((aws, res))) => {
+            let actx = AwsFaultCtx { aws: aws.clone(), run_id: ctx.run_id.clone() };
+            let ids = |t: &str| res.ids(t);
+            let kind_of = |t: &str| res.targets.get(t).map(|t| t.kind);
+            match k {
+                FaultKind::Command(_) => unreachable!("matched above"),
+                FaultKind::Ec2Stop(x) => {
+                    Arc::new(ec2::Injector { ctx: actx, action: ec2::Action::Stop, ids: ids(&x.target) })
+                }
+                FaultKind::Ec2Reboot(x) => {
+                    Arc::new(ec2::Injector { ctx: actx, action: ec2::Action::Reboot, ids: ids(&x.target) })
+                }
+                FaultKind::Ec2Terminate(x) => {
+                    Arc::new(ec2::Injector { ctx: actx, action: ec2::Action::Terminate, ids: ids(&x.target) })
+                }
+                FaultKind::EbsDetach(x) => Arc::new(ebs::Injector { ctx: actx, ids: ids(&x.target), force: x.force }),
+                FaultKind::RdsFailover(x) => Arc::new(rds::Injector {
+                    ctx: actx,
+                    kind: kind_of(&x.target).unwrap_or(TargetType::RdsCluster),
+                    ids: ids(&x.target),
+                    to: x.to.clone(),
+                }),
+                FaultKind::IamRevoke(x) => Arc::new(iam::Injector {
+                    ctx: actx,
+                    kind: kind_of(&x.target).unwrap_or(TargetType::IamRole),
+                    ids: ids(&x.target),
+                }),
+                FaultKind::AzOutage(a) => Arc::new(az_outage::Injector {
+                    ctx: actx,
+                    fault: f.name.clone(),
+                    plan: az_outage::Plan::new(a, res),
+                }),
+            }
+        }
+        (Some(k), None) => {
+            Arc::new(Refuse(format!("fault `{}` ({}) needs AWS, and no AWS connection was made", f.name, k.name())))
+        }
+        (None, _) => Arc::new(Refuse(format!("fault `{}` has no kind set", f.name))),
     };
+    let kind = kind.map_or("none", |k| k.name());
     FaultSpec { name: f.name.clone(), kind: kind.to_string(), duration: f.duration.0, after, fault }
 }
 
-/// How the fault is injected and reverted, for `firedrill plan`.
-pub fn describe(f: &Fault) -> Vec<String> {
-    match &f.command {
-        Some(c) => command::describe(c),
+/// How the fault is injected and reverted, for `firedrill plan`; with the resolved
+/// targets when there are any.
+pub fn describe(f: &Fault, res: Option<&Resolution>) -> Vec<String> {
+    let ids = |t: &str| -> String {
+        match res {
+            Some(r) => {
+                let ids = r.ids(t);
+                if ids.is_empty() {
+                    format!("target `{t}` (nothing selected)")
+                } else {
+                    format!("{} ({})", ec2::list(&ids), ids.len())
+                }
+            }
+            None => format!("target `{t}`"),
+        }
+    };
+    match f.kind() {
+        Some(FaultKind::Command(c)) => command::describe(c),
+        Some(FaultKind::Ec2Stop(x)) => {
+            vec![
+                format!("inject: stop running instances {}", ids(&x.target)),
+                "revert: start them, wait until running".into(),
+            ]
+        }
+        Some(FaultKind::Ec2Reboot(x)) => {
+            vec![
+                format!("inject: reboot running instances {}", ids(&x.target)),
+                "revert: nothing (a reboot recovers by itself)".into(),
+            ]
+        }
+        Some(FaultKind::Ec2Terminate(x)) => {
+            vec![
+                format!("inject: TERMINATE instances {}", ids(&x.target)),
+                "revert: impossible (irreversible: true)".into(),
+            ]
+        }
+        Some(FaultKind::EbsDetach(x)) => vec![
+            format!("inject: detach{} attached volumes {}", if x.force { " (force)" } else { "" }, ids(&x.target)),
+            "revert: attach each to its instance and device again, wait until in-use".into(),
+        ],
+        Some(FaultKind::RdsFailover(x)) => vec![
+            format!(
+                "inject: fail over {}{}",
+                ids(&x.target),
+                x.to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
+            ),
+            "revert: nothing (a failover is its own recovery)".into(),
+        ],
+        Some(FaultKind::IamRevoke(x)) => vec![
+            format!(
+                "inject: revoke credentials of {} (role: deny sessions issued before now; user: deactivate active keys)",
+                ids(&x.target)
+            ),
+            "revert: delete the deny policy / reactivate exactly those keys".into(),
+        ],
+        Some(FaultKind::AzOutage(a)) => {
+            let mut out = vec![format!("inject: fail zone {} for targets {}", a.zone, a.targets.join(", "))];
+            if let Some(r) = res {
+                out.extend(az_outage::Plan::new(a, r).describe().into_iter().map(|l| format!("  {l}")));
+            }
+            out.push(
+                "revert: in reverse: restore ASG subnets, start instances, restore ACL associations, delete the ACL"
+                    .into(),
+            );
+            out
+        }
         None => vec!["no fault kind is set".to_string()],
     }
 }
 
+/// Refusals that only the resolved targets can show (a single-AZ instance to fail over, a
+/// zone with no subnets). An empty list means the fault may run.
+pub fn preflight(f: &Fault, res: &Resolution) -> Vec<String> {
+    match f.kind() {
+        Some(FaultKind::RdsFailover(x)) => rds::preflight(&f.name, res.resources(&x.target)),
+        Some(FaultKind::AzOutage(a)) => az_outage::preflight(&f.name, a, res),
+        _ => vec![],
+    }
+}
+
+/// A record for a side effect that has nothing to undo.
+pub fn nothing(description: String) -> UndoRecord {
+    UndoRecord { kind: NOTHING.into(), description, data: serde_json::Value::Null }
+}
+
+/// Reads a journaled undo record's data.
+pub fn parse<T: DeserializeOwned>(kind: &str, data: &serde_json::Value) -> Result<T, FaultError> {
+    T::deserialize(data).map_err(|e| FaultError::Failed(format!("malformed `{kind}` undo record: {e}")))
+}
+
 /// Undoes any journaled side effect this firedrill version knows, by [`UndoRecord::kind`].
-pub struct Undo;
+/// AWS clients are made on first use, for the region the record names.
+#[derive(Default)]
+pub struct Undo {
+    opts: AwsOpts,
+    clients: Mutex<HashMap<String, Aws>>,
+}
+
+impl Undo {
+    pub fn new(opts: AwsOpts) -> Self {
+        Undo { opts, clients: Mutex::default() }
+    }
+
+    /// Uses `aws` for its region instead of connecting again.
+    pub async fn with_client(self, aws: &Aws) -> Self {
+        self.clients.lock().await.insert(aws.region().to_string(), aws.clone());
+        self
+    }
+
+    async fn aws(&self, data: &serde_json::Value) -> Result<Aws, FaultError> {
+        let region = data.get("region").and_then(|r| r.as_str()).unwrap_or_default().to_string();
+        let mut clients = self.clients.lock().await;
+        if let Some(a) = clients.get(&region) {
+            return Ok(a.clone());
+        }
+        let opts = AwsOpts { region: Some(region.clone()).filter(|r| !r.is_empty()), ..self.opts.clone() };
+        let aws = Aws::connect(&opts, None).await.map_err(ec2::failed)?;
+        clients.insert(region, aws.clone());
+        Ok(aws)
+    }
+}
 
 #[async_trait]
 impl Undoer for Undo {
     async fn undo(&self, record: &UndoRecord) -> Result<(), FaultError> {
+        let d = &record.data;
         match record.kind.as_str() {
-            command::KIND => command::undo(&record.data).await,
+            command::KIND => command::undo(d).await,
+            NOTHING => Ok(()),
+            ec2::START => ec2::undo_start(&self.aws(d).await?, d).await,
+            ebs::ATTACH => ebs::undo_attach(&self.aws(d).await?, d).await,
+            iam::DELETE_POLICY => iam::undo_policy(&self.aws(d).await?, d).await,
+            iam::REACTIVATE => iam::undo_keys(&self.aws(d).await?, d).await,
+            az_outage::DELETE_NACL => az_outage::undo_delete_nacl(&self.aws(d).await?, d).await,
+            az_outage::RESTORE_NACL => az_outage::undo_restore_nacl(&self.aws(d).await?, d).await,
+            az_outage::RESTORE_SUBNETS => az_outage::undo_restore_subnets(&self.aws(d).await?, d).await,
             other => Err(FaultError::Failed(format!("no undo for fault kind `{other}` in this firedrill version"))),
         }
     }
 }
 
-/// A fault without a kind (only possible for an unvalidated scenario): refuses to inject.
-struct NoKind(String);
+/// A fault that cannot be injected (only possible for an unvalidated scenario, or an AWS
+/// fault without a connection): refuses.
+struct Refuse(String);
 
 #[async_trait]
-impl engine::Fault for NoKind {
+impl engine::Fault for Refuse {
     async fn inject(&self, _: &dyn Intents) -> Result<(), FaultError> {
-        Err(FaultError::Refused(format!("fault `{}` has no kind set", self.0)))
+        Err(FaultError::Refused(self.0.clone()))
     }
 }
 
@@ -81,13 +287,13 @@ mod tests {
             "name": "break-web", "duration": "3s",
             "command": {"inject": "stop web", "revert": "start web", "timeout": "10s"},
         }));
-        let ctx = FaultContext { run_id: "run-1".into(), cwd: PathBuf::from("/tmp") };
+        let ctx = FaultContext { run_id: "run-1".into(), cwd: PathBuf::from("/tmp"), aws: None };
         let spec = build(&f, vec![0, 2], &ctx);
         assert_eq!(spec.name, "break-web");
         assert_eq!(spec.kind, "command");
         assert_eq!(spec.duration, Duration::from_secs(3));
         assert_eq!(spec.after, [0, 2]);
-        assert_eq!(describe(&f), ["inject: run `stop web` (timeout 10s)", "revert: run `start web`"]);
+        assert_eq!(describe(&f, None), ["inject: run `stop web` (timeout 10s)", "revert: run `start web`"]);
     }
 
     #[tokio::test]
@@ -100,7 +306,7 @@ mod tests {
             }
         }
         let f = fault(json!({"name": "x", "duration": "1s"}));
-        let spec = build(&f, vec![], &FaultContext { run_id: "r".into(), cwd: PathBuf::from("/tmp") });
+        let spec = build(&f, vec![], &FaultContext { run_id: "r".into(), cwd: PathBuf::from("/tmp"), aws: None });
         let err = spec.fault.inject(&NoIntents).await.unwrap_err();
         assert_eq!(err.to_string(), "refused: fault `x` has no kind set");
     }
@@ -113,15 +319,15 @@ mod tests {
             description: "run `touch reverted`".into(),
             data: json!({"revert": "touch reverted", "cwd": dir.path()}),
         };
-        Undo.undo(&record).await.unwrap();
-        Undo.undo(&record).await.unwrap();
+        Undo::default().undo(&record).await.unwrap();
+        Undo::default().undo(&record).await.unwrap();
         assert!(dir.path().join("reverted").exists());
     }
 
     #[tokio::test]
     async fn unknown_kind() {
         let record = UndoRecord { kind: "aws-ec2-stop".into(), description: String::new(), data: json!({}) };
-        let err = Undo.undo(&record).await.unwrap_err();
+        let err = Undo::default().undo(&record).await.unwrap_err();
         assert_eq!(err.to_string(), "no undo for fault kind `aws-ec2-stop` in this firedrill version");
     }
 }

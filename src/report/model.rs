@@ -188,6 +188,12 @@ fn probe(i: usize, p: &Probe, record: &RunRecord) -> ProbeReport {
         Some(ProbeKind::Http(h)) => ("http", h.url.clone()),
         Some(ProbeKind::Tcp(t)) => ("tcp", t.address.clone()),
         Some(ProbeKind::Command(c)) => ("command", c.run.clone()),
+        Some(ProbeKind::CloudWatchAlarm(a)) => ("cloudwatch_alarm", a.alarm.clone()),
+        Some(ProbeKind::AsgCapacity(a)) => ("asg_capacity", a.group.clone()),
+        Some(ProbeKind::Ec2Running(e)) => {
+            ("ec2_running", e.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        }
+        Some(ProbeKind::RdsStatus(r)) => ("rds_status", r.cluster.clone().or(r.instance.clone()).unwrap_or_default()),
         None => ("none", String::new()),
     };
     ProbeReport {

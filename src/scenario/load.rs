@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+use super::aws::{Environment, Target};
 use super::model::{AbortRule, Fault, Probe, Recovery, SCENARIO_FIELDS, Scenario};
 use super::validate::validate;
 use super::yaml::{self, Loc, Node, Positions, Value, did_you_mean, from_node};
@@ -113,6 +114,8 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
             "version" => check::<u32>(node, name),
             "name" | "description" | "owner" | "playbook" => check::<String>(node, name),
             "recovery" => check::<Recovery>(node, name),
+            "environment" => check::<Environment>(node, name),
+            "targets" => entries_of::<Target>(node, name),
             "steady_state" => items::<Probe>(node, name),
             "faults" => items::<Fault>(node, name),
             "abort" => items::<AbortRule>(node, name),
@@ -170,5 +173,15 @@ fn items<T: DeserializeOwned>(node: &Node, path: &str) -> Vec<Raw> {
             .filter_map(|(i, item)| from_node::<T>(item, &format!("{path}[{i}]")).err().map(de_raw))
             .collect(),
         _ => check::<Vec<T>>(node, path),
+    }
+}
+
+fn entries_of<T: DeserializeOwned>(node: &Node, path: &str) -> Vec<Raw> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .filter_map(|(k, item)| from_node::<T>(item, &format!("{path}.{}", k.name)).err().map(de_raw))
+            .collect(),
+        _ => check::<std::collections::BTreeMap<String, T>>(node, path),
     }
 }

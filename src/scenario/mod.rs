@@ -2,12 +2,14 @@
 //! validator. Everything a user can get wrong in a scenario is reported from here as
 //! `FILE:LINE:COL: field.path: message`.
 
+pub mod aws;
 pub mod duration;
 pub mod load;
 pub mod model;
 pub mod validate;
 pub mod yaml;
 
+pub use aws::*;
 pub use duration::Dur;
 pub use load::{Diagnostic, Invalid, Loaded, load, load_str};
 pub use model::*;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::aws::*;
 use super::duration::Dur;
 
 /// A game-day scenario: what "healthy" means, which faults to inject, when to abort, and
@@ -23,6 +24,12 @@ pub struct Scenario {
     /// Who to contact about this scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Where AWS faults and probes may act; required when the scenario uses any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    /// Named sets of AWS resources that faults act on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, Target>,
     /// Probes that together define "healthy". All must pass before anything is injected.
     pub steady_state: Vec<Probe>,
     /// Faults to inject. Faults without `after` start together.
@@ -37,14 +44,27 @@ pub struct Scenario {
 }
 
 /// Top-level keys, in the order the loader reads them.
-pub const SCENARIO_FIELDS: &[&str] =
-    &["version", "name", "description", "owner", "steady_state", "faults", "abort", "recovery", "playbook"];
+pub const SCENARIO_FIELDS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "owner",
+    "environment",
+    "targets",
+    "steady_state",
+    "faults",
+    "abort",
+    "recovery",
+    "playbook",
+];
 
 /// A steady-state probe: `name`, `every`, and exactly one kind key.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("oneOf" = [
-    {"required": ["http"]}, {"required": ["tcp"]}, {"required": ["command"]}
+    {"required": ["http"]}, {"required": ["tcp"]}, {"required": ["command"]},
+    {"required": ["cloudwatch_alarm"]}, {"required": ["asg_capacity"]},
+    {"required": ["ec2_running"]}, {"required": ["rds_status"]}
 ]))]
 pub struct Probe {
     pub name: String,
@@ -56,9 +76,18 @@ pub struct Probe {
     pub tcp: Option<TcpProbe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandProbe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_alarm: Option<AlarmProbe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asg_capacity: Option<AsgCapacityProbe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2_running: Option<Ec2RunningProbe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds_status: Option<RdsStatusProbe>,
 }
 
-pub const PROBE_KINDS: &[&str] = &["http", "tcp", "command"];
+pub const PROBE_KINDS: &[&str] =
+    &["http", "tcp", "command", "cloudwatch_alarm", "asg_capacity", "ec2_running", "rds_status"];
 
 /// The kind of a probe, once validated.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +95,10 @@ pub enum ProbeKind<'a> {
     Http(&'a HttpProbe),
     Tcp(&'a TcpProbe),
     Command(&'a CommandProbe),
+    CloudWatchAlarm(&'a AlarmProbe),
+    AsgCapacity(&'a AsgCapacityProbe),
+    Ec2Running(&'a Ec2RunningProbe),
+    RdsStatus(&'a RdsStatusProbe),
 }
 
 impl Probe {
@@ -81,6 +114,18 @@ impl Probe {
         if let Some(p) = &self.command {
             k.push(ProbeKind::Command(p));
         }
+        if let Some(p) = &self.cloudwatch_alarm {
+            k.push(ProbeKind::CloudWatchAlarm(p));
+        }
+        if let Some(p) = &self.asg_capacity {
+            k.push(ProbeKind::AsgCapacity(p));
+        }
+        if let Some(p) = &self.ec2_running {
+            k.push(ProbeKind::Ec2Running(p));
+        }
+        if let Some(p) = &self.rds_status {
+            k.push(ProbeKind::RdsStatus(p));
+        }
         k
     }
 }
@@ -91,7 +136,16 @@ impl ProbeKind<'_> {
             ProbeKind::Http(_) => "http",
             ProbeKind::Tcp(_) => "tcp",
             ProbeKind::Command(_) => "command",
+            ProbeKind::CloudWatchAlarm(_) => "cloudwatch_alarm",
+            ProbeKind::AsgCapacity(_) => "asg_capacity",
+            ProbeKind::Ec2Running(_) => "ec2_running",
+            ProbeKind::RdsStatus(_) => "rds_status",
         }
+    }
+
+    /// Whether the probe calls AWS.
+    pub fn is_aws(&self) -> bool {
+        !matches!(self, ProbeKind::Http(_) | ProbeKind::Tcp(_) | ProbeKind::Command(_))
     }
 }
 
@@ -157,7 +211,11 @@ pub struct CommandProbe {
 /// A fault: `name`, `duration`, optional `after`, and exactly one kind key.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{"required": ["command"]}]))]
+#[schemars(extend("oneOf" = [
+    {"required": ["command"]}, {"required": ["ec2_stop_instances"]}, {"required": ["ec2_reboot_instances"]},
+    {"required": ["ec2_terminate_instances"]}, {"required": ["az_outage"]}, {"required": ["ebs_detach_volumes"]},
+    {"required": ["rds_failover"]}, {"required": ["iam_revoke_credentials"]}
+]))]
 pub struct Fault {
     pub name: String,
     /// How long the fault stays in place before it is reverted.
@@ -169,17 +227,116 @@ pub struct Fault {
     pub after: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandFault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2_stop_instances: Option<InstancesFault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2_reboot_instances: Option<InstancesFault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2_terminate_instances: Option<TerminateFault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub az_outage: Option<AzOutageFault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ebs_detach_volumes: Option<EbsDetachFault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds_failover: Option<RdsFailoverFault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_revoke_credentials: Option<IamRevokeFault>,
 }
 
-pub const FAULT_KINDS: &[&str] = &["command"];
+pub const FAULT_KINDS: &[&str] = &[
+    "command",
+    "ec2_stop_instances",
+    "ec2_reboot_instances",
+    "ec2_terminate_instances",
+    "az_outage",
+    "ebs_detach_volumes",
+    "rds_failover",
+    "iam_revoke_credentials",
+];
+
+/// The kind of a fault, once validated.
+#[derive(Clone, Copy, Debug)]
+pub enum FaultKind<'a> {
+    Command(&'a CommandFault),
+    Ec2Stop(&'a InstancesFault),
+    Ec2Reboot(&'a InstancesFault),
+    Ec2Terminate(&'a TerminateFault),
+    AzOutage(&'a AzOutageFault),
+    EbsDetach(&'a EbsDetachFault),
+    RdsFailover(&'a RdsFailoverFault),
+    IamRevoke(&'a IamRevokeFault),
+}
+
+impl FaultKind<'_> {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Command(_) => "command",
+            FaultKind::Ec2Stop(_) => "ec2_stop_instances",
+            FaultKind::Ec2Reboot(_) => "ec2_reboot_instances",
+            FaultKind::Ec2Terminate(_) => "ec2_terminate_instances",
+            FaultKind::AzOutage(_) => "az_outage",
+            FaultKind::EbsDetach(_) => "ebs_detach_volumes",
+            FaultKind::RdsFailover(_) => "rds_failover",
+            FaultKind::IamRevoke(_) => "iam_revoke_credentials",
+        }
+    }
+
+    /// The targets this fault acts on, by name.
+    pub fn targets(&self) -> Vec<&str> {
+        match self {
+            FaultKind::Command(_) => vec![],
+            FaultKind::Ec2Stop(f) | FaultKind::Ec2Reboot(f) => vec![f.target.as_str()],
+            FaultKind::Ec2Terminate(f) => vec![f.target.as_str()],
+            FaultKind::AzOutage(f) => f.targets.iter().map(String::as_str).collect(),
+            FaultKind::EbsDetach(f) => vec![f.target.as_str()],
+            FaultKind::RdsFailover(f) => vec![f.target.as_str()],
+            FaultKind::IamRevoke(f) => vec![f.target.as_str()],
+        }
+    }
+}
 
 impl Fault {
-    pub fn kinds(&self) -> Vec<&'static str> {
+    /// Every kind key that is set (validation requires exactly one).
+    pub fn kind_list(&self) -> Vec<FaultKind<'_>> {
         let mut k = Vec::new();
-        if self.command.is_some() {
-            k.push("command");
+        if let Some(f) = &self.command {
+            k.push(FaultKind::Command(f));
+        }
+        if let Some(f) = &self.ec2_stop_instances {
+            k.push(FaultKind::Ec2Stop(f));
+        }
+        if let Some(f) = &self.ec2_reboot_instances {
+            k.push(FaultKind::Ec2Reboot(f));
+        }
+        if let Some(f) = &self.ec2_terminate_instances {
+            k.push(FaultKind::Ec2Terminate(f));
+        }
+        if let Some(f) = &self.az_outage {
+            k.push(FaultKind::AzOutage(f));
+        }
+        if let Some(f) = &self.ebs_detach_volumes {
+            k.push(FaultKind::EbsDetach(f));
+        }
+        if let Some(f) = &self.rds_failover {
+            k.push(FaultKind::RdsFailover(f));
+        }
+        if let Some(f) = &self.iam_revoke_credentials {
+            k.push(FaultKind::IamRevoke(f));
         }
         k
+    }
+
+    /// The names of the kind keys that are set.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.kind_list().iter().map(FaultKind::name).collect()
+    }
+
+    /// The kind, if exactly one is set.
+    pub fn kind(&self) -> Option<FaultKind<'_>> {
+        match self.kind_list().as_slice() {
+            [k] => Some(*k),
+            _ => None,
+        }
     }
 }
 
@@ -196,13 +353,14 @@ pub struct CommandFault {
     pub timeout: Option<Dur>,
 }
 
-/// An abort rule: `{probe, failing_for}`, `{probe, consecutive_failures}` or `{max_duration}`.
+/// An abort rule: `{probe, failing_for}`, `{probe, consecutive_failures}`, `{max_duration}` or `{alarm}`.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("oneOf" = [
     {"required": ["probe", "failing_for"]},
     {"required": ["probe", "consecutive_failures"]},
-    {"required": ["max_duration"]}
+    {"required": ["max_duration"]},
+    {"required": ["alarm"]}
 ]))]
 pub struct AbortRule {
     /// A steady-state probe's name.
@@ -217,6 +375,10 @@ pub struct AbortRule {
     /// Abort when the run has lasted this long since the first injection started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<Dur>,
+    /// Abort while this CloudWatch alarm is in state ALARM (an FIS stop condition). It is
+    /// also checked before injection: nothing starts while it is in ALARM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<String>,
 }
 
 /// The recovery objective.

@@ -105,7 +105,12 @@ fn two_kind_keys_and_no_kind() {
     );
     let none =
         VALID.replace("    http: { url: \"http://127.0.0.1:8080/health\", expect_status: [200], timeout: 1s }\n", "");
-    assert_eq!(errors(&none), ["6:5: steady_state[0]: probe `web` has no kind: add one of `http`, `tcp`, `command`"]);
+    assert_eq!(
+        errors(&none),
+        [
+            "6:5: steady_state[0]: probe `web` has no kind: add one of `http`, `tcp`, `command`, `cloudwatch_alarm`, `asg_capacity`, `ec2_running`, `rds_status`"
+        ]
+    );
 }
 
 #[test]
@@ -264,4 +269,97 @@ fn committed_schema_is_current() {
         super::json_schema(),
         "schema/scenario.schema.json is stale: run `cargo run -- schema > schema/scenario.schema.json`"
     );
+}
+
+const AWS: &str = r#"version: 1
+name: az-failure
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: { key: firedrill, value: allowed }
+targets:
+  web:
+    type: ec2:instance
+    tags: { app: shop }
+    filters: { availability_zone: us-east-1a, state: running }
+    select: { count: 2 }
+    max: 20
+  subnets:
+    type: ec2:subnet
+    tags: { app: shop }
+steady_state:
+  - name: alarm
+    cloudwatch_alarm: { alarm: shop-5xx }
+    every: 5s
+faults:
+  - name: lose-a
+    az_outage: { zone: us-east-1a, targets: [web, subnets], network: true, stop_instances: true }
+    duration: 1m
+abort:
+  - alarm: shop-5xx
+recovery:
+  within: 2m
+  stable_for: 10s
+"#;
+
+#[test]
+fn an_aws_scenario_is_valid() {
+    assert_eq!(errors(AWS), Vec::<String>::new());
+}
+
+#[test]
+fn aws_parts_are_checked_with_positions() {
+    let bad = AWS
+        .replace("region: us-east-1", "region: nowhere")
+        .replace("\"123456789012\"", "\"1234\"")
+        .replace("type: ec2:subnet", "type: ec2:volume")
+        .replace("select: { count: 2 }", "select: { count: 2, percent: 5 }")
+        .replace("max: 20", "max: 0")
+        .replace("state: running", "state: sleeping");
+    assert_eq!(
+        errors(&bad),
+        [
+            "4:11: environment.region: expected an AWS region like `us-east-1`, found \"nowhere\"",
+            "5:14: environment.accounts[0]: expected a 12-digit AWS account id, found \"1234\" (quote it so YAML keeps leading zeros)",
+            "12:13: targets.web.select: give exactly one of `count` or `percent`",
+            "13:10: targets.web.max: must be at least 1",
+            "11:54: targets.web.filters.state: unknown ec2:instance state \"sleeping\"; expected one of `pending`, `running`, `stopping`, `stopped`",
+            "23:51: faults[0].az_outage.targets[1]: target `subnets` is ec2:volume; az_outage acts on `ec2:subnet` or `ec2:instance` or `autoscaling:group` or `rds:cluster` or `rds:instance`",
+            "23:70: faults[0].az_outage.network: `network` needs a target of type `ec2:subnet` in `targets`",
+        ]
+    );
+}
+
+#[test]
+fn aws_faults_need_environment_known_targets_and_consent() {
+    let no_env = AWS.replace(
+        "environment:\n  region: us-east-1\n  accounts: [\"123456789012\"]\n  opt_in_tag: { key: firedrill, value: allowed }\n",
+        "",
+    );
+    assert!(errors(&no_env)[0].contains("environment: this scenario uses AWS"), "{:?}", errors(&no_env));
+    let typo = AWS.replace("targets: [web, subnets]", "targets: [webb, subnets]");
+    assert_eq!(
+        errors(&typo),
+        [
+            "23:46: faults[0].az_outage.targets[0]: no target named `webb`; did you mean `web`?",
+            "23:93: faults[0].az_outage.stop_instances: `stop_instances` needs a target of type `ec2:instance` in `targets`",
+        ]
+    );
+    let terminate = AWS.replace(
+        "az_outage: { zone: us-east-1a, targets: [web, subnets], network: true, stop_instances: true }",
+        "ec2_terminate_instances: { target: web }",
+    );
+    assert_eq!(
+        errors(&terminate),
+        [
+            "23:30: faults[0].ec2_terminate_instances.irreversible: terminated instances cannot be brought back: set `irreversible: true` to say you mean it"
+        ]
+    );
+    let zone = AWS.replace("zone: us-east-1a, targets", "zone: eu-west-1a, targets");
+    assert_eq!(
+        errors(&zone),
+        ["23:24: faults[0].az_outage.zone: zone \"eu-west-1a\" is not in the scenario's region us-east-1"]
+    );
+    let untyped = AWS.replace("type: ec2:subnet", "type: ec2:bucket");
+    assert!(errors(&untyped)[0].starts_with("15:11: targets.subnets.type: "), "{:?}", errors(&untyped));
 }

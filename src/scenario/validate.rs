@@ -3,7 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::model::{FAULT_KINDS, PROBE_KINDS, ProbeKind, Scenario};
+use super::aws::{Select, TargetType};
+use super::model::{FAULT_KINDS, FaultKind, PROBE_KINDS, ProbeKind, Scenario};
 
 /// One validation problem: the field path (`faults[1].after`) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,9 +107,21 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     let probe_list: Vec<&str> = s.steady_state.iter().map(|p| p.name.as_str()).collect();
     for (i, r) in s.abort.iter().enumerate() {
         let at = format!("abort[{i}]");
+        if let Some(alarm) = &r.alarm {
+            if r.probe.is_some()
+                || r.max_duration.is_some()
+                || r.failing_for.is_some()
+                || r.consecutive_failures.is_some()
+            {
+                out.push(problem(&at, "an `alarm` abort rule stands alone: no `probe`, `max_duration`, `failing_for` or `consecutive_failures`"));
+            } else if alarm.trim().is_empty() {
+                out.push(problem(format!("{at}.alarm"), "the alarm name is empty"));
+            }
+            continue;
+        }
         match (&r.probe, r.max_duration) {
             (Some(_), Some(_)) => out.push(problem(&at, "an abort rule is either `probe` (with `failing_for` or `consecutive_failures`) or `max_duration`, not both")),
-            (None, None) => out.push(problem(&at, "an abort rule needs `probe` (with `failing_for` or `consecutive_failures`) or `max_duration`")),
+            (None, None) => out.push(problem(&at, "an abort rule needs `probe` (with `failing_for` or `consecutive_failures`), `max_duration` or `alarm`")),
             (None, Some(_)) => {
                 if r.failing_for.is_some() || r.consecutive_failures.is_some() {
                     out.push(problem(&at, "`failing_for` and `consecutive_failures` need a `probe`"));
@@ -127,6 +140,8 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             }
         }
     }
+
+    validate_aws(s, &mut out);
 
     // Recovery.
     if s.recovery.stable_for >= s.recovery.settle_timeout {
@@ -209,6 +224,11 @@ fn check_probe_kind(out: &mut Vec<Problem>, at: &str, kind: ProbeKind<'_>) {
                 out.push(problem(format!("{at}.command.run"), "the command is empty"));
             }
         }
+        // Checked with the rest of the AWS parts in `validate_aws`.
+        ProbeKind::CloudWatchAlarm(_)
+        | ProbeKind::AsgCapacity(_)
+        | ProbeKind::Ec2Running(_)
+        | ProbeKind::RdsStatus(_) => {}
     }
 }
 
@@ -272,4 +292,211 @@ fn find_cycle(s: &Scenario) -> Option<(usize, Vec<String>)> {
         }
     }
     None
+}
+
+/// The fault kinds that act on AWS resources, and the target types each accepts.
+fn accepted_types(kind: &FaultKind<'_>) -> &'static [TargetType] {
+    use TargetType::*;
+    match kind {
+        FaultKind::Command(_) => &[],
+        FaultKind::Ec2Stop(_) | FaultKind::Ec2Reboot(_) | FaultKind::Ec2Terminate(_) => &[Ec2Instance],
+        FaultKind::AzOutage(_) => &[Ec2Subnet, Ec2Instance, AutoScalingGroup, RdsCluster, RdsInstance],
+        FaultKind::EbsDetach(_) => &[Ec2Volume],
+        FaultKind::RdsFailover(_) => &[RdsCluster, RdsInstance],
+        FaultKind::IamRevoke(_) => &[IamRole, IamUser],
+    }
+}
+
+fn is_region(r: &str) -> bool {
+    // e.g. us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+/// A zone of `region`: the region name followed by one letter (`us-east-1a`), or a zone id.
+fn zone_in_region(zone: &str, region: &str) -> bool {
+    zone.strip_prefix(region).is_some_and(|rest| rest.len() == 1 && rest.chars().all(|c| c.is_ascii_lowercase()))
+}
+
+fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
+    let uses_aws = !s.targets.is_empty()
+        || s.faults.iter().any(|f| f.kind_list().iter().any(|k| !matches!(k, FaultKind::Command(_))))
+        || s.steady_state.iter().any(|p| p.kinds().iter().any(ProbeKind::is_aws))
+        || s.abort.iter().any(|r| r.alarm.is_some());
+    // Zones are checked against the region only when the region itself is well-formed.
+    let region = s.environment.as_ref().map(|e| e.region.as_str()).filter(|r| is_region(r));
+    match &s.environment {
+        None if uses_aws => out.push(problem(
+            "environment",
+            "this scenario uses AWS: add `environment` with `region`, `accounts` and `opt_in_tag`, so firedrill can refuse to act anywhere else",
+        )),
+        None => {}
+        Some(env) => {
+            if !is_region(&env.region) {
+                out.push(problem("environment.region", format!("expected an AWS region like `us-east-1`, found {:?}", env.region)));
+            }
+            if env.accounts.is_empty() {
+                out.push(problem("environment.accounts", "list at least one AWS account id: firedrill refuses to run in any account not listed"));
+            }
+            for (i, a) in env.accounts.iter().enumerate() {
+                if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+                    out.push(problem(format!("environment.accounts[{i}]"), format!("expected a 12-digit AWS account id, found {a:?} (quote it so YAML keeps leading zeros)")));
+                }
+            }
+            if env.opt_in_tag.key.trim().is_empty() {
+                out.push(problem("environment.opt_in_tag.key", "the opt-in tag key is empty"));
+            }
+        }
+    }
+
+    let target_names: Vec<&str> = s.targets.keys().map(String::as_str).collect();
+    for (name, t) in &s.targets {
+        let at = format!("targets.{name}");
+        if !valid_name(name) {
+            out.push(problem(&at, format!("invalid target name {name:?}: {NAME_RULE}")));
+        }
+        if t.tags.is_empty() && t.ids.is_empty() {
+            out.push(problem(&at, "a target needs `tags` or `ids`: firedrill never selects every resource of a type"));
+        }
+        match &t.select {
+            Some(Select::Word(w)) if w != "all" => out.push(problem(
+                format!("{at}.select"),
+                format!("expected `all`, `{{ count: N }}` or `{{ percent: P }}`, found {w:?}"),
+            )),
+            Some(Select::Map(m)) => match (m.count, m.percent) {
+                (Some(_), Some(_)) | (None, None) => {
+                    out.push(problem(format!("{at}.select"), "give exactly one of `count` or `percent`"))
+                }
+                (Some(0), None) => out.push(problem(format!("{at}.select.count"), "must be at least 1")),
+                (None, Some(p)) if p == 0 || p > 100 => {
+                    out.push(problem(format!("{at}.select.percent"), format!("must be between 1 and 100, found {p}")))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        if t.max == Some(0) {
+            out.push(problem(format!("{at}.max"), "must be at least 1"));
+        }
+        if let Some(z) = &t.filters.availability_zone {
+            if !t.kind.zonal() {
+                out.push(problem(
+                    format!("{at}.filters.availability_zone"),
+                    format!("{} resources have no Availability Zone", t.kind),
+                ));
+            } else if let Some(r) = region {
+                if !zone_in_region(z, r) {
+                    out.push(problem(
+                        format!("{at}.filters.availability_zone"),
+                        format!("zone {z:?} is not in the scenario's region {r}"),
+                    ));
+                }
+            }
+        }
+        if let Some(st) = &t.filters.state {
+            let states = t.kind.states();
+            if states.is_empty() {
+                out.push(problem(
+                    format!("{at}.filters.state"),
+                    format!("{} resources have no state to filter on", t.kind),
+                ));
+            } else if !states.contains(&st.as_str()) {
+                out.push(problem(
+                    format!("{at}.filters.state"),
+                    format!("unknown {} state {st:?}; expected one of {}", t.kind, list(states)),
+                ));
+            }
+        }
+    }
+
+    for (i, f) in s.faults.iter().enumerate() {
+        let Some(kind) = f.kind() else { continue };
+        let at = format!("faults[{i}].{}", kind.name());
+        let accepted = accepted_types(&kind);
+        let single = !matches!(kind, FaultKind::AzOutage(_));
+        for (j, name) in kind.targets().iter().enumerate() {
+            let p = if single { format!("{at}.target") } else { format!("{at}.targets[{j}]") };
+            match s.targets.get(*name) {
+                None => out.push(problem(p, unknown("target", name, &target_names))),
+                Some(t) if !accepted.contains(&t.kind) => out.push(problem(
+                    p,
+                    format!(
+                        "target `{name}` is {}; {} acts on {}",
+                        t.kind,
+                        kind.name(),
+                        accepted.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or ")
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+        match kind {
+            FaultKind::Ec2Terminate(t) if !t.irreversible => out.push(problem(
+                format!("{at}.irreversible"),
+                "terminated instances cannot be brought back: set `irreversible: true` to say you mean it",
+            )),
+            FaultKind::AzOutage(a) => {
+                if let Some(r) = region {
+                    if !zone_in_region(&a.zone, r) {
+                        out.push(problem(
+                            format!("{at}.zone"),
+                            format!("zone {:?} is not in the scenario's region {r}", a.zone),
+                        ));
+                    }
+                }
+                if a.targets.is_empty() {
+                    out.push(problem(format!("{at}.targets"), "name the targets the zone failure affects"));
+                }
+                if !a.network && !a.stop_instances && a.asg.is_none() && a.rds.is_none() {
+                    out.push(problem(&at, "az_outage does nothing: enable at least one of `network`, `stop_instances`, `asg: remove_zone`, `rds: failover`"));
+                }
+                let has = |types: &[TargetType]| {
+                    a.targets.iter().filter_map(|n| s.targets.get(n)).any(|t| types.contains(&t.kind))
+                };
+                let needs: [(bool, &str, &[TargetType]); 4] = [
+                    (a.network, "network", &[TargetType::Ec2Subnet]),
+                    (a.stop_instances, "stop_instances", &[TargetType::Ec2Instance]),
+                    (a.asg.is_some(), "asg", &[TargetType::AutoScalingGroup]),
+                    (a.rds.is_some(), "rds", &[TargetType::RdsCluster, TargetType::RdsInstance]),
+                ];
+                for (on, field, types) in needs {
+                    if on && !has(types) {
+                        out.push(problem(
+                            format!("{at}.{field}"),
+                            format!(
+                                "`{field}` needs a target of type {} in `targets`",
+                                types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    for (i, p) in s.steady_state.iter().enumerate() {
+        let at = format!("steady_state[{i}]");
+        if let [kind] = p.kinds().as_slice() {
+            match kind {
+                ProbeKind::CloudWatchAlarm(a) if a.alarm.trim().is_empty() => {
+                    out.push(problem(format!("{at}.cloudwatch_alarm.alarm"), "the alarm name is empty"))
+                }
+                ProbeKind::AsgCapacity(a) if a.group.trim().is_empty() => {
+                    out.push(problem(format!("{at}.asg_capacity.group"), "the group name is empty"))
+                }
+                ProbeKind::Ec2Running(e) if e.tags.is_empty() => {
+                    out.push(problem(format!("{at}.ec2_running.tags"), "name at least one tag"))
+                }
+                ProbeKind::RdsStatus(r) if r.cluster.is_some() == r.instance.is_some() => {
+                    out.push(problem(format!("{at}.rds_status"), "give exactly one of `cluster` or `instance`"))
+                }
+                _ => {}
+            }
+        }
+    }
 }

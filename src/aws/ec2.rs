@@ -1,0 +1,307 @@
+//! EC2: instances, volumes, subnets and network ACLs. Describe calls filter server-side
+//! and page; state-changing calls take many ids at once, in batches of [`BATCH`].
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+
+use super::{Attachment, Aws, AwsError, Instance, NaclAssociation, Selector, Subnet, Tags, Volume, sdk_err};
+
+/// Ids per StopInstances/StartInstances/... call.
+pub const BATCH: usize = 1000;
+
+fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.into_iter().map(Into::into).collect())).build()
+}
+
+fn tag_filters(sel: &Selector) -> Vec<Filter> {
+    sel.tags.iter().map(|(k, v)| filter(&format!("tag:{k}"), [v.clone()])).collect()
+}
+
+fn tags_of(tags: &[Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+impl Aws {
+    /// Instances matching `sel` (server-side filters; every page).
+    pub async fn instances(&self, sel: &Selector) -> Result<Vec<Instance>, AwsError> {
+        let mut filters = tag_filters(sel);
+        if !sel.ids.is_empty() {
+            filters.push(filter("instance-id", sel.ids.clone()));
+        }
+        if let Some(z) = &sel.zone {
+            filters.push(filter("availability-zone", [z.clone()]));
+        }
+        match &sel.state {
+            Some(s) => filters.push(filter("instance-state-name", [s.clone()])),
+            // Terminated instances linger in answers for an hour; they are never targets.
+            None => filters.push(filter("instance-state-name", ["pending", "running", "stopping", "stopped"])),
+        }
+        self.describe_instances(filters).await
+    }
+
+    /// The current state of these instances, whatever their state (terminated included).
+    pub async fn instances_by_id(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(BATCH) {
+            let filters = vec![
+                filter("instance-id", chunk.to_vec()),
+                filter(
+                    "instance-state-name",
+                    ["pending", "running", "stopping", "stopped", "shutting-down", "terminated"],
+                ),
+            ];
+            out.extend(self.describe_instances(filters).await?);
+        }
+        Ok(out)
+    }
+
+    async fn describe_instances(&self, filters: Vec<Filter>) -> Result<Vec<Instance>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages =
+            self.ec2.describe_instances().set_filters(Some(filters)).max_results(1000).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("ec2:DescribeInstances", e))?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                out.push(Instance {
+                    id: i.instance_id().unwrap_or_default().to_string(),
+                    state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
+                    zone: i.placement().and_then(|p| p.availability_zone()).unwrap_or_default().to_string(),
+                    subnet: i.subnet_id().map(str::to_string),
+                    vpc: i.vpc_id().map(str::to_string),
+                    tags: tags_of(i.tags()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn stop_instances(&self, ids: &[String]) -> Result<(), AwsError> {
+        for chunk in ids.chunks(BATCH) {
+            self.ec2
+                .stop_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| sdk_err("ec2:StopInstances", e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn start_instances(&self, ids: &[String]) -> Result<(), AwsError> {
+        for chunk in ids.chunks(BATCH) {
+            self.ec2
+                .start_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| sdk_err("ec2:StartInstances", e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn reboot_instances(&self, ids: &[String]) -> Result<(), AwsError> {
+        for chunk in ids.chunks(BATCH) {
+            self.ec2
+                .reboot_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| sdk_err("ec2:RebootInstances", e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn terminate_instances(&self, ids: &[String]) -> Result<(), AwsError> {
+        for chunk in ids.chunks(BATCH) {
+            self.ec2
+                .terminate_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| sdk_err("ec2:TerminateInstances", e))?;
+        }
+        Ok(())
+    }
+
+    pub async fn volumes(&self, sel: &Selector) -> Result<Vec<Volume>, AwsError> {
+        let mut filters = tag_filters(sel);
+        if !sel.ids.is_empty() {
+            filters.push(filter("volume-id", sel.ids.clone()));
+        }
+        if let Some(z) = &sel.zone {
+            filters.push(filter("availability-zone", [z.clone()]));
+        }
+        if let Some(s) = &sel.state {
+            filters.push(filter("status", [s.clone()]));
+        }
+        let mut out = Vec::new();
+        let mut pages = self.ec2.describe_volumes().set_filters(Some(filters)).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("ec2:DescribeVolumes", e))?;
+            for v in page.volumes() {
+                out.push(Volume {
+                    id: v.volume_id().unwrap_or_default().to_string(),
+                    state: v.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    zone: v.availability_zone().unwrap_or_default().to_string(),
+                    attachments: v
+                        .attachments()
+                        .iter()
+                        .map(|a| Attachment {
+                            instance: a.instance_id().unwrap_or_default().to_string(),
+                            device: a.device().unwrap_or_default().to_string(),
+                            state: a.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                        })
+                        .collect(),
+                    tags: tags_of(v.tags()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One volume, or `None` if it no longer exists.
+    pub async fn volume(&self, id: &str) -> Result<Option<Volume>, AwsError> {
+        let sel = Selector { ids: vec![id.to_string()], ..Default::default() };
+        match self.volumes(&sel).await {
+            Ok(mut v) => Ok(v.pop()),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn detach_volume(&self, volume: &str, instance: &str, force: bool) -> Result<(), AwsError> {
+        self.ec2
+            .detach_volume()
+            .volume_id(volume)
+            .instance_id(instance)
+            .force(force)
+            .send()
+            .await
+            .map_err(|e| sdk_err("ec2:DetachVolume", e))?;
+        Ok(())
+    }
+
+    pub async fn attach_volume(&self, volume: &str, instance: &str, device: &str) -> Result<(), AwsError> {
+        self.ec2
+            .attach_volume()
+            .volume_id(volume)
+            .instance_id(instance)
+            .device(device)
+            .send()
+            .await
+            .map_err(|e| sdk_err("ec2:AttachVolume", e))?;
+        Ok(())
+    }
+
+    pub async fn subnets(&self, sel: &Selector) -> Result<Vec<Subnet>, AwsError> {
+        let mut filters = tag_filters(sel);
+        if !sel.ids.is_empty() {
+            filters.push(filter("subnet-id", sel.ids.clone()));
+        }
+        if let Some(z) = &sel.zone {
+            filters.push(filter("availability-zone", [z.clone()]));
+        }
+        let mut out = Vec::new();
+        let mut pages = self.ec2.describe_subnets().set_filters(Some(filters)).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("ec2:DescribeSubnets", e))?;
+            for s in page.subnets() {
+                out.push(Subnet {
+                    id: s.subnet_id().unwrap_or_default().to_string(),
+                    vpc: s.vpc_id().unwrap_or_default().to_string(),
+                    zone: s.availability_zone().unwrap_or_default().to_string(),
+                    tags: tags_of(s.tags()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The network ACL associations of these subnets (every subnet has exactly one).
+    pub async fn nacl_associations(&self, subnets: &[String]) -> Result<Vec<NaclAssociation>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .ec2
+            .describe_network_acls()
+            .filters(filter("association.subnet-id", subnets.to_vec()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("ec2:DescribeNetworkAcls", e))?;
+            for acl in page.network_acls() {
+                for a in acl.associations() {
+                    let subnet = a.subnet_id().unwrap_or_default();
+                    if subnets.iter().any(|s| s == subnet) {
+                        out.push(NaclAssociation {
+                            association_id: a.network_acl_association_id().unwrap_or_default().to_string(),
+                            nacl_id: acl.network_acl_id().unwrap_or_default().to_string(),
+                            subnet_id: subnet.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a network ACL in `vpc` with only the implicit deny-all rules, tagged.
+    pub async fn create_deny_all_nacl(&self, vpc: &str, tags: &Tags) -> Result<String, AwsError> {
+        let spec = TagSpecification::builder()
+            .resource_type(ResourceType::NetworkAcl)
+            .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .build();
+        let out = self
+            .ec2
+            .create_network_acl()
+            .vpc_id(vpc)
+            .tag_specifications(spec)
+            .send()
+            .await
+            .map_err(|e| sdk_err("ec2:CreateNetworkAcl", e))?;
+        out.network_acl()
+            .and_then(|a| a.network_acl_id())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::other("ec2:CreateNetworkAcl", "the answer has no network ACL id"))
+    }
+
+    /// Network ACL ids carrying tag `key` = `value`, with the subnets still associated.
+    pub async fn nacls_tagged(&self, key: &str, value: &str) -> Result<Vec<(String, Vec<String>)>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .ec2
+            .describe_network_acls()
+            .filters(filter(&format!("tag:{key}"), [value.to_string()]))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("ec2:DescribeNetworkAcls", e))?;
+            for acl in page.network_acls() {
+                let subnets = acl.associations().iter().filter_map(|a| a.subnet_id().map(str::to_string)).collect();
+                out.push((acl.network_acl_id().unwrap_or_default().to_string(), subnets));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_nacl(&self, id: &str) -> Result<(), AwsError> {
+        self.ec2
+            .delete_network_acl()
+            .network_acl_id(id)
+            .send()
+            .await
+            .map_err(|e| sdk_err("ec2:DeleteNetworkAcl", e))?;
+        Ok(())
+    }
+
+    /// Points the association at `nacl`; returns the new association id.
+    pub async fn replace_nacl_association(&self, association: &str, nacl: &str) -> Result<String, AwsError> {
+        let out = self
+            .ec2
+            .replace_network_acl_association()
+            .association_id(association)
+            .network_acl_id(nacl)
+            .send()
+            .await
+            .map_err(|e| sdk_err("ec2:ReplaceNetworkAclAssociation", e))?;
+        Ok(out.new_association_id().unwrap_or_default().to_string())
+    }
+}

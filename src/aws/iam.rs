@@ -1,0 +1,147 @@
+//! IAM: roles and users with their tags, inline role policies and access keys.
+
+use super::{AccessKey, Aws, AwsError, Principal, Selector, sdk_err};
+
+fn tags_of(tags: &[aws_sdk_iam::types::Tag]) -> super::Tags {
+    tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+impl Aws {
+    /// Roles matching `sel`. ListRoles does not return tags, so each candidate's tags are
+    /// read with ListRoleTags (named roles are read directly).
+    pub async fn roles(&self, sel: &Selector) -> Result<Vec<Principal>, AwsError> {
+        let mut names = Vec::new();
+        if sel.ids.is_empty() {
+            let mut pages = self.iam.list_roles().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| sdk_err("iam:ListRoles", e))?;
+                names.extend(page.roles().iter().map(|r| (r.role_name().to_string(), r.arn().to_string())));
+            }
+        } else {
+            for id in &sel.ids {
+                match self.iam.get_role().role_name(id).send().await {
+                    Ok(out) => {
+                        if let Some(r) = out.role() {
+                            names.push((r.role_name().to_string(), r.arn().to_string()));
+                        }
+                    }
+                    Err(e) => {
+                        let e = sdk_err("iam:GetRole", e);
+                        if !e.is_not_found() {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (name, arn) in names {
+            let tags =
+                self.iam.list_role_tags().role_name(&name).send().await.map_err(|e| sdk_err("iam:ListRoleTags", e))?;
+            let tags = tags_of(tags.tags());
+            if sel.tags_match(&tags) {
+                out.push(Principal { name, arn, tags });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn users(&self, sel: &Selector) -> Result<Vec<Principal>, AwsError> {
+        let mut names = Vec::new();
+        if sel.ids.is_empty() {
+            let mut pages = self.iam.list_users().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| sdk_err("iam:ListUsers", e))?;
+                names.extend(page.users().iter().map(|u| (u.user_name().to_string(), u.arn().to_string())));
+            }
+        } else {
+            for id in &sel.ids {
+                match self.iam.get_user().user_name(id).send().await {
+                    Ok(out) => {
+                        if let Some(u) = out.user() {
+                            names.push((u.user_name().to_string(), u.arn().to_string()));
+                        }
+                    }
+                    Err(e) => {
+                        let e = sdk_err("iam:GetUser", e);
+                        if !e.is_not_found() {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (name, arn) in names {
+            let tags =
+                self.iam.list_user_tags().user_name(&name).send().await.map_err(|e| sdk_err("iam:ListUserTags", e))?;
+            let tags = tags_of(tags.tags());
+            if sel.tags_match(&tags) {
+                out.push(Principal { name, arn, tags });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The inline policy document, or `None` if the role has no policy of that name.
+    pub async fn role_policy(&self, role: &str, name: &str) -> Result<Option<String>, AwsError> {
+        match self.iam.get_role_policy().role_name(role).policy_name(name).send().await {
+            Ok(out) => Ok(Some(out.policy_document().to_string())),
+            Err(e) => {
+                let e = sdk_err("iam:GetRolePolicy", e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    pub async fn put_role_policy(&self, role: &str, name: &str, document: &str) -> Result<(), AwsError> {
+        self.iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(|e| sdk_err("iam:PutRolePolicy", e))?;
+        Ok(())
+    }
+
+    /// Deletes the inline policy; a policy that is already gone is not an error.
+    pub async fn delete_role_policy(&self, role: &str, name: &str) -> Result<(), AwsError> {
+        match self.iam.delete_role_policy().role_name(role).policy_name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = sdk_err("iam:DeleteRolePolicy", e);
+                if e.is_not_found() { Ok(()) } else { Err(e) }
+            }
+        }
+    }
+
+    pub async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self.iam.list_access_keys().user_name(user).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("iam:ListAccessKeys", e))?;
+            out.extend(page.access_key_metadata().iter().map(|k| AccessKey {
+                id: k.access_key_id().unwrap_or_default().to_string(),
+                status: k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Sets an access key `Active` or `Inactive`.
+    pub async fn set_access_key_status(&self, user: &str, key: &str, active: bool) -> Result<(), AwsError> {
+        let status =
+            if active { aws_sdk_iam::types::StatusType::Active } else { aws_sdk_iam::types::StatusType::Inactive };
+        self.iam
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key)
+            .status(status)
+            .send()
+            .await
+            .map_err(|e| sdk_err("iam:UpdateAccessKey", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,261 @@
+//! AWS access: the only module that imports `aws-sdk-*`. It builds clients from
+//! aws-config's standard chain (env, profiles, SSO, credential_process, IMDS) with the
+//! AWS CLI's `--profile`, `--region` and `--endpoint-url` / `AWS_ENDPOINT_URL`, retries
+//! throttling and 5xx with backoff (the SDK's standard retry mode), pages every list
+//! call, filters server-side where the API can, and turns SDK errors into [`AwsError`].
+//! Faults, probes and target resolution call the plain functions here and never see an
+//! SDK type.
+
+mod asg;
+mod cloudwatch;
+mod ec2;
+mod iam;
+mod rds;
+mod types;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+pub use types::*;
+
+/// How to reach AWS, as in the AWS CLI.
+#[derive(Clone, Debug, Default)]
+pub struct AwsOpts {
+    pub profile: Option<String>,
+    /// Overrides the standard chain's region.
+    pub region: Option<String>,
+    /// Overrides every service's endpoint (also read from `AWS_ENDPOINT_URL` by the SDK).
+    pub endpoint_url: Option<String>,
+}
+
+/// What kind of failure an AWS call had, for messages and decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The resource does not exist (any more).
+    NotFound,
+    /// Still throttled after the SDK's retries.
+    Throttled,
+    /// The endpoint could not be reached or did not answer in time.
+    Unreachable,
+    /// No credentials were found, or they were refused.
+    Credentials,
+    /// The request was refused as invalid for the resource's current state.
+    InvalidState,
+    Other,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{op}: {message}")]
+pub struct AwsError {
+    pub op: String,
+    pub kind: ErrorKind,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn other(op: &str, message: impl Into<String>) -> Self {
+        AwsError { op: op.to_string(), kind: ErrorKind::Other, code: None, message: message.into() }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+}
+
+/// Turns an SDK error into an [`AwsError`] that says what went wrong in words.
+fn sdk_err<E, R>(op: &str, e: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e.code().map(str::to_string);
+    let text = DisplayErrorContext(&e).to_string();
+    let kind = match (&e, code.as_deref()) {
+        (SdkError::DispatchFailure(_), _) if text.contains("credentials") || text.contains("Credentials") => {
+            ErrorKind::Credentials
+        }
+        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => ErrorKind::Unreachable,
+        (_, Some(c)) if c.contains("NotFound") || c.starts_with("NoSuch") || c.ends_with(".NotFound") => {
+            ErrorKind::NotFound
+        }
+        (_, Some(c)) if c.contains("Throttl") || c == "RequestLimitExceeded" || c == "TooManyRequestsException" => {
+            ErrorKind::Throttled
+        }
+        (_, Some(c))
+            if c.contains("AuthFailure")
+                || c == "UnrecognizedClientException"
+                || c == "InvalidClientTokenId"
+                || c == "ExpiredToken"
+                || c == "SignatureDoesNotMatch" =>
+        {
+            ErrorKind::Credentials
+        }
+        (_, Some(c))
+            if c.contains("IncorrectState") || c.contains("InvalidState") || c.contains("IncorrectInstanceState") =>
+        {
+            ErrorKind::InvalidState
+        }
+        _ => ErrorKind::Other,
+    };
+    let message = match (e.code(), e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        _ if kind == ErrorKind::Unreachable => format!("cannot reach AWS ({text})"),
+        _ if kind == ErrorKind::Credentials => format!("no usable AWS credentials ({text})"),
+        _ => text,
+    };
+    AwsError { op: op.to_string(), kind, code, message }
+}
+
+/// Counts every HTTP attempt (retries included) across all clients.
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicU64>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "firedrill-call-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Clients for one region, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    region: String,
+    ec2: aws_sdk_ec2::Client,
+    asg: aws_sdk_autoscaling::Client,
+    rds: aws_sdk_rds::Client,
+    iam: aws_sdk_iam::Client,
+    cw: aws_sdk_cloudwatch::Client,
+    sts: aws_sdk_sts::Client,
+    calls: CallCounter,
+    /// First wait between polls of a resource's state; doubles up to 5 s.
+    pub poll: Duration,
+}
+
+impl Aws {
+    /// Builds clients from the standard chain. The region is `opts.region`, else the
+    /// chain's (`AWS_REGION`, profile), else `fallback_region` (the scenario's).
+    pub async fn connect(opts: &AwsOpts, fallback_region: Option<&str>) -> Result<Aws, AwsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .operation_timeout(Duration::from_secs(120))
+                    .build(),
+            );
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(u) = &opts.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let mut sdk = loader.load().await;
+        if sdk.region().is_none() {
+            match fallback_region {
+                Some(r) => sdk = sdk.into_builder().region(Region::new(r.to_string())).build(),
+                None => {
+                    return Err(AwsError::other(
+                        "configure",
+                        "no AWS region: pass --region, set AWS_REGION, or name one in the scenario's environment",
+                    ));
+                }
+            }
+        }
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let calls = CallCounter::default();
+        Ok(Aws {
+            region,
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            ),
+            asg: aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            ),
+            rds: aws_sdk_rds::Client::from_conf(
+                aws_sdk_rds::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            ),
+            cw: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            ),
+            calls,
+            poll: poll_interval(),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// HTTP attempts made so far by every client of this handle (retries included).
+    pub fn calls(&self) -> u64 {
+        self.calls.0.load(Ordering::Relaxed)
+    }
+
+    /// The caller's account id (STS GetCallerIdentity).
+    pub async fn account(&self) -> Result<String, AwsError> {
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| sdk_err("sts:GetCallerIdentity", e))?;
+        out.account.ok_or_else(|| AwsError::other("sts:GetCallerIdentity", "the answer has no account id"))
+    }
+
+    /// Waits until `check` returns `Some`, polling with backoff, for at most `limit`.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, limit: Duration, mut check: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, AwsError>>,
+    {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut wait = self.poll;
+        loop {
+            if let Some(v) = check().await? {
+                return Ok(v);
+            }
+            if tokio::time::Instant::now() + wait > deadline {
+                return Err(AwsError {
+                    op: "wait".into(),
+                    kind: ErrorKind::Other,
+                    code: None,
+                    message: format!("{what}: still not done after {}", humantime::format_duration(limit)),
+                });
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// `FIREDRILL_AWS_POLL` (e.g. `100ms`) sets the first poll interval; default 1 s.
+fn poll_interval() -> Duration {
+    std::env::var("FIREDRILL_AWS_POLL")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(Duration::from_secs(1))
+}

@@ -1,0 +1,292 @@
+//! `az_outage`: one Availability Zone fails for the targeted resources, in this order
+//! (revert runs it backwards):
+//! 1. network — per VPC a deny-all network ACL (tagged as firedrill's) is created, and
+//!    each targeted subnet in the zone is associated with it; revert points each subnet
+//!    back at its original ACL (only if it still uses the clone) and deletes the clone;
+//! 2. instances — the targeted running instances in the zone are stopped, then started;
+//! 3. ASGs — the zone's subnets leave each targeted group's `VPCZoneIdentifier`; revert
+//!    restores the exact original string (only if nobody changed it meanwhile);
+//! 4. RDS — clusters whose writer is in the zone fail over; Multi-AZ instances whose
+//!    primary is there reboot with failover (a failover is its own recovery).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AwsFaultCtx;
+use super::ec2::{failed, list, start_record};
+use crate::aws::{Aws, Selector, Tags};
+use crate::engine::{Fault, FaultError, Intents};
+use crate::journal::UndoRecord;
+use crate::scenario::{AzOutageFault, TargetType};
+use crate::targets::Resolution;
+
+pub const DELETE_NACL: &str = "ec2_delete_network_acl";
+pub const RESTORE_NACL: &str = "ec2_restore_network_acl";
+pub const RESTORE_SUBNETS: &str = "autoscaling_restore_subnets";
+/// Tag key that marks firedrill's deny-all ACLs; its value names the run, fault and VPC.
+pub const NACL_TAG: &str = "firedrill:deny-all";
+
+/// What the fault acts on, from the resolved targets.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub zone: String,
+    /// Subnet ids in the zone, by VPC.
+    pub subnets: BTreeMap<String, Vec<String>>,
+    pub instances: Vec<String>,
+    pub groups: Vec<String>,
+    /// (kind, id) of RDS clusters or instances to fail over.
+    pub rds: Vec<(TargetType, String)>,
+}
+
+impl Plan {
+    pub fn new(a: &AzOutageFault, r: &Resolution) -> Self {
+        let mut p = Plan { zone: a.zone.clone(), ..Default::default() };
+        for name in &a.targets {
+            let Some(t) = r.targets.get(name) else { continue };
+            for res in &t.resources {
+                let in_zone = res.zones.iter().any(|z| z == &a.zone);
+                match t.kind {
+                    TargetType::Ec2Subnet if a.network && in_zone => {
+                        let vpc = res.attrs.get("vpc").cloned().unwrap_or_default();
+                        p.subnets.entry(vpc).or_default().push(res.id.clone());
+                    }
+                    TargetType::Ec2Instance if a.stop_instances && in_zone => p.instances.push(res.id.clone()),
+                    TargetType::AutoScalingGroup if a.asg.is_some() && in_zone => p.groups.push(res.id.clone()),
+                    TargetType::RdsCluster if a.rds.is_some() && in_zone => p.rds.push((t.kind, res.id.clone())),
+                    TargetType::RdsInstance
+                        if a.rds.is_some() && in_zone && res.attrs.get("multi_az").is_some_and(|m| m == "true") =>
+                    {
+                        p.rds.push((t.kind, res.id.clone()))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        p
+    }
+
+    /// Lines for `firedrill plan`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (vpc, subnets) in &self.subnets {
+            out.push(format!("network: deny-all ACL in {vpc} for subnets {}", subnets.join(", ")));
+        }
+        if !self.instances.is_empty() {
+            out.push(format!("stop {} instance(s): {}", self.instances.len(), list(&self.instances)));
+        }
+        for g in &self.groups {
+            out.push(format!("take {} out of Auto Scaling group {g}", self.zone));
+        }
+        for (kind, id) in &self.rds {
+            out.push(format!("fail over {kind} {id} (writer in {})", self.zone));
+        }
+        out
+    }
+}
+
+/// Refusals known at plan time: asking for the network failure with no subnet in the zone.
+pub fn preflight(fault: &str, a: &AzOutageFault, r: &Resolution) -> Vec<String> {
+    let p = Plan::new(a, r);
+    let mut out = Vec::new();
+    if a.network && p.subnets.is_empty() {
+        out.push(format!(
+            "fault `{fault}`: no targeted subnet is in zone {}: the network failure has nothing to act on",
+            a.zone
+        ));
+    }
+    if p.subnets.is_empty() && p.instances.is_empty() && p.groups.is_empty() && p.rds.is_empty() {
+        out.push(format!("fault `{fault}`: none of its targets has a resource in zone {}", a.zone));
+    }
+    out
+}
+
+pub struct Injector {
+    pub ctx: AwsFaultCtx,
+    pub fault: String,
+    pub plan: Plan,
+}
+
+#[async_trait]
+impl Fault for Injector {
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
+        let aws = &self.ctx.aws;
+        let p = &self.plan;
+
+        // 1. Network.
+        for (vpc, subnets) in &p.subnets {
+            let token = format!("{}/{}/{vpc}", self.ctx.run_id, self.fault);
+            let current = aws.nacl_associations(subnets).await.map_err(failed)?;
+            for s in subnets {
+                if !current.iter().any(|a| &a.subnet_id == s) {
+                    return Err(FaultError::Failed(format!("subnet {s} no longer exists or has no network ACL")));
+                }
+            }
+            intents
+                .intent(UndoRecord {
+                    kind: DELETE_NACL.into(),
+                    description: format!("delete firedrill's deny-all network ACL in {vpc}"),
+                    data: json!({"region": aws.region(), "tag": NACL_TAG, "value": token}),
+                })
+                .await?;
+            let tags: Tags = [
+                (NACL_TAG.to_string(), token.clone()),
+                ("firedrill:run".to_string(), self.ctx.run_id.clone()),
+                ("Name".to_string(), format!("firedrill-deny-all-{}", p.zone)),
+            ]
+            .into();
+            let clone = aws.create_deny_all_nacl(vpc, &tags).await.map_err(failed)?;
+            for a in current {
+                intents
+                    .intent(UndoRecord {
+                        kind: RESTORE_NACL.into(),
+                        description: format!("associate subnet {} with its network ACL {} again", a.subnet_id, a.nacl_id),
+                        data: json!({"region": aws.region(), "subnet": a.subnet_id, "original": a.nacl_id, "clone": clone}),
+                    })
+                    .await?;
+                aws.replace_nacl_association(&a.association_id, &clone).await.map_err(failed)?;
+            }
+        }
+
+        // 2. Instances.
+        if !p.instances.is_empty() {
+            let now = aws.instances_by_id(&p.instances).await.map_err(failed)?;
+            let running: Vec<String> = now.into_iter().filter(|i| i.state == "running").map(|i| i.id).collect();
+            if !running.is_empty() {
+                intents.intent(start_record(aws, &running)).await?;
+                aws.stop_instances(&running).await.map_err(failed)?;
+            }
+        }
+
+        // 3. Auto Scaling groups.
+        if !p.groups.is_empty() {
+            let mut zone_subnets = BTreeSet::new();
+            let mut groups = Vec::new();
+            for name in &p.groups {
+                match aws.group(name).await.map_err(failed)? {
+                    Some(g) => groups.push(g),
+                    None => return Err(FaultError::Failed(format!("Auto Scaling group {name} no longer exists"))),
+                }
+            }
+            let all: Vec<String> = groups.iter().flat_map(|g| g.subnets()).collect();
+            let sel = Selector { ids: all, zone: Some(p.zone.clone()), ..Default::default() };
+            zone_subnets.extend(aws.subnets(&sel).await.map_err(failed)?.into_iter().map(|s| s.id));
+            for g in groups {
+                let (gone, keep): (Vec<String>, Vec<String>) =
+                    g.subnets().into_iter().partition(|s| zone_subnets.contains(s));
+                if gone.is_empty() {
+                    continue;
+                }
+                if keep.is_empty() {
+                    return Err(FaultError::Refused(format!(
+                        "Auto Scaling group {} has subnets only in {}; removing the zone would leave it none",
+                        g.name, p.zone
+                    )));
+                }
+                let applied = keep.join(",");
+                intents
+                    .intent(UndoRecord {
+                        kind: RESTORE_SUBNETS.into(),
+                        description: format!("put subnets {} back into Auto Scaling group {}", gone.join(", "), g.name),
+                        data: json!({
+                            "region": aws.region(), "group": g.name,
+                            "original": g.vpc_zone_identifier, "applied": applied,
+                        }),
+                    })
+                    .await?;
+                aws.set_group_subnets(&g.name, &applied).await.map_err(failed)?;
+            }
+        }
+
+        // 4. RDS.
+        for (kind, id) in &p.rds {
+            super::rds::failover(&self.ctx, *kind, id, None, intents).await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct NaclData {
+    tag: String,
+    value: String,
+}
+
+/// Deletes firedrill's clone ACL(s) for this step; none found means it was never created
+/// or is already deleted.
+pub async fn undo_delete_nacl(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
+    let d: NaclData = super::parse(DELETE_NACL, data)?;
+    for (id, subnets) in aws.nacls_tagged(&d.tag, &d.value).await.map_err(failed)? {
+        if !subnets.is_empty() {
+            return Err(FaultError::Failed(format!(
+                "network ACL {id} is still associated with {}; not deleted",
+                subnets.join(", ")
+            )));
+        }
+        if let Err(e) = aws.delete_nacl(&id).await {
+            if !e.is_not_found() {
+                return Err(failed(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct RestoreData {
+    subnet: String,
+    original: String,
+    clone: String,
+}
+
+/// Points the subnet back at its original ACL if it still uses firedrill's clone.
+pub async fn undo_restore_nacl(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
+    let d: RestoreData = super::parse(RESTORE_NACL, data)?;
+    let now = aws.nacl_associations(std::slice::from_ref(&d.subnet)).await.map_err(failed)?;
+    let Some(a) = now.into_iter().next() else {
+        return Err(FaultError::Conflict(format!("subnet {} no longer exists", d.subnet)));
+    };
+    if a.nacl_id == d.original {
+        return Ok(());
+    }
+    if a.nacl_id != d.clone {
+        return Err(FaultError::Conflict(format!(
+            "subnet {} now uses network ACL {}, neither firedrill's {} nor its original {}: left alone",
+            d.subnet, a.nacl_id, d.clone, d.original
+        )));
+    }
+    aws.replace_nacl_association(&a.association_id, &d.original).await.map_err(failed)?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct SubnetsData {
+    group: String,
+    original: String,
+    applied: String,
+}
+
+fn set_of(s: &str) -> BTreeSet<&str> {
+    s.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
+}
+
+/// Restores the group's exact original subnets if they are still what firedrill set.
+pub async fn undo_restore_subnets(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
+    let d: SubnetsData = super::parse(RESTORE_SUBNETS, data)?;
+    let Some(g) = aws.group(&d.group).await.map_err(failed)? else {
+        return Err(FaultError::Conflict(format!("Auto Scaling group {} no longer exists", d.group)));
+    };
+    let now = set_of(&g.vpc_zone_identifier);
+    if now == set_of(&d.original) {
+        return Ok(());
+    }
+    if now != set_of(&d.applied) {
+        return Err(FaultError::Conflict(format!(
+            "Auto Scaling group {} now has subnets {}, not what firedrill set ({}): left alone; its original was {}",
+            d.group, g.vpc_zone_identifier, d.applied, d.original
+        )));
+    }
+    aws.set_group_subnets(&d.group, &d.original).await.map_err(failed)
+}

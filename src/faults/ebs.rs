@@ -1,0 +1,85 @@
+//! `ebs_detach_volumes`: detaches each attached volume of the target, remembering its
+//! instance and device; revert re-attaches it there and waits for `in-use`. A volume that
+//! is already detached is left alone; one that someone attached elsewhere meanwhile is a
+//! conflict, never moved back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AwsFaultCtx;
+use super::ec2::failed;
+use crate::aws::{Aws, Volume};
+use crate::engine::{Fault, FaultError, Intents};
+use crate::journal::UndoRecord;
+
+/// Undo kind: attach the volume to the instance as the device.
+pub const ATTACH: &str = "ebs_attach_volume";
+const WAIT: Duration = Duration::from_secs(300);
+
+pub struct Injector {
+    pub ctx: AwsFaultCtx,
+    pub ids: Vec<String>,
+    pub force: bool,
+}
+
+#[async_trait]
+impl Fault for Injector {
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
+        let aws = &self.ctx.aws;
+        let sel = crate::aws::Selector { ids: self.ids.clone(), ..Default::default() };
+        let volumes = self.ctx.still_there(aws.volumes(&sel).await, &self.ids, |v: &Volume| &v.id)?;
+        for v in volumes {
+            let Some(a) = v.attachments.iter().find(|a| a.state == "attached") else { continue };
+            intents
+                .intent(UndoRecord {
+                    kind: ATTACH.into(),
+                    description: format!("attach {} to {} as {}", v.id, a.instance, a.device),
+                    data: json!({"region": aws.region(), "volume": v.id, "instance": a.instance, "device": a.device}),
+                })
+                .await?;
+            aws.detach_volume(&v.id, &a.instance, self.force).await.map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct AttachData {
+    volume: String,
+    instance: String,
+    device: String,
+}
+
+pub async fn undo_attach(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
+    let d: AttachData = super::parse(ATTACH, data)?;
+    let Some(v) = aws.volume(&d.volume).await.map_err(failed)? else {
+        return Err(FaultError::Conflict(format!("volume {} no longer exists", d.volume)));
+    };
+    let ours = |v: &Volume| v.attachments.iter().any(|a| a.instance == d.instance && a.device == d.device);
+    if let Some(a) = v.attachments.iter().find(|a| a.state != "detached") {
+        if !ours(&v) {
+            return Err(FaultError::Conflict(format!(
+                "volume {} is now attached to {} as {}, not {} as {}: left alone",
+                d.volume, a.instance, a.device, d.instance, d.device
+            )));
+        }
+        if a.state == "detaching" {
+            wait(aws, &d.volume, "available").await?;
+        } else {
+            return wait(aws, &d.volume, "in-use").await;
+        }
+    }
+    aws.attach_volume(&d.volume, &d.instance, &d.device).await.map_err(failed)?;
+    wait(aws, &d.volume, "in-use").await
+}
+
+async fn wait(aws: &Aws, volume: &str, state: &str) -> Result<(), FaultError> {
+    aws.wait_for(&format!("volume {volume} to be {state}"), WAIT, || async {
+        Ok(aws.volume(volume).await?.filter(|v| v.state == state).map(|_| ()))
+    })
+    .await
+    .map_err(failed)
+}

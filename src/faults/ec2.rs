@@ -1,0 +1,147 @@
+//! `ec2_stop_instances` (revert: start, then wait for running), `ec2_reboot_instances`
+//! and `ec2_terminate_instances` (nothing to revert). Only instances that are running at
+//! injection are stopped, so a revert never starts an instance that was already stopped.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AwsFaultCtx;
+use crate::aws::{Aws, Instance};
+use crate::engine::{Fault, FaultError, Intents};
+use crate::journal::UndoRecord;
+
+/// Undo kind: start these instances and wait until they run.
+pub const START: &str = "ec2_start_instances";
+/// How long a revert waits for instances to stop (if still stopping) and then to run.
+pub const WAIT: Duration = Duration::from_secs(600);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Stop,
+    Reboot,
+    Terminate,
+}
+
+pub struct Injector {
+    pub ctx: AwsFaultCtx,
+    pub action: Action,
+    pub ids: Vec<String>,
+}
+
+#[async_trait]
+impl Fault for Injector {
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
+        let aws = &self.ctx.aws;
+        let current = self.ctx.still_there(aws.instances_by_id(&self.ids).await, &self.ids, |i: &Instance| &i.id)?;
+        let ids: Vec<String> = current
+            .iter()
+            .filter(|i| match self.action {
+                Action::Stop | Action::Reboot => i.state == "running",
+                Action::Terminate => !matches!(i.state.as_str(), "terminated" | "shutting-down"),
+            })
+            .map(|i| i.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        match self.action {
+            Action::Stop => {
+                intents.intent(start_record(aws, &ids)).await?;
+                aws.stop_instances(&ids).await.map_err(failed)?;
+            }
+            Action::Reboot => {
+                intents.intent(super::nothing(format!("reboot {} (nothing to revert)", list(&ids)))).await?;
+                aws.reboot_instances(&ids).await.map_err(failed)?;
+            }
+            Action::Terminate => {
+                intents.intent(super::nothing(format!("terminate {} (irreversible)", list(&ids)))).await?;
+                aws.terminate_instances(&ids).await.map_err(failed)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn failed(e: crate::aws::AwsError) -> FaultError {
+    FaultError::Failed(e.to_string())
+}
+
+/// `i-1, i-2, i-3` or `i-1, i-2 and 8 more`.
+pub fn list(ids: &[String]) -> String {
+    if ids.len() <= 3 { ids.join(", ") } else { format!("{}, {} and {} more", ids[0], ids[1], ids.len() - 2) }
+}
+
+pub fn start_record(aws: &Aws, ids: &[String]) -> UndoRecord {
+    UndoRecord {
+        kind: START.into(),
+        description: format!("start {} and wait until running", list(ids)),
+        data: json!({"region": aws.region(), "instance_ids": ids}),
+    }
+}
+
+#[derive(Deserialize)]
+struct StartData {
+    instance_ids: Vec<String>,
+}
+
+/// Starts what is stopped (waiting for `stopping` ones first), then waits until every
+/// instance runs. Instances already running need nothing; terminated ones are a conflict.
+pub async fn undo_start(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
+    let d: StartData = super::parse(START, data)?;
+    let now = aws.instances_by_id(&d.instance_ids).await.map_err(failed)?;
+    let gone: Vec<String> = d
+        .instance_ids
+        .iter()
+        .filter(|id| !now.iter().any(|i| &i.id == *id && !matches!(i.state.as_str(), "terminated" | "shutting-down")))
+        .cloned()
+        .collect();
+    if !now.iter().any(|i| i.state == "stopping" || i.state == "stopped") && gone.is_empty() {
+        return wait_running(aws, &d.instance_ids).await;
+    }
+    // Stopping instances cannot be started yet.
+    let stopping: Vec<String> = now.iter().filter(|i| i.state == "stopping").map(|i| i.id.clone()).collect();
+    if !stopping.is_empty() {
+        aws.wait_for("instances to finish stopping", WAIT, || async {
+            let v = aws.instances_by_id(&stopping).await?;
+            Ok(v.iter().all(|i| i.state != "stopping").then_some(()))
+        })
+        .await
+        .map_err(failed)?;
+    }
+    let alive: Vec<String> = d.instance_ids.iter().filter(|id| !gone.contains(id)).cloned().collect();
+    let stopped: Vec<String> = aws
+        .instances_by_id(&alive)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .filter(|i| i.state == "stopped")
+        .map(|i| i.id)
+        .collect();
+    if !stopped.is_empty() {
+        aws.start_instances(&stopped).await.map_err(failed)?;
+    }
+    wait_running(aws, &alive).await?;
+    if gone.is_empty() {
+        Ok(())
+    } else {
+        Err(FaultError::Conflict(format!(
+            "{} no longer exist (terminated by someone else); the rest were started",
+            list(&gone)
+        )))
+    }
+}
+
+async fn wait_running(aws: &Aws, ids: &[String]) -> Result<(), FaultError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    aws.wait_for("instances to be running", WAIT, || async {
+        let v = aws.instances_by_id(ids).await?;
+        Ok(v.iter().all(|i| i.state == "running").then_some(()))
+    })
+    .await
+    .map_err(failed)
+}

@@ -1,0 +1,65 @@
+//! `rds_failover`: a cluster fails over (FailoverDBCluster, optionally to a named
+//! instance); a Multi-AZ instance reboots with failover. A failover is its own recovery,
+//! so the journal records it with nothing to undo. A single-AZ instance is refused at
+//! plan time ([`preflight`]).
+
+use async_trait::async_trait;
+
+use super::AwsFaultCtx;
+use super::ec2::failed;
+use crate::engine::{Fault, FaultError, Intents};
+use crate::scenario::TargetType;
+use crate::targets::Resource;
+
+pub struct Injector {
+    pub ctx: AwsFaultCtx,
+    pub kind: TargetType,
+    pub ids: Vec<String>,
+    pub to: Option<String>,
+}
+
+#[async_trait]
+impl Fault for Injector {
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
+        for id in &self.ids {
+            failover(&self.ctx, self.kind, id, self.to.as_deref(), intents).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Fails one cluster or Multi-AZ instance over, journaling it first.
+pub async fn failover(
+    ctx: &AwsFaultCtx,
+    kind: TargetType,
+    id: &str,
+    to: Option<&str>,
+    intents: &dyn Intents,
+) -> Result<(), FaultError> {
+    let aws = &ctx.aws;
+    if kind == TargetType::RdsCluster {
+        let to_text = to.map(|t| format!(" to {t}")).unwrap_or_default();
+        intents
+            .intent(super::nothing(format!("fail over cluster {id}{to_text} (a failover is its own recovery)")))
+            .await?;
+        aws.failover_cluster(id, to).await.map_err(failed)
+    } else {
+        intents.intent(super::nothing(format!("reboot {id} with failover (a failover is its own recovery)"))).await?;
+        aws.reboot_with_failover(id).await.map_err(failed)
+    }
+}
+
+/// Refusals known from the resolved resources: failing over a single-AZ instance would be
+/// an outage, not a failover.
+pub fn preflight(fault: &str, resources: &[Resource]) -> Vec<String> {
+    resources
+        .iter()
+        .filter(|r| r.attrs.get("multi_az").is_some_and(|m| m == "false") && !r.attrs.contains_key("cluster"))
+        .map(|r| {
+            format!(
+                "fault `{fault}`: RDS instance {} is single-AZ; rebooting it with failover is impossible (make it Multi-AZ or target its cluster)",
+                r.id
+            )
+        })
+        .collect()
+}

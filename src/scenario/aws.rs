@@ -1,0 +1,316 @@
+//! The AWS part of the scenario model: the `environment` guard, named `targets` (tag
+//! selectors, filters, selection mode, blast-radius cap), the AWS fault kinds and the AWS
+//! probe kinds. Validation of these lives in `validate.rs` with the rest.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where the scenario may run. firedrill refuses to touch anything unless the caller's
+/// account (STS) is listed and the region matches.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// The only region this scenario may act in, e.g. `us-east-1`.
+    pub region: String,
+    /// The only AWS account ids (12 digits) this scenario may act in.
+    pub accounts: Vec<String>,
+    /// Nothing without this tag is ever touched.
+    pub opt_in_tag: OptInTag,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptInTag {
+    pub key: String,
+    pub value: String,
+}
+
+/// The kinds of resources a target can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+pub enum TargetType {
+    #[serde(rename = "ec2:instance")]
+    Ec2Instance,
+    #[serde(rename = "ec2:volume")]
+    Ec2Volume,
+    #[serde(rename = "ec2:subnet")]
+    Ec2Subnet,
+    #[serde(rename = "autoscaling:group")]
+    AutoScalingGroup,
+    #[serde(rename = "rds:instance")]
+    RdsInstance,
+    #[serde(rename = "rds:cluster")]
+    RdsCluster,
+    #[serde(rename = "iam:role")]
+    IamRole,
+    #[serde(rename = "iam:user")]
+    IamUser,
+}
+
+impl TargetType {
+    pub const ALL: &'static [TargetType] = &[
+        TargetType::Ec2Instance,
+        TargetType::Ec2Volume,
+        TargetType::Ec2Subnet,
+        TargetType::AutoScalingGroup,
+        TargetType::RdsInstance,
+        TargetType::RdsCluster,
+        TargetType::IamRole,
+        TargetType::IamUser,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetType::Ec2Instance => "ec2:instance",
+            TargetType::Ec2Volume => "ec2:volume",
+            TargetType::Ec2Subnet => "ec2:subnet",
+            TargetType::AutoScalingGroup => "autoscaling:group",
+            TargetType::RdsInstance => "rds:instance",
+            TargetType::RdsCluster => "rds:cluster",
+            TargetType::IamRole => "iam:role",
+            TargetType::IamUser => "iam:user",
+        }
+    }
+
+    /// Whether resources of this type live in one Availability Zone (or, for an ASG or an
+    /// RDS cluster, span several) so that `filters.availability_zone` applies.
+    pub fn zonal(self) -> bool {
+        !matches!(self, TargetType::IamRole | TargetType::IamUser)
+    }
+
+    /// The states `filters.state` may name, if the type has any.
+    pub fn states(self) -> &'static [&'static str] {
+        match self {
+            TargetType::Ec2Instance => &["pending", "running", "stopping", "stopped"],
+            TargetType::Ec2Volume => &["available", "in-use"],
+            TargetType::RdsInstance | TargetType::RdsCluster => &["available"],
+            _ => &[],
+        }
+    }
+}
+
+impl std::fmt::Display for TargetType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A named set of resources, resolved (read-only) before anything is injected.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    #[serde(rename = "type")]
+    pub kind: TargetType,
+    /// Resources carrying all of these tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Or (and) exactly these resources: instance, volume or subnet ids, group, cluster,
+    /// instance, role or user names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Filters::is_empty")]
+    pub filters: Filters,
+    /// `all` (default), `{ count: N }` or `{ percent: P }`; random picks record their seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<Select>,
+    /// Blast-radius cap: refuse the run if more resources than this would be hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    /// What to do when nothing matches: `fail` (default) or `skip`.
+    #[serde(default)]
+    pub on_empty: OnEmpty,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    /// Only resources in this Availability Zone (for ASGs and RDS clusters: spanning it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    /// Only resources in this state (`running`, `stopped`, `available`, `in-use`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl Filters {
+    pub fn is_empty(&self) -> bool {
+        self.availability_zone.is_none() && self.state.is_none()
+    }
+}
+
+/// `all`, `{ count: N }` or `{ percent: P }`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged, expecting = "`all`, `{ count: N }` or `{ percent: P }`")]
+pub enum Select {
+    Word(String),
+    Map(SelectMap),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectMap {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+}
+
+/// A validated selection mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    Count(u32),
+    Percent(u32),
+}
+
+impl Target {
+    /// The selection mode; `None` when `select` is malformed (validation reports it).
+    pub fn selection(&self) -> Option<Selection> {
+        match &self.select {
+            None => Some(Selection::All),
+            Some(Select::Word(w)) if w == "all" => Some(Selection::All),
+            Some(Select::Word(_)) => None,
+            Some(Select::Map(SelectMap { count: Some(n), percent: None })) => Some(Selection::Count(*n)),
+            Some(Select::Map(SelectMap { count: None, percent: Some(p) })) => Some(Selection::Percent(*p)),
+            Some(Select::Map(_)) => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnEmpty {
+    #[default]
+    Fail,
+    Skip,
+}
+
+// ---- Faults ----
+
+/// `ec2_stop_instances` and `ec2_reboot_instances`: the instances of one target.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstancesFault {
+    /// An `ec2:instance` target.
+    pub target: String,
+}
+
+/// `ec2_terminate_instances`: cannot be reverted, so it must say `irreversible: true`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerminateFault {
+    /// An `ec2:instance` target.
+    pub target: String,
+    /// Must be `true`: terminated instances are gone for good.
+    #[serde(default)]
+    pub irreversible: bool,
+}
+
+/// `az_outage`: one Availability Zone fails for the targeted resources.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AzOutageFault {
+    /// The zone that fails, e.g. `us-east-1a`.
+    pub zone: String,
+    /// Targets whose resources in the zone are affected (`ec2:subnet` for `network`,
+    /// `ec2:instance` for `stop_instances`, `autoscaling:group` for `asg`,
+    /// `rds:cluster`/`rds:instance` for `rds`).
+    pub targets: Vec<String>,
+    /// Associate a deny-all network ACL with each targeted subnet in the zone.
+    #[serde(default)]
+    pub network: bool,
+    /// Stop the targeted instances in the zone (started again on revert).
+    #[serde(default)]
+    pub stop_instances: bool,
+    /// `remove_zone`: take the zone's subnets out of the targeted Auto Scaling groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asg: Option<AsgAction>,
+    /// `failover`: fail over targeted RDS clusters whose writer (and Multi-AZ instances
+    /// whose primary) is in the zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds: Option<RdsAction>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AsgAction {
+    RemoveZone,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RdsAction {
+    Failover,
+}
+
+/// `ebs_detach_volumes`: detach the target's attached volumes; revert re-attaches each to
+/// the same instance and device.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EbsDetachFault {
+    /// An `ec2:volume` target.
+    pub target: String,
+    /// Force the detachment (data may be lost, as with `aws ec2 detach-volume --force`).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `rds_failover`: a cluster fails over (optionally to a named instance); a Multi-AZ
+/// instance reboots with failover. A failover is its own recovery: nothing to revert.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RdsFailoverFault {
+    /// An `rds:cluster` or `rds:instance` target.
+    pub target: String,
+    /// For a cluster: the instance to promote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// `iam_revoke_credentials`: a role's sessions issued before the injection are denied
+/// everything (an inline policy); a user's active access keys are deactivated.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IamRevokeFault {
+    /// An `iam:role` or `iam:user` target.
+    pub target: String,
+}
+
+// ---- Probes ----
+
+/// Passes while the CloudWatch alarm is in state `OK`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmProbe {
+    pub alarm: String,
+}
+
+/// Passes while the Auto Scaling group has at least `min_healthy` instances InService and
+/// Healthy.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AsgCapacityProbe {
+    pub group: String,
+    pub min_healthy: u32,
+}
+
+/// Passes while at least `min` instances with these tags are running.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2RunningProbe {
+    pub tags: BTreeMap<String, String>,
+    pub min: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+}
+
+/// Passes while the RDS cluster (or instance) is `available`; records the writer's zone.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RdsStatusProbe {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
