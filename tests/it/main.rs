@@ -1,0 +1,14 @@
+//! The one integration test binary (`cargo test --test it`): end-to-end tests through the
+//! real `firedrill` executable (`CARGO_BIN_EXE_firedrill`), one module per area.
+//!
+//! - [`support`]: shared helpers (temp sandboxes with a state directory, scenario files,
+//!   running the binary with bounded waits, reading `report.json` and `journal.jsonl`) and
+//!   a small local web service to break.
+//! - [`local`]: game days against that local web service: measured times, exit codes,
+//!   abort, signals, crash recovery, and the read-only commands.
+//!
+//! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
+//! modules need in `support`.
+
+mod local;
+mod support;
