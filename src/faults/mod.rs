@@ -198,8 +198,12 @@ pub fn preflight(f: &Fault, res: &Resolution) -> Vec<String> {
 }
 
 /// A record for a side effect that has nothing to undo.
-pub fn nothing(description: String) -> UndoRecord {
-    UndoRecord { kind: NOTHING.into(), description, data: serde_json::Value::Null }
+pub fn nothing(done: String) -> UndoRecord {
+    UndoRecord {
+        kind: NOTHING.into(),
+        description: format!("nothing to undo after: {done}"),
+        data: serde_json::Value::Null,
+    }
 }
 
 /// Reads a journaled undo record's data.
