@@ -10,5 +10,6 @@
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
 
+mod aws;
 mod local;
 mod support;

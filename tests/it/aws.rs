@@ -1,0 +1,331 @@
+//! AWS faults, guards and crash recovery against a real moto server: for every fault,
+//! inject → the change is visible through moto → revert → every touched attribute is
+//! exactly as before (a full snapshot comparison). Guards refuse and leave moto untouched.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::moto::Moto;
+use crate::support::{Sandbox, read_journal, read_report};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A scenario around one fault: the environment guard, `targets` and the fault's YAML
+/// (indented under `faults:`), with a steady state every seeded twin passes.
+fn scenario(targets: &str, fault: &str, duration: &str) -> String {
+    format!(
+        r#"version: 1
+name: aws-test
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+targets:
+{targets}
+steady_state:
+  - name: errors
+    cloudwatch_alarm: {{ alarm: shop-5xx }}
+    every: 100ms
+faults:
+  - name: f
+    duration: {duration}
+{fault}
+recovery:
+  within: 1m
+  stable_for: 200ms
+  settle_timeout: 30s
+"#
+    )
+}
+
+const WEB: &str = "  web:\n    type: ec2:instance\n    tags: { app: shop, env: staging }\n    filters: { availability_zone: us-east-1a }";
+
+fn start(moto: &Moto, yaml: &str) -> (Sandbox, crate::support::Running) {
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("s", yaml);
+    let running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    (sb, running)
+}
+
+/// Runs the scenario; while its fault is injected (journal `done`) calls `during` with a
+/// snapshot; returns the finished run's report and the snapshot after it.
+fn run_through(moto: &Moto, yaml: &str, during: impl FnOnce(&Value)) -> (Value, Value, Sandbox) {
+    let (sb, running) = start(moto, yaml);
+    sb.wait_for_journal("done", WAIT);
+    during(&moto.snapshot());
+    let done = running.wait();
+    assert_eq!(done.code(), Some(0), "{done}");
+    let report = read_report(&sb.only_run_dir());
+    (report, moto.snapshot(), sb)
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn ec2_stop_instances_stops_the_zone_and_starts_exactly_those_again() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    // One instance in the zone was stopped before the run: it must stay stopped.
+    let zone_a = ids(&seed["instances"]["us-east-1a"]);
+    moto.boto(&format!("ec2.stop_instances(InstanceIds=['{}'])", zone_a[1]));
+    let before = moto.snapshot();
+    let yaml = scenario(WEB, "    ec2_stop_instances: { target: web }", "1s");
+    let (report, after, sb) = run_through(&moto, &yaml, |during| {
+        assert_eq!(during["instances"][&zone_a[0]], "stopped");
+        for id in ids(&seed["instances"]["us-east-1b"]) {
+            assert_eq!(during["instances"][&id], "running", "outside the zone: untouched");
+        }
+    });
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(after, before, "every instance exactly as before (the pre-stopped one still stopped)");
+    let journal = read_journal(&sb.only_run_dir());
+    let intent = journal.iter().find(|e| e["event"] == "intent").unwrap();
+    assert_eq!(intent["undo"]["kind"], "ec2_start_instances");
+    assert_eq!(intent["undo"]["data"]["instance_ids"], json!([zone_a[0]]), "only the running one");
+}
+
+#[test]
+fn ebs_detach_reattaches_to_the_same_instance_and_device() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let before = moto.snapshot();
+    let (vol, att) = seed["volumes"].as_object().unwrap().iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap();
+    let targets = format!("  data:\n    type: ec2:volume\n    ids: [{vol}]\n    tags: {{ role: data }}");
+    let yaml = scenario(&targets, "    ebs_detach_volumes: { target: data, force: true }", "1s");
+    let (report, after, _) = run_through(&moto, &yaml, |during| {
+        assert_eq!(during["volumes"][&vol], json!([]), "detached while the fault lasts");
+    });
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(
+        after["volumes"][&vol],
+        json!([format!("{} {} attached", att["instance"].as_str().unwrap(), att["device"].as_str().unwrap())])
+    );
+    assert_eq!(after, before);
+}
+
+#[test]
+fn az_outage_swaps_nacls_stops_instances_shrinks_the_asg_fails_over_and_puts_it_all_back() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let before = moto.snapshot();
+    let subnet_a = seed["subnets"]["us-east-1a"].as_str().unwrap().to_string();
+    let subnet_b = seed["subnets"]["us-east-1b"].as_str().unwrap().to_string();
+    let original_nacl = before["nacl_of_subnet"][&subnet_a].clone();
+    let targets = "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n  web:\n    type: ec2:instance\n    tags: { app: shop }\n  \
+                   asg:\n    type: autoscaling:group\n    tags: { app: shop }\n  db:\n    type: rds:cluster\n    tags: { app: shop }";
+    let fault = "    az_outage: { zone: us-east-1a, targets: [subnets, web, asg, db], network: true, stop_instances: true, asg: remove_zone, rds: failover }";
+    let (report, after, _) = run_through(&moto, &scenario(targets, fault, "2s"), |during| {
+        let clone = &during["nacl_of_subnet"][&subnet_a];
+        assert_ne!(clone, &original_nacl, "subnet in the zone uses firedrill's ACL");
+        assert_eq!(during["firedrill_nacls"], json!([clone]));
+        assert_eq!(during["nacl_of_subnet"][&subnet_b], original_nacl, "other zones untouched");
+        for id in ids(&seed["instances"]["us-east-1a"]) {
+            assert_eq!(during["instances"][&id], "stopped");
+        }
+        let subnets = during["asg_subnets"]["shop-web"].as_str().unwrap();
+        assert!(!subnets.contains(&subnet_a) && subnets.contains(&subnet_b), "{subnets}");
+        assert_eq!(during["cluster_writer"]["shop-db"], "shop-db-2", "the writer left the zone");
+    });
+    assert_eq!(report["outcome"], "passed", "{report}");
+    // A failover is its own recovery: the writer stays where it went. Everything else is back.
+    assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-2");
+    let mut expected = before.clone();
+    expected["cluster_writer"]["shop-db"] = json!("shop-db-2");
+    assert_eq!(after, expected, "NACL associations, clone deleted, instances, ASG subnets exactly as before");
+}
+
+#[test]
+fn iam_revocation_puts_then_deletes_the_policy_and_reactivates_exactly_the_keys() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    // A second key that was already inactive must stay inactive.
+    moto.boto("k=iam.create_access_key(UserName='shop-deployer')['AccessKey']['AccessKeyId']\niam.update_access_key(UserName='shop-deployer', AccessKeyId=k, Status='Inactive')");
+    let before = moto.snapshot();
+    let targets = "  role:\n    type: iam:role\n    tags: { app: shop }\n  user:\n    type: iam:user\n    ids: [shop-deployer]\n    tags: { app: shop }";
+    let fault = "    iam_revoke_credentials: { target: role }\n  - name: g\n    duration: 1s\n    iam_revoke_credentials: { target: user }";
+    let (report, after, sb) = run_through(&moto, &scenario(targets, fault, "1s"), |_| {});
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(after, before);
+    // While injected (checked via the journal's undo data): one policy, the active key only.
+    let journal = read_journal(&sb.only_run_dir());
+    let undos: Vec<&Value> = journal.iter().filter(|e| e["event"] == "intent").map(|e| &e["undo"]).collect();
+    assert_eq!(undos.len(), 2, "{undos:?}");
+    let role = undos.iter().find(|u| u["kind"] == "iam_delete_role_policy").unwrap();
+    assert!(role["data"]["policy"].as_str().unwrap().starts_with("firedrill-revoke-"));
+    let keys = undos.iter().find(|u| u["kind"] == "iam_reactivate_access_keys").unwrap();
+    let active: Vec<&String> = before["access_keys"]["shop-deployer"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| *s == "Active")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys["data"]["keys"], json!(active));
+}
+
+#[test]
+fn iam_state_while_revoked() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let targets =
+        "  role:\n    type: iam:role\n    tags: { app: shop }\n  user:\n    type: iam:user\n    tags: { app: shop }";
+    let fault = "    iam_revoke_credentials: { target: role }\n  - name: g\n    duration: 2s\n    iam_revoke_credentials: { target: user }";
+    let (sb, running) = start(&moto, &scenario(targets, fault, "2s"));
+    crate::support::wait_until("both faults injected", WAIT, || {
+        sb.run_dirs().first().is_some_and(|d| read_journal(d).iter().filter(|e| e["event"] == "done").count() == 2)
+    });
+    let during = moto.snapshot();
+    assert_eq!(during["role_policies"]["shop-app"].as_array().unwrap().len(), 1, "{during}");
+    assert!(during["access_keys"]["shop-deployer"].as_object().unwrap().values().all(|s| s == "Inactive"));
+    assert_eq!(running.wait().code(), Some(0));
+}
+
+#[test]
+fn rds_failover_moves_the_writer_and_a_single_az_instance_is_refused_at_plan_time() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let targets = "  db:\n    type: rds:cluster\n    ids: [shop-db]\n    tags: { app: shop }";
+    let (report, after, _) =
+        run_through(&moto, &scenario(targets, "    rds_failover: { target: db, to: shop-db-2 }", "1s"), |d| {
+            assert_eq!(d["cluster_writer"]["shop-db"], "shop-db-2");
+        });
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-2");
+
+    moto.boto("rds.create_db_instance(DBInstanceIdentifier='solo', Engine='postgres', DBInstanceClass='db.t3.micro', AllocatedStorage=20, MasterUsername='u', MasterUserPassword='password1', MultiAZ=False, Tags=[{'Key':'firedrill','Value':'allowed'},{'Key':'app','Value':'solo'}])");
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = sb.write_scenario(
+        "s",
+        &scenario(
+            "  solo:\n    type: rds:instance\n    tags: { app: solo }",
+            "    rds_failover: { target: solo }",
+            "1s",
+        ),
+    );
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(7), "{plan}");
+    assert!(plan.stdout.contains("RDS instance solo is single-AZ"), "{plan}");
+    assert_eq!(moto.snapshot(), before);
+}
+
+fn refused(moto: &Moto, sb: &Sandbox, yaml: &str, args: &[&str], expect: &str) {
+    let before = moto.snapshot();
+    let file = sb.write_scenario("guarded", yaml);
+    let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    argv.extend(["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    let done = sb.run(&argv);
+    assert_eq!(done.code(), Some(7), "{done}");
+    assert!(done.stderr.contains(expect), "expected {expect:?} in:\n{done}");
+    assert!(sb.run_dirs().is_empty(), "no run was even started");
+    assert_eq!(moto.snapshot(), before, "nothing touched");
+}
+
+#[test]
+fn guards_refuse_wrong_account_region_untagged_and_over_max_touching_nothing() {
+    let moto = Moto::start();
+    let seed = moto.seed(&["--untagged", "1"]);
+    let sb = moto.sandbox();
+    let stop = "    ec2_stop_instances: { target: web }";
+    let tagged = "  web:\n    type: ec2:instance\n    tags: { app: shop, firedrill: allowed }\n    filters: { availability_zone: us-east-1a }";
+
+    let wrong_account = scenario(tagged, stop, "1s").replace("123456789012", "111111111111");
+    refused(&moto, &sb, &wrong_account, &[], "account 123456789012 is not in the scenario's environment.accounts");
+    refused(
+        &moto,
+        &sb,
+        &scenario(tagged, stop, "1s"),
+        &["--region", "us-west-2"],
+        "region us-west-2 is not the scenario's environment.region (us-east-1)",
+    );
+    let untagged = seed["untagged_instances"][0].as_str().unwrap();
+    refused(
+        &moto,
+        &sb,
+        &scenario(WEB, stop, "1s"),
+        &[],
+        &format!("ec2:instance {untagged} lacks the opt-in tag firedrill=allowed"),
+    );
+    let capped = format!("{tagged}\n    max: 1");
+    refused(&moto, &sb, &scenario(&capped, stop, "1s"), &[], "2 resources would be hit, over its max of 1");
+    let nothing = "  web:\n    type: ec2:instance\n    tags: { app: nothing-has-this }";
+    refused(&moto, &sb, &scenario(nothing, stop, "1s"), &[], "no ec2:instance matches");
+    let no_subnet =
+        "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n    filters: { availability_zone: us-east-1b }";
+    refused(
+        &moto,
+        &sb,
+        &scenario(no_subnet, "    az_outage: { zone: us-east-1a, targets: [subnets], network: true }", "1s"),
+        &[],
+        "no targeted subnet is in zone us-east-1a",
+    );
+}
+
+#[test]
+fn sigkill_mid_az_outage_then_recover_restores_everything() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let targets = "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n  web:\n    type: ec2:instance\n    tags: { app: shop }\n  \
+                   asg:\n    type: autoscaling:group\n    tags: { app: shop }";
+    let fault = "    az_outage: { zone: us-east-1a, targets: [subnets, web, asg], network: true, stop_instances: true, asg: remove_zone }";
+    let (sb, mut running) = start(&moto, &scenario(targets, fault, "5m"));
+    sb.wait_for_journal("done", WAIT);
+    running.kill();
+    let _ = running.wait();
+    assert_ne!(moto.snapshot(), before, "the fault is still in place after SIGKILL");
+    let rec = sb.run(&["recover"]);
+    assert_eq!(rec.code(), Some(0), "{rec}");
+    assert_eq!(moto.snapshot(), before, "recover put every attribute back");
+    let again = sb.run(&["recover"]);
+    assert_eq!(again.code(), Some(0), "{again}");
+    assert_eq!(moto.snapshot(), before);
+}
+
+#[test]
+fn a_revert_never_clobbers_a_change_someone_else_made() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let subnet_c = seed["subnets"]["us-east-1c"].as_str().unwrap().to_string();
+    let targets = "  asg:\n    type: autoscaling:group\n    tags: { app: shop }";
+    let (sb, running) =
+        start(&moto, &scenario(targets, "    az_outage: { zone: us-east-1a, targets: [asg], asg: remove_zone }", "2s"));
+    sb.wait_for_journal("done", WAIT);
+    // An operator pins the group to one subnet while the drill runs.
+    moto.boto(&format!(
+        "asg.update_auto_scaling_group(AutoScalingGroupName='shop-web', VPCZoneIdentifier='{subnet_c}')"
+    ));
+    let done = running.wait();
+    assert_eq!(done.code(), Some(5), "revert_failed: a human must look\n{done}");
+    assert_eq!(moto.snapshot()["asg_subnets"]["shop-web"], json!(subnet_c), "their change stands");
+    let report = read_report(&sb.only_run_dir());
+    assert_eq!(report["outcome"], "revert_failed");
+    let broken = report["still_broken"][0]["error"].as_str().unwrap();
+    assert!(broken.contains("conflict") && broken.contains("left alone"), "{broken}");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_a_clear_error_and_nothing_starts() {
+    let sb = {
+        let mut sb = Sandbox::new();
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+        ] {
+            sb.env(k, v);
+        }
+        sb
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let file = sb.write_scenario("s", &scenario(WEB, "    ec2_stop_instances: { target: web }", "1s"));
+    let url = format!("http://127.0.0.1:{port}");
+    let done = sb.run(&["--endpoint-url".as_ref(), url.as_ref(), "plan".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(6), "{done}");
+    assert!(done.stderr.contains("cannot reach AWS"), "{done}");
+    assert!(sb.run_dirs().is_empty());
+}

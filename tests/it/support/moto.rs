@@ -1,0 +1,135 @@
+//! A real moto server per test, on a free 127.0.0.1 port, started from the project's
+//! venv (`.venv`, made by `.ci/run`; `FIREDRILL_MOTO_VENV` points elsewhere). Each test
+//! gets its own server, so tests run in parallel without sharing AWS state.
+//!
+//! [`Moto::seed`] runs `demo/seed.py` (the staging twin the demo uses) and returns what it
+//! made; [`Moto::snapshot`] runs `tests/it/support/moto_state.py` and returns every
+//! attribute a fault may touch (instance states, volume attachments, NACL associations and
+//! firedrill's NACLs, ASG subnets, cluster writers, role policies, access key statuses),
+//! so a test can assert "exactly as before".
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{Sandbox, wait_until};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("FIREDRILL_MOTO_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv"))
+}
+
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    /// Starts moto with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        let server = venv().join("bin/moto_server");
+        assert!(
+            server.exists(),
+            "{} is missing: run `.ci/run`, or `python3 -m venv .venv && .venv/bin/pip install 'moto[server]'`",
+            server.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto { child, port };
+        wait_until("moto to answer", Duration::from_secs(60), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment a `firedrill` needs to talk to this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+            ("FIREDRILL_AWS_POLL", "50ms".into()),
+        ]
+    }
+
+    /// A sandbox whose `firedrill` commands talk to this server.
+    pub fn sandbox(&self) -> Sandbox {
+        let mut sb = Sandbox::new();
+        for (k, v) in self.env() {
+            sb.env(k, &v);
+        }
+        sb
+    }
+
+    fn python(&self, script: &str, args: &[&str]) -> Value {
+        let out = Command::new(venv().join("bin/python"))
+            .arg(root().join(script))
+            .args(["--endpoint", &self.endpoint()])
+            .args(args)
+            .output()
+            .expect("run python");
+        assert!(
+            out.status.success(),
+            "{script} {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON: {e}"))
+    }
+
+    /// Seeds the staging twin (`demo/seed.py ARGS`) and returns what it made.
+    pub fn seed(&self, args: &[&str]) -> Value {
+        self.python("demo/seed.py", args)
+    }
+
+    /// Every attribute a fault may touch, as JSON.
+    pub fn snapshot(&self) -> Value {
+        self.python("tests/it/support/moto_state.py", &[])
+    }
+
+    /// Runs a small boto3 program against this server: `code` sees `ec2`, `asg`, `rds`,
+    /// `iam`, `cw` clients (for a test to play "someone else" changing a resource).
+    pub fn boto(&self, code: &str) {
+        let prelude = format!(
+            "import boto3\nkw=dict(region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+             ec2=boto3.client('ec2',**kw); asg=boto3.client('autoscaling',**kw); rds=boto3.client('rds',**kw)\n\
+             iam=boto3.client('iam',**kw); cw=boto3.client('cloudwatch',**kw)\n",
+            self.endpoint()
+        );
+        let out =
+            Command::new(venv().join("bin/python")).args(["-c", &format!("{prelude}{code}")]).output().expect("python");
+        assert!(out.status.success(), "boto3 snippet failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
