@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# A complete AWS game day on this machine, with no AWS account: start moto (an AWS
+# emulator) on a free loopback port, seed a "staging twin" of the shop into it
+# (demo/seed.py), then plan and run scenarios/az-failure.yaml against it and print the
+# report. Exits with firedrill's exit code.
+#
+#   demo/aws.sh [SCENARIO]      # default: scenarios/az-failure.yaml
+#
+# Needs python3 (with the venv module), curl and a Rust toolchain. The first run creates
+# .venv/ with moto[server] in it (a minute or two); later runs reuse it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scenario=${1:-scenarios/az-failure.yaml}
+state=${FIREDRILL_STATE_DIR:-.firedrill}
+
+# 1. moto, in a virtualenv kept in .venv/ (gitignored).
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "Installing moto[server] into .venv/ (first run only)..." >&2
+  python3 -m venv .venv
+  .venv/bin/pip install -q 'moto[server]'
+fi
+
+# 2. firedrill.
+cargo build --quiet --bin firedrill
+
+# 3. moto on a free loopback port, stopped whatever happens to this script.
+port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+endpoint="http://127.0.0.1:$port"
+moto_log=$(mktemp "${TMPDIR:-/tmp}/firedrill-moto.XXXXXX")
+.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+moto=$!
+cleanup() {
+  kill "$moto" 2>/dev/null || true
+  wait "$moto" 2>/dev/null || true
+  rm -f "$moto_log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ready=
+for _ in $(seq 300); do # up to 30 s
+  if ! kill -0 "$moto" 2>/dev/null; then
+    break
+  fi
+  if curl -fsS --max-time 1 "$endpoint/moto-api/" >/dev/null 2>&1; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  echo "moto did not start on $endpoint; its log:" >&2
+  cat "$moto_log" >&2
+  exit 6
+fi
+echo "moto is listening on $endpoint" >&2
+
+# 4. The staging twin (seed.py refuses anything but loopback).
+echo "Seeding the staging twin (demo/seed.py)..." >&2
+.venv/bin/python demo/seed.py --endpoint "$endpoint" >/dev/null
+
+# 5. The game day. moto accepts any credentials; these keep the AWS SDK off real ones.
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
+export FIREDRILL_AWS_POLL=${FIREDRILL_AWS_POLL:-100ms}
+
+echo
+target/debug/firedrill --endpoint-url "$endpoint" plan "$scenario"
+echo
+
+code=0
+run_dir=$(target/debug/firedrill --endpoint-url "$endpoint" --state-dir "$state" run --yes "$scenario") || code=$?
+echo
+if [ -n "$run_dir" ] && [ -f "$run_dir/report.md" ]; then
+  cat "$run_dir/report.md"
+  echo
+  echo "Run directory: $run_dir (report.json, report.md, junit.xml, journal.jsonl)"
+else
+  echo "firedrill exited with $code before writing a report" >&2
+fi
+exit "$code"
