@@ -409,3 +409,56 @@ async fn a_hanging_probe_is_a_failing_sample_not_a_hang() {
     assert_eq!(r.outcome, Outcome::NotStarted);
     assert_eq!(r.baseline[1].detail, "timed out after 50ms");
 }
+
+/// A probe that fails from `fail_from` on (virtual time since it was built).
+struct AlarmAt {
+    start: tokio::time::Instant,
+    fail_from: Duration,
+}
+
+#[async_trait]
+impl Probe for AlarmAt {
+    async fn check(&self) -> Check {
+        if self.start.elapsed() >= self.fail_from { Check::fail("ALARM") } else { Check::pass("OK") }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_watcher_aborts_but_never_counts_as_the_steady_state() {
+    // The system heals at 2s during a 5s fault; an alarm goes off at 3s: the run aborts on
+    // the watcher's first ALARM sample, and the recovery it measured still stands.
+    let mut h = Harness::new(Some(ms(2000))).fault("break", 5000, 0, &[]);
+    h.spec.probes.push(ProbeSpec {
+        name: "alarm:latency".into(),
+        every: ms(250),
+        timeout: ms(50),
+        probe: Arc::new(AlarmAt { start: tokio::time::Instant::now(), fail_from: ms(3000) }),
+        steady: false,
+    });
+    h.spec.abort = vec![AbortRule::Alarm { probe: 1, alarm: "latency".into() }];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(r.abort_reason.as_deref(), Some("CloudWatch alarm `latency` is in ALARM (abort rule: alarm)"));
+    assert_eq!(r.faults[0].revert_started_at, Some(ms(3000)), "the first ALARM sample");
+    assert_eq!(r.time_to_detect(), Some(ms(100)));
+    assert_eq!(r.time_to_recover(), Some(ms(2000)), "the watcher failing did not reset recovery");
+    assert_eq!(r.precision, ms(100), "watchers do not widen the precision bound");
+    assert_eq!(h.undone(), ["break"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
+    let mut h = Harness::new(None).fault("break", 5000, 0, &[]);
+    h.spec.probes.push(ProbeSpec {
+        name: "alarm:latency".into(),
+        every: ms(250),
+        timeout: ms(50),
+        probe: Arc::new(AlarmAt { start: tokio::time::Instant::now(), fail_from: ms(0) }),
+        steady: false,
+    });
+    h.spec.abort = vec![AbortRule::Alarm { probe: 1, alarm: "latency".into() }];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert!(h.undone().is_empty());
+    assert!(r.faults[0].inject_started_at.is_none());
+}

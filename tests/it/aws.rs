@@ -329,3 +329,83 @@ fn an_unreachable_endpoint_is_a_clear_error_and_nothing_starts() {
     assert!(done.stderr.contains("cannot reach AWS"), "{done}");
     assert!(sb.run_dirs().is_empty());
 }
+
+/// With IAM enforced (moto's `INITIAL_NO_AUTH_ACTION_COUNT`), a session of the role that
+/// was issued before the injection is denied while the fault lasts and works again after
+/// the revert: a command probe using that session detects the outage and the recovery.
+#[test]
+fn revoking_a_role_denies_its_live_sessions_until_the_revert() {
+    // The first 3 calls are unauthenticated: enough to make an admin; then IAM is enforced.
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let setup = moto.python_json(
+        r#"
+import boto3, json
+kw = dict(region_name='us-east-1', endpoint_url=ENDPOINT)
+iam = boto3.client('iam', aws_access_key_id='x', aws_secret_access_key='x', **kw)
+iam.create_user(UserName='admin')
+iam.put_user_policy(UserName='admin', PolicyName='all', PolicyDocument=json.dumps(
+    {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}))
+key = iam.create_access_key(UserName='admin')['AccessKey']
+admin = dict(aws_access_key_id=key['AccessKeyId'], aws_secret_access_key=key['SecretAccessKey'], **kw)
+iam = boto3.client('iam', **admin)
+trust = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow',
+         'Principal': {'AWS': 'arn:aws:iam::123456789012:user/admin'}, 'Action': 'sts:AssumeRole'}]}
+iam.create_role(RoleName='shop-app', AssumeRolePolicyDocument=json.dumps(trust),
+                Tags=[{'Key': 'firedrill', 'Value': 'allowed'}, {'Key': 'app', 'Value': 'shop'}])
+iam.put_role_policy(RoleName='shop-app', PolicyName='work', PolicyDocument=json.dumps(
+    {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 'ec2:*', 'Resource': '*'}]}))
+creds = boto3.client('sts', **admin).assume_role(
+    RoleArn='arn:aws:iam::123456789012:role/shop-app', RoleSessionName='app')['Credentials']
+print(json.dumps({'admin_key': key['AccessKeyId'], 'admin_secret': key['SecretAccessKey'],
+                  'session': [creds['AccessKeyId'], creds['SecretAccessKey'], creds['SessionToken']]}))
+"#,
+    );
+    let s = &setup["session"];
+    let probe = format!(
+        "{} -c \"import boto3; boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='{}', aws_secret_access_key='{}', aws_session_token='{}').describe_vpcs()\"",
+        Moto::python_path().display(),
+        moto.endpoint(),
+        s[0].as_str().unwrap(),
+        s[1].as_str().unwrap(),
+        s[2].as_str().unwrap()
+    );
+    let yaml = format!(
+        r#"version: 1
+name: revoke
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+targets:
+  role:
+    type: iam:role
+    tags: {{ app: shop }}
+steady_state:
+  - name: app-session
+    command: {{ run: "{}", timeout: 20s }}
+    every: 300ms
+faults:
+  - name: revoke
+    iam_revoke_credentials: {{ target: role }}
+    duration: 3s
+recovery:
+  within: 1m
+  stable_for: 600ms
+  settle_timeout: 40s
+"#,
+        probe.replace('"', "\\\"")
+    );
+    let mut sb = moto.sandbox();
+    sb.env("AWS_ACCESS_KEY_ID", setup["admin_key"].as_str().unwrap());
+    sb.env("AWS_SECRET_ACCESS_KEY", setup["admin_secret"].as_str().unwrap());
+    let file = sb.write_scenario("revoke", &yaml);
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(0), "{done}");
+    let report = read_report(&sb.only_run_dir());
+    assert!(report["time_to_detect_ms"].as_u64().is_some(), "the live session was denied: {report}");
+    assert_eq!(report["recovered_during_fault"], false, "it only works again after the revert: {report}");
+    let samples = report["samples"].as_array().unwrap();
+    let failing = samples.iter().filter(|s| s["ok"] == false).count();
+    assert!(failing >= 2, "denied for the whole fault: {failing} failing samples");
+    assert_eq!(samples.last().unwrap()["ok"], true);
+}

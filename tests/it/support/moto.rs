@@ -127,6 +127,22 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Runs a Python program (with `ENDPOINT` defined) in the venv and returns the JSON it
+    /// prints.
+    pub fn python_json(&self, code: &str) -> Value {
+        let code = format!("ENDPOINT = '{}'\n{code}", self.endpoint());
+        let out = Command::new(venv().join("bin/python")).args(["-c", &code]).output().expect("python");
+        assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("python printed JSON")
+    }
+
+    /// The venv's python, for command probes.
+    pub fn python_path() -> PathBuf {
+        venv().join("bin/python")
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
