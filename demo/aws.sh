@@ -23,6 +23,7 @@ fi
 
 # 2. firedrill.
 cargo build --quiet --bin firedrill
+firedrill=${CARGO_TARGET_DIR:-target}/debug/firedrill
 
 # 3. moto on a free loopback port, stopped whatever happens to this script.
 port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -68,11 +69,11 @@ export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
 export FIREDRILL_AWS_POLL=${FIREDRILL_AWS_POLL:-100ms}
 
 echo
-target/debug/firedrill --endpoint-url "$endpoint" plan "$scenario"
+"$firedrill" --endpoint-url "$endpoint" plan "$scenario"
 echo
 
 code=0
-run_dir=$(target/debug/firedrill --endpoint-url "$endpoint" --state-dir "$state" run --yes "$scenario") || code=$?
+run_dir=$("$firedrill" --endpoint-url "$endpoint" --state-dir "$state" run --yes "$scenario") || code=$?
 echo
 if [ -n "$run_dir" ] && [ -f "$run_dir/report.md" ]; then
   cat "$run_dir/report.md"
