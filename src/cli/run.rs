@@ -137,7 +137,10 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         started_at,
         run_dir: run.path.display().to_string(),
     };
-    let report = Report::new(meta, s, &record);
+    let mut report = Report::new(meta, s, &record);
+    if let Some((aws, res)) = &prepared {
+        report = report.with_aws(res, aws.calls());
+    }
     if let Err(e) = report::write_all(&run.path, &report) {
         shell.error(format!("cannot write the report in {}: {e}", run.path.display()));
     }

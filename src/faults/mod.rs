@@ -197,6 +197,60 @@ pub fn preflight(f: &Fault, res: &Resolution) -> Vec<String> {
     }
 }
 
+/// How a human undoes a journaled step by hand: the AWS CLI commands (or the shell
+/// command) that would do what the revert could not.
+pub fn manual_fix(record: &UndoRecord) -> String {
+    let d = &record.data;
+    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+    let region = format!("--region {}", s("region"));
+    let list = |k: &str| -> Vec<String> {
+        d.get(k)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    match record.kind.as_str() {
+        command::KIND => match d.get("cwd").and_then(|v| v.as_str()) {
+            Some(cwd) => format!("run: {} (in {cwd})", s("revert")),
+            None => format!("run: {}", s("revert")),
+        },
+        ec2::START => format!("aws ec2 start-instances {region} --instance-ids {}", list("instance_ids").join(" ")),
+        ebs::ATTACH => format!(
+            "aws ec2 attach-volume {region} --volume-id {} --instance-id {} --device {}",
+            s("volume"),
+            s("instance"),
+            s("device")
+        ),
+        iam::DELETE_POLICY => {
+            format!("aws iam delete-role-policy --role-name {} --policy-name {}", s("role"), s("policy"))
+        }
+        iam::REACTIVATE => list("keys")
+            .iter()
+            .map(|k| format!("aws iam update-access-key --user-name {} --access-key-id {k} --status Active", s("user")))
+            .collect::<Vec<_>>()
+            .join(" && "),
+        az_outage::DELETE_NACL => format!(
+            "aws ec2 describe-network-acls {region} --filters 'Name=tag:{},Values={}' --query 'NetworkAcls[].NetworkAclId' \
+             then, once no subnet uses it: aws ec2 delete-network-acl {region} --network-acl-id <that id>",
+            s("tag"),
+            s("value")
+        ),
+        az_outage::RESTORE_NACL => format!(
+            "aws ec2 describe-network-acls {region} --filters Name=association.subnet-id,Values={subnet} \
+             --query 'NetworkAcls[].Associations[?SubnetId==`{subnet}`].NetworkAclAssociationId' \
+             then: aws ec2 replace-network-acl-association {region} --association-id <that id> --network-acl-id {}",
+            s("original"),
+            subnet = s("subnet")
+        ),
+        az_outage::RESTORE_SUBNETS => format!(
+            "aws autoscaling update-auto-scaling-group {region} --auto-scaling-group-name {} --vpc-zone-identifier '{}'",
+            s("group"),
+            s("original")
+        ),
+        _ => format!("undo manually: {}", record.description),
+    }
+}
+
 /// A record for a side effect that has nothing to undo.
 pub fn nothing(done: String) -> UndoRecord {
     UndoRecord {

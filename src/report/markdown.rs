@@ -16,7 +16,26 @@ pub fn render(r: &Report) -> String {
     timeline(&mut o, r);
     probes(&mut o, r);
     faults(&mut o, r);
+    targets(&mut o, r);
     o.join("\n")
+}
+
+fn targets(o: &mut Vec<String>, r: &Report) {
+    let Some(aws) = &r.aws else { return };
+    o.push(String::new());
+    o.push("### Targets".into());
+    o.push(String::new());
+    o.push(format!(
+        "Account {} in {} · selection seed {} · {} AWS API calls (retries included)",
+        aws.account, aws.region, aws.seed, aws.api_calls
+    ));
+    o.push(String::new());
+    o.push("| Target | Type | Matched | Selected |".into());
+    o.push("|---|---|---|---|".into());
+    for (name, t) in &aws.targets {
+        let ids: Vec<String> = t.selected.iter().map(|i| format!("`{i}`")).collect();
+        o.push(format!("| {name} | {} | {} | {} |", t.kind, t.matched, ids.join(", ")));
+    }
 }
 
 /// A span in milliseconds, for humans: `850ms`, `3.1s`, `2m 5s`, `1h 2m`.

@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::engine::record::StillBroken;
 use crate::engine::{FaultRecord, Outcome, RunRecord, Sample};
-use crate::faults::command;
 use crate::scenario::{Probe, ProbeKind, Scenario};
 
 /// The `report_version` this firedrill writes and reads.
@@ -53,6 +52,27 @@ pub struct Report {
     pub still_broken: Vec<BrokenReport>,
     pub baseline: Vec<SampleReport>,
     pub samples: Vec<SampleReport>,
+    /// For a scenario that uses AWS: where it ran, the selection seed, the resources each
+    /// target resolved to, and how many AWS API calls (retries included) the run made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AwsReport {
+    pub account: String,
+    pub region: String,
+    pub seed: u64,
+    pub api_calls: u64,
+    pub targets: std::collections::BTreeMap<String, TargetReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub matched: usize,
+    pub selected: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -151,6 +171,7 @@ impl Report {
             faults: record.faults.iter().map(fault).collect(),
             probes: probes.iter().enumerate().map(|(i, p)| probe(i, p, record)).collect(),
             still_broken: record.still_broken.iter().map(broken).collect(),
+            aws: None,
             baseline: samples(&record.baseline),
             samples: samples(&record.samples),
         }
@@ -231,14 +252,32 @@ fn broken(b: &StillBroken) -> BrokenReport {
     }
 }
 
+impl Report {
+    /// Adds what the AWS side of the run resolved and how many calls it made.
+    pub fn with_aws(mut self, res: &crate::targets::Resolution, api_calls: u64) -> Self {
+        self.aws = Some(AwsReport {
+            account: res.account.clone(),
+            region: res.region.clone(),
+            seed: res.seed,
+            api_calls,
+            targets: res
+                .targets
+                .iter()
+                .map(|(name, t)| {
+                    let selected = t.resources.iter().map(|r| r.id.clone()).collect();
+                    (name.clone(), TargetReport { kind: t.kind.to_string(), matched: t.matched, selected })
+                })
+                .collect(),
+        });
+        self
+    }
+}
+
 /// What a human should do to undo `b` by hand.
 fn fix(b: &StillBroken) -> String {
-    let revert = b.data.get("revert").and_then(Value::as_str);
-    match revert {
-        Some(cmd) if b.kind == command::KIND => match b.data.get("cwd").and_then(Value::as_str) {
-            Some(cwd) => format!("run: {cmd} (in {cwd})"),
-            None => format!("run: {cmd}"),
-        },
-        _ => format!("undo manually: {}", b.description),
-    }
+    crate::faults::manual_fix(&crate::journal::UndoRecord {
+        kind: b.kind.clone(),
+        description: b.description.clone(),
+        data: b.data.clone(),
+    })
 }

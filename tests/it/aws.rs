@@ -130,6 +130,9 @@ fn az_outage_swaps_nacls_stops_instances_shrinks_the_asg_fails_over_and_puts_it_
         assert_eq!(during["cluster_writer"]["shop-db"], "shop-db-2", "the writer left the zone");
     });
     assert_eq!(report["outcome"], "passed", "{report}");
+    assert_eq!(report["aws"]["account"], "123456789012");
+    assert_eq!(report["aws"]["targets"]["subnets"]["selected"].as_array().unwrap().len(), 3);
+    assert!(report["aws"]["api_calls"].as_u64().unwrap() > 10, "{}", report["aws"]);
     // A failover is its own recovery: the writer stays where it went. Everything else is back.
     assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-2");
     let mut expected = before.clone();
@@ -305,6 +308,13 @@ fn a_revert_never_clobbers_a_change_someone_else_made() {
     assert_eq!(report["outcome"], "revert_failed");
     let broken = report["still_broken"][0]["error"].as_str().unwrap();
     assert!(broken.contains("conflict") && broken.contains("left alone"), "{broken}");
+    let fix = report["still_broken"][0]["fix"].as_str().unwrap();
+    assert!(
+        fix.starts_with(
+            "aws autoscaling update-auto-scaling-group --region us-east-1 --auto-scaling-group-name shop-web"
+        ),
+        "{fix}"
+    );
 }
 
 #[test]
