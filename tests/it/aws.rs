@@ -419,3 +419,113 @@ recovery:
     assert!(failing >= 2, "denied for the whole fault: {failing} failing samples");
     assert_eq!(samples.last().unwrap()["ok"], true);
 }
+
+#[test]
+fn reboot_leaves_instances_running_and_terminate_needs_consent_then_is_final() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let before = moto.snapshot();
+    let (report, after, sb) =
+        run_through(&moto, &scenario(WEB, "    ec2_reboot_instances: { target: web }", "500ms"), |_| {});
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(after, before);
+    let journal = read_journal(&sb.only_run_dir());
+    let intent = journal.iter().find(|e| e["event"] == "intent").unwrap();
+    assert_eq!(intent["undo"]["kind"], "none");
+    assert!(intent["undo"]["description"].as_str().unwrap().starts_with("nothing to undo after: reboot"));
+
+    let sb = moto.sandbox();
+    let no_consent = sb.write_scenario("t", &scenario(WEB, "    ec2_terminate_instances: { target: web }", "500ms"));
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), no_consent.as_os_str()]);
+    assert_eq!(done.code(), Some(2), "{done}");
+    assert!(done.stderr.contains("set `irreversible: true`"), "{done}");
+    assert_eq!(moto.snapshot(), before);
+
+    let (report, after, _) = run_through(
+        &moto,
+        &scenario(WEB, "    ec2_terminate_instances: { target: web, irreversible: true }", "500ms"),
+        |_| {},
+    );
+    assert_eq!(report["outcome"], "passed");
+    for id in ids(&seed["instances"]["us-east-1a"]) {
+        assert!(matches!(after["instances"][&id].as_str(), Some("terminated" | "shutting-down")), "{after}");
+    }
+    for id in ids(&seed["instances"]["us-east-1b"]) {
+        assert_eq!(after["instances"][&id], "running");
+    }
+}
+
+#[test]
+fn a_resource_that_vanishes_between_plan_and_inject_aborts_cleanly() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let zone_a = ids(&seed["instances"]["us-east-1a"]);
+    let before = moto.snapshot();
+    // A first fault (a command) terminates one planned instance; the stop fault that
+    // starts after it must notice, inject nothing, and the run must abort.
+    let python = Moto::python_path();
+    let kill_one = format!(
+        "{} -c \\\"import boto3; boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='t', aws_secret_access_key='t').terminate_instances(InstanceIds=['{}'])\\\"",
+        python.display(),
+        moto.endpoint(),
+        zone_a[0]
+    );
+    let fault = format!(
+        "    command: {{ inject: \"{kill_one}\", revert: \"true\" }}\n  - name: stop\n    duration: 1s\n    after: f\n    ec2_stop_instances: {{ target: web }}"
+    );
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("s", &scenario(WEB, &fault, "200ms"));
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(3), "aborted\n{done}");
+    let report = read_report(&sb.only_run_dir());
+    let error = report["faults"][1]["inject_error"].as_str().unwrap();
+    assert!(error.contains(&format!("{} vanished between plan and injection", zone_a[0])), "{error}");
+    let after = moto.snapshot();
+    assert_eq!(after["instances"][&zone_a[1]], before["instances"][&zone_a[1]], "the other one was not stopped");
+}
+
+#[test]
+fn an_already_detached_volume_is_left_alone() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let vol = seed["volumes"].as_object().unwrap().keys().next().unwrap().clone();
+    moto.boto(&format!(
+        "ec2.detach_volume(VolumeId='{vol}', InstanceId='{}')",
+        seed["volumes"][&vol]["instance"].as_str().unwrap()
+    ));
+    let before = moto.snapshot();
+    let targets = format!("  data:\n    type: ec2:volume\n    ids: [{vol}]\n    tags: {{ role: data }}");
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("s", &scenario(&targets, "    ebs_detach_volumes: { target: data }", "300ms"));
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(0), "{done}");
+    assert!(read_journal(&sb.only_run_dir()).iter().all(|e| e["event"] != "intent"), "no side effect journaled");
+    assert_eq!(moto.snapshot(), before);
+}
+
+#[test]
+fn no_credentials_is_a_clear_error() {
+    let moto = Moto::start();
+    let mut sb = Sandbox::new();
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", moto.endpoint().as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        sb.env(k, v);
+    }
+    let file = sb.write_scenario("s", &scenario(WEB, "    ec2_stop_instances: { target: web }", "1s"));
+    let out = sb
+        .command(&["plan".as_ref(), file.as_os_str()])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("no usable AWS credentials"), "{stderr}");
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Benchmark: firedrill's az_outage over N tagged instances against a local moto server.
+
+    .venv/bin/python bench/run.py [--sizes 30,300,1000] [--binary target/release/firedrill]
+
+For each N it starts a fresh moto on a free 127.0.0.1 port, seeds N instances over three
+zones (demo/seed.py --minimal), and runs an az_outage (network + stop_instances on
+us-east-1a) through the firedrill binary. It prints, per N:
+
+- wall time of resolve (targets + guards), inject and revert, from firedrill's own JSON
+  status lines and report.json;
+- the AWS API calls firedrill made (report.json `aws.api_calls`, retries included);
+- firedrill's peak RSS (getrusage of the child);
+- the "floor": the same unavoidable API calls made directly with boto3 against the same
+  moto (resolve: one filtered DescribeInstances + DescribeSubnets; inject: DescribeNetworkAcls,
+  CreateNetworkAcl, ReplaceNetworkAclAssociation, DescribeInstances of the zone, StopInstances;
+  revert: the reverse plus one DescribeInstances to confirm), and firedrill's wall / floor.
+
+Only loopback is used. Nothing is asserted: this prints figures for BENCHMARKS.md.
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = Path(os.environ.get("FIREDRILL_MOTO_VENV", ROOT / ".venv"))
+ZONE = "us-east-1a"
+
+SCENARIO = """version: 1
+name: bench-az-outage
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: { key: firedrill, value: allowed }
+targets:
+  subnets: { type: ec2:subnet, tags: { app: shop } }
+  web: { type: ec2:instance, tags: { app: shop, env: staging }, max: 5000 }
+steady_state:
+  - name: ok
+    command: { run: "true" }
+    every: 1s
+faults:
+  - name: lose-a
+    az_outage: { zone: us-east-1a, targets: [subnets, web], network: true, stop_instances: true }
+    duration: 1s
+recovery:
+  within: 5m
+  stable_for: 1s
+  settle_timeout: 1m
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto():
+    port = free_port()
+    proc = subprocess.Popen([str(VENV / "bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            return proc, url
+        except Exception:
+            time.sleep(0.1)
+    proc.kill()
+    sys.exit("moto did not start")
+
+
+def floor(url, seed):
+    """Times the API calls any tool must make for this az_outage, with boto3."""
+    kw = dict(region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing")
+    ec2 = boto3.client("ec2", **kw)
+    t = {}
+    tags = [{"Name": "tag:app", "Values": ["shop"]}, {"Name": "tag:env", "Values": ["staging"]}]
+    t0 = time.monotonic()
+    ids = [i["InstanceId"] for p in ec2.get_paginator("describe_instances").paginate(Filters=tags)
+           for r in p["Reservations"] for i in r["Instances"]]
+    ec2.describe_subnets(Filters=[{"Name": "tag:app", "Values": ["shop"]}])
+    t["resolve"] = time.monotonic() - t0
+    zone_ids = seed["instances"][ZONE]
+    subnet = seed["subnets"][ZONE]
+    t0 = time.monotonic()
+    assoc = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
+    a = [x for acl in assoc["NetworkAcls"] for x in acl["Associations"] if x["SubnetId"] == subnet][0]
+    clone = ec2.create_network_acl(VpcId=seed["vpc"])["NetworkAcl"]["NetworkAclId"]
+    new = ec2.replace_network_acl_association(AssociationId=a["NetworkAclAssociationId"], NetworkAclId=clone)
+    ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": zone_ids}])
+    ec2.stop_instances(InstanceIds=zone_ids)
+    t["inject"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": zone_ids}])
+    ec2.start_instances(InstanceIds=zone_ids)
+    ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": zone_ids}])
+    ec2.replace_network_acl_association(AssociationId=new["NewAssociationId"], NetworkAclId=a["NetworkAclId"])
+    ec2.delete_network_acl(NetworkAclId=clone)
+    t["revert"] = time.monotonic() - t0
+    assert len(ids) == sum(len(v) for v in seed["instances"].values())
+    return t
+
+
+def run_one(n, binary):
+    proc, url = start_moto()
+    try:
+        seed = json.loads(subprocess.check_output(
+            [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n)]))
+        floor_t = floor(url, seed)
+        # Fresh state for firedrill: reset and seed again.
+        urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"))
+        seed = json.loads(subprocess.check_output(
+            [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n)]))
+        with tempfile.TemporaryDirectory() as d:
+            scenario = Path(d) / "bench.yaml"
+            scenario.write_text(SCENARIO)
+            env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                       AWS_EC2_METADATA_DISABLED="true", AWS_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
+                       AWS_SHARED_CREDENTIALS_FILE="/dev/null", FIREDRILL_AWS_POLL="100ms")
+            out, err = Path(d) / "out", Path(d) / "err"
+            t0 = time.monotonic()
+            with open(out, "w") as o, open(err, "w") as e:
+                child = subprocess.Popen([binary, "--state-dir", d, "--log-format", "json", "--endpoint-url", url,
+                                          "run", "--yes", str(scenario)], env=env, stdout=o, stderr=e)
+                # wait4 gives this child's own rusage (not moto's or the seeder's).
+                _, status, usage = os.wait4(child.pid, 0)
+                child.returncode = os.waitstatus_to_exitcode(status)
+            total = time.monotonic() - t0
+            rss_kb = usage.ru_maxrss
+            if child.returncode != 0:
+                sys.exit(f"firedrill exited {child.returncode}:\n{err.read_text()}")
+            run_dir = Path(out.read_text().strip().splitlines()[-1])
+            report = json.loads((run_dir / "report.json").read_text())
+            lines = [json.loads(l) for l in err.read_text().splitlines() if l.startswith("{")]
+        ts = {}
+        for l in lines:
+            ts.setdefault(l.get("status", ""), l["ts"])
+        f = report["faults"][0]
+        parse = lambda s: time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + s[20:23])
+        resolve = parse(ts["Running"]) - parse(ts["Resolving"])
+        inject = (f["injected_at_ms"] - f["inject_started_at_ms"]) / 1000
+        revert = (f["reverted_at_ms"] - f["revert_started_at_ms"]) / 1000
+        return {
+            "n": n, "zone_instances": len(seed["instances"][ZONE]),
+            "resolve_s": resolve, "inject_s": inject, "revert_s": revert,
+            "api_calls": report["aws"]["api_calls"], "peak_rss_mb": rss_kb / 1024,
+            "floor": floor_t, "total_s": total,
+        }
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="30,300,1000")
+    default_bin = ROOT / "target/release/firedrill"
+    if not default_bin.exists():
+        default_bin = ROOT / "target/debug/firedrill"
+    ap.add_argument("--binary", default=str(default_bin))
+    a = ap.parse_args()
+    print(f"binary: {a.binary}")
+    print(f"{'N':>5} {'in zone':>7} {'resolve':>8} {'inject':>8} {'revert':>8} {'fd total':>9} "
+          f"{'floor':>8} {'ratio':>6} {'calls':>6} {'peak RSS':>9}")
+    for n in [int(x) for x in a.sizes.split(",")]:
+        r = run_one(n, a.binary)
+        fd = r["resolve_s"] + r["inject_s"] + r["revert_s"]
+        fl = sum(r["floor"].values())
+        print(f"{r['n']:>5} {r['zone_instances']:>7} {r['resolve_s']:>7.2f}s {r['inject_s']:>7.2f}s "
+              f"{r['revert_s']:>7.2f}s {fd:>8.2f}s {fl:>7.2f}s {fd / fl:>6.2f} {r['api_calls']:>6} "
+              f"{r['peak_rss_mb']:>7.1f}MB", flush=True)
+        print(f"      floor: resolve {r['floor']['resolve']:.2f}s, inject {r['floor']['inject']:.2f}s, "
+              f"revert {r['floor']['revert']:.2f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
