@@ -25,16 +25,27 @@ fi
 cargo build --quiet --bin firedrill
 firedrill=${CARGO_TARGET_DIR:-target}/debug/firedrill
 
-# 3. moto on a free loopback port, stopped whatever happens to this script.
+# 3. moto on a free loopback port. It runs in its own process group: a Ctrl-C, `timeout`
+# or CI cancel aimed at this script's group must not stop it before firedrill has
+# reverted through it (moto quits on SIGINT/SIGTERM even when they are ignored). It is
+# killed when this script exits and, on Linux, when this script is killed outright.
 port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint="http://127.0.0.1:$port"
 moto_log=$(mktemp "${TMPDIR:-/tmp}/firedrill-moto.XXXXXX")
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+run_out=$(mktemp "${TMPDIR:-/tmp}/firedrill-run.XXXXXX")
+launcher='import ctypes, os, signal, sys
+os.setpgid(0, 0)
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with demo/aws.sh
+except Exception:
+    pass
+os.execv(sys.argv[1], sys.argv[1:])'
+.venv/bin/python -c "$launcher" .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
 moto=$!
 cleanup() {
-  kill "$moto" 2>/dev/null || true
+  kill -KILL "$moto" 2>/dev/null || true
   wait "$moto" 2>/dev/null || true
-  rm -f "$moto_log"
+  rm -f "$moto_log" "$run_out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -72,8 +83,22 @@ echo
 "$firedrill" --endpoint-url "$endpoint" plan "$scenario"
 echo
 
-code=0
-run_dir=$("$firedrill" --endpoint-url "$endpoint" --state-dir "$state" run --yes "$scenario") || code=$?
+# firedrill runs in the background so that a signal to this script reaches it as SIGTERM
+# (it aborts and reverts every fault, then writes its report) and moto stays up for that.
+"$firedrill" --endpoint-url "$endpoint" --state-dir "$state" run --yes "$scenario" >"$run_out" &
+fd=$!
+signalled=
+trap 'signalled=1; kill -TERM "$fd" 2>/dev/null || true' INT TERM HUP
+while :; do
+  signalled=
+  code=0
+  wait "$fd" || code=$?
+  [ -n "$signalled" ] || break # else a signal cut `wait` short: wait for the revert
+done
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap - HUP
+run_dir=$(cat "$run_out")
 echo
 if [ -n "$run_dir" ] && [ -f "$run_dir/report.md" ]; then
   cat "$run_dir/report.md"
