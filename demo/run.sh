@@ -16,7 +16,7 @@ for _ in $(seq 50); do
 done
 
 code=0
-run_dir=$(target/debug/firedrill --state-dir "$state" run --yes scenarios/local-web-outage.yaml) || code=$?
+run_dir=$("${CARGO_TARGET_DIR:-target}/debug/firedrill" --state-dir "$state" run --yes scenarios/local-web-outage.yaml) || code=$?
 echo
 cat "$run_dir/report.md"
 echo

@@ -1,5 +1,6 @@
 //! The command line: flags (clap), one file per subcommand, and the exit codes.
 
+mod announce;
 mod plan;
 mod recover;
 mod report;
@@ -93,6 +94,13 @@ pub enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Send the scenario's `announce` webhooks ahead of a game day.
+    Announce {
+        file: PathBuf,
+        /// When the game day will be, in words (e.g. "Tue 1 Dec, 10:00 UTC").
+        #[arg(long)]
+        when: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -118,6 +126,7 @@ pub fn main(cli: Cli) -> Exit {
         Command::Runs => runs::runs(&shell, &state),
         Command::Report { run, format } => report::report(&shell, &state, &run, format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
+        Command::Announce { file, when } => block_on(announce::announce(&shell, &file, when.as_deref())),
         Command::Recover { run } => block_on(recover::recover(&shell, &state, &aws, run.as_deref())),
     }
 }

@@ -15,6 +15,7 @@ use crate::engine::executor::Env;
 use crate::engine::{Event, Observer, Outcome, RunRecord};
 use crate::faults::{FaultContext, Undo};
 use crate::journal::{Entry, Journal, Sink};
+use crate::playbook::runner::{Prompter, RunEvent, RunInfo, Terminal};
 use crate::report::{self, Report, RunMeta};
 use crate::shell::{Level, Shell, offset};
 use crate::state::StateDir;
@@ -31,6 +32,10 @@ pub struct RunArgs {
     /// Seed for `count`/`percent` target selection (default: random, recorded).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Prompt the facilitator for each manual playbook step when it is due (needs a
+    /// terminal); without it, manual steps are listed as not exercised.
+    #[arg(long, short)]
+    pub interactive: bool,
 }
 
 pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: RunArgs) -> Exit {
@@ -43,6 +48,10 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
             return Exit::Invalid;
         }
     };
+    if args.interactive && !std::io::stdin().is_terminal() {
+        shell.error("--interactive prompts the facilitator for manual steps, but stdin is not a terminal; run without --interactive (manual steps are then listed as not exercised)");
+        return Exit::Invalid;
+    }
     let prepared = match super::prepare(&shell, &loaded, aws_opts, args.seed).await {
         Ok(p) => p,
         Err(code) => return code,
@@ -122,14 +131,48 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     if let Some((aws, _)) = &prepared {
         undo = undo.with_client(aws).await;
     }
+    // The playbook and notifications follow the run's events in their own task: nothing
+    // they do (a prompt, a slow webhook) can hold up the executor or a revert.
+    let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+    let t0 = tokio::time::Instant::now();
+    let info = RunInfo { scenario: s.name.clone(), run_id: run.id.clone(), cwd: ctx.cwd.clone() };
+    let prompter: Option<Arc<dyn Prompter>> = if args.interactive { Some(Arc::new(Terminal::new())) } else { None };
+    if !loaded.steps.is_empty() {
+        let manual = loaded.steps.iter().filter(|st| st.kind() == "manual").count();
+        shell.status(
+            "Playbook",
+            format!(
+                "{} step(s), {manual} manual{}",
+                loaded.steps.len(),
+                if args.interactive { " (you will be prompted)" } else { " (not exercised: not --interactive)" }
+            ),
+        );
+    }
+    let side =
+        tokio::spawn(crate::playbook::runner::run(loaded.steps.clone(), s.notify.clone(), info, rx, prompter, t0));
+    let _ = events.send(RunEvent {
+        name: "start",
+        at: std::time::Duration::ZERO,
+        text: format!("game day {} started (run {})", s.name, run.id),
+    });
     let env = Env {
         journal: journal.clone(),
         undoer: Arc::new(undo),
-        observer: Arc::new(StatusLines(shell.clone())),
+        observer: Arc::new(Observers(StatusLines(shell.clone()), Tap { events: events.clone(), t0 })),
         cancel,
     };
     let record = crate::engine::execute(spec, env).await;
+    let _ = events.send(RunEvent {
+        name: "end",
+        at: t0.elapsed(),
+        text: format!("game day {} ended: {}", s.name, record.outcome.as_str()),
+    });
+    drop(events);
+    let (steps, deliveries) = side.await.unwrap_or_default();
     signals.abort();
+    for d in deliveries.iter().filter(|d| !d.ok) {
+        shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));
+    }
 
     let meta = RunMeta {
         run_id: run.id.clone(),
@@ -137,7 +180,7 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         started_at,
         run_dir: run.path.display().to_string(),
     };
-    let mut report = Report::new(meta, s, &record);
+    let mut report = Report::new(meta, s, &record).with_playbook(steps, deliveries);
     if let Some((aws, res)) = &prepared {
         report = report.with_aws(res, aws.calls());
     }
@@ -186,6 +229,37 @@ fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) -> tokio::task::J
             }
         }
     })
+}
+
+/// Sends the run's events to the playbook runner, timed from the start of the run.
+struct Tap {
+    events: tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    t0: tokio::time::Instant,
+}
+
+impl Observer for Tap {
+    fn event(&self, e: &Event) {
+        let now = self.t0.elapsed();
+        let ev = match e {
+            Event::Injected { fault } => RunEvent { name: "inject", at: now, text: format!("fault {fault} injected") },
+            Event::Detected { at } => RunEvent { name: "detect", at: *at, text: "impact detected".into() },
+            Event::Recovered { at } => RunEvent { name: "recover", at: *at, text: "steady state is back".into() },
+            Event::Abort { reason } => RunEvent { name: "abort", at: now, text: format!("aborting: {reason}") },
+            Event::Reverted { fault } => RunEvent { name: "revert", at: now, text: format!("fault {fault} reverted") },
+            _ => return,
+        };
+        let _ = self.events.send(ev);
+    }
+}
+
+/// Two observers in one.
+struct Observers<A, B>(A, B);
+
+impl<A: Observer, B: Observer> Observer for Observers<A, B> {
+    fn event(&self, e: &Event) {
+        self.0.event(e);
+        self.1.event(e);
+    }
 }
 
 struct StatusLines(Arc<Shell>);

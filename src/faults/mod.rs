@@ -191,7 +191,7 @@ pub fn describe(f: &Fault, res: Option<&Resolution>) -> Vec<String> {
 /// zone with no subnets). An empty list means the fault may run.
 pub fn preflight(f: &Fault, res: &Resolution) -> Vec<String> {
     match f.kind() {
-        Some(FaultKind::RdsFailover(x)) => rds::preflight(&f.name, res.resources(&x.target)),
+        Some(FaultKind::RdsFailover(x)) => rds::preflight(&f.name, res.resources(&x.target), x.to.as_deref()),
         Some(FaultKind::AzOutage(a)) => az_outage::preflight(&f.name, a, res),
         _ => vec![],
     }

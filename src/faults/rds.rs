@@ -51,7 +51,15 @@ pub async fn failover(
 
 /// Refusals known from the resolved resources: failing over a single-AZ instance would be
 /// an outage, not a failover.
-pub fn preflight(fault: &str, resources: &[Resource]) -> Vec<String> {
+pub fn preflight(fault: &str, resources: &[Resource], to: Option<&str>) -> Vec<String> {
+    let already =
+        resources.iter().filter(|r| to.is_some() && r.attrs.get("writer").map(String::as_str) == to).map(|r| {
+            format!(
+                "fault `{fault}`: {} is already the writer of cluster {}; failing over to it would test nothing",
+                to.unwrap_or_default(),
+                r.id
+            )
+        });
     resources
         .iter()
         .filter(|r| r.attrs.get("multi_az").is_some_and(|m| m == "false") && !r.attrs.contains_key("cluster"))
@@ -61,5 +69,6 @@ pub fn preflight(fault: &str, resources: &[Resource]) -> Vec<String> {
                 r.id
             )
         })
+        .chain(already)
         .collect()
 }

@@ -17,7 +17,56 @@ pub fn render(r: &Report) -> String {
     probes(&mut o, r);
     faults(&mut o, r);
     targets(&mut o, r);
+    steps(&mut o, r);
     o.join("\n")
+}
+
+fn steps(o: &mut Vec<String>, r: &Report) {
+    if !r.steps.is_empty() {
+        o.push(String::new());
+        o.push("### Playbook steps".into());
+        o.push(String::new());
+        if let Some(c) = &r.communication {
+            let took = c
+                .detect_to_last_ms
+                .map(|d| format!("; the last one {} after detection", duration(d)))
+                .unwrap_or_default();
+            o.push(format!("Communication: {} of {} steps done{took}.", c.done, c.planned));
+            o.push(String::new());
+        }
+        o.push("| Step | Who | When | Due | Done | Status |".into());
+        o.push("|---|---|---|---|---|---|".into());
+        for s in &r.steps {
+            let due = s.due_ms.map(at).unwrap_or_else(|| "—".into());
+            let done = s.done_ms.map(at).unwrap_or_else(|| "—".into());
+            let status = match &s.detail {
+                Some(d) => format!("{} ({})", s.status, esc(d)),
+                None => s.status.clone(),
+            };
+            o.push(format!(
+                "| {} ({}): {} | {} | {} + {} | {due} | {done} | {status} |",
+                s.name,
+                s.kind,
+                esc(&s.what),
+                s.who,
+                s.on,
+                duration(s.after_ms)
+            ));
+        }
+    }
+    if !r.notifications.is_empty() {
+        o.push(String::new());
+        o.push("### Notifications".into());
+        o.push(String::new());
+        for n in &r.notifications {
+            let result = if n.ok {
+                format!("delivered ({} attempt(s))", n.attempts)
+            } else {
+                format!("**FAILED** after {} attempt(s): {}", n.attempts, n.error.as_deref().unwrap_or("?"))
+            };
+            o.push(format!("- `{}` {} → {}: {result}", at(n.t_ms), n.event, n.target));
+        }
+    }
 }
 
 fn targets(o: &mut Vec<String>, r: &Report) {

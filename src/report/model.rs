@@ -56,6 +56,27 @@ pub struct Report {
     /// target resolved to, and how many AWS API calls (retries included) the run made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsReport>,
+    /// The playbook's steps: planned (due) vs actual (done) time and what became of each.
+    #[serde(default)]
+    pub steps: Vec<crate::playbook::runner::StepRecord>,
+    /// How long communication took: over the steps marked `communicate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communication: Option<Communication>,
+    /// Every webhook sent (scenario `notify`), with its result. URLs are redacted.
+    #[serde(default)]
+    pub notifications: Vec<crate::notify::Delivery>,
+}
+
+/// Communication steps against detection. Offsets in ms from the start of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Communication {
+    /// Communication steps in the playbook, and how many were done.
+    pub planned: usize,
+    pub done: usize,
+    pub first_done_ms: Option<u64>,
+    pub last_done_ms: Option<u64>,
+    /// From detection to the last communication step done; null without either.
+    pub detect_to_last_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -139,6 +160,30 @@ pub struct SampleReport {
 }
 
 impl Report {
+    /// Adds the playbook steps and notifications of the run.
+    pub fn with_playbook(
+        mut self,
+        steps: Vec<crate::playbook::runner::StepRecord>,
+        notifications: Vec<crate::notify::Delivery>,
+    ) -> Self {
+        let comm: Vec<_> = steps.iter().filter(|s| s.communicate).collect();
+        if !comm.is_empty() {
+            let done: Vec<u64> = comm.iter().filter(|s| s.status == "done").filter_map(|s| s.done_ms).collect();
+            let detect = self.t_inject_ms.zip(self.time_to_detect_ms).map(|(t, d)| t + d);
+            let last = done.iter().max().copied();
+            self.communication = Some(Communication {
+                planned: comm.len(),
+                done: done.len(),
+                first_done_ms: done.iter().min().copied(),
+                last_done_ms: last,
+                detect_to_last_ms: detect.zip(last).map(|(d, l)| l.saturating_sub(d)),
+            });
+        }
+        self.steps = steps;
+        self.notifications = notifications;
+        self
+    }
+
     pub fn new(meta: RunMeta, scenario: &Scenario, record: &RunRecord) -> Report {
         let probes = &scenario.steady_state;
         let samples = |list: &[Sample]| list.iter().map(|s| sample(s, probes)).collect();
@@ -172,6 +217,9 @@ impl Report {
             probes: probes.iter().enumerate().map(|(i, p)| probe(i, p, record)).collect(),
             still_broken: record.still_broken.iter().map(broken).collect(),
             aws: None,
+            steps: Vec::new(),
+            communication: None,
+            notifications: Vec::new(),
             baseline: samples(&record.baseline),
             samples: samples(&record.samples),
         }

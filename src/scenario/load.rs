@@ -49,6 +49,8 @@ pub struct Loaded {
     pub file: PathBuf,
     /// The playbook path resolved against the scenario's directory.
     pub playbook: Option<PathBuf>,
+    /// The playbook's timed steps (none without a playbook or its front-matter).
+    pub steps: Vec<crate::playbook::Step>,
 }
 
 /// Reads, parses and validates one scenario file.
@@ -80,7 +82,22 @@ pub fn load(file: &Path) -> Result<Loaded, Invalid> {
     let (scenario, playbook) = load_str(&text, base).map_err(|problems| {
         Invalid(problems.into_iter().map(|(loc, path, message)| diag(loc, &path, message)).collect())
     })?;
-    Ok(Loaded { scenario, file: file.to_path_buf(), playbook })
+    // The playbook's steps, with errors named by the playbook file's own positions.
+    let steps = match &playbook {
+        Some(p) => match crate::playbook::load(p) {
+            Ok(pb) => pb.steps,
+            Err(problems) => {
+                return Err(Invalid(
+                    problems
+                        .into_iter()
+                        .map(|(loc, path, message)| Diagnostic { file: p.clone(), loc, path, message })
+                        .collect(),
+                ));
+            }
+        },
+        None => Vec::new(),
+    };
+    Ok(Loaded { scenario, file: file.to_path_buf(), playbook, steps })
 }
 
 type Raw = (Option<Loc>, String, String);
@@ -119,6 +136,7 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
             "steady_state" => items::<Probe>(node, name),
             "faults" => items::<Fault>(node, name),
             "abort" => items::<AbortRule>(node, name),
+            "notify" => items::<crate::notify::Notify>(node, name),
             _ => {
                 let message = match did_you_mean(name, SCENARIO_FIELDS) {
                     Some(s) => format!("unknown field `{name}`, did you mean `{s}`?"),

@@ -38,6 +38,9 @@ pub struct Scenario {
     #[serde(default)]
     pub abort: Vec<AbortRule>,
     pub recovery: Recovery,
+    /// Webhooks sent on `announce`, `start`, `abort`, `recovered` and `end`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<crate::notify::Notify>,
     /// Path of the playbook (human steps), relative to the scenario file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playbook: Option<String>,
@@ -55,6 +58,7 @@ pub const SCENARIO_FIELDS: &[&str] = &[
     "faults",
     "abort",
     "recovery",
+    "notify",
     "playbook",
 ];
 

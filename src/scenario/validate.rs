@@ -143,6 +143,22 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
 
     validate_aws(s, &mut out);
 
+    // Notifications.
+    for (i, n) in s.notify.iter().enumerate() {
+        let at = format!("notify[{i}]");
+        if let Err(e) = n.webhook.check() {
+            out.push(problem(format!("{at}.webhook.url"), e));
+        }
+        if n.on.is_empty() {
+            out.push(problem(format!("{at}.on"), format!("name at least one event: {}", list(crate::notify::EVENTS))));
+        }
+        for (j, e) in n.on.iter().enumerate() {
+            if !crate::notify::EVENTS.contains(&e.as_str()) {
+                out.push(problem(format!("{at}.on[{j}]"), unknown("event", e, crate::notify::EVENTS)));
+            }
+        }
+    }
+
     // Recovery.
     if s.recovery.stable_for >= s.recovery.settle_timeout {
         out.push(problem(

@@ -197,6 +197,12 @@ fn rds_failover_moves_the_writer_and_a_single_az_instance_is_refused_at_plan_tim
         });
     assert_eq!(report["outcome"], "passed");
     assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-2");
+    // Failing over to the instance that is already the writer would test nothing.
+    let sb = moto.sandbox();
+    let again = sb.write_scenario("again", &scenario(targets, "    rds_failover: { target: db, to: shop-db-2 }", "1s"));
+    let plan = sb.run(&["plan".as_ref(), again.as_os_str()]);
+    assert_eq!(plan.code(), Some(7), "{plan}");
+    assert!(plan.stdout.contains("shop-db-2 is already the writer of cluster shop-db"), "{plan}");
 
     moto.boto("rds.create_db_instance(DBInstanceIdentifier='solo', Engine='postgres', DBInstanceClass='db.t3.micro', AllocatedStorage=20, MasterUsername='u', MasterUserPassword='password1', MultiAZ=False, Tags=[{'Key':'firedrill','Value':'allowed'},{'Key':'app','Value':'solo'}])");
     let before = moto.snapshot();

@@ -11,5 +11,6 @@
 //! modules need in `support`.
 
 mod aws;
+mod gameday;
 mod local;
 mod support;

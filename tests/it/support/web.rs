@@ -62,6 +62,8 @@ struct State {
     health_checks: u32,
     breaks: u32,
     fixes: u32,
+    /// Paths of `POST /hook/...` requests (webhooks), in arrival order.
+    hooks: Vec<String>,
 }
 
 impl State {
@@ -115,6 +117,7 @@ impl WebService {
             health_checks: 0,
             breaks: 0,
             fixes: 0,
+            hooks: Vec::new(),
         }));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -187,6 +190,11 @@ impl WebService {
     pub fn fix_calls(&self) -> u32 {
         self.state().fixes
     }
+
+    /// Paths of the webhooks received (`POST /hook/...`), in arrival order.
+    pub fn hooks(&self) -> Vec<String> {
+        self.state().hooks.clone()
+    }
 }
 
 impl Drop for WebService {
@@ -237,6 +245,10 @@ async fn handle(mut conn: TcpStream, state: Arc<Mutex<State>>) {
                 s.breaks += 1;
                 s.break_now(now);
                 (200, "broken\n")
+            }
+            (true, Some("POST"), Some(path)) if path.starts_with("/hook/") => {
+                s.hooks.push(path.to_string());
+                (200, "ok\n")
             }
             (true, Some("POST"), Some("/fix")) => {
                 s.fixes += 1;

@@ -1,0 +1,54 @@
+//! `firedrill announce FILE [--when TEXT]`: sends the scenario's `announce` webhooks ahead
+//! of a scheduled game day, with what will be drilled and when.
+
+use std::path::Path;
+
+use super::Exit;
+use crate::notify::{self, Message};
+use crate::shell::{Level, Shell};
+
+pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Exit {
+    let loaded = match crate::scenario::load(file) {
+        Ok(l) => l,
+        Err(invalid) => {
+            for d in &invalid.0 {
+                shell.print(Level::Error, d);
+            }
+            return Exit::Invalid;
+        }
+    };
+    let s = &loaded.scenario;
+    let hooks: Vec<_> = s.notify.iter().filter(|n| n.on.iter().any(|e| e == "announce")).collect();
+    if hooks.is_empty() {
+        shell.error(format!("{} has no `notify` entry with `on: [announce]`; nothing to send", file.display()));
+        return Exit::Invalid;
+    }
+    let faults: Vec<String> = s.faults.iter().map(|f| format!("{} ({})", f.name, f.kinds().join("+"))).collect();
+    let text = format!(
+        "Game day announced: {}{} — {}. Faults: {}. Objective: recover within {}. Owner: {}.",
+        s.name,
+        when.map(|w| format!(" on {w}")).unwrap_or_default(),
+        s.description.as_deref().unwrap_or("no description"),
+        faults.join(", "),
+        s.recovery.within,
+        s.owner.as_deref().unwrap_or("unknown"),
+    );
+    let msg = Message {
+        event: "announce".into(),
+        scenario: s.name.clone(),
+        run_id: String::new(),
+        text,
+        at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+    };
+    let mut failed = 0;
+    for n in hooks {
+        let d = notify::send(&n.webhook, &msg).await;
+        if d.ok {
+            shell.status("Announced", format!("{} ({} attempt(s))", d.target, d.attempts));
+        } else {
+            failed += 1;
+            shell.error(format!("announce to {} failed: {}", d.target, d.error.unwrap_or_default()));
+        }
+    }
+    if failed == 0 { Exit::Ok } else { Exit::Error }
+}

@@ -1,0 +1,197 @@
+//! Webhooks: Slack-compatible (`{"text": ...}`) or generic JSON, with a timeout and
+//! retries. Used by scenario `notify` entries (announce, start, abort, recovered, end) and
+//! by playbook `webhook` steps. Sending never blocks the run: callers spawn it and collect
+//! the [`Delivery`] for the report. URLs are shown redacted (scheme and host only): Slack
+//! webhook URLs are secrets, and so may be the headers, which are never shown.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Dur;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const ATTEMPTS: u32 = 3;
+
+/// The events a scenario's `notify` entries can name.
+pub const EVENTS: &[&str] = &["announce", "start", "abort", "recovered", "end"];
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `{"event", "scenario", "run_id", "text", "at", ...}`
+    #[default]
+    Json,
+    /// `{"text": ...}`, what Slack, Mattermost and most chat webhooks accept.
+    Slack,
+}
+
+/// Where and how to send.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// `http://` or `https://` URL. Shown redacted (scheme and host) everywhere.
+    pub url: String,
+    #[serde(default)]
+    pub format: Format,
+    /// Extra request headers (e.g. an authorization token); never logged or reported.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The message; default: firedrill writes one for the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Per attempt; default 5s. Three attempts in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+}
+
+/// A scenario-level notification: a webhook and the events it is sent on.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    pub webhook: Webhook,
+    /// Any of `announce`, `start`, `abort`, `recovered`, `end`.
+    pub on: Vec<String>,
+}
+
+impl Webhook {
+    /// Pure check of the URL and headers.
+    pub fn check(&self) -> Result<(), String> {
+        match reqwest::Url::parse(&self.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(u) => return Err(format!("expected an http:// or https:// URL, found scheme `{}`", u.scheme())),
+            Err(e) => return Err(format!("invalid URL: {e}")),
+        }
+        for k in self.headers.keys() {
+            if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                return Err(format!("invalid header name {k:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL without path, query or credentials: `https://hooks.slack.com/…`.
+    pub fn redacted(&self) -> String {
+        match reqwest::Url::parse(&self.url) {
+            Ok(u) => {
+                let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                let path = if u.path().len() > 1 { "/…" } else { "" };
+                format!("{}://{}{port}{path}", u.scheme(), u.host_str().unwrap_or("?"))
+            }
+            Err(_) => "<invalid url>".into(),
+        }
+    }
+}
+
+/// What an event says.
+#[derive(Clone, Debug, Serialize)]
+pub struct Message {
+    pub event: String,
+    pub scenario: String,
+    pub run_id: String,
+    pub text: String,
+    pub at: String,
+}
+
+/// The outcome of sending one webhook, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub event: String,
+    /// Redacted URL.
+    pub target: String,
+    pub ok: bool,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Offset from the start of the run when it was sent (ms).
+    #[serde(default)]
+    pub t_ms: u64,
+}
+
+/// Sends `msg` to `hook` with retries and backoff; never panics, never longer than
+/// `ATTEMPTS × (timeout + backoff)`.
+pub async fn send(hook: &Webhook, msg: &Message) -> Delivery {
+    let timeout = hook.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+    let text = hook.text.clone().unwrap_or_else(|| msg.text.clone());
+    let body = match hook.format {
+        Format::Slack => serde_json::json!({ "text": text }),
+        Format::Json => serde_json::json!({
+            "event": msg.event, "scenario": msg.scenario, "run_id": msg.run_id, "text": text, "at": msg.at,
+        }),
+    };
+    let mut d =
+        Delivery { event: msg.event.clone(), target: hook.redacted(), ok: false, attempts: 0, error: None, t_ms: 0 };
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            d.error = Some(format!("cannot build an HTTP client: {e}"));
+            return d;
+        }
+    };
+    let mut wait = Duration::from_millis(500);
+    for attempt in 1..=ATTEMPTS {
+        d.attempts = attempt;
+        let mut req =
+            client.post(&hook.url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
+        for (k, v) in &hook.headers {
+            req = req.header(k, v);
+        }
+        match req.send().await {
+            Ok(r) if r.status().is_success() => {
+                d.ok = true;
+                d.error = None;
+                return d;
+            }
+            // Never echo the URL (reqwest's errors include it).
+            Ok(r) => d.error = Some(format!("HTTP {}", r.status().as_u16())),
+            Err(e) if e.is_timeout() => {
+                d.error = Some(format!("timed out after {}", humantime::format_duration(timeout)))
+            }
+            Err(e) if e.is_connect() => d.error = Some("connection failed".into()),
+            Err(_) => d.error = Some("request failed".into()),
+        }
+        if attempt < ATTEMPTS {
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(url: &str) -> Webhook {
+        Webhook { url: url.into(), format: Format::Slack, headers: BTreeMap::new(), text: None, timeout: None }
+    }
+
+    #[test]
+    fn urls_are_redacted_and_checked() {
+        assert_eq!(hook("https://hooks.slack.com/services/T0/B0/secret").redacted(), "https://hooks.slack.com/…");
+        assert_eq!(hook("http://127.0.0.1:9/").redacted(), "http://127.0.0.1:9");
+        assert!(hook("ftp://x/").check().is_err());
+        assert!(hook("not a url").check().is_err());
+        assert!(hook("https://example.com/x").check().is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_webhook_fails_after_three_attempts_without_leaking_the_url() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let h = hook(&format!("http://127.0.0.1:{port}/secret-token"));
+        let msg = Message {
+            event: "start".into(),
+            scenario: "s".into(),
+            run_id: "r".into(),
+            text: "t".into(),
+            at: "now".into(),
+        };
+        let d = send(&h, &msg).await;
+        assert!(!d.ok);
+        assert_eq!(d.attempts, 3);
+        assert_eq!(d.error.as_deref(), Some("connection failed"));
+        assert!(!serde_json::to_string(&d).unwrap().contains("secret-token"));
+    }
+}

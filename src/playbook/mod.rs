@@ -1,0 +1,228 @@
+//! Playbooks: the human side of a game day. A playbook is Markdown (the narrative people
+//! read) with optional YAML front-matter between `---` lines that lists timed steps:
+//! what, who, when (an offset after a run event: `start`, `inject`, `detect`, `recover`,
+//! `abort`, `revert`, `end`), and whether a person does it (manual) or firedrill does
+//! (`run`: a shell command, or `webhook`). This module owns the model and its pure
+//! validation; [`runner`] schedules the steps during a run.
+
+pub mod runner;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::notify::Webhook;
+use crate::scenario::Dur;
+use crate::scenario::yaml::{self, Loc, Positions, Value, did_you_mean, from_node};
+
+/// The run events a step can be timed from.
+pub const EVENTS: &[&str] = &["start", "inject", "detect", "recover", "abort", "revert", "end"];
+
+/// The front-matter of a playbook.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+/// One step of the drill.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    /// What to do, in words.
+    pub what: String,
+    /// Who does it (a role: `incident-commander`, `comms`, ...).
+    pub who: String,
+    /// The run event the step is timed from; default `start`.
+    #[serde(default = "default_on")]
+    pub on: String,
+    /// How long after the event the step is due; default 0s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Dur>,
+    /// A communication step (staff, status page, customers): the report measures how long
+    /// communication took relative to detection.
+    #[serde(default)]
+    pub communicate: bool,
+    /// Automated: run this shell command when due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Automated: send this webhook when due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+}
+
+fn default_on() -> String {
+    "start".to_string()
+}
+
+impl Step {
+    pub fn after(&self) -> Duration {
+        self.after.map_or(Duration::ZERO, |d| d.0)
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match (&self.run, &self.webhook) {
+            (Some(_), _) => "command",
+            (_, Some(_)) => "webhook",
+            _ => "manual",
+        }
+    }
+}
+
+/// A playbook problem: position in the playbook file, field path, message.
+pub type Problem = (Option<Loc>, String, String);
+
+/// Splits Markdown front-matter: the YAML text and the line it starts on (1-based).
+fn front_matter(text: &str) -> Option<(&str, u64)> {
+    let rest = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            return Some((&rest[..offset], 2));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Parses and validates a playbook's text. A playbook without front-matter has no steps.
+pub fn parse(text: &str) -> Result<Playbook, Vec<Problem>> {
+    if text.starts_with("---") && front_matter(text).is_none() {
+        return Err(vec![(
+            Some(Loc { line: 1, col: 1 }),
+            String::new(),
+            "front-matter starts with `---` but has no closing `---` line".into(),
+        )]);
+    }
+    let Some((yaml_text, first_line)) = front_matter(text) else { return Ok(Playbook::default()) };
+    let shift = |l: Loc| Loc { line: l.line + first_line - 1, col: l.col };
+    let root = yaml::parse(yaml_text).map_err(|(loc, m)| vec![(loc.map(shift), String::new(), m)])?;
+    if matches!(root.value, Value::Null) {
+        return Ok(Playbook::default());
+    }
+    if let Value::Map(entries) = &root.value {
+        for (k, _) in entries {
+            if k.name != "steps" {
+                let hint =
+                    did_you_mean(&k.name, &["steps"]).map(|s| format!(", did you mean `{s}`?")).unwrap_or_default();
+                return Err(vec![(Some(shift(k.loc)), k.name.clone(), format!("unknown field `{}`{hint}", k.name))]);
+            }
+        }
+    }
+    let pb: Playbook =
+        from_node(&root, "").map_err(|e| vec![(e.loc.map(shift), e.path.unwrap_or_default(), e.message)])?;
+    let positions = Positions::index(&root);
+    let problems: Vec<Problem> =
+        validate(&pb).into_iter().map(|(path, m)| (Some(shift(positions.find(&path))), path, m)).collect();
+    if problems.is_empty() { Ok(pb) } else { Err(problems) }
+}
+
+/// Reads a playbook file.
+pub fn load(path: &Path) -> Result<Playbook, Vec<Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![(None, String::new(), format!("cannot read: {e}"))])?;
+    parse(&text)
+}
+
+/// Pure checks: known events, one kind per step, names unique, no person due twice at
+/// the same moment.
+pub fn validate(pb: &Playbook) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut slots: HashMap<(&str, &str, Duration), usize> = HashMap::new();
+    for (i, s) in pb.steps.iter().enumerate() {
+        let at = format!("steps[{i}]");
+        if let Some(first) = names.insert(&s.name, i) {
+            out.push((
+                format!("{at}.name"),
+                format!("duplicate step name `{}` (first used by steps[{first}])", s.name),
+            ));
+        }
+        if s.name.trim().is_empty() {
+            out.push((format!("{at}.name"), "the step name is empty".into()));
+        }
+        if !EVENTS.contains(&s.on.as_str()) {
+            let hint = match did_you_mean(&s.on, EVENTS) {
+                Some(e) => format!("; did you mean `{e}`?"),
+                None => {
+                    format!("; events are {}", EVENTS.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", "))
+                }
+            };
+            out.push((format!("{at}.on"), format!("unknown event `{}`{hint}", s.on)));
+        }
+        if s.run.is_some() && s.webhook.is_some() {
+            out.push((at.clone(), "a step is manual, `run` or `webhook`, not both".into()));
+        }
+        if s.run.as_ref().is_some_and(|r| r.trim().is_empty()) {
+            out.push((format!("{at}.run"), "the command is empty".into()));
+        }
+        if let Some(w) = &s.webhook {
+            if let Err(e) = w.check() {
+                out.push((format!("{at}.webhook.url"), e));
+            }
+        }
+        if s.kind() == "manual" {
+            if let Some(first) = slots.insert((&s.who, &s.on, s.after()), i) {
+                let field = if s.after.is_some() { "after" } else { "on" };
+                out.push((
+                    format!("{at}.{field}"),
+                    format!(
+                        "overlaps steps[{first}] (`{}`): both are due for `{}` at {} + {}; stagger them so one person is not asked two things at once",
+                        pb.steps[first].name,
+                        s.who,
+                        s.on,
+                        humantime::format_duration(s.after())
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PB: &str = "---\nsteps:\n  - name: tell-staff\n    what: Post in #incidents\n    who: ic\n    on: inject\n    communicate: true\n  - name: status\n    what: Update the status page\n    who: comms\n    on: detect\n    after: 1m\n    communicate: true\n---\n# Playbook\n\nText.\n";
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text) {
+            Ok(_) => vec![],
+            Err(p) => p
+                .into_iter()
+                .map(|(l, path, m)| format!("{}: {path}: {m}", l.map(|l| l.to_string()).unwrap_or_default()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn front_matter_steps_parse() {
+        let pb = parse(PB).unwrap();
+        assert_eq!(pb.steps.len(), 2);
+        assert_eq!(pb.steps[1].after(), Duration::from_secs(60));
+        assert_eq!(pb.steps[0].kind(), "manual");
+        assert!(parse("# Just prose\n").unwrap().steps.is_empty());
+    }
+
+    #[test]
+    fn unknown_events_and_overlaps_are_reported_at_their_line() {
+        let bad = PB.replace("on: detect", "on: detected");
+        assert_eq!(errors(&bad), ["11:9: steps[1].on: unknown event `detected`; did you mean `detect`?"]);
+        let overlap = PB.replace("who: comms\n    on: detect\n    after: 1m", "who: ic\n    on: inject");
+        assert_eq!(
+            errors(&overlap),
+            [
+                "11:9: steps[1].on: overlaps steps[0] (`tell-staff`): both are due for `ic` at inject + 0s; stagger them so one person is not asked two things at once"
+            ]
+        );
+        assert_eq!(errors("---\nsteps: []\n"), ["1:1: : front-matter starts with `---` but has no closing `---` line"]);
+        assert_eq!(errors("---\nstep: []\n---\n"), ["2:1: step: unknown field `step`, did you mean `steps`?"]);
+        let hook = PB.replace("communicate: true\n---", "communicate: true\n    webhook: { url: \"ftp://x\" }\n---");
+        assert!(errors(&hook)[0].starts_with("14:"), "{:?}", errors(&hook));
+    }
+}

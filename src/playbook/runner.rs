@@ -1,0 +1,383 @@
+//! Runs a playbook's steps and a scenario's notifications alongside a game day. It
+//! listens to the run's events (`start`, `inject`, `detect`, `recover`, `abort`, `revert`,
+//! `end`, each taken at its first occurrence), starts each step `after` its event, and
+//! records planned vs actual times. Manual steps are prompted to the facilitator with
+//! `--interactive` (Enter = done, `s reason` = skipped) and otherwise recorded as not
+//! exercised. Nothing here can delay a revert: it runs in its own task and only reads
+//! events; at the end, steps still waiting for a time that never came are `not_due`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep_until};
+
+use super::Step;
+use crate::notify::{self, Delivery, Message, Notify};
+use crate::process::{ShellOpts, run_shell};
+
+/// How long an automated `run` step may take.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What happened to one step, for the report. Offsets are ms from the start of the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub what: String,
+    pub who: String,
+    /// `manual`, `command` or `webhook`.
+    pub kind: String,
+    pub on: String,
+    pub after_ms: u64,
+    pub communicate: bool,
+    /// When it was due; null if its event never happened.
+    pub due_ms: Option<u64>,
+    /// When it was done (or failed, or was skipped).
+    pub done_ms: Option<u64>,
+    /// `done`, `failed`, `skipped`, `not_exercised` (manual, non-interactive run) or
+    /// `not_due` (its event never came, or the run ended first).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Asks the facilitator about manual steps. `None`: run non-interactively.
+#[async_trait::async_trait]
+pub trait Prompter: Send + Sync {
+    /// Returns `Ok(())` when done, `Err(reason)` when skipped.
+    async fn ask(&self, step: &Step, late_by: Duration) -> Result<(), String>;
+}
+
+/// Prompts on the terminal (stderr) and reads stdin, one step at a time.
+pub struct Terminal(Mutex<()>);
+
+impl Terminal {
+    pub fn new() -> Self {
+        Terminal(Mutex::new(()))
+    }
+}
+
+impl Default for Terminal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait::async_trait]
+impl Prompter for Terminal {
+    async fn ask(&self, step: &Step, _late_by: Duration) -> Result<(), String> {
+        let _one_at_a_time = self.0.lock().await;
+        let prompt = format!(
+            "\n>>> STEP `{}` for {}: {}\n>>> Enter when done, or `s <reason>` to skip: ",
+            step.name, step.who, step.what
+        );
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{BufRead, Write};
+            eprint!("{prompt}");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            match std::io::stdin().lock().read_line(&mut line) {
+                Ok(0) | Err(_) => None,
+                Ok(_) => Some(line),
+            }
+        })
+        .await
+        .ok()
+        .flatten();
+        match answer {
+            None => Err("no answer (stdin closed)".into()),
+            Some(l) if l.trim() == "s" || l.trim_start().starts_with("s ") => {
+                let reason = l.trim().trim_start_matches('s').trim();
+                Err(if reason.is_empty() { "skipped".into() } else { reason.to_string() })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// Who and where, for commands and messages.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub run_id: String,
+    pub cwd: PathBuf,
+}
+
+/// A run event for the runner: its name (one of [`super::EVENTS`]) and a message.
+#[derive(Clone, Debug)]
+pub struct RunEvent {
+    pub name: &'static str,
+    pub at: Duration,
+    pub text: String,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The notify event a run event triggers, if any.
+fn notify_event(run_event: &str) -> Option<&'static str> {
+    match run_event {
+        "start" => Some("start"),
+        "abort" => Some("abort"),
+        "recover" => Some("recovered"),
+        "end" => Some("end"),
+        _ => None,
+    }
+}
+
+/// Runs until `events` is closed (after `end`), then returns every step's record and every
+/// notification delivery. `t0` is the start of the run.
+pub async fn run(
+    steps: Vec<Step>,
+    notify: Vec<Notify>,
+    info: RunInfo,
+    mut events: mpsc::UnboundedReceiver<RunEvent>,
+    prompter: Option<Arc<dyn Prompter>>,
+    t0: Instant,
+) -> (Vec<StepRecord>, Vec<Delivery>) {
+    let mut records: Vec<StepRecord> = steps
+        .iter()
+        .map(|s| StepRecord {
+            name: s.name.clone(),
+            what: s.what.clone(),
+            who: s.who.clone(),
+            kind: s.kind().to_string(),
+            on: s.on.clone(),
+            after_ms: ms(s.after()),
+            communicate: s.communicate,
+            due_ms: None,
+            done_ms: None,
+            status: "not_due".into(),
+            detail: None,
+        })
+        .collect();
+    let mut fired: HashMap<&'static str, Duration> = HashMap::new();
+    let mut waiting: JoinSet<(usize, StepRecord)> = JoinSet::new();
+    let mut handles = Vec::new();
+    let mut sending: JoinSet<Delivery> = JoinSet::new();
+
+    while let Some(ev) = events.recv().await {
+        if fired.contains_key(ev.name) {
+            continue;
+        }
+        fired.insert(ev.name, ev.at);
+        if let Some(n) = notify_event(ev.name) {
+            for entry in notify.iter().filter(|e| e.on.iter().any(|o| o == n)) {
+                let hook = entry.webhook.clone();
+                let msg = message(&info, n, &ev.text);
+                let sent_at = ev.at;
+                sending.spawn(async move {
+                    let mut d = notify::send(&hook, &msg).await;
+                    d.t_ms = ms(sent_at);
+                    d
+                });
+            }
+        }
+        for (i, s) in steps.iter().enumerate().filter(|(_, s)| s.on == ev.name) {
+            let due = ev.at + s.after();
+            records[i].due_ms = Some(ms(due));
+            let (step, mut rec, info, prompter) = (s.clone(), records[i].clone(), info.clone(), prompter.clone());
+            let h = waiting.spawn(async move {
+                sleep_until(t0 + due).await;
+                perform(&step, &mut rec, &info, prompter.as_deref(), t0, due).await;
+                (i, rec)
+            });
+            handles.push((i, due, h));
+        }
+        if ev.name == "end" {
+            break;
+        }
+    }
+    // The run is over. `end` steps still run; a step that is still waiting for a time
+    // after the end never comes due. Steps already being performed finish.
+    if let Some(end) = fired.get("end").copied() {
+        for (i, due, h) in &handles {
+            if steps[*i].on != "end" && *due > end {
+                h.abort();
+            }
+        }
+    }
+    while let Some(r) = waiting.join_next().await {
+        if let Ok((i, rec)) = r {
+            records[i] = rec;
+        }
+    }
+    for (s, r) in steps.iter().zip(records.iter_mut()) {
+        if r.status == "not_due" {
+            r.detail = Some(if fired.contains_key(s.on.as_str()) {
+                "the run ended before it was due".into()
+            } else {
+                format!("`{}` never happened in this run", s.on)
+            });
+        }
+    }
+    let mut deliveries = Vec::new();
+    while let Some(d) = sending.join_next().await {
+        if let Ok(d) = d {
+            deliveries.push(d);
+        }
+    }
+    deliveries.sort_by_key(|d| d.t_ms);
+    (records, deliveries)
+}
+
+async fn perform(
+    step: &Step,
+    rec: &mut StepRecord,
+    info: &RunInfo,
+    prompter: Option<&dyn Prompter>,
+    t0: Instant,
+    due: Duration,
+) {
+    let now = || ms(Instant::now().saturating_duration_since(t0));
+    match (&step.run, &step.webhook) {
+        (Some(cmd), _) => {
+            let opts = ShellOpts {
+                timeout: STEP_TIMEOUT,
+                cwd: Some(info.cwd.clone()),
+                env: vec![
+                    ("FIREDRILL_RUN_ID".into(), info.run_id.clone()),
+                    ("FIREDRILL_STEP".into(), step.name.clone()),
+                ],
+                ..ShellOpts::default()
+            };
+            match run_shell(cmd, &opts).await {
+                Ok(out) if out.status == Some(0) => rec.status = "done".into(),
+                Ok(out) => {
+                    rec.status = "failed".into();
+                    rec.detail = Some(out.summary());
+                }
+                Err(e) => {
+                    rec.status = "failed".into();
+                    rec.detail = Some(e.to_string());
+                }
+            }
+        }
+        (_, Some(hook)) => {
+            let d = notify::send(hook, &message(info, &format!("step:{}", step.name), &step.what)).await;
+            rec.status = if d.ok { "done" } else { "failed" }.into();
+            rec.detail = d.error.map(|e| format!("{}: {e}", d.target));
+        }
+        (None, None) => match prompter {
+            None => {
+                rec.status = "not_exercised".into();
+                rec.detail = Some("manual step; the run was not --interactive".into());
+                rec.done_ms = None;
+                return;
+            }
+            Some(p) => {
+                let late = Instant::now().saturating_duration_since(t0 + due);
+                match p.ask(step, late).await {
+                    Ok(()) => rec.status = "done".into(),
+                    Err(reason) => {
+                        rec.status = "skipped".into();
+                        rec.detail = Some(reason);
+                    }
+                }
+            }
+        },
+    }
+    rec.done_ms = Some(now());
+}
+
+fn message(info: &RunInfo, event: &str, text: &str) -> Message {
+    Message {
+        event: event.to_string(),
+        scenario: info.scenario.clone(),
+        run_id: info.run_id.clone(),
+        text: format!("[firedrill] {} ({}): {text}", info.scenario, event),
+        at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str, who: &str, on: &str, after_ms: u64, run: Option<&str>) -> Step {
+        Step {
+            name: name.into(),
+            what: format!("do {name}"),
+            who: who.into(),
+            on: on.into(),
+            after: Some(crate::scenario::Dur(Duration::from_millis(after_ms))).filter(|_| after_ms > 0),
+            communicate: true,
+            run: run.map(String::from),
+            webhook: None,
+        }
+    }
+
+    /// Answers after `delay`; skips steps whose name starts with `skip`.
+    struct Facilitator(Duration);
+
+    #[async_trait::async_trait]
+    impl Prompter for Facilitator {
+        async fn ask(&self, step: &Step, _: Duration) -> Result<(), String> {
+            tokio::time::sleep(self.0).await;
+            if step.name.starts_with("skip") { Err("no status page today".into()) } else { Ok(()) }
+        }
+    }
+
+    fn ev(name: &'static str, ms: u64) -> RunEvent {
+        RunEvent { name, at: Duration::from_millis(ms), text: String::new() }
+    }
+
+    async fn drive(steps: Vec<Step>, events: Vec<RunEvent>, prompter: Option<Arc<dyn Prompter>>) -> Vec<StepRecord> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let t0 = Instant::now();
+        let info = RunInfo { scenario: "s".into(), run_id: "r".into(), cwd: std::env::temp_dir() };
+        let task = tokio::spawn(run(steps, vec![], info, rx, prompter, t0));
+        for e in events {
+            tokio::time::sleep_until(t0 + e.at).await;
+            tx.send(e).unwrap();
+        }
+        drop(tx);
+        task.await.unwrap().0
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn manual_steps_are_prompted_when_due_and_timed() {
+        let steps = vec![
+            step("tell-staff", "ic", "inject", 0, None),
+            step("skip-status", "comms", "detect", 1000, None),
+            step("never", "comms", "recover", 0, None),
+            step("later", "ic", "start", 60_000, None),
+            step("all-clear", "comms", "end", 0, None),
+        ];
+        let events = vec![ev("start", 0), ev("inject", 100), ev("detect", 300), ev("end", 5000)];
+        let r = drive(steps, events, Some(Arc::new(Facilitator(Duration::from_millis(200))))).await;
+        assert_eq!((r[0].due_ms, r[0].done_ms, r[0].status.as_str()), (Some(100), Some(300), "done"));
+        assert_eq!((r[1].due_ms, r[1].done_ms, r[1].status.as_str()), (Some(1300), Some(1500), "skipped"));
+        assert_eq!(r[1].detail.as_deref(), Some("no status page today"));
+        assert_eq!((r[2].due_ms, r[2].status.as_str()), (None, "not_due"));
+        assert_eq!(r[2].detail.as_deref(), Some("`recover` never happened in this run"));
+        assert_eq!((r[3].due_ms, r[3].status.as_str()), (Some(60_000), "not_due"), "due after the run ended");
+        assert_eq!(r[3].detail.as_deref(), Some("the run ended before it was due"));
+        assert_eq!((r[4].due_ms, r[4].done_ms, r[4].status.as_str()), (Some(5000), Some(5200), "done"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_facilitator_manual_steps_are_not_exercised() {
+        let r = drive(
+            vec![step("tell", "ic", "inject", 0, None)],
+            vec![ev("start", 0), ev("inject", 10), ev("end", 20)],
+            None,
+        )
+        .await;
+        assert_eq!((r[0].due_ms, r[0].done_ms, r[0].status.as_str()), (Some(10), None, "not_exercised"));
+    }
+
+    #[tokio::test]
+    async fn command_steps_run_and_failures_are_recorded() {
+        let steps = vec![step("ok", "bot", "start", 0, Some("true")), step("bad", "bot2", "start", 0, Some("exit 3"))];
+        let r = drive(steps, vec![ev("start", 0), ev("end", 0)], None).await;
+        assert_eq!(r[0].status, "done");
+        assert_eq!(r[1].status, "failed");
+        assert!(r[1].detail.as_deref().unwrap().contains('3'), "{:?}", r[1].detail);
+    }
+}

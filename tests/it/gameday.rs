@@ -1,0 +1,142 @@
+//! The human side of a game day through the binary: a playbook's timed steps (automated
+//! command and webhook steps run when due, manual ones listed as not exercised without
+//! `--interactive`), the scenario's notifications, and a failing webhook that must not
+//! delay anything.
+
+use std::time::Duration;
+
+use crate::support::web::{Heal, WebService};
+use crate::support::{Sandbox, read_report};
+
+fn scenario(web: &WebService, dead_port: u16) -> String {
+    format!(
+        r#"version: 1
+name: gameday
+steady_state:
+  - name: web
+    http: {{ url: "{health}", expect_status: [200], timeout: 2s }}
+    every: 100ms
+faults:
+  - name: break-web
+    command:
+      inject: "curl -fsS -X POST {brk}"
+      revert: "curl -fsS -X POST {fix}"
+    duration: 2s
+recovery:
+  within: 10s
+  stable_for: 300ms
+  settle_timeout: 20s
+notify:
+  - webhook: {{ url: "{hooks}/notify", format: slack }}
+    on: [start, recovered, end]
+  - webhook: {{ url: "http://127.0.0.1:{dead_port}/never", timeout: 200ms }}
+    on: [start]
+playbook: playbook.md
+"#,
+        health = web.url("/health"),
+        brk = web.url("/break"),
+        fix = web.url("/fix"),
+        hooks = web.url("/hook"),
+    )
+}
+
+fn playbook(web: &WebService) -> String {
+    format!(
+        r#"---
+steps:
+  - name: tell-staff
+    what: Post in the incident channel that the drill is on
+    who: incident-commander
+    on: inject
+    communicate: true
+  - name: status-page
+    what: Update the status page
+    who: comms
+    on: detect
+    after: 200ms
+    communicate: true
+    webhook: {{ url: "{hooks}/status-page" }}
+  - name: mark-log
+    what: Mark the time in the run log
+    who: bot
+    on: inject
+    run: "echo $FIREDRILL_STEP >> steps.log"
+  - name: retro
+    what: Book the retro
+    who: incident-commander
+    on: start
+    after: 1h
+---
+# Playbook
+
+Prose for humans.
+"#,
+        hooks = web.url("/hook"),
+    )
+}
+
+#[test]
+fn playbook_steps_and_notifications_run_beside_the_faults() {
+    let web = WebService::start(Heal::After(Duration::from_millis(500)));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sb = Sandbox::new();
+    sb.write("playbook.md", &playbook(&web));
+    let file = sb.write_scenario("gameday", &scenario(&web, dead));
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(0), "{done}");
+    let r = read_report(&sb.only_run_dir());
+
+    let step = |name: &str| r["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
+    let inject = r["t_inject_ms"].as_u64().unwrap();
+    let detect = inject + r["time_to_detect_ms"].as_u64().unwrap();
+    let tell = step("tell-staff");
+    assert_eq!(tell["status"], "not_exercised");
+    assert!(tell["due_ms"].as_u64().unwrap() >= inject);
+    let status = step("status-page");
+    assert_eq!(status["status"], "done", "{status}");
+    assert!(status["due_ms"].as_u64().unwrap() >= detect + 200, "{status} vs detect {detect}");
+    assert!(status["done_ms"].as_u64().unwrap() >= status["due_ms"].as_u64().unwrap());
+    assert_eq!(step("mark-log")["status"], "done");
+    assert_eq!(std::fs::read_to_string(sb.path().join("steps.log")).unwrap().trim(), "mark-log");
+    let retro = step("retro");
+    assert_eq!((retro["status"].as_str(), retro["done_ms"].as_u64()), (Some("not_due"), None));
+
+    let comm = &r["communication"];
+    assert_eq!((comm["planned"].as_u64(), comm["done"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(comm["detect_to_last_ms"].as_u64(), Some(status["done_ms"].as_u64().unwrap() - detect));
+
+    assert_eq!(web.hooks().iter().filter(|h| *h == "/hook/notify").count(), 3, "start, recovered, end");
+    assert!(web.hooks().contains(&"/hook/status-page".to_string()));
+    let notes = r["notifications"].as_array().unwrap();
+    let failed: Vec<_> = notes.iter().filter(|n| n["ok"] == false).collect();
+    assert_eq!(failed.len(), 1, "{notes:?}");
+    assert_eq!(failed[0]["attempts"], 3);
+    assert_eq!(failed[0]["target"], format!("http://127.0.0.1:{dead}/…"), "the URL path is redacted");
+    // The failing webhook did not hold up the fault: it was reverted on schedule.
+    let f = &r["faults"][0];
+    let held = f["revert_started_at_ms"].as_u64().unwrap() - f["injected_at_ms"].as_u64().unwrap();
+    assert!((2000..2500).contains(&held), "reverted {held}ms after injection, for a 2s fault");
+    assert!(done.stderr.contains("webhook http://127.0.0.1:"), "{done}");
+    let md = std::fs::read_to_string(sb.only_run_dir().join("report.md")).unwrap();
+    assert!(md.contains("### Playbook steps") && md.contains("### Notifications"), "{md}");
+}
+
+#[test]
+fn interactive_without_a_terminal_and_bad_playbooks_are_refused_before_anything_runs() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    sb.write("playbook.md", &playbook(&web));
+    let file = sb.write_scenario("gameday", &scenario(&web, 9));
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), "--interactive".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(2), "{done}");
+    assert!(done.stderr.contains("--interactive prompts the facilitator"), "{done}");
+    assert_eq!(web.break_calls(), 0);
+
+    sb.write("playbook.md", &playbook(&web).replace("on: detect", "on: detected"));
+    let done = sb.run(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(2), "{done}");
+    assert!(
+        done.stderr.contains("playbook.md:11:9: steps[1].on: unknown event `detected`; did you mean `detect`?"),
+        "{done}"
+    );
+}
