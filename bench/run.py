@@ -128,16 +128,16 @@ def run_one(n, binary):
             env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                        AWS_EC2_METADATA_DISABLED="true", AWS_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
                        AWS_SHARED_CREDENTIALS_FILE="/dev/null", FIREDRILL_AWS_POLL="100ms")
-            out, err = Path(d) / "out", Path(d) / "err"
+            out, err, rss = Path(d) / "out", Path(d) / "err", Path(d) / "rss"
             t0 = time.monotonic()
             with open(out, "w") as o, open(err, "w") as e:
-                child = subprocess.Popen([binary, "--state-dir", d, "--log-format", "json", "--endpoint-url", url,
-                                          "run", "--yes", str(scenario)], env=env, stdout=o, stderr=e)
-                # wait4 gives this child's own rusage (not moto's or the seeder's).
-                _, status, usage = os.wait4(child.pid, 0)
-                child.returncode = os.waitstatus_to_exitcode(status)
+                # GNU time measures firedrill's own peak RSS. (getrusage/wait4 from here would
+                # report Python's: a forked child's max RSS includes its life before exec.)
+                child = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss), binary, "--state-dir", d,
+                                        "--log-format", "json", "--endpoint-url", url, "run", "--yes", str(scenario)],
+                                       env=env, stdout=o, stderr=e)
             total = time.monotonic() - t0
-            rss_kb = usage.ru_maxrss
+            rss_kb = int(rss.read_text().split()[-1])
             if child.returncode != 0:
                 sys.exit(f"firedrill exited {child.returncode}:\n{err.read_text()}")
             run_dir = Path(out.read_text().strip().splitlines()[-1])
@@ -163,6 +163,8 @@ def run_one(n, binary):
 
 
 def main():
+    if not os.path.exists("/usr/bin/time"):
+        sys.exit("bench/run.py needs GNU time for peak RSS: apt-get install time")
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="30,300,1000")
     default_bin = ROOT / "target/release/firedrill"

@@ -59,7 +59,7 @@ def main():
     ec2.create_tags(Resources=[vpc], Tags=APP + [{"Key": "Name", "Value": "shop-staging"}])
     subnets = []
     for i, zone in enumerate(ZONES):
-        s = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        s = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i * 16}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
         ec2.create_tags(Resources=[s], Tags=APP + [OPT_IN, {"Key": "Name", "Value": f"shop-{zone}"}])
         subnets.append(s)
     out["vpc"] = vpc

@@ -7,6 +7,10 @@ use super::{Attachment, Aws, AwsError, Instance, NaclAssociation, Selector, Subn
 
 /// Ids per StopInstances/StartInstances/... call.
 pub const BATCH: usize = 1000;
+/// Instances per DescribeInstances page: small enough that one page's XML and its parsed
+/// form stay a few MB (measured: 1000 per page cost ~9 MB of peak RSS), large enough to
+/// keep the call count low.
+const PAGE: i32 = 200;
 
 fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
     Filter::builder().name(name).set_values(Some(values.into_iter().map(Into::into).collect())).build()
@@ -57,7 +61,7 @@ impl Aws {
     async fn describe_instances(&self, filters: Vec<Filter>) -> Result<Vec<Instance>, AwsError> {
         let mut out = Vec::new();
         let mut pages =
-            self.ec2.describe_instances().set_filters(Some(filters)).max_results(1000).into_paginator().send();
+            self.ec2.describe_instances().set_filters(Some(filters)).max_results(PAGE).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_err("ec2:DescribeInstances", e))?;
             for i in page.reservations().iter().flat_map(|r| r.instances()) {

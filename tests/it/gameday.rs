@@ -140,3 +140,26 @@ fn interactive_without_a_terminal_and_bad_playbooks_are_refused_before_anything_
         "{done}"
     );
 }
+
+#[test]
+fn every_shipped_scenario_and_playbook_validates() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("scenarios"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let sb = Sandbox::new();
+    let mut args: Vec<&std::ffi::OsStr> = vec!["validate".as_ref()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let done = sb.run(&args);
+    assert_eq!(done.code(), Some(0), "{done}");
+    for f in &files {
+        let pb = root.join("playbooks").join(f.file_stem().unwrap()).with_extension("md");
+        let text = std::fs::read_to_string(&pb).unwrap();
+        assert!(text.starts_with("---\nsteps:") || text.contains("\nsteps:\n"), "{} has timed steps", pb.display());
+    }
+}
