@@ -163,3 +163,73 @@ fn every_shipped_scenario_and_playbook_validates() {
         assert!(text.starts_with("---\nsteps:") || text.contains("\nsteps:\n"), "{} has timed steps", pb.display());
     }
 }
+
+/// `run --interactive` on a real terminal (a pty from `script(1)`): each manual step is
+/// prompted when due, and the facilitator's answers are recorded with their times.
+#[test]
+fn interactive_prompts_record_done_and_skipped_steps() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+
+    let web = WebService::start(Heal::After(Duration::from_millis(300)));
+    let sb = Sandbox::new();
+    sb.write(
+        "playbook.md",
+        "---\nsteps:\n  - name: tell\n    what: Tell staff\n    who: ic\n    on: inject\n  - name: page\n    what: Status page\n    who: comms\n    on: detect\n    after: 200ms\n---\n",
+    );
+    let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
+    let file = sb.write_scenario("gameday", &yaml);
+    let cmd = format!(
+        "{} --state-dir {} run --yes --interactive {}",
+        crate::support::BIN,
+        sb.state_dir().display(),
+        file.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .current_dir(sb.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let wait_for = |needle: &str| {
+        crate::support::wait_until(&format!("the prompt {needle:?}"), Duration::from_secs(30), || {
+            seen.lock().unwrap().contains(needle)
+        })
+    };
+    wait_for(">>> STEP `tell` for ic: Tell staff");
+    std::thread::sleep(Duration::from_millis(150));
+    stdin.write_all(b"\n").unwrap();
+    wait_for(">>> STEP `page` for comms: Status page");
+    stdin.write_all(b"s nobody on comms today\n").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", seen.lock().unwrap());
+
+    let r = read_report(&sb.only_run_dir());
+    let step = |name: &str| r["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
+    let tell = step("tell");
+    assert_eq!(tell["status"], "done", "{tell}");
+    assert!(tell["done_ms"].as_u64().unwrap() >= tell["due_ms"].as_u64().unwrap() + 150, "{tell}");
+    let page = step("page");
+    assert_eq!(page["status"], "skipped", "{page}");
+    assert_eq!(page["detail"], "nobody on comms today");
+}
