@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod cli;
 pub mod engine;
+pub mod failpoint;
 pub mod faults;
 pub mod journal;
 pub mod notify;

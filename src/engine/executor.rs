@@ -62,8 +62,10 @@ struct StepLog {
 impl Intents for StepLog {
     async fn intent(&self, undo: UndoRecord) -> Result<(), FaultError> {
         let step = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        crate::failpoint::hit("before_intent");
         self.journal.append(Entry::Intent { step, fault: self.fault.clone(), undo: undo.clone() })?;
         lock(&self.steps).push(Step { step, undo });
+        crate::failpoint::hit("after_intent");
         Ok(())
     }
 }
@@ -304,6 +306,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                         f.rec.steps = lock(&f.steps).len() as u32;
                         match result {
                             Ok(()) => {
+                                crate::failpoint::hit("before_done");
                                 let _ = env.journal.append(Entry::Done { step: lock(&f.steps).last().map_or(0, |s| s.step), fault: name.clone() });
                                 f.rec.injected_at = Some(rel(now));
                                 clock.injected(rel(now));
@@ -452,6 +455,7 @@ fn start_revert(
             match r {
                 Ok(n) => {
                     attempts += n;
+                    crate::failpoint::hit("before_reverted");
                     let _ = env.journal.append(Entry::Reverted { step: s.step, fault: name.clone(), by: "run".into() });
                 }
                 Err((error, n)) => {

@@ -11,6 +11,7 @@
 //! modules need in `support`.
 
 mod aws;
+mod crash;
 mod gameday;
 mod local;
 mod support;

@@ -102,6 +102,19 @@ impl Moto {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON: {e}"))
     }
 
+    /// Wipes all state (`POST /moto-api/reset`).
+    pub fn reset(&self) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
+        use std::io::{Read, Write};
+        s.write_all(
+            b"POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .expect("reset moto");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "{answer}");
+    }
+
     /// Seeds the staging twin (`demo/seed.py ARGS`) and returns what it made.
     pub fn seed(&self, args: &[&str]) -> Value {
         self.python("demo/seed.py", args)
