@@ -36,9 +36,10 @@ impl Fault for Injector {
     async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
         let aws = &self.ctx.aws;
         // A terminated instance has vanished as surely as one that is no longer listed.
-        let alive = aws.instances_by_id(&self.ids).await.map(|v| {
-            v.into_iter().filter(|i| !matches!(i.state.as_str(), "terminated" | "shutting-down")).collect()
-        });
+        let alive = aws
+            .instances_by_id(&self.ids)
+            .await
+            .map(|v| v.into_iter().filter(|i| !matches!(i.state.as_str(), "terminated" | "shutting-down")).collect());
         let current = self.ctx.still_there(alive, &self.ids, |i: &Instance| &i.id)?;
         let ids: Vec<String> = current
             .iter()
