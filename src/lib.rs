@@ -8,6 +8,7 @@ pub mod cli;
 pub mod engine;
 pub mod faults;
 pub mod journal;
+pub mod notes;
 pub mod plan;
 pub mod probes;
 pub mod process;

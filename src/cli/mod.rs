@@ -1,5 +1,6 @@
 //! The command line: flags (clap), one file per subcommand, and the exit codes.
 
+mod note;
 mod plan;
 mod recover;
 mod report;
@@ -91,6 +92,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
+    /// Add a timestamped observer note to the run going on now (or to RUN, also after it
+    /// ended); it goes into the run's report.
+    Note(note::NoteArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
 }
@@ -117,6 +121,7 @@ pub fn main(cli: Cli) -> Exit {
         }
         Command::Runs => runs::runs(&shell, &state),
         Command::Report { run, format } => report::report(&shell, &state, &run, format),
+        Command::Note(args) => note::note(&shell, &state, args),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
         Command::Recover { run } => block_on(recover::recover(&shell, &state, &aws, run.as_deref())),
     }
