@@ -7,6 +7,7 @@ pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod faults;
+pub mod history;
 pub mod journal;
 pub mod notes;
 pub mod plan;
