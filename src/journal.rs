@@ -130,6 +130,11 @@ impl Sink for Journal {
 /// Reads a journal. A torn last line (the process died mid-write) is ignored; a broken
 /// line elsewhere is an error.
 pub fn read(path: &Path) -> Result<Vec<Entry>, JournalError> {
+    Ok(read_timed(path)?.into_iter().map(|(_, e)| e).collect())
+}
+
+/// Like [`read`], with the wall-clock time (RFC 3339) each entry was written.
+pub fn read_timed(path: &Path) -> Result<Vec<(String, Entry)>, JournalError> {
     let f = File::open(path).map_err(|source| JournalError::Io { path: path.to_path_buf(), source })?;
     let lines: Vec<String> = BufReader::new(f)
         .lines()
@@ -142,7 +147,7 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, JournalError> {
             continue;
         }
         match serde_json::from_str::<Line>(l) {
-            Ok(line) => out.push(line.entry),
+            Ok(line) => out.push((line.at, line.entry)),
             Err(_) if i == last => break,
             Err(e) => {
                 return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, message: e.to_string() });

@@ -76,6 +76,17 @@ impl StateDir {
         Ok(out)
     }
 
+    /// The runs whose lock is held by a live `firedrill run`, oldest first.
+    pub fn live(&self) -> Result<Vec<RunDir>, StateError> {
+        let mut out = Vec::new();
+        for run in self.list()? {
+            if run.is_live()? {
+                out.push(run);
+            }
+        }
+        Ok(out)
+    }
+
     /// A run by id, unique id prefix, `latest`, or path to its folder.
     pub fn find(&self, run: &str) -> Result<RunDir, StateError> {
         let p = Path::new(run);
@@ -109,11 +120,32 @@ impl RunDir {
         }
     }
 
+    /// Whether a live run holds this run's lock. Unlike [`RunDir::lock`] it never creates
+    /// the lock file, and it holds the lock only for the instant of the check when free.
+    pub fn is_live(&self) -> Result<bool, StateError> {
+        let path = self.path.join(Self::LOCK);
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(StateError::Io { path, source: e }),
+        };
+        match f.try_lock() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(StateError::Io { path, source: e }),
+        }
+    }
+
     pub fn journal_path(&self) -> PathBuf {
         self.path.join(Journal::FILE)
     }
 
     pub fn entries(&self) -> Result<Vec<Entry>, StateError> {
         Ok(journal::read(&self.journal_path())?)
+    }
+
+    /// The journal's entries with the wall-clock time each was written (RFC 3339).
+    pub fn timed_entries(&self) -> Result<Vec<(String, Entry)>, StateError> {
+        Ok(journal::read_timed(&self.journal_path())?)
     }
 }

@@ -1,6 +1,8 @@
 //! The command line: flags (clap), one file per subcommand, and the exit codes.
 
 mod announce;
+mod history;
+mod note;
 mod plan;
 mod recover;
 mod report;
@@ -92,6 +94,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
+    /// Add a timestamped observer note to the run going on now (or to RUN, also after it
+    /// ended); it goes into the run's report.
+    Note(note::NoteArgs),
+    /// Every run (or every run of one scenario): outcome, time to detect, time to recover
+    /// vs the objective, and a summary per scenario.
+    History {
+        /// Only the runs of this scenario (its `name`).
+        #[arg(long)]
+        scenario: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: HistoryFormat,
+    },
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Send the scenario's `announce` webhooks ahead of a game day.
@@ -101,6 +115,16 @@ pub enum Command {
         #[arg(long)]
         when: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// An aligned table, oldest first, and one summary line per scenario.
+    Text,
+    /// An array of runs.
+    Json,
+    /// A self-contained page: the table and a time-to-recover plot per scenario.
+    Html,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -125,6 +149,8 @@ pub fn main(cli: Cli) -> Exit {
         }
         Command::Runs => runs::runs(&shell, &state),
         Command::Report { run, format } => report::report(&shell, &state, &run, format),
+        Command::Note(args) => note::note(&shell, &state, args),
+        Command::History { scenario, format } => history::history(&shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(&shell, &file, when.as_deref())),
         Command::Recover { run } => block_on(recover::recover(&shell, &state, &aws, run.as_deref())),

@@ -1,4 +1,5 @@
-//! `firedrill report RUN [--format md|json|junit]`: re-render a run's report to stdout.
+//! `firedrill report RUN [--format md|json|junit]`: re-render a run's report to stdout,
+//! with the run's notes as `notes.jsonl` holds them now.
 
 use super::{Exit, ReportFormat};
 use crate::report::{self, Format};
@@ -15,6 +16,11 @@ pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) 
     };
     match report::read(&dir.path) {
         Ok(r) => {
+            // Notes added since the report was written (post-mortem ones too) show as well.
+            let (r, warning) = report::attach_notes(r, &dir.path);
+            if let Some(w) = warning {
+                shell.warn(w);
+            }
             let f = match format {
                 ReportFormat::Md => Format::Md,
                 ReportFormat::Json => Format::Json,

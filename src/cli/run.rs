@@ -94,9 +94,9 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
             return Exit::Error;
         }
     };
-    let _lock = match run.lock() {
-        Ok(Some(l)) => l,
-        Ok(None) | Err(_) => {
+    let _lock = match lock_new_run(&run).await {
+        Some(l) => l,
+        None => {
             shell.error(format!("cannot lock {}", run.path.display()));
             return Exit::Error;
         }
@@ -184,6 +184,10 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     if let Some((aws, res)) = &prepared {
         report = report.with_aws(res, aws.calls());
     }
+    let (report, warning) = report::attach_notes(report, &run.path);
+    if let Some(w) = warning {
+        shell.warn(w);
+    }
     if let Err(e) = report::write_all(&run.path, &report) {
         shell.error(format!("cannot write the report in {}: {e}", run.path.display()));
     }
@@ -197,6 +201,20 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         Outcome::NotStarted => Exit::NotStarted,
         Outcome::RevertFailed => Exit::RevertFailed,
     }
+}
+
+/// Takes the lock of a run directory this process just created. Nobody else can own it,
+/// but `note`, `runs` or `recover` may be holding it for an instant to see whether the run
+/// is live, so a busy lock is retried for a moment before giving up.
+async fn lock_new_run(run: &crate::state::RunDir) -> Option<std::fs::File> {
+    for _ in 0..50 {
+        match run.lock() {
+            Ok(Some(l)) => return Some(l),
+            Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// First SIGINT/SIGTERM cancels the run (which reverts); later ones only say that the

@@ -61,9 +61,20 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    if !r.notes.is_empty() {
+        let lines: Vec<String> = r.notes.iter().map(note).collect();
+        o.push(format!("  <system-out>{}</system-out>", xml(&lines.join("\n"))));
+    }
     o.push("</testsuite>".into());
     o.push(String::new());
     o.join("\n")
+}
+
+/// One observer note as a line of the suite's `<system-out>`.
+fn note(n: &super::NoteReport) -> String {
+    let after = if n.after_end { " (after the end)" } else { "" };
+    // Lines of a multi-line note are indented under it.
+    format!("note +{} {} {}{after}: {}", duration(n.t_ms), n.at, n.author, n.text.replace('\n', "\n    "))
 }
 
 /// `1234` → `1.234`.

@@ -14,6 +14,7 @@ pub fn render(r: &Report) -> String {
     }
     measures(&mut o, r);
     timeline(&mut o, r);
+    notes(&mut o, r);
     probes(&mut o, r);
     faults(&mut o, r);
     targets(&mut o, r);
@@ -269,6 +270,9 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
             events.push((t, format!("revert `{}` done after {}", f.name, attempts(f))));
         }
     }
+    for n in r.notes.iter().filter(|n| !n.after_end) {
+        events.push((n.t_ms, format!("📝 note by {}: {}", esc(&n.author), esc(&n.text))));
+    }
     events.sort_by_key(|(t, _)| *t);
 
     o.push("### Timeline".into());
@@ -279,6 +283,25 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
         o.push(format!("- ⚠️ aborted: {}", esc(reason)));
     }
     o.push(format!("- `{}` end: {}", at(r.duration_ms), r.outcome.as_str()));
+    for n in r.notes.iter().filter(|n| n.after_end) {
+        o.push(format!("- `{}` 📝 note by {} (after the end): {}", at(n.t_ms), esc(&n.author), esc(&n.text)));
+    }
+    o.push(String::new());
+}
+
+/// Every observer note, by time, with its wall-clock time (omitted when there are none).
+fn notes(o: &mut Vec<String>, r: &Report) {
+    if r.notes.is_empty() {
+        return;
+    }
+    o.push("### Notes".into());
+    o.push(String::new());
+    o.push("| When | Author | Note |".into());
+    o.push("|---|---|---|".into());
+    for n in &r.notes {
+        let after = if n.after_end { " (after the end)" } else { "" };
+        o.push(format!("| `{}` {}{after} | {} | {} |", at(n.t_ms), esc(&n.at), esc(&n.author), esc(&n.text)));
+    }
     o.push(String::new());
 }
 

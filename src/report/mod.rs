@@ -10,7 +10,9 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub use model::{BrokenReport, FaultReport, ProbeReport, REPORT_VERSION, Report, RunMeta, SampleReport, ScenarioInfo};
+pub use model::{
+    BrokenReport, FaultReport, NoteReport, ProbeReport, REPORT_VERSION, Report, RunMeta, SampleReport, ScenarioInfo,
+};
 
 /// The report files in a run directory.
 pub const JSON_FILE: &str = "report.json";
@@ -89,6 +91,21 @@ pub fn read(dir_or_file: &Path) -> Result<Report, ReportError> {
         return Err(ReportError::Version { path, found });
     }
     serde_json::from_value(value).map_err(|source| ReportError::Invalid { path, source })
+}
+
+/// Puts the notes of `run_dir/notes.jsonl` into `r` (they replace the ones `r` had: the
+/// file is the notes' source of truth, and may have grown since `r` was written). Without
+/// the file, `r` keeps its notes. The second value is a warning to show, if any.
+pub fn attach_notes(r: Report, run_dir: &Path) -> (Report, Option<String>) {
+    match crate::notes::read(run_dir) {
+        Ok(None) => (r, None),
+        Ok(Some((notes, 0))) => (r.with_notes(notes), None),
+        Ok(Some((notes, bad))) => {
+            let file = run_dir.join(crate::notes::FILE);
+            (r.with_notes(notes), Some(format!("{}: skipped {bad} line(s) that are not notes", file.display())))
+        }
+        Err(e) => (r, Some(format!("cannot read the notes: {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,10 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     pub probes: Vec<ProbeReport>,
     pub still_broken: Vec<BrokenReport>,
+    /// What observers wrote down (`firedrill note`), from the run's `notes.jsonl`, by time.
+    /// Absent from reports written before notes existed, hence the default.
+    #[serde(default)]
+    pub notes: Vec<NoteReport>,
     pub baseline: Vec<SampleReport>,
     pub samples: Vec<SampleReport>,
     /// For a scenario that uses AWS: where it ran, the selection seed, the resources each
@@ -149,6 +153,19 @@ pub struct BrokenReport {
     pub fix: String,
 }
 
+/// An observer's note. `t_ms` is from `started_at` on the wall clock (notes are written by
+/// another process, which cannot see the run's monotonic clock).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoteReport {
+    pub t_ms: u64,
+    /// Wall clock, RFC 3339.
+    pub at: String,
+    pub author: String,
+    pub text: String,
+    /// Added after the run ended: a post-mortem note.
+    pub after_end: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SampleReport {
     /// The probe's name.
@@ -216,6 +233,7 @@ impl Report {
             faults: record.faults.iter().map(fault).collect(),
             probes: probes.iter().enumerate().map(|(i, p)| probe(i, p, record)).collect(),
             still_broken: record.still_broken.iter().map(broken).collect(),
+            notes: Vec::new(),
             aws: None,
             steps: Vec::new(),
             communication: None,
@@ -317,6 +335,30 @@ impl Report {
                 })
                 .collect(),
         });
+        self
+    }
+}
+
+impl Report {
+    /// Replaces the report's notes with `notes` (the lines of `notes.jsonl`), sorted by
+    /// time. A note counts as after the end when it was added once `report.json` existed,
+    /// or when its time is past `ended_at` (added while the report was being written).
+    pub fn with_notes(mut self, notes: Vec<crate::notes::Note>) -> Self {
+        let mut notes: Vec<NoteReport> = notes
+            .into_iter()
+            .map(|n| {
+                let t_ms = crate::notes::offset_ms(&self.started_at, &n.at).unwrap_or(0);
+                NoteReport {
+                    t_ms,
+                    after_end: n.after_end || t_ms > self.duration_ms,
+                    at: n.at,
+                    author: n.author,
+                    text: n.text,
+                }
+            })
+            .collect();
+        notes.sort_by_key(|n| n.t_ms);
+        self.notes = notes;
         self
     }
 }

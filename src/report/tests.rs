@@ -323,3 +323,78 @@ fn read_reports_missing_invalid_and_newer_reports() {
     assert!(matches!(e, ReportError::Version { found: 2, .. }));
     assert!(e.to_string().ends_with("has report_version 2; this firedrill reads version 1"), "{e}");
 }
+
+/// Two notes during the fault (out of order in the file), one written while the report was
+/// being written (after `ended_at`), and a post-mortem one.
+fn notes() -> Vec<crate::notes::Note> {
+    let note = |at: &str, author: &str, text: &str, after_end| crate::notes::Note {
+        at: at.into(),
+        author: author.into(),
+        text: text.into(),
+        after_end,
+    };
+    vec![
+        note("2026-11-18T11:06:42.500Z", "bob", "dashboard | 5xx <spike>\nsecond line", false),
+        note("2026-11-18T11:06:41.250Z", "ann", "paged the on-call", false),
+        note("2026-11-18T11:06:47.600Z", "ann", "report being written", false),
+        note("2026-11-18T11:07:40.000Z", "ann", "post-mortem: the health check was too slow", true),
+    ]
+}
+
+fn with_notes() -> Report {
+    report(&passed()).with_notes(notes())
+}
+
+#[test]
+fn notes_are_ordered_by_offset_from_the_start_and_flagged_after_the_end() {
+    let r = with_notes();
+    let got: Vec<(u64, &str, bool)> = r.notes.iter().map(|n| (n.t_ms, n.author.as_str(), n.after_end)).collect();
+    assert_eq!(got, [(1250, "ann", false), (2500, "bob", false), (7600, "ann", true), (60_000, "ann", true)]);
+    assert_eq!(r.notes[0].at, "2026-11-18T11:06:41.250Z");
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        v["notes"][0],
+        json!({"t_ms": 1250, "at": "2026-11-18T11:06:41.250Z", "author": "ann", "text": "paged the on-call", "after_end": false})
+    );
+    // Without notes the field is still there, empty.
+    assert_eq!(serde_json::to_value(report(&passed())).unwrap()["notes"], json!([]));
+}
+
+#[test]
+fn notes_snapshots() {
+    let r = with_notes();
+    assert_eq!(markdown::render(&r), include_str!("snapshots/notes.md"), "snapshots/notes.md");
+    assert_eq!(junit::render(&r), include_str!("snapshots/notes.xml"), "snapshots/notes.xml");
+    // Without the Notes section and the notes in the timeline, it is the report without notes.
+    let md = markdown::render(&r);
+    let (before, tail) = md.split_once("### Notes\n").unwrap();
+    let after = &tail[tail.find("### ").unwrap()..];
+    let rest: Vec<&str> = before.lines().chain(after.lines()).filter(|l| !l.contains("📝")).collect();
+    assert_eq!(rest.join("\n"), markdown::render(&report(&passed())).trim_end());
+}
+
+#[test]
+fn reports_written_before_notes_existed_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = serde_json::to_value(report(&passed())).unwrap();
+    v.as_object_mut().unwrap().remove("notes");
+    std::fs::write(dir.path().join(JSON_FILE), v.to_string()).unwrap();
+    let r = read(dir.path()).unwrap();
+    assert!(r.notes.is_empty());
+    assert_eq!(r, report(&passed()));
+}
+
+#[test]
+fn attach_notes_reads_the_notes_file_as_it_is_now() {
+    let dir = tempfile::tempdir().unwrap();
+    // No notes file: the report keeps the notes it has.
+    let (r, warning) = attach_notes(with_notes(), dir.path());
+    assert_eq!((r.notes.len(), warning), (4, None));
+
+    let mut lines: String = notes().iter().take(2).map(crate::notes::Note::line).collect();
+    lines.push_str("{\"torn\n");
+    std::fs::write(dir.path().join(crate::notes::FILE), lines).unwrap();
+    let (r, warning) = attach_notes(report(&passed()), dir.path());
+    assert_eq!(r.notes.iter().map(|n| n.t_ms).collect::<Vec<_>>(), [1250, 2500]);
+    assert!(warning.is_some_and(|w| w.contains("skipped 1 line")));
+}

@@ -6,6 +6,8 @@
 //!   a small local web service to break.
 //! - [`local`]: game days against that local web service: measured times, exit codes,
 //!   abort, signals, crash recovery, and the read-only commands.
+//! - [`notes`]: the game day's human side: observers' notes during and after a run, and
+//!   `firedrill history` over several runs.
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
@@ -14,4 +16,5 @@ mod aws;
 mod crash;
 mod gameday;
 mod local;
+mod notes;
 mod support;

@@ -108,6 +108,18 @@ impl Sandbox {
         self.spawn(args).wait()
     }
 
+    /// Runs `firedrill ARGS` to completion like [`Sandbox::run`], with `env` added to the
+    /// environment of this one command.
+    pub fn run_with_env<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], env: &[(&str, &str)]) -> Finished {
+        let mut c = self.command(args);
+        c.envs(env.iter().copied());
+        Running::start(
+            c,
+            format!("firedrill {}", args.iter().map(|a| a.as_ref().to_string_lossy()).collect::<Vec<_>>().join(" ")),
+        )
+        .wait()
+    }
+
     /// Starts `firedrill ARGS` and returns at once, for tests that act while it runs.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Running {
         let command =

@@ -1,0 +1,355 @@
+//! `firedrill history`: every run in the state directory as one [`Row`] (date, outcome,
+//! time to detect, time to recover vs the objective), a per-scenario [`Summary`], and their
+//! renderings: an aligned text table, JSON, and a self-contained HTML page with one SVG
+//! plot per scenario ([`html`]).
+//!
+//! There is no separate history store: each row is read from the run's own `report.json`
+//! (the source of truth, written atomically at the end of the run), or, for a run without
+//! one (live, or crashed), from its journal. Only the handful of fields a row needs are
+//! deserialized, so the samples of long runs are skipped, not kept.
+
+pub mod html;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Outcome;
+use crate::journal::Entry;
+use crate::report::markdown::duration;
+use crate::state::{RunDir, StateDir, StateError};
+
+/// One run, as `firedrill history` lists it (and as `--format json` prints it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub run_id: String,
+    pub scenario: String,
+    /// When the run started (RFC 3339, UTC); from the journal or the run id when the run
+    /// has no report.
+    pub started_at: Option<String>,
+    /// The report's outcome (`passed`, `objective_missed`, `aborted`, `not_started`,
+    /// `revert_failed`), or, for a run without a readable report: `running`, `crashed`,
+    /// `finished` (the journal says it ended, but it wrote no report) or `unreadable`.
+    pub outcome: String,
+    /// More about a run without a report: `1 injected` / `recovered` for a crashed run,
+    /// the error for an unreadable one. Null otherwise.
+    pub detail: Option<String>,
+    /// Whether a fault was injected (`t_inject_ms` not null). False without a report.
+    pub injected: bool,
+    pub duration_ms: Option<u64>,
+    pub objective_ms: Option<u64>,
+    pub time_to_detect_ms: Option<u64>,
+    pub time_to_recover_ms: Option<u64>,
+    /// As in the report; null without one.
+    pub objective_met: Option<bool>,
+}
+
+impl Row {
+    /// The run has a report: it finished and was measured.
+    pub fn reported(&self) -> bool {
+        self.objective_met.is_some()
+    }
+
+    /// A fault was injected and the run ended without recovery being observed.
+    pub fn never_recovered(&self) -> bool {
+        self.reported() && self.injected && self.time_to_recover_ms.is_none()
+    }
+}
+
+/// The fields of `report.json` a row needs; serde skips the rest (samples included).
+#[derive(Deserialize)]
+struct ReportHead {
+    report_version: u32,
+    scenario: ScenarioHead,
+    started_at: String,
+    duration_ms: u64,
+    outcome: Outcome,
+    objective_ms: u64,
+    t_inject_ms: Option<u64>,
+    time_to_detect_ms: Option<u64>,
+    time_to_recover_ms: Option<u64>,
+    objective_met: bool,
+}
+
+#[derive(Deserialize)]
+struct ScenarioHead {
+    name: String,
+}
+
+/// Every run in `state` (of `scenario` only, if given), oldest first.
+pub fn load(state: &StateDir, scenario: Option<&str>) -> Result<Vec<Row>, StateError> {
+    let mut rows: Vec<Row> = state.list()?.iter().map(row).collect();
+    if let Some(name) = scenario {
+        rows.retain(|r| r.scenario == name);
+    }
+    rows.sort_by(|a, b| (&a.started_at, &a.run_id).cmp(&(&b.started_at, &b.run_id)));
+    Ok(rows)
+}
+
+/// One run's row: from its report, else from its journal.
+pub fn row(run: &RunDir) -> Row {
+    let path = run.path.join(crate::report::JSON_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match serde_json::from_str::<ReportHead>(&text) {
+            Ok(h) if h.report_version == crate::report::REPORT_VERSION => from_report(run, h),
+            Ok(h) => {
+                unreadable(run, format!("report_version {} is not {}", h.report_version, crate::report::REPORT_VERSION))
+            }
+            Err(e) => unreadable(run, format!("{}: {e}", path.display())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => from_journal(run),
+        Err(e) => unreadable(run, format!("{}: {e}", path.display())),
+    }
+}
+
+fn from_report(run: &RunDir, h: ReportHead) -> Row {
+    Row {
+        run_id: run.id.clone(),
+        scenario: h.scenario.name,
+        started_at: Some(h.started_at),
+        outcome: h.outcome.as_str().to_string(),
+        detail: None,
+        injected: h.t_inject_ms.is_some(),
+        duration_ms: Some(h.duration_ms),
+        objective_ms: Some(h.objective_ms),
+        time_to_detect_ms: h.time_to_detect_ms,
+        time_to_recover_ms: h.time_to_recover_ms,
+        objective_met: Some(h.objective_met),
+    }
+}
+
+/// A row with nothing measured: the outcome and detail say why.
+fn bare(
+    run: &RunDir,
+    scenario: Option<String>,
+    started_at: Option<String>,
+    outcome: &str,
+    detail: Option<String>,
+) -> Row {
+    let (id_scenario, id_started) = parse_run_id(&run.id);
+    Row {
+        run_id: run.id.clone(),
+        scenario: scenario.or(id_scenario).unwrap_or_default(),
+        started_at: started_at.or(id_started),
+        outcome: outcome.to_string(),
+        detail,
+        injected: false,
+        duration_ms: None,
+        objective_ms: None,
+        time_to_detect_ms: None,
+        time_to_recover_ms: None,
+        objective_met: None,
+    }
+}
+
+fn unreadable(run: &RunDir, why: String) -> Row {
+    let started = started_from_journal(run);
+    bare(run, started.as_ref().map(|s| s.0.clone()), started.map(|s| s.1), "unreadable", Some(why))
+}
+
+/// The scenario and start time the journal's `run_started` entry holds.
+fn started_from_journal(run: &RunDir) -> Option<(String, String)> {
+    run.timed_entries().ok()?.into_iter().find_map(|(at, e)| match e {
+        Entry::RunStarted { scenario, .. } => Some((scenario, at)),
+        _ => None,
+    })
+}
+
+fn from_journal(run: &RunDir) -> Row {
+    let entries = match run.timed_entries() {
+        Ok(e) => e,
+        Err(e) => return bare(run, None, None, "unreadable", Some(e.to_string())),
+    };
+    let started = entries.iter().find_map(|(at, e)| match e {
+        Entry::RunStarted { scenario, .. } => Some((scenario.clone(), at.clone())),
+        _ => None,
+    });
+    let (scenario, at) = started.map_or((None, None), |(s, a)| (Some(s), Some(a)));
+    let plain: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
+    let pending = crate::journal::pending(&plain).len();
+    let finished = plain.iter().any(|e| matches!(e, Entry::RunFinished { .. }));
+    if run.is_live().unwrap_or(false) {
+        return bare(run, scenario, at, "running", None);
+    }
+    let (outcome, detail) = match (finished, pending) {
+        (_, n) if n > 0 => ("crashed", format!("{n} injected")),
+        (true, _) => ("finished", "no report.json".to_string()),
+        (false, _) => ("crashed", "recovered".to_string()),
+    };
+    bare(run, scenario, at, outcome, Some(detail))
+}
+
+/// The scenario name and start time in a run id (`20261118T110640Z-<scenario>-1a2b`).
+fn parse_run_id(id: &str) -> (Option<String>, Option<String>) {
+    let Some((stamp, rest)) = id.split_once("Z-") else { return (None, None) };
+    let scenario = rest.rsplit_once('-').map(|(s, _)| s.to_string()).filter(|s| !s.is_empty());
+    let b = stamp.as_bytes();
+    let started =
+        (b.len() == 15 && b[8] == b'T' && stamp.chars().filter(char::is_ascii_digit).count() == 14).then(|| {
+            format!(
+                "{}-{}-{}T{}:{}:{}.000Z",
+                &stamp[0..4],
+                &stamp[4..6],
+                &stamp[6..8],
+                &stamp[9..11],
+                &stamp[11..13],
+                &stamp[13..15]
+            )
+        });
+    (scenario, started)
+}
+
+/// One scenario over its runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub runs: usize,
+    pub passed: usize,
+    /// Median time to recover over the runs that recovered (the mean of the two middle
+    /// values, rounded down, for an even count).
+    pub median_ms: Option<u64>,
+    /// The longest time to recover among the runs that recovered.
+    pub worst_ms: Option<u64>,
+    /// Runs that were injected and never recovered: worse than any time.
+    pub never_recovered: usize,
+    /// The objective of the newest run with a report (a scenario's objective may change).
+    pub objective_ms: Option<u64>,
+}
+
+/// One summary per scenario, by scenario name; `rows` oldest first.
+pub fn summarize(rows: &[Row]) -> Vec<Summary> {
+    let mut names: Vec<&str> = rows.iter().map(|r| r.scenario.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let runs: Vec<&Row> = rows.iter().filter(|r| r.scenario == name).collect();
+            let mut times: Vec<u64> = runs.iter().filter_map(|r| r.time_to_recover_ms).collect();
+            Summary {
+                scenario: name.to_string(),
+                runs: runs.len(),
+                passed: runs.iter().filter(|r| r.outcome == Outcome::Passed.as_str()).count(),
+                median_ms: median(&mut times),
+                worst_ms: times.iter().max().copied(),
+                never_recovered: runs.iter().filter(|r| r.never_recovered()).count(),
+                objective_ms: runs.iter().rev().find_map(|r| r.objective_ms),
+            }
+        })
+        .collect()
+}
+
+/// The median; for an even count, the mean of the two middle values rounded down.
+pub fn median(values: &mut [u64]) -> Option<u64> {
+    values.sort_unstable();
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some(values[n / 2 - 1] / 2 + values[n / 2] / 2 + (values[n / 2 - 1] % 2 + values[n / 2] % 2) / 2),
+    }
+}
+
+impl Summary {
+    /// `web: 3 runs, 1 passed; time to recover median 600ms, worst never (1 run); objective 1s`.
+    pub fn line(&self) -> String {
+        let plural = |n: usize, what: &str| if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") };
+        let ttr = match (self.median_ms, self.worst_ms, self.never_recovered) {
+            (None, _, 0) => "no recovery measured".to_string(),
+            (None, _, n) => format!("never recovered ({})", plural(n, "run")),
+            (Some(m), _, n) if n > 0 => format!("median {}, worst never ({})", duration(m), plural(n, "run")),
+            (Some(m), w, _) => format!("median {}, worst {}", duration(m), duration(w.unwrap_or(m))),
+        };
+        let objective = self.objective_ms.map_or(String::new(), |o| format!("; objective {}", duration(o)));
+        format!(
+            "{}: {}, {} passed; time to recover {ttr}{objective}",
+            self.scenario,
+            plural(self.runs, "run"),
+            self.passed
+        )
+    }
+}
+
+/// The cells of a row as the table shows them: started, run, outcome, detect, recover,
+/// objective, met.
+pub fn cells(r: &Row) -> [String; 7] {
+    let dash = || "-".to_string();
+    let started = r.started_at.as_deref().map_or_else(dash, short_time);
+    let outcome = match &r.detail {
+        Some(d) if r.outcome != "unreadable" => format!("{}, {d}", r.outcome),
+        _ => r.outcome.clone(),
+    };
+    let measured = r.reported() && r.injected;
+    let detect = match r.time_to_detect_ms {
+        Some(t) => duration(t),
+        None if measured => "none".into(),
+        None => dash(),
+    };
+    let recover = match r.time_to_recover_ms {
+        Some(t) => duration(t),
+        None if measured => "never".into(),
+        None => dash(),
+    };
+    let objective = r.objective_ms.map_or_else(dash, duration);
+    let met = match r.objective_met {
+        Some(true) => "yes".to_string(),
+        Some(false) if r.injected => "no".into(),
+        _ => dash(),
+    };
+    [started, r.run_id.clone(), outcome, detect, recover, objective, met]
+}
+
+/// `2026-11-18T11:06:40.000Z` → `2026-11-18 11:06:40Z`.
+fn short_time(t: &str) -> String {
+    match (t.get(..10), t.get(11..19)) {
+        (Some(d), Some(h)) if t.len() >= 20 => format!("{d} {h}Z"),
+        _ => t.to_string(),
+    }
+}
+
+/// The text table (aligned, oldest first) and one summary line per scenario.
+pub fn text(rows: &[Row]) -> String {
+    let header = ["STARTED", "RUN", "OUTCOME", "DETECT", "RECOVER", "OBJECTIVE", "MET"];
+    let body: Vec<[String; 7]> = rows.iter().map(cells).collect();
+    let mut widths = header.map(str::len);
+    for cells in &body {
+        for (w, c) in widths.iter_mut().zip(cells) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    // Numbers are right-aligned.
+    let right = [false, false, false, true, true, true, false];
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .zip(right)
+            .map(|((c, w), r)| if r { format!("{c:>w$}") } else { format!("{c:<w$}") })
+            .collect();
+        parts.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(&header.map(String::from))];
+    out.extend(body.iter().map(|c| line(c)));
+    out.push(String::new());
+    out.extend(summarize(rows).iter().map(Summary::line));
+    out.push(String::new());
+    out.join("\n")
+}
+
+/// The rows as a JSON array.
+pub fn json(rows: &[Row]) -> String {
+    let mut s = serde_json::to_string_pretty(rows).expect("rows always serialize");
+    s.push('\n');
+    s
+}
+
+/// Where the rows came from, for headings.
+pub fn describe(state_runs: &Path, scenario: Option<&str>) -> String {
+    match scenario {
+        Some(s) => format!("runs of {s} in {}", state_runs.display()),
+        None => format!("runs in {}", state_runs.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
