@@ -100,6 +100,7 @@ pub enum ReportFormat {
     Md,
     Json,
     Junit,
+    Html,
 }
 
 /// Runs the command; returns the process exit code.

@@ -1,4 +1,4 @@
-//! `firedrill report RUN [--format md|json|junit]`: re-render a run's report to stdout.
+//! `firedrill report RUN [--format md|json|junit|html]`: re-render a run's report to stdout.
 
 use super::{Exit, ReportFormat};
 use crate::report::{self, Format};
@@ -19,6 +19,7 @@ pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) 
                 ReportFormat::Md => Format::Md,
                 ReportFormat::Json => Format::Json,
                 ReportFormat::Junit => Format::Junit,
+                ReportFormat::Html => Format::Html,
             };
             print!("{}", report::render(&r, f));
             Exit::Ok
