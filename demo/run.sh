@@ -20,5 +20,5 @@ run_dir=$(target/debug/firedrill --state-dir "$state" run --yes scenarios/local-
 echo
 cat "$run_dir/report.md"
 echo
-echo "Run directory: $run_dir (report.json, report.md, junit.xml, journal.jsonl)"
+echo "Run directory: $run_dir (report.json, report.md, junit.xml, report.html, journal.jsonl)"
 exit "$code"
