@@ -6,10 +6,13 @@
 //!   a small local web service to break.
 //! - [`local`]: game days against that local web service: measured times, exit codes,
 //!   abort, signals, crash recovery, and the read-only commands.
+//! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
+//!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
 
 mod aws;
+mod html;
 mod local;
 mod support;
