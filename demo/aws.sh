@@ -103,7 +103,7 @@ echo
 if [ -n "$run_dir" ] && [ -f "$run_dir/report.md" ]; then
   cat "$run_dir/report.md"
   echo
-  echo "Run directory: $run_dir (report.json, report.md, junit.xml, journal.jsonl)"
+  echo "Run directory: $run_dir (report.json, report.md, junit.xml, report.html, journal.jsonl)"
 else
   echo "firedrill exited with $code before writing a report" >&2
 fi

@@ -20,5 +20,5 @@ run_dir=$("${CARGO_TARGET_DIR:-target}/debug/firedrill" --state-dir "$state" run
 echo
 cat "$run_dir/report.md"
 echo
-echo "Run directory: $run_dir (report.json, report.md, junit.xml, journal.jsonl)"
+echo "Run directory: $run_dir (report.json, report.md, junit.xml, report.html, journal.jsonl)"
 exit "$code"

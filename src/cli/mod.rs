@@ -132,6 +132,7 @@ pub enum ReportFormat {
     Md,
     Json,
     Junit,
+    Html,
 }
 
 /// Runs the command; returns the process exit code.

@@ -1,4 +1,4 @@
-//! `firedrill report RUN [--format md|json|junit]`: re-render a run's report to stdout,
+//! `firedrill report RUN [--format md|json|junit|html]`: re-render a run's report to stdout,
 //! with the run's notes as `notes.jsonl` holds them now.
 
 use super::{Exit, ReportFormat};
@@ -25,6 +25,7 @@ pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) 
                 ReportFormat::Md => Format::Md,
                 ReportFormat::Json => Format::Json,
                 ReportFormat::Junit => Format::Junit,
+                ReportFormat::Html => Format::Html,
             };
             print!("{}", report::render(&r, f));
             Exit::Ok

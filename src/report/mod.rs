@@ -1,7 +1,9 @@
-//! Reports of a run: the `report.json` model ([`Report`]), its Markdown and JUnit
+//! Reports of a run: the `report.json` model ([`Report`]), its Markdown, JUnit and HTML
 //! renderings, and writing them to / reading them from a run directory. `report.json` is
-//! the source of truth; `report.md` and `junit.xml` can always be re-rendered from it.
+//! the source of truth; `report.md`, `junit.xml` and `report.html` can always be
+//! re-rendered from it.
 
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
@@ -18,6 +20,7 @@ pub use model::{
 pub const JSON_FILE: &str = "report.json";
 pub const MARKDOWN_FILE: &str = "report.md";
 pub const JUNIT_FILE: &str = "junit.xml";
+pub const HTML_FILE: &str = "report.html";
 
 /// A rendering of a [`Report`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +31,8 @@ pub enum Format {
     Md,
     /// `junit.xml`, for CI test views.
     Junit,
+    /// `report.html`, one self-contained page with a timeline, for the game-day room.
+    Html,
 }
 
 pub fn render(r: &Report, f: Format) -> String {
@@ -39,13 +44,21 @@ pub fn render(r: &Report, f: Format) -> String {
         }
         Format::Md => markdown::render(r),
         Format::Junit => junit::render(r),
+        Format::Html => html::render(r),
     }
 }
 
-/// Writes `report.json`, `report.md` and `junit.xml` into `dir`. Each file is written to a
-/// temporary file in `dir` and renamed into place, so none is ever left half written.
+/// Writes `report.json`, `report.md`, `junit.xml` and `report.html` into `dir`. Each file is
+/// written to a temporary file in `dir` and renamed into place, so none is ever left half
+/// written.
 pub fn write_all(dir: &Path, r: &Report) -> io::Result<()> {
-    for (name, f) in [(JSON_FILE, Format::Json), (MARKDOWN_FILE, Format::Md), (JUNIT_FILE, Format::Junit)] {
+    let files = [
+        (JSON_FILE, Format::Json),
+        (MARKDOWN_FILE, Format::Md),
+        (JUNIT_FILE, Format::Junit),
+        (HTML_FILE, Format::Html),
+    ];
+    for (name, f) in files {
         write_atomic(dir, name, render(r, f).as_bytes())?;
     }
     Ok(())

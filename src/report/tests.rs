@@ -1,5 +1,6 @@
-//! Report tests: hand-built run records, exact Markdown and JUnit snapshots, JSON round
-//! trips and the files `write_all` leaves in a run directory.
+//! Report tests: hand-built run records, exact Markdown and JUnit snapshots, outlines of
+//! the HTML timeline, HTML escaping, JSON round trips and the files `write_all` leaves in
+//! a run directory.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -301,7 +302,8 @@ fn write_all_then_read() {
     let mut names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["junit.xml", "report.json", "report.md"]);
+    assert_eq!(names, ["junit.xml", "report.html", "report.json", "report.md"]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("report.html")).unwrap(), html::render(&r));
     assert_eq!(std::fs::read_to_string(dir.path().join("report.md")).unwrap(), markdown::render(&r));
     assert_eq!(read(dir.path()).unwrap(), r);
     assert_eq!(read(&dir.path().join("report.json")).unwrap(), r);
@@ -397,4 +399,502 @@ fn attach_notes_reads_the_notes_file_as_it_is_now() {
     let (r, warning) = attach_notes(report(&passed()), dir.path());
     assert_eq!(r.notes.iter().map(|n| n.t_ms).collect::<Vec<_>>(), [1250, 2500]);
     assert!(warning.is_some_and(|w| w.contains("skipped 1 line")));
+}
+
+// ---------------------------------------------------------------------------------------
+// report.html
+
+/// A start tag: its name and attributes, values unescaped only of `&quot;`.
+#[derive(Debug)]
+struct Tag {
+    name: String,
+    attrs: Vec<(String, String)>,
+}
+
+impl Tag {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn class(&self) -> &str {
+        self.get("class").unwrap_or_default()
+    }
+}
+
+/// Every start tag in `html`, in order. Fails the test on markup it cannot read: an
+/// unquoted attribute, or a `<` that starts no tag (all text must be escaped).
+fn tags(html: &str) -> Vec<Tag> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        if rest.starts_with('/') || rest.starts_with('!') {
+            continue;
+        }
+        let end = rest.find('>').expect("an unclosed tag");
+        let inner = rest[..end].trim_end_matches('/');
+        rest = &rest[end + 1..];
+        let (name, mut attrs) = inner.split_once(char::is_whitespace).unwrap_or((inner, ""));
+        assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()), "not a tag: <{inner}>");
+        let mut tag = Tag { name: name.to_string(), attrs: Vec::new() };
+        loop {
+            attrs = attrs.trim_start();
+            if attrs.is_empty() {
+                break;
+            }
+            let (key, after) = attrs.split_once("=\"").unwrap_or_else(|| panic!("unquoted attribute in <{inner}>"));
+            let (value, after) = after.split_once('"').unwrap_or_else(|| panic!("unclosed attribute in <{inner}>"));
+            tag.attrs.push((key.to_string(), value.to_string()));
+            attrs = after;
+        }
+        out.push(tag);
+    }
+    out
+}
+
+/// The `<svg id="timeline">` element of a page.
+fn timeline_of(page: &str) -> &str {
+    let start = page.find("<svg id=\"timeline\"").expect("no timeline");
+    let end = start + page[start..].find("</svg>").expect("timeline not closed") + "</svg>".len();
+    &page[start..end]
+}
+
+/// The timeline reduced to what it shows: counts, then each lane, sample, fault span and
+/// marker with its time and x position, in document order. Stable across styling changes.
+fn outline(svg: &str) -> String {
+    let tags = tags(svg);
+    let count = |class: &str| tags.iter().filter(|t| t.class().split(' ').any(|c| c == class)).count();
+    let mut o = vec![
+        format!(
+            "span {}ms, viewBox {}",
+            tags[0].get("data-span-ms").unwrap_or("?"),
+            tags[0].get("viewBox").unwrap_or("?")
+        ),
+        format!(
+            "{} lanes, {} samples ({} pass, {} fail), {} faults, {} fault spans ({} broken), {} markers, {} ticks",
+            count("lane"),
+            count("sample"),
+            count("pass"),
+            count("fail"),
+            count("fault"),
+            count("fault-span"),
+            count("broken"),
+            count("marker"),
+            count("tick")
+        ),
+    ];
+    let mut marker = None;
+    for t in &tags {
+        let class = t.class();
+        let attr = |k: &str| t.get(k).unwrap_or("?").to_string();
+        if class == "lane" {
+            o.push(format!("lane {}", attr("data-probe")));
+        } else if class.starts_with("sample") {
+            let kind = class.trim_start_matches("sample ");
+            o.push(format!("  {kind} {}ms x={}", attr("data-ms"), attr("x")));
+        } else if class == "fault" {
+            o.push(format!("fault {}", attr("data-fault")));
+        } else if class.starts_with("fault-span") {
+            o.push(format!(
+                "  {class} {}..{}ms x={} width={}",
+                attr("data-start-ms"),
+                attr("data-end-ms"),
+                attr("x"),
+                attr("width")
+            ));
+        } else if class.starts_with("fault-note") {
+            o.push(format!("  {class}"));
+        } else if let Some(kind) = class.strip_prefix("marker ") {
+            marker = Some(format!("{kind} {}ms", attr("data-ms")));
+        } else if t.name == "line"
+            && let Some(m) = marker.take()
+        {
+            o.push(format!("marker {m} x={}", attr("x1")));
+        }
+    }
+    o.push(String::new());
+    o.join("\n")
+}
+
+/// Compares `got` with `src/report/snapshots/<file>`; `FIREDRILL_UPDATE_SNAPSHOTS=1`
+/// rewrites the file instead (review the diff before committing it).
+fn golden(file: &str, got: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report/snapshots").join(file);
+    if std::env::var_os("FIREDRILL_UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {}: {e} (FIREDRILL_UPDATE_SNAPSHOTS=1 writes it)", path.display()));
+    assert_eq!(got, want, "snapshots/{file} (FIREDRILL_UPDATE_SNAPSHOTS=1 rewrites it)");
+}
+
+#[test]
+fn html_timeline_outlines() {
+    for (name, r) in runs() {
+        let page = html::render(&report(&r));
+        let svg = timeline_of(&page);
+        assert_eq!(svg, html::timeline_svg(&report(&r)).trim_end(), "{name}");
+        golden(&format!("{name}.timeline.txt"), &outline(svg));
+    }
+}
+
+#[test]
+fn html_timeline_puts_each_mark_where_the_report_says() {
+    let r = report(&passed());
+    let svg = html::timeline_svg(&r);
+    let tags = tags(&svg);
+    let span: f64 = tags[0].get("data-span-ms").unwrap().parse().unwrap();
+    assert_eq!(span, 7500.0, "the run's duration; every mark is within it");
+    let x = |ms: f64| 170.0 + ms * 1000.0 / span;
+    let num = |t: &Tag, k: &str| t.get(k).unwrap().parse::<f64>().unwrap();
+
+    let samples: Vec<&Tag> = tags.iter().filter(|t| t.class().starts_with("sample")).collect();
+    assert_eq!(samples.len(), r.baseline.len() + r.samples.len());
+    for t in &samples {
+        assert!((num(t, "x") - x(num(t, "data-ms"))).abs() < 0.06, "{t:?}");
+    }
+    let fails: Vec<f64> = samples.iter().filter(|t| t.class().contains("fail")).map(|t| num(t, "data-ms")).collect();
+    assert_eq!(fails, [1200.0, 1400.0]);
+    // Pass and fail marks differ in shape, not only in colour.
+    assert!(
+        samples
+            .iter()
+            .all(|t| t.get("href") == Some(if t.class().contains("fail") { "#mark-fail" } else { "#mark-pass" }))
+    );
+    assert!(svg.contains("<circle id=\"mark-pass\"") && svg.contains("<path id=\"mark-fail\""));
+
+    let span_tag = tags.iter().find(|t| t.class() == "fault-span").unwrap();
+    assert_eq!((span_tag.get("data-start-ms"), span_tag.get("data-end-ms")), (Some("900"), Some("6100")));
+    assert!((num(span_tag, "x") - x(900.0)).abs() < 0.06);
+    assert!((num(span_tag, "width") - (x(6100.0) - x(900.0))).abs() < 0.1);
+
+    // detect = t_inject + time_to_detect, recover = t_inject + time_to_recover, objective
+    // = t_inject + objective.
+    let markers: Vec<(&str, &str)> =
+        tags.iter().filter_map(|t| Some((t.class().strip_prefix("marker ")?, t.get("data-ms")?))).collect();
+    assert_eq!(markers, [("detect", "1200"), ("recover", "1600"), ("objective", "4000")]);
+    assert!(svg.contains("role=\"img\" aria-label=\"Timeline of the run, 7.5s long: 2 probe lane(s)"), "{svg}");
+}
+
+#[test]
+fn html_markers_for_abort_and_no_visible_impact() {
+    let svg = html::timeline_svg(&report(&aborted()));
+    assert!(svg.contains("<g class=\"marker abort\" data-ms=\"11400\">"), "at the end of the run: {svg}");
+    assert!(svg.contains("aborted: probe `web` failing for 10s"));
+
+    let svg = html::timeline_svg(&report(&RunRecord { settled: true, ..record(Outcome::Passed) }));
+    assert!(svg.contains("<g class=\"marker recover\" data-ms=\"1000\">"), "{svg}");
+    assert!(svg.contains(">no visible impact</text>"), "{svg}");
+    assert!(!svg.contains("marker detect"));
+}
+
+#[test]
+fn html_esc_escapes_hostile_text() {
+    assert_eq!(html::esc("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+    assert_eq!(html::esc(r#"" onmouseover="x"#), "&quot; onmouseover=&quot;x");
+    assert_eq!(html::esc("it's"), "it&#39;s");
+    assert_eq!(html::esc("a & b &amp; c"), "a &amp; b &amp;amp; c");
+    assert_eq!(
+        html::esc("nul \u{0} esc \u{1b} del \u{7f} tab\tnl\n"),
+        "nul \u{fffd} esc \u{fffd} del \u{fffd} tab\tnl\n"
+    );
+    assert_eq!(html::esc("plain — ünïcödé 🚨"), "plain — ünïcödé 🚨");
+}
+
+/// A run whose every string is hostile.
+fn hostile() -> Report {
+    let evil = r#"<script>alert("x")</script> & ' " </title></svg><img src=x onerror=alert(1)>"#;
+    let mut r = report(&revert_failed());
+    r.scenario.name = format!("name {evil}");
+    r.scenario.description = Some(format!("description {evil}"));
+    r.scenario.owner = Some(format!("owner {evil}"));
+    r.scenario.file = format!("file {evil}");
+    r.scenario.playbook = Some(format!("playbook {evil}"));
+    r.run_id = format!("run {evil}");
+    r.abort_reason = Some(format!("reason {evil}"));
+    r.faults[0].name = format!("fault {evil}");
+    r.faults[0].revert_error = Some(format!("error {evil}"));
+    r.probes[0].name = format!("probe {evil}");
+    r.probes[0].target = format!("target {evil}");
+    for s in r.baseline.iter_mut().chain(&mut r.samples) {
+        s.probe = format!("probe {evil}");
+        s.detail = format!("detail {evil}");
+    }
+    r.still_broken[0].description = format!("what {evil}");
+    r.still_broken[0].error = format!("error {evil}");
+    r.still_broken[0].fix = format!("run: curl \"$(echo {evil})\"");
+    r.aws = Some(model::AwsReport {
+        account: format!("acct {evil}"),
+        region: format!("region {evil}"),
+        seed: 7,
+        api_calls: 3,
+        targets: [(
+            format!("target {evil}"),
+            model::TargetReport { kind: format!("kind {evil}"), matched: 1, selected: vec![format!("i-{evil}")] },
+        )]
+        .into(),
+    });
+    r
+}
+
+#[test]
+fn html_escapes_every_string_from_the_run() {
+    let page = html::render(&hostile());
+    // Only the renderer's own markup: known elements and attributes, one script (ours).
+    const ELEMENTS: &[&str] = &[
+        "html", "head", "meta", "title", "style", "body", "main", "header", "h1", "h2", "p", "span", "strong", "code",
+        "pre", "small", "dl", "dt", "dd", "div", "section", "table", "thead", "tbody", "tr", "th", "td", "ul", "li",
+        "details", "summary", "footer", "script", "svg", "defs", "circle", "path", "pattern", "rect", "line", "g",
+        "text", "use",
+    ];
+    const ATTRIBUTES: &[&str] = &[
+        "lang",
+        "charset",
+        "name",
+        "content",
+        "http-equiv",
+        "class",
+        "id",
+        "role",
+        "aria-label",
+        "aria-live",
+        "aria-hidden",
+        "xmlns",
+        "viewBox",
+        "d",
+        "r",
+        "x",
+        "y",
+        "x1",
+        "x2",
+        "y1",
+        "y2",
+        "width",
+        "height",
+        "rx",
+        "fill",
+        "stroke",
+        "stroke-width",
+        "patternUnits",
+        "patternTransform",
+        "text-anchor",
+        "href",
+        "data-ms",
+        "data-span-ms",
+        "data-probe",
+        "data-fault",
+        "data-start-ms",
+        "data-end-ms",
+    ];
+    for t in tags(&page) {
+        assert!(ELEMENTS.contains(&t.name.as_str()), "unexpected <{}> in the page", t.name);
+        for (k, v) in &t.attrs {
+            assert!(ATTRIBUTES.contains(&k.as_str()), "unexpected attribute {k}=\"{v}\" on <{}>", t.name);
+            if k == "href" {
+                assert!(v.starts_with("#mark-"), "href to {v}");
+            }
+        }
+    }
+    assert_eq!(page.matches("<script").count(), 1);
+    assert!(!page.contains("<img") && !page.contains("<script>alert"));
+    // Every hostile string made it onto the page, escaped.
+    let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39; &quot; &lt;/title&gt;&lt;/svg&gt;\
+                   &lt;img src=x onerror=alert(1)&gt;";
+    for what in [
+        "name",
+        "description",
+        "owner",
+        "file",
+        "playbook",
+        "run",
+        "reason",
+        "fault",
+        "error",
+        "probe",
+        "target",
+        "detail",
+        "what",
+        "acct",
+        "region",
+        "kind",
+        "i-",
+    ] {
+        assert!(page.contains(&format!("{what} {escaped}")) || page.contains(&format!("{what}{escaped}")), "{what}");
+    }
+    assert!(page.contains("run: curl &quot;$(echo &lt;script&gt;"));
+    assert_eq!(page.matches("<title>").count(), page.matches("</title>").count());
+    assert_eq!(page.matches("<svg").count(), page.matches("</svg>").count());
+}
+
+#[test]
+fn html_is_self_contained() {
+    let page = html::render(&report(&passed()));
+    assert!(page.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    assert!(page.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"));
+    for t in tags(&page) {
+        for (k, v) in &t.attrs {
+            assert!(k != "src" && (k != "href" || v.starts_with('#')), "loads {k}={v} from outside the page");
+        }
+        assert!(t.name != "link" && t.name != "img" && t.name != "iframe", "<{}>", t.name);
+    }
+    assert!(!page.contains("@import") && !page.contains("url(http"));
+    // The only URLs are the SVG namespace (a name, never fetched) and the probe's own URL.
+    let urls: Vec<&str> =
+        page.match_indices("://").map(|(i, _)| &page[page[..i].rfind(['"', '>']).unwrap() + 1..i]).collect();
+    assert!(urls.iter().all(|scheme| *scheme == "http"), "{urls:?}");
+    assert!(
+        page.matches("://").count()
+            == page.matches("http://www.w3.org/2000/svg").count()
+                + page.matches("http://127.0.0.1:18080/health").count()
+    );
+}
+
+#[test]
+fn html_renders_odd_runs_without_panicking() {
+    let mut odd = Vec::new();
+    for (name, r) in runs() {
+        odd.push((name.to_string(), report(&r)));
+    }
+    // No checks at all, a zero-length run, a sample of a probe the report does not list,
+    // no probes and no faults, a fault that never started next to one never reverted.
+    let mut r = report(&not_started());
+    r.baseline.clear();
+    r.samples.clear();
+    r.duration_ms = 0;
+    odd.push(("no samples, zero length".into(), r));
+    let mut r = report(&passed());
+    r.samples[0].probe = "#7".into();
+    odd.push(("unknown probe".into(), r));
+    let mut r = report(&passed());
+    r.probes.clear();
+    r.faults.clear();
+    r.baseline.clear();
+    r.samples.clear();
+    odd.push(("nothing".into(), r));
+    let mut r = report(&revert_failed());
+    r.faults.push(FaultReport { name: "later".into(), ..report(&not_started()).faults[0].clone() });
+    r.faults[0].revert_started_at_ms = None;
+    odd.push(("never reverted".into(), r));
+    let mut r = report(&passed());
+    r.duration_ms = 3 * 3600 * 1000;
+    r.scenario.name = "x".repeat(300);
+    r.probes[0].name = "a-probe-with-a-very-long-name-indeed".into();
+    odd.push(("long".into(), r));
+
+    for (name, r) in odd {
+        let page = html::render(&r);
+        let svg = timeline_of(&page);
+        assert_eq!(svg.matches("class=\"lane\"").count(), lanes_expected(&r), "{name}");
+        assert!(page.ends_with("</html>\n"), "{name}");
+        let _ = outline(svg);
+    }
+
+    // not_started: the faults are listed as not injected, with no span and no markers.
+    let page = html::render(&report(&not_started()));
+    let svg = timeline_of(&page);
+    assert!(svg.contains("not injected") && !svg.contains("fault-span") && !svg.contains("class=\"marker"));
+    assert!(page.contains("NOT STARTED") && page.contains("nothing to revert"));
+
+    // revert_failed: a broken span to the end of the run, and the still-broken table first.
+    let page = html::render(&report(&revert_failed()));
+    let svg = timeline_of(&page);
+    assert!(svg.contains("class=\"fault-span broken\" data-start-ms=\"900\" data-end-ms=\"9000\""), "{svg}");
+    let broken = page.find("id=\"still-broken\"").unwrap();
+    assert!(broken < page.find("id=\"timeline\"").unwrap());
+    assert!(page.contains("<pre class=\"fix\">run: curl -X POST :18080/fix (in /srv/game-day)</pre>"));
+    assert!(page.contains("firedrill recover 20261018T081320Z-local-web-outage"));
+}
+
+fn lanes_expected(r: &Report) -> usize {
+    let mut names: Vec<&str> = r.probes.iter().map(|p| p.name.as_str()).collect();
+    for s in r.baseline.iter().chain(&r.samples) {
+        if !names.contains(&s.probe.as_str()) {
+            names.push(&s.probe);
+        }
+    }
+    names.len()
+}
+
+#[test]
+fn html_placeholder_lists_render_only_when_present() {
+    let page = html::render(&report(&passed()));
+    assert!(!page.contains("playbook-steps") && !page.contains("observer-notes"));
+    assert!(!page.contains("id=\"targets\""), "no AWS, no targets");
+
+    let mut o = String::new();
+    html::entries(&mut o, "observer-notes", "Observer notes", &[]);
+    assert_eq!(o, "");
+    let notes = [
+        html::Entry { at_ms: Some(1500), who: Some("ana <sre>"), text: "pager went off & status page updated" },
+        html::Entry { at_ms: None, who: None, text: "no customer emails" },
+    ];
+    html::entries(&mut o, "observer-notes", "Observer notes", &notes);
+    assert!(o.starts_with("<section id=\"observer-notes\">\n<h2>Observer notes</h2>"), "{o}");
+    assert!(
+        o.contains("<tr><td>+1.5s</td><td>ana &lt;sre&gt;</td><td>pager went off &amp; status page updated</td></tr>")
+    );
+    assert!(o.contains("<tr><td>—</td><td>—</td><td>no customer emails</td></tr>"));
+}
+
+#[test]
+fn html_shows_the_verdict_and_the_aws_targets() {
+    let page = html::render(&report(&passed()));
+    assert!(page.contains("<body class=\"outcome-passed\">"));
+    assert!(page.contains("<span class=\"badge\">PASSED</span>"));
+    assert!(page.contains("<dt>Time to recover</dt><dd>600ms<small>within the 3s objective</small></dd>"), "{page}");
+    assert!(page.contains("<dt>Time to detect</dt><dd>200ms"));
+    assert!(page.contains("<dt>Precision</dt><dd>± 500ms"));
+
+    let page = html::render(&report(&aborted()));
+    assert!(page.contains("<strong>Abort reason:</strong> probe `web` failing for 10s"));
+    assert!(page.contains("<dt>Time to recover</dt><dd>never"));
+
+    let mut r = report(&passed());
+    r.aws = Some(model::AwsReport {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        seed: 42,
+        api_calls: 17,
+        targets: [(
+            "web-fleet".to_string(),
+            model::TargetReport {
+                kind: "ec2_instances".into(),
+                matched: 6,
+                selected: vec!["i-1".into(), "i-2".into()],
+            },
+        )]
+        .into(),
+    });
+    let page = html::render(&r);
+    assert!(
+        page.contains("Account <code>123456789012</code> in <code>us-east-1</code> · selection seed <code>42</code>")
+    );
+    assert!(page.contains("<tr><td>web-fleet</td><td>ec2_instances</td><td class=\"num\">6</td><td><code>i-1</code>, <code>i-2</code></td></tr>"));
+}
+
+#[test]
+fn html_shows_playbook_steps_and_notes_on_the_timeline() {
+    let step = |name: &str, status: &str, done: Option<u64>| crate::playbook::runner::StepRecord {
+        name: name.into(),
+        what: format!("<b>{name}</b>"),
+        who: "comms".into(),
+        kind: "manual".into(),
+        on: "detect".into(),
+        after_ms: 0,
+        communicate: true,
+        due_ms: Some(1000),
+        done_ms: done,
+        status: status.into(),
+        detail: None,
+    };
+    let r = with_notes()
+        .with_playbook(vec![step("status-page", "done", Some(1500)), step("email", "not_exercised", None)], vec![]);
+    let page = html::render(&r);
+    assert!(page.contains("<section id=\"playbook-steps\">"), "{page}");
+    assert!(page.contains("&lt;b&gt;status-page&lt;/b&gt;"), "step text is escaped");
+    assert_eq!(page.matches("class=\"marker step\"").count(), 1, "only done steps are marked");
+    assert!(page.contains("<section id=\"observer-notes\">"));
+    assert!(page.matches("class=\"marker note\"").count() >= 2, "notes during the run are marked");
+    assert!(page.contains("Communication: 1 of 2 steps done"));
 }

@@ -8,6 +8,8 @@
 //!   abort, signals, crash recovery, and the read-only commands.
 //! - [`notes`]: the game day's human side: observers' notes during and after a run, and
 //!   `firedrill history` over several runs.
+//! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
+//!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
@@ -15,6 +17,7 @@
 mod aws;
 mod crash;
 mod gameday;
+mod html;
 mod local;
 mod notes;
 mod support;
