@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::aws::{Aws, AwsError, Selector, Tags};
+use crate::aws::{Aws, AwsError, PrincipalKind, Selector, Tags};
 use crate::scenario::{Environment, OnEmpty, Scenario, Selection, Target, TargetType};
 
 /// One resource a target resolved to, with what the plan and the faults need to know.
@@ -275,30 +275,20 @@ async fn find(aws: &Aws, t: &Target) -> Result<Vec<Resource>, AwsError> {
                 attrs: attrs([("multi_az", Some(i.multi_az.to_string())), ("cluster", i.cluster)]),
             })
             .collect(),
-        TargetType::IamRole => aws
-            .roles(&sel)
-            .await?
-            .into_iter()
-            .map(|p| Resource {
-                id: p.name,
-                zones: vec![],
-                state: None,
-                tags: p.tags,
-                attrs: attrs([("arn", Some(p.arn))]),
-            })
-            .collect(),
-        TargetType::IamUser => aws
-            .users(&sel)
-            .await?
-            .into_iter()
-            .map(|p| Resource {
-                id: p.name,
-                zones: vec![],
-                state: None,
-                tags: p.tags,
-                attrs: attrs([("arn", Some(p.arn))]),
-            })
-            .collect(),
+        TargetType::IamRole | TargetType::IamUser => {
+            let kind = if t.kind == TargetType::IamRole { PrincipalKind::Role } else { PrincipalKind::User };
+            aws.principals(kind, &sel)
+                .await?
+                .into_iter()
+                .map(|p| Resource {
+                    id: p.name,
+                    zones: vec![],
+                    state: None,
+                    tags: p.tags,
+                    attrs: attrs([("arn", Some(p.arn))]),
+                })
+                .collect()
+        }
     })
 }
 

@@ -6,76 +6,83 @@ fn tags_of(tags: &[aws_sdk_iam::types::Tag]) -> super::Tags {
     tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
 }
 
-impl Aws {
-    /// Roles matching `sel`. ListRoles does not return tags, so each candidate's tags are
-    /// read with ListRoleTags (named roles are read directly).
-    pub async fn roles(&self, sel: &Selector) -> Result<Vec<Principal>, AwsError> {
-        let mut names = Vec::new();
-        if sel.ids.is_empty() {
-            let mut pages = self.iam.list_roles().into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| sdk_err("iam:ListRoles", e))?;
-                names.extend(page.roles().iter().map(|r| (r.role_name().to_string(), r.arn().to_string())));
-            }
-        } else {
-            for id in &sel.ids {
-                match self.iam.get_role().role_name(id).send().await {
-                    Ok(out) => {
-                        if let Some(r) = out.role() {
-                            names.push((r.role_name().to_string(), r.arn().to_string()));
-                        }
-                    }
-                    Err(e) => {
-                        let e = sdk_err("iam:GetRole", e);
-                        if !e.is_not_found() {
-                            return Err(e);
-                        }
-                    }
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for (name, arn) in names {
-            let tags =
-                self.iam.list_role_tags().role_name(&name).send().await.map_err(|e| sdk_err("iam:ListRoleTags", e))?;
-            let tags = tags_of(tags.tags());
-            if sel.tags_match(&tags) {
-                out.push(Principal { name, arn, tags });
-            }
-        }
-        Ok(out)
-    }
+/// IAM principals a target can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    Role,
+    User,
+}
 
-    pub async fn users(&self, sel: &Selector) -> Result<Vec<Principal>, AwsError> {
-        let mut names = Vec::new();
+impl Aws {
+    /// Roles or users matching `sel`. The list calls do not return tags, so each
+    /// candidate's tags are read with ListRoleTags/ListUserTags (named ones are read
+    /// directly with GetRole/GetUser).
+    pub async fn principals(&self, kind: PrincipalKind, sel: &Selector) -> Result<Vec<Principal>, AwsError> {
+        let mut found: Vec<(String, String)> = Vec::new();
         if sel.ids.is_empty() {
-            let mut pages = self.iam.list_users().into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| sdk_err("iam:ListUsers", e))?;
-                names.extend(page.users().iter().map(|u| (u.user_name().to_string(), u.arn().to_string())));
+            match kind {
+                PrincipalKind::Role => {
+                    let mut pages = self.iam.list_roles().into_paginator().send();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|e| sdk_err("iam:ListRoles", e))?;
+                        found.extend(page.roles().iter().map(|r| (r.role_name().to_string(), r.arn().to_string())));
+                    }
+                }
+                PrincipalKind::User => {
+                    let mut pages = self.iam.list_users().into_paginator().send();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|e| sdk_err("iam:ListUsers", e))?;
+                        found.extend(page.users().iter().map(|u| (u.user_name().to_string(), u.arn().to_string())));
+                    }
+                }
             }
         } else {
             for id in &sel.ids {
-                match self.iam.get_user().user_name(id).send().await {
-                    Ok(out) => {
-                        if let Some(u) = out.user() {
-                            names.push((u.user_name().to_string(), u.arn().to_string()));
-                        }
-                    }
-                    Err(e) => {
-                        let e = sdk_err("iam:GetUser", e);
-                        if !e.is_not_found() {
-                            return Err(e);
-                        }
-                    }
+                let one = match kind {
+                    PrincipalKind::Role => self
+                        .iam
+                        .get_role()
+                        .role_name(id)
+                        .send()
+                        .await
+                        .map(|o| o.role().map(|r| (r.role_name().to_string(), r.arn().to_string())))
+                        .map_err(|e| sdk_err("iam:GetRole", e)),
+                    PrincipalKind::User => self
+                        .iam
+                        .get_user()
+                        .user_name(id)
+                        .send()
+                        .await
+                        .map(|o| o.user().map(|u| (u.user_name().to_string(), u.arn().to_string())))
+                        .map_err(|e| sdk_err("iam:GetUser", e)),
+                };
+                match one {
+                    Ok(p) => found.extend(p),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
                 }
             }
         }
         let mut out = Vec::new();
-        for (name, arn) in names {
-            let tags =
-                self.iam.list_user_tags().user_name(&name).send().await.map_err(|e| sdk_err("iam:ListUserTags", e))?;
-            let tags = tags_of(tags.tags());
+        for (name, arn) in found {
+            let tags = match kind {
+                PrincipalKind::Role => self
+                    .iam
+                    .list_role_tags()
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .map(|o| tags_of(o.tags()))
+                    .map_err(|e| sdk_err("iam:ListRoleTags", e))?,
+                PrincipalKind::User => self
+                    .iam
+                    .list_user_tags()
+                    .user_name(&name)
+                    .send()
+                    .await
+                    .map(|o| tags_of(o.tags()))
+                    .map_err(|e| sdk_err("iam:ListUserTags", e))?,
+            };
             if sel.tags_match(&tags) {
                 out.push(Principal { name, arn, tags });
             }

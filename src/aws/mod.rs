@@ -24,6 +24,7 @@ use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+pub use iam::PrincipalKind;
 pub use types::*;
 
 /// How to reach AWS, as in the AWS CLI.

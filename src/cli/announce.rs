@@ -5,17 +5,12 @@ use std::path::Path;
 
 use super::Exit;
 use crate::notify::{self, Message};
-use crate::shell::{Level, Shell};
+use crate::shell::Shell;
 
 pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Exit {
-    let loaded = match crate::scenario::load(file) {
+    let loaded = match super::load(&shell, file) {
         Ok(l) => l,
-        Err(invalid) => {
-            for d in &invalid.0 {
-                shell.print(Level::Error, d);
-            }
-            return Exit::Invalid;
-        }
+        Err(code) => return code,
     };
     let s = &loaded.scenario;
     let hooks: Vec<_> = s.notify.iter().filter(|n| n.on.iter().any(|e| e == "announce")).collect();

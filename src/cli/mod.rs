@@ -179,6 +179,16 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Loads and validates a scenario, printing every problem; `Err(Exit::Invalid)` if any.
+fn load(shell: &Shell, file: &std::path::Path) -> Result<crate::scenario::Loaded, Exit> {
+    crate::scenario::load(file).map_err(|invalid| {
+        for d in &invalid.0 {
+            shell.print(crate::shell::Level::Error, d);
+        }
+        Exit::Invalid
+    })
+}
+
 /// For a scenario that uses AWS: connects, resolves the targets (read-only) and runs the
 /// guards and every fault's plan-time checks. `None` for a scenario without AWS. The
 /// refusals are in the resolution; an AWS error is reported here.

@@ -5,17 +5,12 @@ use std::path::Path;
 
 use super::Exit;
 use crate::aws::AwsOpts;
-use crate::shell::{Level, Shell};
+use crate::shell::Shell;
 
 pub async fn plan(shell: &Shell, file: &Path, aws: &AwsOpts, seed: Option<u64>) -> Exit {
-    let loaded = match crate::scenario::load(file) {
+    let loaded = match super::load(&shell, file) {
         Ok(l) => l,
-        Err(invalid) => {
-            for d in &invalid.0 {
-                shell.print(Level::Error, d);
-            }
-            return Exit::Invalid;
-        }
+        Err(code) => return code,
     };
     let prepared = match super::prepare(shell, &loaded, aws, seed).await {
         Ok(p) => p,

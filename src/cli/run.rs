@@ -39,14 +39,9 @@ pub struct RunArgs {
 }
 
 pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: RunArgs) -> Exit {
-    let loaded = match crate::scenario::load(&args.file) {
+    let loaded = match super::load(&shell, &args.file) {
         Ok(l) => l,
-        Err(invalid) => {
-            for d in &invalid.0 {
-                shell.print(Level::Error, d);
-            }
-            return Exit::Invalid;
-        }
+        Err(code) => return code,
     };
     if args.interactive && !std::io::stdin().is_terminal() {
         shell.error("--interactive prompts the facilitator for manual steps, but stdin is not a terminal; run without --interactive (manual steps are then listed as not exercised)");

@@ -49,24 +49,10 @@ pub fn render(r: &Report) -> String {
     o
 }
 
-/// Text made safe for HTML element content and double- or single-quoted attribute values:
-/// `& < > " '` become entities, and control characters other than tab and newlines (which
-/// HTML forbids) become U+FFFD.
+/// Text made safe for HTML element content and quoted attribute values (see
+/// [`super::escape_markup`], shared with the JUnit XML).
 pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            '\t' | '\n' | '\r' => o.push(c),
-            '\u{0}'..='\u{1f}' | '\u{7f}' => o.push('\u{fffd}'),
-            c => o.push(c),
-        }
-    }
-    o
+    super::escape_markup(s, "&#39;")
 }
 
 /// The page's only script: shows the details of the timeline mark under the pointer (or

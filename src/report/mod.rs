@@ -16,6 +16,27 @@ pub use model::{
     BrokenReport, FaultReport, NoteReport, ProbeReport, REPORT_VERSION, Report, RunMeta, SampleReport, ScenarioInfo,
 };
 
+/// Text made safe for HTML and XML 1.0 content and quoted attribute values: `& < > "`
+/// become entities, `'` becomes `apos` (`&#39;` for HTML, `&apos;` for XML), and
+/// characters neither may hold (controls other than tab and newlines, U+007F, U+FFFE,
+/// U+FFFF) become U+FFFD.
+pub fn escape_markup(s: &str, apos: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str(apos),
+            '\t' | '\n' | '\r' => o.push(c),
+            '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}' => o.push('\u{fffd}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
 /// The report files in a run directory.
 pub const JSON_FILE: &str = "report.json";
 pub const MARKDOWN_FILE: &str = "report.md";
