@@ -20,7 +20,9 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -116,13 +118,23 @@ where
     AwsError { op: op.to_string(), kind, code, message }
 }
 
-/// Counts every HTTP attempt (retries included) across all clients.
+/// Counts operations and HTTP attempts (an operation's retries are its attempts after the
+/// first) across all clients.
 #[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<AtomicU64>);
+struct CallCounter(Arc<AtomicU64>, Arc<AtomicU64>);
 
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "firedrill-call-counter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.1.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn read_before_transmit(
@@ -219,6 +231,12 @@ impl Aws {
     /// HTTP attempts made so far by every client of this handle (retries included).
     pub fn calls(&self) -> u64 {
         self.calls.0.load(Ordering::Relaxed)
+    }
+
+    /// Attempts beyond the first of each operation: retries after throttling, 5xx,
+    /// timeouts or dropped connections.
+    pub fn retries(&self) -> u64 {
+        self.calls().saturating_sub(self.calls.1.load(Ordering::Relaxed))
     }
 
     /// The caller's account id (STS GetCallerIdentity).

@@ -177,7 +177,7 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     };
     let mut report = Report::new(meta, s, &record).with_playbook(steps, deliveries);
     if let Some((aws, res)) = &prepared {
-        report = report.with_aws(res, aws.calls());
+        report = report.with_aws(res, aws.calls(), aws.retries());
     }
     let (report, warning) = report::attach_notes(report, &run.path);
     if let Some(w) = warning {

@@ -76,8 +76,8 @@ fn targets(o: &mut Vec<String>, r: &Report) {
     o.push("### Targets".into());
     o.push(String::new());
     o.push(format!(
-        "Account {} in {} · selection seed {} · {} AWS API calls (retries included)",
-        aws.account, aws.region, aws.seed, aws.api_calls
+        "Account {} in {} · selection seed {} · {} AWS API calls, {} of them retries",
+        aws.account, aws.region, aws.seed, aws.api_calls, aws.api_retries
     ));
     o.push(String::new());
     o.push("| Target | Type | Matched | Selected |".into());

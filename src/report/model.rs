@@ -89,6 +89,9 @@ pub struct AwsReport {
     pub region: String,
     pub seed: u64,
     pub api_calls: u64,
+    /// Of those, retries (after throttling, 5xx, timeouts, dropped connections).
+    #[serde(default)]
+    pub api_retries: u64,
     pub targets: std::collections::BTreeMap<String, TargetReport>,
 }
 
@@ -320,12 +323,13 @@ fn broken(b: &StillBroken) -> BrokenReport {
 
 impl Report {
     /// Adds what the AWS side of the run resolved and how many calls it made.
-    pub fn with_aws(mut self, res: &crate::targets::Resolution, api_calls: u64) -> Self {
+    pub fn with_aws(mut self, res: &crate::targets::Resolution, api_calls: u64, api_retries: u64) -> Self {
         self.aws = Some(AwsReport {
             account: res.account.clone(),
             region: res.region.clone(),
             seed: res.seed,
             api_calls,
+            api_retries,
             targets: res
                 .targets
                 .iter()

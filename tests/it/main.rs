@@ -15,6 +15,7 @@
 //! modules need in `support`.
 
 mod aws;
+mod chaos;
 mod crash;
 mod gameday;
 mod html;

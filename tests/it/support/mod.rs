@@ -19,6 +19,7 @@
 #![allow(dead_code)] // Each test module uses a different subset.
 
 pub mod moto;
+pub mod proxy;
 pub mod web;
 
 use std::io::Read;

@@ -1,0 +1,156 @@
+//! A loopback HTTP proxy between firedrill and moto that injects faults on a schedule the
+//! test sets: throttling errors, 503s, latency, and connections dropped before or after
+//! the request reached moto (the answer lost). One request per connection; everything else
+//! is passed through byte for byte. Counts what it did.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What happens to one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Act {
+    Pass,
+    /// A throttling error in the protocol's shape (EC2's `RequestLimitExceeded`, or the
+    /// query protocols' `Throttling`), without reaching moto.
+    Throttle,
+    /// `503 Service Unavailable`, without reaching moto.
+    Unavailable,
+    /// Wait this many ms, then pass.
+    Delay(u64),
+    /// Close the connection without forwarding.
+    DropBefore,
+    /// Forward to moto, then close without answering (the change happened; the caller
+    /// does not know).
+    DropAfter,
+}
+
+pub struct Proxy {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Vec<Act>>>,
+}
+
+impl Proxy {
+    /// Proxies to `127.0.0.1:upstream`; request `i` (from 0) gets `schedule(i)`.
+    pub fn start(upstream: u16, schedule: impl Fn(usize) -> Act + Send + Sync + 'static) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let schedule = Arc::new(schedule);
+        let (s, l) = (stop.clone(), log.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let act = schedule(n);
+                        n += 1;
+                        l.lock().unwrap().push(act);
+                        std::thread::spawn(move || handle(conn, upstream, act));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Proxy { port, stop, log }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests got something other than `Pass`.
+    pub fn faults(&self) -> usize {
+        self.log.lock().unwrap().iter().filter(|a| !matches!(a, Act::Pass | Act::Delay(_))).count()
+    }
+
+    pub fn requests(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads one request: the head, then `Content-Length` bytes of body.
+fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = conn.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(buf)
+}
+
+fn respond(conn: &mut TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn handle(mut conn: TcpStream, upstream: u16, act: Act) {
+    let Some(request) = read_request(&mut conn) else { return };
+    let ec2 = String::from_utf8_lossy(&request).contains("Version=2016-11-15");
+    match act {
+        Act::Throttle if ec2 => respond(
+            &mut conn,
+            "503 Service Unavailable",
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>x</RequestID></Response>",
+        ),
+        Act::Throttle => respond(
+            &mut conn,
+            "400 Bad Request",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>",
+        ),
+        Act::Unavailable => respond(&mut conn, "503 Service Unavailable", ""),
+        Act::DropBefore => {}
+        Act::Pass | Act::Delay(_) | Act::DropAfter => {
+            if let Act::Delay(ms) = act {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+            // One request per connection: ask moto to close after answering.
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let head: Vec<&str> = head.lines().filter(|l| !l.to_ascii_lowercase().starts_with("connection:")).collect();
+            let forwarded = format!("{}\r\nConnection: close\r\n\r\n{body}", head.join("\r\n"));
+            if up.write_all(forwarded.as_bytes()).is_err() {
+                return;
+            }
+            let mut answer = Vec::new();
+            let _ = up.read_to_end(&mut answer);
+            if act != Act::DropAfter {
+                let _ = conn.write_all(&answer);
+            }
+        }
+    }
+    let _ = conn.shutdown(std::net::Shutdown::Both);
+}
