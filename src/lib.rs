@@ -10,6 +10,7 @@ pub mod failpoint;
 pub mod faults;
 pub mod history;
 pub mod journal;
+pub mod lease;
 pub mod notes;
 pub mod notify;
 pub mod plan;

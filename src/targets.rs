@@ -121,6 +121,14 @@ pub fn decide(
             ));
         }
     }
+    for r in &found {
+        for holder in crate::lease::holders(&r.tags) {
+            refusals.push(format!(
+                "target `{name}`: {} {} is leased by run {holder} (a game day in progress, or one that died: `firedrill recover` where it ran releases it)",
+                t.kind, r.id
+            ));
+        }
+    }
     let matched = found.len();
     let mut selected = select(found, t.selection().unwrap_or(Selection::All), seed_for(seed, name));
     selected.sort_by(|a, b| a.id.cmp(&b.id));

@@ -11,6 +11,7 @@ mod cloudwatch;
 mod ec2;
 mod iam;
 mod rds;
+mod tags;
 mod types;
 
 use std::sync::Arc;

@@ -113,6 +113,14 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         shell.error(format!("cannot write the journal, nothing was injected: {e}"));
         return Exit::Error;
     }
+    // Lease the AWS resources before anything else touches them.
+    let lease = match &prepared {
+        Some((aws, res)) => match take_lease(&shell, aws, s, res, &run.id, journal.as_ref(), args.seed).await {
+            Ok(l) => l,
+            Err(code) => return code,
+        },
+        None => None,
+    };
     // Keep the exact scenario next to its run.
     let _ = std::fs::copy(&args.file, run.path.join("scenario.yaml"));
     shell.status("Running", format!("{} (run {})", s.name, run.id));
@@ -164,6 +172,18 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     });
     drop(events);
     let (steps, deliveries) = side.await.unwrap_or_default();
+    // Release the lease once every fault is reverted; after a failed revert keep it, so no
+    // other run touches a resource that is still broken (`recover` releases it).
+    if let (Some((aws, _)), Some(l)) = (&prepared, &lease) {
+        if record.outcome != Outcome::RevertFailed {
+            match crate::lease::release(aws, &l.undo_record().data).await {
+                Ok(()) => {
+                    let _ = journal.append(Entry::Reverted { step: 0, fault: LEASE.into(), by: "run".into() });
+                }
+                Err(e) => shell.warn(format!("could not release the lease ({e}); `firedrill recover` will")),
+            }
+        }
+    }
     signals.abort();
     for d in deliveries.iter().filter(|d| !d.ok) {
         shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));
@@ -242,6 +262,56 @@ fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) -> tokio::task::J
             }
         }
     })
+}
+
+/// The journal's name for the lease step (step 0, before every fault's steps).
+const LEASE: &str = "(lease)";
+
+/// Leases the resources the faults act on: journaled, tagged, then read back; a run that
+/// started earlier and leased the same resource wins, and this one releases and stops.
+async fn take_lease(
+    shell: &Shell,
+    aws: &crate::aws::Aws,
+    s: &crate::scenario::Scenario,
+    res: &crate::targets::Resolution,
+    run_id: &str,
+    journal: &Journal,
+    seed: Option<u64>,
+) -> Result<Option<crate::lease::Leased>, Exit> {
+    let lease = crate::lease::Leased::new(s, res, run_id);
+    if lease.is_empty() {
+        return Ok(None);
+    }
+    let undo = lease.undo_record();
+    if let Err(e) = journal.append(Entry::Intent { step: 0, fault: LEASE.into(), undo: undo.clone() }) {
+        shell.error(format!("cannot write the journal, nothing was touched: {e}"));
+        return Err(Exit::Error);
+    }
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let verdict = match lease.acquire(aws, &now).await {
+        Err(e) => Err(format!("cannot lease the targets: {e}")),
+        Ok(()) => match crate::targets::resolve(aws, s, seed.unwrap_or(res.seed)).await {
+            Err(e) => Err(format!("cannot read the lease back: {e}")),
+            Ok(now) => lease.contested(&now, run_id),
+        },
+    };
+    match verdict {
+        Ok(()) => {
+            shell.status("Leased", format!("{} resource(s) as {}", lease.count(), lease.key));
+            Ok(Some(lease))
+        }
+        Err(why) => {
+            shell.error(format!("refused: {why}; nothing was injected"));
+            match crate::lease::release(aws, &undo.data).await {
+                Ok(()) => {
+                    let _ = journal.append(Entry::Reverted { step: 0, fault: LEASE.into(), by: "run".into() });
+                }
+                Err(e) => shell.warn(format!("could not release this run's lease ({e}); `firedrill recover` will")),
+            }
+            let _ = journal.append(Entry::RunFinished { outcome: "refused".into() });
+            Err(Exit::Refused)
+        }
+    }
 }
 
 /// Sends the run's events to the playbook runner, timed from the start of the run.

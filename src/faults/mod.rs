@@ -247,6 +247,10 @@ pub fn manual_fix(record: &UndoRecord) -> String {
             s("group"),
             s("original")
         ),
+        crate::lease::RELEASE => format!(
+            "remove the tag {} from the leased resources (aws ec2 delete-tags / autoscaling delete-tags / rds remove-tags-from-resource / iam untag-role / untag-user)",
+            s("key")
+        ),
         _ => format!("undo manually: {}", record.description),
     }
 }
@@ -311,6 +315,7 @@ impl Undoer for Undo {
             az_outage::DELETE_NACL => az_outage::undo_delete_nacl(&self.aws(d).await?, d).await,
             az_outage::RESTORE_NACL => az_outage::undo_restore_nacl(&self.aws(d).await?, d).await,
             az_outage::RESTORE_SUBNETS => az_outage::undo_restore_subnets(&self.aws(d).await?, d).await,
+            crate::lease::RELEASE => crate::lease::release(&self.aws(d).await?, d).await,
             other => Err(FaultError::Failed(format!("no undo for fault kind `{other}` in this firedrill version"))),
         }
     }

@@ -629,6 +629,7 @@ fn hostile() -> Report {
         region: format!("region {evil}"),
         seed: 7,
         api_calls: 3,
+        api_retries: 0,
         targets: [(
             format!("target {evil}"),
             model::TargetReport { kind: format!("kind {evil}"), matched: 1, selected: vec![format!("i-{evil}")] },
@@ -856,6 +857,7 @@ fn html_shows_the_verdict_and_the_aws_targets() {
         region: "us-east-1".into(),
         seed: 42,
         api_calls: 17,
+        api_retries: 2,
         targets: [(
             "web-fleet".to_string(),
             model::TargetReport {

@@ -19,6 +19,7 @@ mod chaos;
 mod crash;
 mod gameday;
 mod html;
+mod lease;
 mod local;
 mod notes;
 mod support;

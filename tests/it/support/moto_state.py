@@ -26,12 +26,17 @@ def main():
     iam = boto3.client("iam", **kw)
 
     out = {"instances": {}, "volumes": {}, "nacl_of_subnet": {}, "firedrill_nacls": [], "asg_subnets": {},
-           "cluster_writer": {}, "role_policies": {}, "access_keys": {}}
+           "cluster_writer": {}, "role_policies": {}, "access_keys": {}, "tags": {}}
+
+    def tags(kind, ident, tag_list):
+        out["tags"][f"{kind} {ident}"] = sorted(f'{t["Key"]}={t.get("Value", "")}' for t in tag_list or [])
     for page in ec2.get_paginator("describe_instances").paginate():
         for r in page["Reservations"]:
             for i in r["Instances"]:
                 out["instances"][i["InstanceId"]] = i["State"]["Name"]
+                tags("instance", i["InstanceId"], i.get("Tags"))
     for v in ec2.describe_volumes()["Volumes"]:
+        tags("volume", v["VolumeId"], v.get("Tags"))
         out["volumes"][v["VolumeId"]] = sorted(
             f'{x["InstanceId"]} {x["Device"]} {x["State"]}' for x in v.get("Attachments", []))
     for acl in ec2.describe_network_acls()["NetworkAcls"]:
@@ -39,16 +44,22 @@ def main():
             out["nacl_of_subnet"][assoc["SubnetId"]] = acl["NetworkAclId"]
         if any(t["Key"].startswith("firedrill") for t in acl.get("Tags", [])):
             out["firedrill_nacls"].append(acl["NetworkAclId"])
+    for sn in ec2.describe_subnets()["Subnets"]:
+        tags("subnet", sn["SubnetId"], sn.get("Tags"))
     for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
+        tags("asg", g["AutoScalingGroupName"], g.get("Tags"))
         out["asg_subnets"][g["AutoScalingGroupName"]] = g.get("VPCZoneIdentifier", "")
     for c in rds.describe_db_clusters()["DBClusters"]:
         writers = [m["DBInstanceIdentifier"] for m in c.get("DBClusterMembers", []) if m.get("IsClusterWriter")]
         out["cluster_writer"][c["DBClusterIdentifier"]] = writers[0] if writers else None
+        tags("cluster", c["DBClusterIdentifier"], c.get("TagList"))
     for r in iam.list_roles()["Roles"]:
         out["role_policies"][r["RoleName"]] = sorted(iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"])
+        tags("role", r["RoleName"], iam.list_role_tags(RoleName=r["RoleName"])["Tags"])
     for u in iam.list_users()["Users"]:
         keys = iam.list_access_keys(UserName=u["UserName"])["AccessKeyMetadata"]
         out["access_keys"][u["UserName"]] = {k["AccessKeyId"]: k["Status"] for k in keys}
+        tags("user", u["UserName"], iam.list_user_tags(UserName=u["UserName"])["Tags"])
     print(json.dumps(out, sort_keys=True))
 
 

@@ -1,0 +1,107 @@
+//! Leases between runs: a run tags what it holds with `firedrill:lease:<run id>`; another
+//! run (here: another state directory, as from another machine) refuses those resources
+//! and names the holder; the lease goes when the holder reverts, or when `recover` cleans
+//! up after a holder that died; two runs started together never both inject.
+
+use std::time::Duration;
+
+use crate::support::moto::Moto;
+use crate::support::{Sandbox, read_journal};
+
+const YAML: &str = r#"version: 1
+name: lease
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: { key: firedrill, value: allowed }
+targets:
+  web: { type: ec2:instance, tags: { app: shop }, filters: { availability_zone: us-east-1a } }
+steady_state:
+  - name: ok
+    command: { run: "true" }
+    every: 100ms
+faults:
+  - name: stop
+    ec2_stop_instances: { target: web }
+    duration: DURATION
+recovery:
+  within: 1m
+  stable_for: 100ms
+  settle_timeout: 20s
+"#;
+
+fn scenario(sb: &Sandbox, duration: &str) -> std::path::PathBuf {
+    sb.write_scenario("lease", &YAML.replace("DURATION", duration))
+}
+
+fn run_id(sb: &Sandbox) -> String {
+    sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn injected(sb: &Sandbox) -> bool {
+    sb.run_dirs().iter().any(|d| read_journal(d).iter().any(|e| e["event"] == "done"))
+}
+
+#[test]
+fn a_held_resource_is_refused_naming_the_holder_until_it_is_released() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let a = moto.sandbox();
+    let file_a = scenario(&a, "60s");
+    let holder = a.spawn(&["run".as_ref(), "--yes".as_ref(), file_a.as_os_str()]);
+    a.wait_for_journal("done", Duration::from_secs(60));
+    let id = run_id(&a);
+    assert!(moto.snapshot()["tags"].to_string().contains(&format!("firedrill:lease:{id}")), "the lease is visible");
+
+    let b = moto.sandbox();
+    let file_b = scenario(&b, "1s");
+    let refused = b.run(&["run".as_ref(), "--yes".as_ref(), file_b.as_os_str()]);
+    assert_eq!(refused.code(), Some(7), "{refused}");
+    assert!(refused.stderr.contains(&format!("is leased by run {id}")), "{refused}");
+    assert!(!injected(&b));
+
+    holder.signal("INT");
+    let done = holder.wait();
+    assert_eq!(done.code(), Some(3), "{done}");
+    assert_eq!(moto.snapshot(), before, "reverted and the lease removed");
+    let plan = b.run(&["plan".as_ref(), file_b.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+}
+
+#[test]
+fn recover_releases_the_lease_of_a_run_that_died() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let a = moto.sandbox();
+    let file_a = scenario(&a, "60s");
+    let mut holder = a.spawn(&["run".as_ref(), "--yes".as_ref(), file_a.as_os_str()]);
+    a.wait_for_journal("done", Duration::from_secs(60));
+    holder.kill();
+    let _ = holder.wait();
+
+    let b = moto.sandbox();
+    let file_b = scenario(&b, "1s");
+    assert_eq!(b.run(&["plan".as_ref(), file_b.as_os_str()]).code(), Some(7), "still leased by the dead run");
+    let rec = a.run(&["recover"]);
+    assert_eq!(rec.code(), Some(0), "{rec}");
+    assert_eq!(moto.snapshot(), before, "recover reverted the fault and released the lease");
+    assert_eq!(b.run(&["plan".as_ref(), file_b.as_os_str()]).code(), Some(0));
+}
+
+#[test]
+fn two_runs_started_together_never_both_inject() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let (a, b) = (moto.sandbox(), moto.sandbox());
+    let (fa, fb) = (scenario(&a, "2s"), scenario(&b, "2s"));
+    let ra = a.spawn(&["run".as_ref(), "--yes".as_ref(), fa.as_os_str()]);
+    let rb = b.spawn(&["run".as_ref(), "--yes".as_ref(), fb.as_os_str()]);
+    let (da, db) = (ra.wait(), rb.wait());
+    let codes = [da.code(), db.code()];
+    assert!(codes.contains(&Some(0)) && codes.contains(&Some(7)), "one runs, one is refused: {codes:?}\n{da}\n{db}");
+    assert_eq!([injected(&a), injected(&b)].iter().filter(|x| **x).count(), 1, "exactly one injected");
+    assert_eq!(moto.snapshot(), before);
+}
