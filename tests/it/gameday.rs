@@ -233,3 +233,38 @@ fn interactive_prompts_record_done_and_skipped_steps() {
     assert_eq!(page["status"], "skipped", "{page}");
     assert_eq!(page["detail"], "nobody on comms today");
 }
+
+/// Secrets in a scenario (an http probe's Authorization header, a webhook's URL path and
+/// headers) never reach the status lines, the journal or any report.
+#[test]
+fn secrets_stay_out_of_logs_journal_and_reports() {
+    const SECRET: &str = "s3cr3t-T0KEN-do-not-print";
+    let web = WebService::start(Heal::After(Duration::from_millis(300)));
+    let sb = Sandbox::new();
+    sb.write("playbook.md", "# no steps\n");
+    let yaml = scenario(&web, 9)
+        .replace("    http: {", &format!("    http: {{ headers: {{ Authorization: \"Bearer {SECRET}\" }}, "))
+        .replace(
+            &format!("url: \"{}/notify\", format: slack }}", web.url("/hook")),
+            &format!(
+                "url: \"{}/notify-{SECRET}\", format: slack, headers: {{ X-Token: \"{SECRET}\" }} }}",
+                web.url("/hook")
+            ),
+        )
+        .replace("http://127.0.0.1:9/never", &format!("http://127.0.0.1:9/{SECRET}"));
+    assert!(yaml.matches(SECRET).count() >= 4, "{yaml}");
+    let file = sb.write_scenario("secrets", &yaml);
+    for format in ["text", "json"] {
+        let done =
+            sb.run(&["--log-format".as_ref(), format.as_ref(), "run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+        assert_eq!(done.code(), Some(0), "{done}");
+        assert!(!done.stderr.contains(SECRET) && !done.stdout.contains(SECRET), "logs leak the secret:\n{done}");
+    }
+    for dir in sb.run_dirs() {
+        for name in ["journal.jsonl", "report.json", "report.md", "junit.xml", "report.html"] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert!(!text.contains(SECRET), "{name} leaks the secret");
+        }
+    }
+    assert!(web.hooks().iter().any(|h| h.contains("notify-")), "the webhook with the secret path was still called");
+}
