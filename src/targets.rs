@@ -383,4 +383,53 @@ mod tests {
         assert!(refusals.is_empty(), "{refusals:?}");
         assert_eq!((r.matched, r.resources.len()), (5, 2));
     }
+
+    /// Property: for any number of resources, mode and seed, the selection never exceeds
+    /// what exists or was asked for, never repeats a resource, repeats with its seed, and
+    /// is refused exactly when it is over `max`.
+    #[test]
+    fn property_selection_bounds_and_max() {
+        let mut state = 7u64;
+        let mut next = |below: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % below
+        };
+        for _ in 0..500 {
+            let n = next(60) as usize;
+            let (mode, json) = match next(3) {
+                0 => (Selection::All, serde_json::json!("all")),
+                1 => {
+                    let c = 1 + next(80) as u32;
+                    (Selection::Count(c), serde_json::json!({ "count": c }))
+                }
+                _ => {
+                    let p = 1 + next(100) as u32;
+                    (Selection::Percent(p), serde_json::json!({ "percent": p }))
+                }
+            };
+            let seed = next(u64::MAX);
+            let ids: Vec<String> = (0..n).map(|i| format!("i-{i:03}")).collect();
+            let picked = select(ids.clone(), mode, seed);
+            let want = match mode {
+                Selection::All => n,
+                Selection::Count(c) => (c as usize).min(n),
+                Selection::Percent(p) => (n * p as usize).div_ceil(100),
+            };
+            assert_eq!(picked.len(), want, "{mode:?} of {n}");
+            let mut uniq = picked.clone();
+            uniq.sort();
+            uniq.dedup();
+            assert_eq!(uniq.len(), picked.len());
+            assert_eq!(picked, select(ids.clone(), mode, seed));
+
+            let max = 1 + next(40) as u32;
+            let t = target(
+                serde_json::json!({"type": "ec2:instance", "tags": {"a": "b"}, "select": json, "max": max, "on_empty": "skip"}),
+            );
+            let found = ids.iter().map(|id| res(id, true)).collect();
+            let (r, refusals) = decide("t", &t, found, &env(), seed);
+            assert_eq!(r.resources.len(), want);
+            assert_eq!(!refusals.is_empty(), want > max as usize, "{mode:?} of {n}, max {max}: {refusals:?}");
+        }
+    }
 }

@@ -462,3 +462,73 @@ async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
     assert!(h.undone().is_empty());
     assert!(r.faults[0].inject_started_at.is_none());
 }
+
+/// A small deterministic generator for the property tests below.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % below.max(1)
+    }
+}
+
+/// Property: on abort, reverts run in exactly the reverse order of injection, whatever
+/// the number of faults and their injection delays.
+#[tokio::test(start_paused = true)]
+async fn property_abort_reverts_in_reverse_injection_order() {
+    for seed in 0..60 {
+        let mut g = Gen(seed);
+        let n = 1 + g.next(6) as usize;
+        let mut h = Harness::new(None);
+        for i in 0..n {
+            // Distinct delays so the injection order is well defined.
+            h = h.fault(&format!("f{i}"), 60_000, 10 * (1 + g.next(40)) + i as u64, &[]);
+        }
+        h.spec.abort = vec![AbortRule::MaxDuration(ms(1000))];
+        let r = h.run().await;
+        assert_eq!(r.outcome, Outcome::Aborted, "seed {seed}");
+        let mut injected: Vec<(Duration, String)> =
+            r.faults.iter().map(|f| (f.injected_at.unwrap(), f.name.clone())).collect();
+        injected.sort();
+        let expected: Vec<String> = injected.into_iter().rev().map(|(_, n)| n).collect();
+        assert_eq!(h.undone(), expected, "seed {seed}");
+    }
+}
+
+/// Property: a fault with `after` never starts before each fault it follows has been
+/// reverted, for random acyclic `after` graphs; and every fault is reverted exactly once.
+#[tokio::test(start_paused = true)]
+async fn property_after_ordering_holds_for_random_graphs() {
+    for seed in 0..60 {
+        let mut g = Gen(1000 + seed);
+        let n = 1 + g.next(6) as usize;
+        let mut h = Harness::new(Some(ms(100)));
+        let mut deps: Vec<Vec<usize>> = Vec::new();
+        for i in 0..n {
+            // Edges only to earlier faults: the graph is acyclic by construction.
+            let after: Vec<usize> = (0..i).filter(|_| g.next(3) == 0).collect();
+            h = h.fault(&format!("f{i}"), 100 + 50 * g.next(10), g.next(50), &after);
+            deps.push(after);
+        }
+        let r = h.run().await;
+        for (i, after) in deps.iter().enumerate() {
+            let start = r.faults[i].inject_started_at.unwrap_or_else(|| panic!("seed {seed}: f{i} never started"));
+            for &d in after {
+                let reverted = r.faults[d].reverted_at.unwrap();
+                assert!(
+                    start >= reverted,
+                    "seed {seed}: f{i} started at {start:?} before f{d} was reverted at {reverted:?}"
+                );
+            }
+        }
+        let mut undone = h.undone();
+        undone.sort();
+        let mut all: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+        all.sort();
+        assert_eq!(undone, all, "seed {seed}: each fault reverted exactly once");
+    }
+}
