@@ -18,7 +18,7 @@ state=${FIREDRILL_STATE_DIR:-.firedrill}
 if [ ! -x .venv/bin/moto_server ]; then
   echo "Installing moto[server] into .venv/ (first run only)..." >&2
   python3 -m venv .venv
-  .venv/bin/pip install -q 'moto[server]'
+  .venv/bin/pip install -q 'moto[server]==5.2.5'
 fi
 
 # 2. firedrill.
