@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::aws::{Aws, AwsError, Tags};
+use crate::aws::{Aws, AwsError, PrincipalKind, Selector, Tags};
 use crate::journal::UndoRecord;
-use crate::scenario::{Scenario, TargetType};
+use crate::scenario::{FaultKind, Scenario, TargetType};
 use crate::targets::Resolution;
 
 pub const PREFIX: &str = "firedrill:lease:";
@@ -39,17 +39,30 @@ pub struct Leased {
 impl Leased {
     pub fn new(s: &Scenario, res: &Resolution, run_id: &str) -> Leased {
         let mut resources: BTreeMap<TargetType, Vec<String>> = BTreeMap::new();
+        let mut add = |kind: TargetType, id: &str| {
+            let ids = resources.entry(kind).or_default();
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_string());
+            }
+        };
         for f in &s.faults {
-            let Some(kind) = f.kind() else { continue };
-            for t in kind.targets() {
-                if let Some(rt) = res.targets.get(t) {
-                    let ids = resources.entry(rt.kind).or_default();
-                    for r in &rt.resources {
-                        if !ids.contains(&r.id) {
-                            ids.push(r.id.clone());
+            match f.kind() {
+                // A zone failure acts only on what is in the zone.
+                Some(FaultKind::AzOutage(a)) => {
+                    let p = crate::faults::az_outage::Plan::new(a, res);
+                    p.subnets.values().flatten().for_each(|id| add(TargetType::Ec2Subnet, id));
+                    p.instances.iter().for_each(|id| add(TargetType::Ec2Instance, id));
+                    p.groups.iter().for_each(|id| add(TargetType::AutoScalingGroup, id));
+                    p.rds.iter().for_each(|(kind, id)| add(*kind, id));
+                }
+                Some(kind) => {
+                    for t in kind.targets() {
+                        if let Some(rt) = res.targets.get(t) {
+                            rt.resources.iter().for_each(|r| add(rt.kind, &r.id));
                         }
                     }
                 }
+                None => {}
             }
         }
         resources.retain(|_, ids| !ids.is_empty());
@@ -80,18 +93,53 @@ impl Leased {
         Ok(())
     }
 
-    /// After `acquire`, the other runs holding a lease on any of these resources, with
-    /// the resource: `Err` names a holder whose run id sorts first (it won).
-    pub fn contested(&self, current: &Resolution, run_id: &str) -> Result<(), String> {
-        for t in current.targets.values() {
-            for r in &t.resources {
-                if !self.resources.get(&t.kind).is_some_and(|ids| ids.contains(&r.id)) {
-                    continue;
+    /// The leased resources' tags as they are now (one read per type).
+    pub async fn read_back(&self, aws: &Aws) -> Result<Vec<(TargetType, String, Tags)>, AwsError> {
+        let mut out = Vec::new();
+        for (kind, ids) in &self.resources {
+            let sel = Selector { ids: ids.clone(), ..Default::default() };
+            let found: Vec<(String, Tags)> = match kind {
+                TargetType::Ec2Instance => {
+                    aws.instances_by_id(ids).await?.into_iter().map(|i| (i.id, i.tags)).collect()
                 }
-                if let Some(first) = holders(&r.tags).into_iter().filter(|h| h != run_id).min() {
-                    if first.as_str() < run_id {
-                        return Err(format!("{} {} is leased by run {first}, which started first", t.kind, r.id));
-                    }
+                TargetType::Ec2Volume => aws.volumes(&sel).await?.into_iter().map(|v| (v.id, v.tags)).collect(),
+                TargetType::Ec2Subnet => aws.subnets(&sel).await?.into_iter().map(|s| (s.id, s.tags)).collect(),
+                TargetType::AutoScalingGroup => aws.groups(&sel).await?.into_iter().map(|g| (g.name, g.tags)).collect(),
+                TargetType::RdsCluster => {
+                    let all = Selector { ids: vec![], ..Default::default() };
+                    aws.db_clusters(if ids.len() == 1 { &sel } else { &all })
+                        .await?
+                        .into_iter()
+                        .map(|c| (c.id, c.tags))
+                        .collect()
+                }
+                TargetType::RdsInstance => {
+                    let all = Selector { ids: vec![], ..Default::default() };
+                    aws.db_instances(if ids.len() == 1 { &sel } else { &all })
+                        .await?
+                        .into_iter()
+                        .map(|i| (i.id, i.tags))
+                        .collect()
+                }
+                TargetType::IamRole => {
+                    aws.principals(PrincipalKind::Role, &sel).await?.into_iter().map(|p| (p.name, p.tags)).collect()
+                }
+                TargetType::IamUser => {
+                    aws.principals(PrincipalKind::User, &sel).await?.into_iter().map(|p| (p.name, p.tags)).collect()
+                }
+            };
+            out.extend(found.into_iter().filter(|(id, _)| ids.contains(id)).map(|(id, tags)| (*kind, id, tags)));
+        }
+        Ok(out)
+    }
+
+    /// After `acquire`: `Err` names a resource another run leased too whose run id sorts
+    /// first (it started first, so it wins).
+    pub fn contested(&self, current: &[(TargetType, String, Tags)], run_id: &str) -> Result<(), String> {
+        for (kind, id, tags) in current {
+            if let Some(first) = holders(tags).into_iter().filter(|h| h != run_id).min() {
+                if first.as_str() < run_id {
+                    return Err(format!("{kind} {id} is leased by run {first}, which started first"));
                 }
             }
         }

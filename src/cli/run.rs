@@ -115,7 +115,7 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     }
     // Lease the AWS resources before anything else touches them.
     let lease = match &prepared {
-        Some((aws, res)) => match take_lease(&shell, aws, s, res, &run.id, journal.as_ref(), args.seed).await {
+        Some((aws, res)) => match take_lease(&shell, aws, s, res, &run.id, journal.as_ref()).await {
             Ok(l) => l,
             Err(code) => return code,
         },
@@ -276,7 +276,6 @@ async fn take_lease(
     res: &crate::targets::Resolution,
     run_id: &str,
     journal: &Journal,
-    seed: Option<u64>,
 ) -> Result<Option<crate::lease::Leased>, Exit> {
     let lease = crate::lease::Leased::new(s, res, run_id);
     if lease.is_empty() {
@@ -290,7 +289,7 @@ async fn take_lease(
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let verdict = match lease.acquire(aws, &now).await {
         Err(e) => Err(format!("cannot lease the targets: {e}")),
-        Ok(()) => match crate::targets::resolve(aws, s, seed.unwrap_or(res.seed)).await {
+        Ok(()) => match lease.read_back(aws).await {
             Err(e) => Err(format!("cannot read the lease back: {e}")),
             Ok(now) => lease.contested(&now, run_id),
         },
