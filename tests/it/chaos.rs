@@ -1,7 +1,9 @@
 //! The AWS path under faults: a loopback proxy between firedrill and moto throttles,
 //! answers 503, delays and drops connections on a schedule. Whatever the mix, every run
 //! must end with moto exactly as before it (reverted 100%), and the report must count the
-//! retries it took.
+//! retries it took. A run may pass (the SDK's retries absorbed every fault) or abort (one
+//! call failed all its attempts, which happens by chance when faults hit 3 requests in 7
+//! and calls run concurrently); it may never leave anything behind.
 
 use crate::support::moto::Moto;
 use crate::support::proxy::{Act, Proxy};
@@ -67,24 +69,24 @@ fn run_mix(name: &str, schedule: impl Fn(usize) -> Act + Send + Sync + 'static, 
 
 #[test]
 fn throttling_every_third_call() {
-    run_mix("throttle/3", |i| if i % 3 == 2 { Act::Throttle } else { Act::Pass }, &[0]);
+    run_mix("throttle/3", |i| if i % 3 == 2 { Act::Throttle } else { Act::Pass }, &[0, 3]);
 }
 
 #[test]
 fn server_errors_every_fourth_call() {
-    run_mix("503/4", |i| if i % 4 == 3 { Act::Unavailable } else { Act::Pass }, &[0]);
+    run_mix("503/4", |i| if i % 4 == 3 { Act::Unavailable } else { Act::Pass }, &[0, 3]);
 }
 
 #[test]
 fn dropped_connections_before_the_request_reached_aws() {
-    run_mix("drop-before/5", |i| if i % 5 == 4 { Act::DropBefore } else { Act::Pass }, &[0]);
+    run_mix("drop-before/5", |i| if i % 5 == 4 { Act::DropBefore } else { Act::Pass }, &[0, 3]);
 }
 
 #[test]
 fn latency_and_a_mix_of_everything() {
     let mix =
         [Act::Pass, Act::Throttle, Act::Delay(300), Act::Unavailable, Act::Pass, Act::DropBefore, Act::Delay(100)];
-    run_mix("mixed", move |i| mix[i % mix.len()], &[0]);
+    run_mix("mixed", move |i| mix[i % mix.len()], &[0, 3]);
 }
 
 /// The answer is lost after AWS acted: the retry may find the change already made (or a
