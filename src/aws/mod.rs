@@ -76,10 +76,9 @@ impl AwsError {
 }
 
 /// Turns an SDK error into an [`AwsError`] that says what went wrong in words.
-fn sdk_err<E, R>(op: &str, e: SdkError<E, R>) -> AwsError
+fn sdk_err<E>(op: &str, e: SdkError<E>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let code = e.code().map(str::to_string);
     let text = DisplayErrorContext(&e).to_string();
@@ -110,8 +109,15 @@ where
         }
         _ => ErrorKind::Other,
     };
+    let status = e.raw_response().map(|r| r.status().as_u16());
     let message = match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        // An answer AWS gave without a readable error (an empty 503 from a proxy, say):
+        // the status says it all; the SDK's debug dump would only bury it.
+        (None, _) if matches!(e, SdkError::ServiceError(_)) && status.is_some() => {
+            format!("HTTP {} with no error details", status.unwrap_or_default())
+        }
         _ if kind == ErrorKind::Unreachable => format!("cannot reach AWS ({text})"),
         _ if kind == ErrorKind::Credentials => format!("no usable AWS credentials ({text})"),
         _ => text,
