@@ -9,6 +9,7 @@ pub mod engine;
 pub mod failpoint;
 pub mod faults;
 pub mod history;
+pub mod iam_policy;
 pub mod journal;
 pub mod lease;
 pub mod notes;

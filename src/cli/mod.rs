@@ -108,6 +108,9 @@ pub enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Print the least IAM policy (JSON) the scenario needs, with the opt-in tag as a
+    /// condition where AWS supports one.
+    IamPolicy { file: PathBuf },
     /// Send the scenario's `announce` webhooks ahead of a game day.
     Announce {
         file: PathBuf,
@@ -153,6 +156,16 @@ pub fn main(cli: Cli) -> Exit {
         Command::Note(args) => note::note(&shell, &state, args),
         Command::History { scenario, format } => history::history(&shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
+        Command::IamPolicy { file } => match load(&shell, &file) {
+            Ok(l) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&crate::iam_policy::policy(&l.scenario)).unwrap_or_default()
+                );
+                Exit::Ok
+            }
+            Err(code) => code,
+        },
         Command::Announce { file, when } => block_on(announce::announce(&shell, &file, when.as_deref())),
         Command::Recover { run } => block_on(recover::recover(&shell, &state, &aws, run.as_deref())),
     }

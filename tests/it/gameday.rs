@@ -268,3 +268,19 @@ fn secrets_stay_out_of_logs_journal_and_reports() {
     }
     assert!(web.hooks().iter().any(|h| h.contains("notify-")), "the webhook with the secret path was still called");
 }
+
+#[test]
+fn iam_policy_prints_a_policy_for_every_shipped_aws_scenario() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sb = Sandbox::new();
+    for name in ["az-failure", "ebs-detach", "rds-failover", "credential-revocation"] {
+        let file = root.join("scenarios").join(format!("{name}.yaml"));
+        let done = sb.run(&["iam-policy".as_ref(), file.as_os_str()]);
+        assert_eq!(done.code(), Some(0), "{done}");
+        let p: serde_json::Value = serde_json::from_str(&done.stdout).expect("a JSON policy");
+        assert_eq!(p["Version"], "2012-10-17");
+        let sids: Vec<&str> = p["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+        assert!(sids.contains(&"Identity"), "{name}: {sids:?}");
+        assert!(sids.iter().any(|s| s.starts_with("Lease")), "{name}: {sids:?}");
+    }
+}
