@@ -103,28 +103,22 @@ pub async fn undo_start(aws: &Aws, data: &serde_json::Value) -> Result<(), Fault
         .filter(|id| !now.iter().any(|i| &i.id == *id && !matches!(i.state.as_str(), "terminated" | "shutting-down")))
         .cloned()
         .collect();
-    if !now.iter().any(|i| i.state == "stopping" || i.state == "stopped") && gone.is_empty() {
-        return wait_running(aws, &d.instance_ids).await;
-    }
-    // Stopping instances cannot be started yet.
+    let alive: Vec<String> = d.instance_ids.iter().filter(|id| !gone.contains(id)).cloned().collect();
+    // Stopping instances cannot be started yet: wait for them, then read their state again.
+    // Otherwise the first answer already says which ones are stopped.
     let stopping: Vec<String> = now.iter().filter(|i| i.state == "stopping").map(|i| i.id.clone()).collect();
-    if !stopping.is_empty() {
+    let current = if stopping.is_empty() {
+        now
+    } else {
         aws.wait_for("instances to finish stopping", WAIT, || async {
             let v = aws.instances_by_id(&stopping).await?;
             Ok(v.iter().all(|i| i.state != "stopping").then_some(()))
         })
         .await
         .map_err(failed)?;
-    }
-    let alive: Vec<String> = d.instance_ids.iter().filter(|id| !gone.contains(id)).cloned().collect();
-    let stopped: Vec<String> = aws
-        .instances_by_id(&alive)
-        .await
-        .map_err(failed)?
-        .into_iter()
-        .filter(|i| i.state == "stopped")
-        .map(|i| i.id)
-        .collect();
+        aws.instances_by_id(&alive).await.map_err(failed)?
+    };
+    let stopped: Vec<String> = current.into_iter().filter(|i| i.state == "stopped").map(|i| i.id).collect();
     if !stopped.is_empty() {
         aws.start_instances(&stopped).await.map_err(failed)?;
     }
