@@ -9,17 +9,18 @@ use serde_json::{Value, json};
 
 use crate::scenario::{FaultKind, ProbeKind, Scenario, TargetType};
 
-/// One statement: its purpose (the `Sid`), its actions, and whether the opt-in tag
-/// condition applies.
+/// One statement: its purpose (the `Sid`), its actions, whether the opt-in tag condition
+/// applies, and, for tags set by a create call, which call (`ec2:CreateAction`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stmt {
     sid: &'static str,
     actions: Vec<&'static str>,
     tagged: bool,
+    on_create: Option<&'static str>,
 }
 
 fn stmt(sid: &'static str, actions: &[&'static str], tagged: bool) -> Stmt {
-    Stmt { sid, actions: actions.to_vec(), tagged }
+    Stmt { sid, actions: actions.to_vec(), tagged, on_create: None }
 }
 
 fn read_statement(t: TargetType) -> Stmt {
@@ -51,7 +52,9 @@ fn lease_statement(t: TargetType) -> Stmt {
 }
 
 fn statements(s: &Scenario) -> Vec<Stmt> {
-    let mut out = vec![stmt("Identity", &["sts:GetCallerIdentity"], false)];
+    // sts:GetCallerIdentity (the account guard) needs no permission: AWS allows it to
+    // every principal, even under an explicit deny.
+    let mut out = Vec::new();
     let type_of = |t: &str| s.targets.get(t).map(|t| t.kind);
     for t in s.targets.values() {
         out.push(read_statement(t.kind));
@@ -92,14 +95,15 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
                     // and only ever deletes the ACLs carrying its tag.
                     out.push(stmt(
                         "ZoneNetworkAcls",
-                        &[
-                            "ec2:CreateNetworkAcl",
-                            "ec2:CreateTags",
-                            "ec2:ReplaceNetworkAclAssociation",
-                            "ec2:DeleteNetworkAcl",
-                        ],
+                        &["ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation", "ec2:DeleteNetworkAcl"],
                         false,
                     ));
+                    // AWS authorizes CreateNetworkAcl's TagSpecifications as ec2:CreateTags;
+                    // only that use is allowed here, not tagging existing resources.
+                    out.push(Stmt {
+                        on_create: Some("CreateNetworkAcl"),
+                        ..stmt("TagNewNetworkAcls", &["ec2:CreateTags"], false)
+                    });
                 }
                 if a.stop_instances {
                     out.push(stmt("StopStartInstances", &["ec2:StopInstances", "ec2:StartInstances"], true));
@@ -131,14 +135,39 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
         out.push(stmt("ReadAlarms", &["cloudwatch:DescribeAlarms"], false));
     }
     // One statement per purpose, its actions merged and sorted.
-    let mut merged: BTreeMap<(&'static str, bool), Vec<&'static str>> = BTreeMap::new();
+    let mut merged: BTreeMap<(&'static str, bool, Option<&'static str>), Vec<&'static str>> = BTreeMap::new();
     for st in out {
-        let a = merged.entry((st.sid, st.tagged)).or_default();
+        let a = merged.entry((st.sid, st.tagged, st.on_create)).or_default();
         a.extend(st.actions);
         a.sort_unstable();
         a.dedup();
     }
-    merged.into_iter().map(|((sid, tagged), actions)| Stmt { sid, actions, tagged }).collect()
+    let merged: Vec<Stmt> = merged
+        .into_iter()
+        .map(|((sid, tagged, on_create), actions)| Stmt { sid, actions, tagged, on_create })
+        .collect();
+    grant_once(merged)
+}
+
+/// Grants each action once, so that every statement is needed: an action allowed with
+/// fewer conditions elsewhere (untagged, or the same conditions in an earlier statement)
+/// is dropped, and so is a statement left empty. Statements scoped to a create call are
+/// never merged with others: their condition is of a different kind.
+fn grant_once(statements: Vec<Stmt>) -> Vec<Stmt> {
+    use std::collections::HashSet;
+    let untagged: HashSet<&str> =
+        statements.iter().filter(|s| !s.tagged && s.on_create.is_none()).flat_map(|s| s.actions.clone()).collect();
+    let mut seen: HashSet<(&str, bool)> = HashSet::new();
+    let mut out = Vec::new();
+    for mut st in statements {
+        if st.on_create.is_none() {
+            st.actions.retain(|a| (!st.tagged || !untagged.contains(a)) && seen.insert((a, st.tagged)));
+        }
+        if !st.actions.is_empty() {
+            out.push(st);
+        }
+    }
+    out
 }
 
 /// The condition key that reads a resource's tag for an action's service.
@@ -173,6 +202,9 @@ pub fn policy(s: &Scenario) -> Value {
                 let key = tag_condition_key(st.actions[0], &env.opt_in_tag.key);
                 cond.insert("StringEquals".into(), json!({ key: env.opt_in_tag.value }));
             }
+            if let Some(call) = st.on_create {
+                cond.insert("StringEquals".into(), json!({ "ec2:CreateAction": call }));
+            }
             if !st.actions.iter().all(|a| a.starts_with("iam:") || a.starts_with("sts:")) {
                 cond.entry("StringEquals").or_insert_with(|| json!({}));
                 if let Some(Value::Object(m)) = cond.get_mut("StringEquals") {
@@ -204,6 +236,7 @@ targets:
   web: {{ type: ec2:instance, tags: {{ app: shop }} }}
   subnets: {{ type: ec2:subnet, tags: {{ app: shop }} }}
   role: {{ type: iam:role, tags: {{ app: shop }} }}
+  group: {{ type: autoscaling:group, tags: {{ app: shop }} }}
 steady_state:
   - name: alarm
     cloudwatch_alarm: {{ alarm: a }}
@@ -225,7 +258,7 @@ recovery: {{ within: 1m }}
         let p = policy(&scenario("  - name: stop\n    ec2_stop_instances: { target: web }\n    duration: 1m"));
         assert_eq!(
             sids(&p),
-            ["Identity", "LeaseEc2", "ReadAlarms", "ReadInstances", "ReadRoles", "ReadSubnets", "StopStartInstances"]
+            ["LeaseEc2", "ReadAlarms", "ReadGroups", "ReadInstances", "ReadRoles", "ReadSubnets", "StopStartInstances"]
         );
         let stop = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "StopStartInstances").unwrap();
         assert_eq!(stop["Action"], json!(["ec2:StartInstances", "ec2:StopInstances"]));
@@ -253,5 +286,52 @@ recovery: {{ within: 1m }}
         let revoke = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "RevokeRoleSessions").unwrap();
         assert_eq!(revoke["Condition"]["StringEquals"]["iam:ResourceTag/firedrill"], "allowed");
         assert!(revoke["Condition"]["StringEquals"].get("aws:RequestedRegion").is_none(), "IAM is global");
+        let tag_new = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "TagNewNetworkAcls").unwrap();
+        assert_eq!(tag_new["Action"], json!(["ec2:CreateTags"]));
+        assert_eq!(tag_new["Condition"]["StringEquals"]["ec2:CreateAction"], "CreateNetworkAcl");
+    }
+
+    /// Every statement is needed: no action is granted twice under the same conditions,
+    /// nor under the opt-in tag where it is also granted without it.
+    #[test]
+    fn each_action_is_granted_once() {
+        let p = policy(&scenario(
+            "  - name: zone\n    az_outage: { zone: us-east-1a, targets: [subnets, web, group], network: true, stop_instances: true, asg: remove_zone }\n    duration: 1m",
+        ));
+        let mut seen = std::collections::HashMap::new();
+        for st in p["Statement"].as_array().unwrap() {
+            for a in st["Action"].as_array().unwrap() {
+                let key = (a.as_str().unwrap().to_string(), st["Condition"].to_string());
+                if let Some(first) = seen.insert(key, st["Sid"].clone()) {
+                    panic!("{a} granted by {first} and {}: {p:#}", st["Sid"]);
+                }
+            }
+        }
+        let sids = sids(&p);
+        // DescribeSubnets: the subnets target reads them already.
+        assert!(!sids.contains(&"ZoneGroupSubnetsRead".to_string()), "{sids:?}");
+        let net = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "ZoneNetworkRead").unwrap();
+        assert_eq!(net["Action"], json!(["ec2:DescribeNetworkAcls"]));
+        // Tagged and untagged grants of one action never coexist.
+        let untagged: Vec<&Value> = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Condition"].get("StringEquals").is_none_or(|c| c.get("aws:ResourceTag/firedrill").is_none()))
+            .collect();
+        for st in p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Condition"]["StringEquals"].get("aws:ResourceTag/firedrill").is_some())
+        {
+            for a in st["Action"].as_array().unwrap() {
+                assert!(
+                    !untagged.iter().any(|u| u["Condition"]["StringEquals"].get("ec2:CreateAction").is_none()
+                        && u["Action"].as_array().unwrap().contains(a)),
+                    "{a}: {p:#}"
+                );
+            }
+        }
     }
 }

@@ -53,6 +53,8 @@ pub enum ErrorKind {
     Credentials,
     /// The request was refused as invalid for the resource's current state.
     InvalidState,
+    /// The credentials lack a permission (IAM said no).
+    AccessDenied,
     Other,
 }
 
@@ -102,6 +104,12 @@ where
         {
             ErrorKind::Credentials
         }
+        (_, Some(c)) if c.starts_with("AccessDenied") || c == "UnauthorizedOperation" || c == "AuthorizationError" => {
+            ErrorKind::AccessDenied
+        }
+        (SdkError::ServiceError(_), None) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+            ErrorKind::AccessDenied
+        }
         (_, Some(c))
             if c.contains("IncorrectState") || c.contains("InvalidState") || c.contains("IncorrectInstanceState") =>
         {
@@ -110,7 +118,13 @@ where
         _ => ErrorKind::Other,
     };
     let status = e.raw_response().map(|r| r.status().as_u16());
+    const IAM_HINT: &str = "`firedrill iam-policy SCENARIO` prints the permissions a scenario needs";
     let message = match (e.code(), e.message()) {
+        _ if kind == ErrorKind::AccessDenied => match (e.code(), e.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m} ({IAM_HINT})"),
+            (Some(c), None) => format!("{c} ({IAM_HINT})"),
+            (None, _) => format!("access denied (HTTP 403): the credentials lack a permission ({IAM_HINT})"),
+        },
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
         // An answer AWS gave without a readable error (an empty 503 from a proxy, say):

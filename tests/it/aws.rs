@@ -82,7 +82,7 @@ fn ec2_stop_instances_stops_the_zone_and_starts_exactly_those_again() {
     assert_eq!(report["outcome"], "passed");
     assert_eq!(after, before, "every instance exactly as before (the pre-stopped one still stopped)");
     let journal = read_journal(&sb.only_run_dir());
-    let intent = journal.iter().find(|e| (e["event"] == "intent" && e["fault"] != "(lease)")).unwrap();
+    let intent = journal.iter().find(|e| e["event"] == "intent" && e["fault"] != "(lease)").unwrap();
     assert_eq!(intent["undo"]["kind"], "ec2_start_instances");
     assert_eq!(intent["undo"]["data"]["instance_ids"], json!([zone_a[0]]), "only the running one");
 }
@@ -155,7 +155,7 @@ fn iam_revocation_puts_then_deletes_the_policy_and_reactivates_exactly_the_keys(
     // While injected (checked via the journal's undo data): one policy, the active key only.
     let journal = read_journal(&sb.only_run_dir());
     let undos: Vec<&Value> =
-        journal.iter().filter(|e| (e["event"] == "intent" && e["fault"] != "(lease)")).map(|e| &e["undo"]).collect();
+        journal.iter().filter(|e| e["event"] == "intent" && e["fault"] != "(lease)").map(|e| &e["undo"]).collect();
     assert_eq!(undos.len(), 2, "{undos:?}");
     let role = undos.iter().find(|u| u["kind"] == "iam_delete_role_policy").unwrap();
     assert!(role["data"]["policy"].as_str().unwrap().starts_with("firedrill-revoke-"));
@@ -437,7 +437,7 @@ fn reboot_leaves_instances_running_and_terminate_needs_consent_then_is_final() {
     assert_eq!(report["outcome"], "passed");
     assert_eq!(after, before);
     let journal = read_journal(&sb.only_run_dir());
-    let intent = journal.iter().find(|e| (e["event"] == "intent" && e["fault"] != "(lease)")).unwrap();
+    let intent = journal.iter().find(|e| e["event"] == "intent" && e["fault"] != "(lease)").unwrap();
     assert_eq!(intent["undo"]["kind"], "none");
     assert!(intent["undo"]["description"].as_str().unwrap().starts_with("nothing to undo after: reboot"));
 
@@ -507,7 +507,7 @@ fn an_already_detached_volume_is_left_alone() {
     let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
     assert_eq!(done.code(), Some(0), "{done}");
     assert!(
-        read_journal(&sb.only_run_dir()).iter().all(|e| (e["event"] != "intent" || e["fault"] == "(lease)")),
+        read_journal(&sb.only_run_dir()).iter().all(|e| e["event"] != "intent" || e["fault"] == "(lease)"),
         "no side effect journaled"
     );
     assert_eq!(moto.snapshot(), before);

@@ -10,6 +10,8 @@
 //!   `firedrill history` over several runs.
 //! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
 //!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
+//! - [`least_privilege`]: `firedrill iam-policy` under IAM enforcement (moto): each
+//!   shipped AWS scenario passes under exactly its policy and fails without any statement.
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
@@ -20,6 +22,7 @@ mod crash;
 mod gameday;
 mod html;
 mod lease;
+mod least_privilege;
 mod local;
 mod notes;
 mod support;

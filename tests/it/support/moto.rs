@@ -104,15 +104,26 @@ impl Moto {
 
     /// Wipes all state (`POST /moto-api/reset`).
     pub fn reset(&self) {
+        self.post("/moto-api/reset", "");
+    }
+
+    /// Turns IAM enforcement on (every later request needs a signature by a known key and
+    /// a policy that allows its action) or off (`POST /moto-api/reset-auth`).
+    pub fn enforce_iam(&self, on: bool) {
+        self.post("/moto-api/reset-auth", if on { "0" } else { "inf" });
+    }
+
+    fn post(&self, path: &str, body: &str) {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
         use std::io::{Read, Write};
-        s.write_all(
-            b"POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .expect("reset moto");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(request.as_bytes()).expect("write to moto");
         let mut answer = String::new();
         let _ = s.read_to_string(&mut answer);
-        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "{answer}");
+        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "{path}: {answer}");
     }
 
     /// Seeds the staging twin (`demo/seed.py ARGS`) and returns what it made.
