@@ -260,6 +260,28 @@ fn garbage_never_panics() {
     }
 }
 
+/// The fuzz corpus kept in the repo (`fuzz/seeds/`: the shipped files plus inputs the
+/// fuzzer found interesting, and any input that once crashed) loads or fails cleanly;
+/// `cargo test` replays it without a nightly toolchain.
+#[test]
+fn fuzz_corpus_replays_without_panics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let mut seen = 0;
+    for (dir, parse) in [
+        ("scenario", (|t: &str| drop(load_str(t, Path::new("/nonexistent")))) as fn(&str)),
+        ("playbook", |t: &str| drop(crate::playbook::parse(t))),
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                parse(text);
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 10, "the corpus is in fuzz/seeds: {seen} inputs");
+}
+
 #[test]
 fn committed_schema_is_current() {
     let committed = include_str!("../../schema/scenario.schema.json");

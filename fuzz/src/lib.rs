@@ -1,0 +1,11 @@
+//! The scenario and playbook parsers, compiled from firedrill's own source files for
+//! fuzzing. `#[path]` keeps the module tree (`crate::scenario`, `crate::notify`,
+//! `crate::playbook`) identical to firedrill's, so the code under test is the shipped code.
+#![allow(dead_code, unused_imports)]
+
+#[path = "../../src/notify.rs"]
+pub mod notify;
+#[path = "../../src/playbook/mod.rs"]
+pub mod playbook;
+#[path = "../../src/scenario/mod.rs"]
+pub mod scenario;
