@@ -85,6 +85,12 @@ struct FaultRt {
     rec: FaultRecord,
 }
 
+/// How long an injection still in flight when the run starts to abort may go on before it
+/// is cut off (its task dropped) so the revert can start. Its steps were journaled before
+/// their calls and every undo tolerates a change that never happened, so cutting it off is
+/// safe; waiting longer would let one hung call hold every fault in place.
+pub const INJECT_GRACE: Duration = Duration::from_secs(10);
+
 /// Runs one game day. Never returns before every injected fault was reverted or its
 /// revert failed permanently (then `outcome` is `revert_failed`).
 pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
@@ -180,6 +186,8 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         .map(|r| FaultRt { state: State::Pending, steps: Arc::default(), rec: r.clone() })
         .collect();
     let mut ops: JoinSet<Op> = JoinSet::new();
+    let mut inject_tasks: Vec<Option<tokio::task::AbortHandle>> = vec![None; faults.len()];
+    let mut cut_off: Option<Instant> = None;
     let mut aborting: Option<String> = None;
     let mut revert_failed = false;
     let mut max_deadline: Option<Instant> = None;
@@ -235,10 +243,10 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                     steps: faults[i].steps.clone(),
                     counter: counter.clone(),
                 };
-                ops.spawn(async move {
+                inject_tasks[i] = Some(ops.spawn(async move {
                     let result = fault.inject(&log).await;
                     Op::Injected { idx: i, result }
-                });
+                }));
             }
         }
 
@@ -281,12 +289,19 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
             None
         };
         let deadline = if aborting.is_none() { max_deadline } else { None };
+        let injecting = faults.iter().any(|f| f.state == State::Injecting);
+        if aborting.is_some() && injecting && cut_off.is_none() {
+            cut_off = Some(Instant::now() + INJECT_GRACE);
+        }
+        let cut_off_at = cut_off.filter(|_| injecting);
 
         tokio::select! {
             biased;
             Some(done) = ops.join_next(), if !ops.is_empty() => {
                 let op = match done {
                     Ok(op) => op,
+                    // An injection cut off below: already accounted for.
+                    Err(e) if e.is_cancelled() => continue,
                     Err(e) => {
                         // A fault implementation panicked: treat its fault as failed.
                         aborting.get_or_insert(format!("a fault task failed: {e}"));
@@ -300,6 +315,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                 };
                 match op {
                     Op::Injected { idx, result } => {
+                        inject_tasks[idx] = None;
                         let now = Instant::now();
                         let name = spec.faults[idx].name.clone();
                         let f = &mut faults[idx];
@@ -370,6 +386,26 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                 let reason = format!("max_duration {} reached", humantime::format_duration(d));
                 env.observer.event(&Event::Abort { reason: reason.clone() });
                 aborting = Some(reason);
+            }
+            _ = sleep_until(cut_off_at.unwrap_or_else(Instant::now)), if cut_off_at.is_some() => {
+                for (i, f) in faults.iter_mut().enumerate() {
+                    if f.state != State::Injecting {
+                        continue;
+                    }
+                    if let Some(task) = inject_tasks[i].take() {
+                        task.abort();
+                    }
+                    let error = format!(
+                        "cut off {} after the run began to abort, so the revert could start",
+                        humantime::format_duration(INJECT_GRACE)
+                    );
+                    let name = f.rec.name.clone();
+                    let _ = env.journal.append(Entry::InjectFailed { fault: name.clone(), error: error.clone() });
+                    f.rec.steps = lock(&f.steps).len() as u32;
+                    f.rec.inject_error = Some(error.clone());
+                    f.state = State::Failed;
+                    env.observer.event(&Event::InjectFailed { fault: name, error });
+                }
             }
             _ = env.cancel.cancelled(), if aborting.is_none() => {
                 let reason = "interrupted by signal".to_string();

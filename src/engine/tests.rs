@@ -66,6 +66,8 @@ struct FakeFault {
     delay: Duration,
     breaks: bool,
     fail_after_intent: bool,
+    /// Journals its intent, then never returns (a call that hangs).
+    hang_after_intent: bool,
 }
 
 #[async_trait]
@@ -81,6 +83,9 @@ impl Fault for FakeFault {
             .await?;
         if self.fail_after_intent {
             return Err(FaultError::Failed("the API said no".into()));
+        }
+        if self.hang_after_intent {
+            std::future::pending::<()>().await;
         }
         let mut s = self.sys.lock().unwrap();
         s.injected.push(self.name.clone());
@@ -147,6 +152,7 @@ impl Harness {
                 delay: ms(delay),
                 breaks: true,
                 fail_after_intent: false,
+                hang_after_intent: false,
             }),
         });
         self
@@ -272,6 +278,37 @@ async fn cancel_during_a_slow_injection_waits_for_it_then_reverts() {
     assert_eq!(h.undone(), ["slow"]);
 }
 
+/// A call that never returns does not hold the revert back: INJECT_GRACE after the abort,
+/// the injection is cut off and what it journaled is undone.
+#[tokio::test(start_paused = true)]
+async fn a_hung_injection_is_cut_off_after_the_grace_and_reverted() {
+    let mut h = Harness::new(None).fault("ok", 60_000, 0, &[]).fault("hung", 60_000, 100, &[]);
+    let hung = FakeFault {
+        name: "hung".into(),
+        sys: h.sys.clone(),
+        delay: ms(100),
+        breaks: true,
+        fail_after_intent: false,
+        hang_after_intent: true,
+    };
+    h.spec.faults[1].fault = Arc::new(hung);
+    let cancel = h.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(500)).await;
+        cancel.cancel();
+    });
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    let cut = ms(500) + super::executor::INJECT_GRACE;
+    assert_eq!(r.faults[1].injected_at, None);
+    assert!(r.faults[1].inject_error.as_deref().unwrap().starts_with("cut off 10s after the run began to abort"));
+    assert_eq!(r.faults[1].reverted_at, Some(cut), "its journaled step is undone at once");
+    assert_eq!(r.faults[0].reverted_at, Some(cut), "then the other fault, newest first");
+    assert_eq!(h.undone(), ["hung", "ok"]);
+    let failed: Vec<_> = h.journal.entries().into_iter().filter(|e| matches!(e, Entry::InjectFailed { .. })).collect();
+    assert_eq!(failed.len(), 1, "the cut-off is journaled");
+}
+
 #[tokio::test(start_paused = true)]
 async fn failed_baseline_injects_nothing() {
     let h = Harness::new(None).fault("break", 1000, 0, &[]);
@@ -321,6 +358,7 @@ async fn half_done_injection_is_reverted() {
             delay: ms(0),
             breaks: true,
             fail_after_intent: true,
+            hang_after_intent: false,
         }),
     });
     let h = h.fault("later", 1000, 0, &[0]);
@@ -364,6 +402,7 @@ async fn no_visible_impact_counts_as_zero_recovery() {
             delay: ms(0),
             breaks: false,
             fail_after_intent: false,
+            hang_after_intent: false,
         }),
     });
     let r = h.run().await;

@@ -7,7 +7,9 @@
 
 use crate::support::moto::Moto;
 use crate::support::proxy::{Act, Proxy};
-use crate::support::read_report;
+use std::time::Duration;
+
+use crate::support::{read_journal, read_report, wait_until};
 
 const SCENARIO: &str = r#"version: 1
 name: chaos
@@ -94,4 +96,65 @@ fn latency_and_a_mix_of_everything() {
 #[test]
 fn answers_lost_after_the_change_was_made() {
     run_mix("drop-after/6", |i| if i % 6 == 5 { Act::DropAfter } else { Act::Pass }, &[0, 3]);
+}
+
+/// A call that never answers does not hold the revert back: the StopInstances request
+/// hangs in the proxy, Ctrl-C arrives, and 10 s later (the engine's INJECT_GRACE) the
+/// injection is cut off and everything it journaled is reverted. Without the cut-off the
+/// SDK's own timeouts would keep the fault in place for two minutes, past this test's
+/// limit on the command.
+#[test]
+fn a_hung_call_is_cut_off_and_the_revert_goes_on() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let proxy =
+        Proxy::start_by_request(
+            moto.port,
+            |_, req| if req.contains("Action=StopInstances") { Act::Hang } else { Act::Pass },
+        );
+    let mut sb = moto.sandbox();
+    sb.env("AWS_ENDPOINT_URL", &proxy.endpoint());
+    let file = sb.write_scenario(
+        "hung",
+        r#"version: 1
+name: hung
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: { key: firedrill, value: allowed }
+targets:
+  web: { type: ec2:instance, tags: { app: shop }, filters: { availability_zone: us-east-1a } }
+steady_state:
+  - name: ok
+    command: { run: "true" }
+    every: 200ms
+faults:
+  - name: stop
+    ec2_stop_instances: { target: web }
+    duration: 5m
+recovery:
+  within: 1m
+  stable_for: 200ms
+  settle_timeout: 20s
+"#,
+    );
+    let running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    wait_until("the stop's intent in the journal", Duration::from_secs(30), || {
+        sb.run_dirs()
+            .first()
+            .is_some_and(|d| read_journal(d).iter().any(|e| e["event"] == "intent" && e["fault"] == "stop"))
+    });
+    running.signal("INT");
+    let done = running.wait();
+    assert_eq!(done.code(), Some(3), "aborted: {done}");
+    let report = read_report(&sb.only_run_dir());
+    let fault = &report["faults"][0];
+    assert!(
+        fault["inject_error"].as_str().is_some_and(|e| e.starts_with("cut off 10s after the run began to abort")),
+        "{report}"
+    );
+    assert!(fault["reverted_at_ms"].is_u64(), "the journaled stop was reverted: {report}");
+    assert_eq!(moto.snapshot(), before, "{done}");
+    assert!(proxy.requests() > 0);
 }

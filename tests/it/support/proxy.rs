@@ -25,6 +25,8 @@ pub enum Act {
     /// Forward to moto, then close without answering (the change happened; the caller
     /// does not know).
     DropAfter,
+    /// Never forward, never answer: hold the connection until the proxy stops (a hung call).
+    Hang,
 }
 
 pub struct Proxy {
@@ -36,6 +38,11 @@ pub struct Proxy {
 impl Proxy {
     /// Proxies to `127.0.0.1:upstream`; request `i` (from 0) gets `schedule(i)`.
     pub fn start(upstream: u16, schedule: impl Fn(usize) -> Act + Send + Sync + 'static) -> Proxy {
+        Proxy::start_by_request(upstream, move |i, _| schedule(i))
+    }
+
+    /// Like [`Proxy::start`], choosing after reading the request: `schedule(i, text)`.
+    pub fn start_by_request(upstream: u16, schedule: impl Fn(usize, &str) -> Act + Send + Sync + 'static) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -47,11 +54,15 @@ impl Proxy {
             let mut n = 0;
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((conn, _)) => {
-                        let act = schedule(n);
+                    Ok((mut conn, _)) => {
+                        let (schedule, l, stop, i) = (schedule.clone(), l.clone(), s.clone(), n);
                         n += 1;
-                        l.lock().unwrap().push(act);
-                        std::thread::spawn(move || handle(conn, upstream, act));
+                        std::thread::spawn(move || {
+                            let Some(request) = read_request(&mut conn) else { return };
+                            let act = schedule(i, &String::from_utf8_lossy(&request));
+                            l.lock().unwrap().push(act);
+                            handle(conn, request, upstream, act, &stop);
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -66,7 +77,7 @@ impl Proxy {
 
     /// How many requests got something other than `Pass`.
     pub fn faults(&self) -> usize {
-        self.log.lock().unwrap().iter().filter(|a| !matches!(a, Act::Pass | Act::Delay(_))).count()
+        self.log.lock().unwrap().iter().filter(|a| !matches!(a, Act::Pass | Act::Delay(_) | Act::Hang)).count()
     }
 
     pub fn requests(&self) -> usize {
@@ -116,8 +127,7 @@ fn respond(conn: &mut TcpStream, status: &str, body: &str) {
     );
 }
 
-fn handle(mut conn: TcpStream, upstream: u16, act: Act) {
-    let Some(request) = read_request(&mut conn) else { return };
+fn handle(mut conn: TcpStream, request: Vec<u8>, upstream: u16, act: Act, stop: &AtomicBool) {
     let ec2 = String::from_utf8_lossy(&request).contains("Version=2016-11-15");
     match act {
         Act::Throttle if ec2 => respond(
@@ -132,6 +142,14 @@ fn handle(mut conn: TcpStream, upstream: u16, act: Act) {
         ),
         Act::Unavailable => respond(&mut conn, "503 Service Unavailable", ""),
         Act::DropBefore => {}
+        Act::Hang => {
+            for _ in 0..3000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         Act::Pass | Act::Delay(_) | Act::DropAfter => {
             if let Act::Delay(ms) = act {
                 std::thread::sleep(Duration::from_millis(ms));
