@@ -285,6 +285,31 @@ fn sigint_mid_fault_aborts_and_reverts() {
     assert_step_reverted_once(&read_journal(&out.run_dir()), "run");
 }
 
+/// SIGHUP (the terminal closed) neither stops the run nor skips anything: the fault stays
+/// until the run's own end, here a SIGINT, which reverts it.
+#[test]
+fn sighup_is_ignored_during_a_run() {
+    let web = WebService::start(Heal::Never);
+    let sandbox = Sandbox::new();
+    let running = start_never_healing_run(&web, &sandbox, "");
+
+    running.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    // An exited child stays a zombie until waited for: read its state, not just its entry.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", running.pid())).unwrap_or_default();
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    assert!(matches!(state, Some('S' | 'R' | 'D')), "still running after SIGHUP: {stat}");
+    assert_eq!(web.fix_calls(), 0, "nothing reverted yet");
+    running.signal("INT");
+    let out = running.wait();
+    out.assert_exit(3);
+    assert!(out.stderr.contains("SIGHUP ignored during a run"), "{out}");
+    let report = read_report(&out.run_dir());
+    assert_eq!(report["abort_reason"], "interrupted by signal", "{out}");
+    assert_eq!(web.fix_calls(), 1);
+    assert!(web.is_healthy());
+}
+
 #[test]
 fn second_signal_during_the_revert_does_not_skip_it() {
     let web = WebService::start(Heal::Never);
