@@ -10,11 +10,19 @@ us-east-1a) through the firedrill binary. It prints, per N:
 - wall time of resolve (targets + guards), inject and revert, from firedrill's own JSON
   status lines and report.json;
 - the AWS API calls firedrill made (report.json `aws.api_calls`, retries included);
-- firedrill's peak RSS (getrusage of the child);
+- firedrill's peak RSS (GNU time's %M);
 - the "floor": the same unavoidable API calls made directly with boto3 against the same
-  moto (resolve: one filtered DescribeInstances + DescribeSubnets; inject: DescribeNetworkAcls,
+  moto (resolve: a filtered DescribeInstances + DescribeSubnets; inject: DescribeNetworkAcls,
   CreateNetworkAcl, ReplaceNetworkAclAssociation, DescribeInstances of the zone, StopInstances;
-  revert: the reverse plus one DescribeInstances to confirm), and firedrill's wall / floor.
+  revert: the reverse plus one DescribeInstances to confirm), and firedrill's wall / floor,
+  twice: reading DescribeInstances in firedrill's pages of 200 (floor/200), and in pages of
+  1000, EC2's largest, for the fewest calls (floor/1000). moto re-filters every instance
+  on each page, so against moto more pages cost more than they would against EC2.
+
+--per-launch sets how many instances each RunInstances call of the seed makes, i.e. how
+large a reservation is: EC2 (and moto) page DescribeInstances by reservation, so 1 (how
+Auto Scaling launches, the default) lets pages bound memory, and 500 puts a whole zone
+in one reservation that no page size can split.
 
 Only loopback is used. Nothing is asserted: this prints figures for BENCHMARKS.md.
 """
@@ -34,6 +42,8 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("FIREDRILL_MOTO_VENV", ROOT / ".venv"))
 ZONE = "us-east-1a"
+# firedrill's DescribeInstances page size (src/aws/ec2.rs PAGE).
+PAGE = 200
 
 SCENARIO = """version: 1
 name: bench-az-outage
@@ -80,15 +90,20 @@ def start_moto():
     sys.exit("moto did not start")
 
 
-def floor(url, seed):
-    """Times the API calls any tool must make for this az_outage, with boto3."""
+def floor(url, seed, page):
+    """Times the API calls any tool must make for this az_outage, with boto3, reading
+    DescribeInstances in pages of `page` (1000, EC2's largest, makes the fewest calls)."""
     kw = dict(region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing")
     ec2 = boto3.client("ec2", **kw)
     t = {}
     tags = [{"Name": "tag:app", "Values": ["shop"]}, {"Name": "tag:env", "Values": ["staging"]}]
     t0 = time.monotonic()
-    ids = [i["InstanceId"] for p in ec2.get_paginator("describe_instances").paginate(Filters=tags)
-           for r in p["Reservations"] for i in r["Instances"]]
+    def describe(filters):
+        return [i["InstanceId"] for p in ec2.get_paginator("describe_instances").paginate(
+                    Filters=filters, PaginationConfig={"PageSize": page})
+                for r in p["Reservations"] for i in r["Instances"]]
+
+    ids = describe(tags)
     ec2.describe_subnets(Filters=[{"Name": "tag:app", "Values": ["shop"]}])
     t["resolve"] = time.monotonic() - t0
     zone_ids = seed["instances"][ZONE]
@@ -98,13 +113,13 @@ def floor(url, seed):
     a = [x for acl in assoc["NetworkAcls"] for x in acl["Associations"] if x["SubnetId"] == subnet][0]
     clone = ec2.create_network_acl(VpcId=seed["vpc"])["NetworkAcl"]["NetworkAclId"]
     new = ec2.replace_network_acl_association(AssociationId=a["NetworkAclAssociationId"], NetworkAclId=clone)
-    ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": zone_ids}])
+    describe([{"Name": "instance-id", "Values": zone_ids}])
     ec2.stop_instances(InstanceIds=zone_ids)
     t["inject"] = time.monotonic() - t0
     t0 = time.monotonic()
-    ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": zone_ids}])
+    describe([{"Name": "instance-id", "Values": zone_ids}])
     ec2.start_instances(InstanceIds=zone_ids)
-    ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": zone_ids}])
+    describe([{"Name": "instance-id", "Values": zone_ids}])
     ec2.replace_network_acl_association(AssociationId=new["NewAssociationId"], NetworkAclId=a["NetworkAclId"])
     ec2.delete_network_acl(NetworkAclId=clone)
     t["revert"] = time.monotonic() - t0
@@ -112,16 +127,19 @@ def floor(url, seed):
     return t
 
 
-def run_one(n, binary):
+def run_one(n, binary, per_launch):
     proc, url = start_moto()
     try:
         seed = json.loads(subprocess.check_output(
-            [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n)]))
-        floor_t = floor(url, seed)
+            [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n),
+             "--per-launch", str(per_launch)]))
+        floor_t = floor(url, seed, 1000)
+        floor_paged = floor(url, seed, PAGE)
         # Fresh state for firedrill: reset and seed again.
         urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"))
         seed = json.loads(subprocess.check_output(
-            [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n)]))
+            [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n),
+             "--per-launch", str(per_launch)]))
         with tempfile.TemporaryDirectory() as d:
             scenario = Path(d) / "bench.yaml"
             scenario.write_text(SCENARIO)
@@ -155,7 +173,7 @@ def run_one(n, binary):
             "n": n, "zone_instances": len(seed["instances"][ZONE]),
             "resolve_s": resolve, "inject_s": inject, "revert_s": revert,
             "api_calls": report["aws"]["api_calls"], "peak_rss_mb": rss_kb / 1024,
-            "floor": floor_t, "total_s": total,
+            "floor": floor_t, "floor_paged": floor_paged, "total_s": total,
         }
     finally:
         proc.kill()
@@ -171,20 +189,25 @@ def main():
     if not default_bin.exists():
         default_bin = ROOT / "target/debug/firedrill"
     ap.add_argument("--binary", default=str(default_bin))
+    ap.add_argument("--per-launch", type=int, default=1,
+                    help="instances per RunInstances call when seeding: 1 is how Auto Scaling launches; "
+                         "500 puts a zone's instances in one reservation, which EC2 cannot page")
     a = ap.parse_args()
-    print(f"binary: {a.binary}")
+    print(f"binary: {a.binary}; seeded {a.per_launch} instance(s) per launch")
     print(f"{'N':>5} {'in zone':>7} {'resolve':>8} {'inject':>8} {'revert':>8} {'fd total':>9} "
-          f"{'floor':>8} {'ratio':>6} {'calls':>6} {'peak RSS':>9}")
+          f"{'floor/200':>9} {'ratio':>6} {'floor/1000':>10} {'ratio':>6} {'calls':>6} {'peak RSS':>9}")
     for n in [int(x) for x in a.sizes.split(",")]:
-        r = run_one(n, a.binary)
+        r = run_one(n, a.binary, a.per_launch)
         fd = r["resolve_s"] + r["inject_s"] + r["revert_s"]
+        fp = sum(r["floor_paged"].values())
         fl = sum(r["floor"].values())
         print(f"{r['n']:>5} {r['zone_instances']:>7} {r['resolve_s']:>7.2f}s {r['inject_s']:>7.2f}s "
-              f"{r['revert_s']:>7.2f}s {fd:>8.2f}s {fl:>7.2f}s {fd / fl:>6.2f} {r['api_calls']:>6} "
-              f"{r['peak_rss_mb']:>7.1f}MB", flush=True)
-        print(f"      floor: resolve {r['floor']['resolve']:.2f}s, inject {r['floor']['inject']:.2f}s, "
-              f"revert {r['floor']['revert']:.2f}s", flush=True)
-
+              f"{r['revert_s']:>7.2f}s {fd:>8.2f}s {fp:>8.2f}s {fd / fp:>6.2f} {fl:>9.2f}s {fd / fl:>6.2f} "
+              f"{r['api_calls']:>6} {r['peak_rss_mb']:>7.1f}MB", flush=True)
+        for name in ("floor_paged", "floor"):
+            f = r[name]
+            print(f"      {name}: resolve {f['resolve']:.2f}s, inject {f['inject']:.2f}s, revert {f['revert']:.2f}s",
+                  flush=True)
 
 if __name__ == "__main__":
     main()

@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--instances", type=int, default=6)
     ap.add_argument("--untagged", type=int, default=0)
     ap.add_argument("--minimal", action="store_true", help="only the VPC, subnets and instances (for the benchmark)")
+    ap.add_argument("--per-launch", type=int, default=500,
+                    help="instances per RunInstances call, i.e. per reservation (Auto Scaling launches 1)")
     a = ap.parse_args()
     host = urlparse(a.endpoint).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -70,7 +72,7 @@ def main():
     for zi, (zone, subnet) in enumerate(zip(ZONES, subnets)):
         n = a.instances // 3 + (1 if zi < a.instances % 3 else 0)
         while n > 0:
-            batch = min(n, 500)
+            batch = min(n, max(1, a.per_launch))
             r = ec2.run_instances(
                 ImageId=AMI,
                 MinCount=batch,
