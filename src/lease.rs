@@ -1,8 +1,9 @@
 //! Leases: while a run holds AWS resources it tags each with `firedrill:lease:<run id>`
 //! (visible in the console), so a second run — from any machine — refuses them and names
-//! the holder. Each run writes its own key, never another's, so two runs that lease the
-//! same resource at the same moment both see both keys when they read back, and the
-//! earlier run id wins; the other releases its lease and stops before injecting anything.
+//! the holder. Each run writes its own key, never another's, then reads the tags back and
+//! goes on only if it is the sole holder: of two runs that lease a resource at the same
+//! moment, the one that reads back second always sees the first, so at most one injects
+//! (both stop if each sees the other). A run that stops releases its lease first.
 //! The lease is journaled like any side effect: the run releases it after its last
 //! revert (and keeps it if a revert failed), and `firedrill recover` releases the lease
 //! of a dead run.
@@ -133,14 +134,13 @@ impl Leased {
         Ok(out)
     }
 
-    /// After `acquire`: `Err` names a resource another run leased too whose run id sorts
-    /// first (it started first, so it wins).
+    /// After `acquire`: `Err` names a resource another run leased too. Any other holder
+    /// stops this run, whatever the run ids: the other may have read back before this run
+    /// tagged, seen itself alone and gone on, so "the earlier id wins" could let both in.
     pub fn contested(&self, current: &[(TargetType, String, Tags)], run_id: &str) -> Result<(), String> {
         for (kind, id, tags) in current {
-            if let Some(first) = holders(tags).into_iter().filter(|h| h != run_id).min() {
-                if first.as_str() < run_id {
-                    return Err(format!("{kind} {id} is leased by run {first}, which started first"));
-                }
+            if let Some(other) = holders(tags).into_iter().find(|h| h != run_id) {
+                return Err(format!("{kind} {id} is leased by run {other} too (leased at the same moment)"));
             }
         }
         Ok(())
@@ -159,6 +159,25 @@ pub async fn release(aws: &Aws, data: &serde_json::Value) -> Result<(), crate::e
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The race that "earlier run id wins" lost: run B (the later id) read back before A
+    /// tagged, saw itself alone and went on; A then sees B's key and must stop although
+    /// its id sorts first.
+    #[test]
+    fn any_other_holder_stops_the_run_whatever_the_ids() {
+        let lease = Leased {
+            region: "us-east-1".into(),
+            account: "1".into(),
+            key: format!("{PREFIX}a"),
+            resources: BTreeMap::new(),
+        };
+        let tags = |keys: &[&str]| -> Tags { keys.iter().map(|k| (format!("{PREFIX}{k}"), "t".to_string())).collect() };
+        let seen = |keys: &[&str]| vec![(TargetType::Ec2Instance, "i-1".to_string(), tags(keys))];
+        assert_eq!(lease.contested(&seen(&["a"]), "a"), Ok(()));
+        let later = lease.contested(&seen(&["a", "b"]), "a").unwrap_err();
+        assert!(later.contains("leased by run b too"), "{later}");
+        assert!(lease.contested(&seen(&["0", "b"]), "b").is_err());
+    }
 
     #[test]
     fn holders_are_read_from_lease_keys() {

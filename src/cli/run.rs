@@ -267,8 +267,8 @@ fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) -> tokio::task::J
 /// The journal's name for the lease step (step 0, before every fault's steps).
 const LEASE: &str = "(lease)";
 
-/// Leases the resources the faults act on: journaled, tagged, then read back; a run that
-/// started earlier and leased the same resource wins, and this one releases and stops.
+/// Leases the resources the faults act on: journaled, tagged, then read back; if another
+/// run leased any of them too, this one releases its lease and stops.
 async fn take_lease(
     shell: &Shell,
     aws: &crate::aws::Aws,
