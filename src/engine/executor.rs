@@ -314,6 +314,8 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                     }
                 };
                 match op {
+                    // It finished as it was being cut off: the cut-off already stands.
+                    Op::Injected { idx, .. } if faults[idx].state != State::Injecting => {}
                     Op::Injected { idx, result } => {
                         inject_tasks[idx] = None;
                         let now = Instant::now();
