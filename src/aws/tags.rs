@@ -5,10 +5,30 @@
 use super::{Aws, AwsError, sdk_err};
 use crate::scenario::TargetType;
 
+/// The ARN partition of a region, as AWS's partition table has it (China, GovCloud and
+/// the isolated regions have their own).
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else if region.starts_with("us-isof-") {
+        "aws-iso-f"
+    } else {
+        "aws"
+    }
+}
+
 impl Aws {
     fn rds_arn(&self, account: &str, kind: TargetType, id: &str) -> String {
         let what = if kind == TargetType::RdsCluster { "cluster" } else { "db" };
-        format!("arn:aws:rds:{}:{account}:{what}:{id}", self.region())
+        format!("arn:{}:rds:{}:{account}:{what}:{id}", partition(self.region()), self.region())
     }
 
     /// Sets `key=value` on each resource.
@@ -177,5 +197,22 @@ impl Aws {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn partitions_follow_the_region() {
+        for (region, p) in [
+            ("us-east-1", "aws"),
+            ("eu-west-3", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+        ] {
+            assert_eq!(super::partition(region), p, "{region}");
+        }
     }
 }
