@@ -147,6 +147,39 @@ impl Leased {
     }
 }
 
+/// The AWS CLI commands that remove the lease by hand, one line per resource type.
+pub fn manual_fix(data: &serde_json::Value) -> String {
+    let Ok(l) = serde_json::from_value::<Leased>(data.clone()) else {
+        return "remove the firedrill:lease:<run id> tag from the leased resources".into();
+    };
+    let (key, region) = (&l.key, &l.region);
+    let mut out = Vec::new();
+    for (kind, ids) in &l.resources {
+        use TargetType::*;
+        match kind {
+            Ec2Instance | Ec2Volume | Ec2Subnet => {
+                out.push(format!("aws ec2 delete-tags --region {region} --resources {} --tags Key={key}", ids.join(" ")))
+            }
+            AutoScalingGroup => out.extend(ids.iter().map(|g| {
+                format!(
+                    "aws autoscaling delete-tags --region {region} --tags ResourceId={g},ResourceType=auto-scaling-group,Key={key}"
+                )
+            })),
+            RdsCluster | RdsInstance => out.extend(ids.iter().map(|id| {
+                let what = if *kind == RdsCluster { "cluster" } else { "db" };
+                format!(
+                    "aws rds remove-tags-from-resource --region {region} --resource-name arn:{}:rds:{region}:{}:{what}:{id} --tag-keys {key}",
+                    crate::aws::partition(region),
+                    l.account
+                )
+            })),
+            IamRole => out.extend(ids.iter().map(|n| format!("aws iam untag-role --role-name {n} --tag-keys {key}"))),
+            IamUser => out.extend(ids.iter().map(|n| format!("aws iam untag-user --user-name {n} --tag-keys {key}"))),
+        }
+    }
+    out.join("\n")
+}
+
 /// Removes the lease tag (resources that are gone are skipped).
 pub async fn release(aws: &Aws, data: &serde_json::Value) -> Result<(), crate::engine::FaultError> {
     let l: Leased = crate::faults::parse(RELEASE, data)?;
@@ -177,6 +210,23 @@ mod tests {
         let later = lease.contested(&seen(&["a", "b"]), "a").unwrap_err();
         assert!(later.contains("leased by run b too"), "{later}");
         assert!(lease.contested(&seen(&["0", "b"]), "b").is_err());
+    }
+
+    #[test]
+    fn the_manual_fix_names_every_leased_resource() {
+        let mut resources = BTreeMap::new();
+        resources.insert(TargetType::Ec2Instance, vec!["i-1".to_string(), "i-2".to_string()]);
+        resources.insert(TargetType::RdsCluster, vec!["db".to_string()]);
+        let l = Leased { region: "cn-north-1".into(), account: "1".into(), key: format!("{PREFIX}r"), resources };
+        let fix = manual_fix(&l.undo_record().data);
+        assert!(
+            fix.contains("aws ec2 delete-tags --region cn-north-1 --resources i-1 i-2 --tags Key=firedrill:lease:r"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("--resource-name arn:aws-cn:rds:cn-north-1:1:cluster:db --tag-keys firedrill:lease:r"),
+            "{fix}"
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 pub use iam::PrincipalKind;
+pub use tags::partition;
 pub use types::*;
 
 /// How to reach AWS, as in the AWS CLI.

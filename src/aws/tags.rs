@@ -7,7 +7,7 @@ use crate::scenario::TargetType;
 
 /// The ARN partition of a region, as AWS's partition table has it (China, GovCloud and
 /// the isolated regions have their own).
-fn partition(region: &str) -> &'static str {
+pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

@@ -158,13 +158,43 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         at: std::time::Duration::ZERO,
         text: format!("game day {} started (run {})", s.name, run.id),
     });
+    let undoer: Arc<dyn crate::engine::Undoer> = Arc::new(undo);
+    let revert_policy = spec.revert.clone();
     let env = Env {
         journal: journal.clone(),
-        undoer: Arc::new(undo),
+        undoer: undoer.clone(),
         observer: Arc::new(Observers(StatusLines(shell.clone()), Tap { events: events.clone(), t0 })),
         cancel,
     };
-    let record = crate::engine::execute(spec, env).await;
+    let mut record = crate::engine::execute(spec, env).await;
+    // Release the lease once every fault is reverted; after a failed revert keep it, so no
+    // other run touches a resource that is still broken (`recover` releases it). The lease
+    // is a side effect like any other: retried like a revert, and if it cannot be undone
+    // the run is `revert_failed`, listing the tag and the command that removes it.
+    if let Some(l) = lease.as_ref().filter(|_| record.outcome != Outcome::RevertFailed) {
+        let undo = l.undo_record();
+        let retry =
+            |attempt: u32, e: &str| shell.warn(format!("releasing the lease, attempt {attempt} failed: {e}; retrying"));
+        match crate::engine::revert_with_retries(undoer.as_ref(), &undo, &revert_policy, retry).await {
+            Ok(_) => {
+                let _ = journal.append(Entry::Reverted { step: 0, fault: LEASE.into(), by: "run".into() });
+            }
+            Err((error, attempts)) => {
+                shell.error(format!("could not release the lease: {error}"));
+                let entry = Entry::RevertFailed { step: 0, fault: LEASE.into(), error: error.clone(), attempts };
+                let _ = journal.append(entry);
+                record.outcome = Outcome::RevertFailed;
+                record.still_broken.push(crate::engine::record::StillBroken {
+                    fault: LEASE.into(),
+                    step: 0,
+                    description: undo.description,
+                    kind: undo.kind,
+                    data: undo.data,
+                    error,
+                });
+            }
+        }
+    }
     let _ = events.send(RunEvent {
         name: "end",
         at: t0.elapsed(),
@@ -172,18 +202,6 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     });
     drop(events);
     let (steps, deliveries) = side.await.unwrap_or_default();
-    // Release the lease once every fault is reverted; after a failed revert keep it, so no
-    // other run touches a resource that is still broken (`recover` releases it).
-    if let (Some((aws, _)), Some(l)) = (&prepared, &lease) {
-        if record.outcome != Outcome::RevertFailed {
-            match crate::lease::release(aws, &l.undo_record().data).await {
-                Ok(()) => {
-                    let _ = journal.append(Entry::Reverted { step: 0, fault: LEASE.into(), by: "run".into() });
-                }
-                Err(e) => shell.warn(format!("could not release the lease ({e}); `firedrill recover` will")),
-            }
-        }
-    }
     signals.abort();
     for d in deliveries.iter().filter(|d| !d.ok) {
         shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));

@@ -247,10 +247,7 @@ pub fn manual_fix(record: &UndoRecord) -> String {
             s("group"),
             s("original")
         ),
-        crate::lease::RELEASE => format!(
-            "remove the tag {} from the leased resources (aws ec2 delete-tags / autoscaling delete-tags / rds remove-tags-from-resource / iam untag-role / untag-user)",
-            s("key")
-        ),
+        crate::lease::RELEASE => crate::lease::manual_fix(d),
         _ => format!("undo manually: {}", record.description),
     }
 }

@@ -140,7 +140,16 @@ fn still_broken(o: &mut Vec<String>, r: &Report) {
     for (i, b) in r.still_broken.iter().enumerate() {
         o.push(format!("{}. **{}**, step {}: {}", i + 1, b.fault, b.step, esc(&b.description)));
         o.push(format!("   - error: {}", esc(&b.error)));
-        o.push(format!("   - fix: {}", esc(&b.fix)));
+        if b.fix.contains('\n') {
+            // Several commands: a shell block inside the list item.
+            o.push("   - fix:".into());
+            o.push(String::new());
+            o.push("     ```sh".into());
+            o.extend(b.fix.lines().map(|l| format!("     {l}")));
+            o.push("     ```".into());
+        } else {
+            o.push(format!("   - fix: {}", esc(&b.fix)));
+        }
     }
     o.push(String::new());
 }

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use crate::support::moto::Moto;
-use crate::support::{Sandbox, read_journal};
+use crate::support::proxy::{Act, Proxy};
+use crate::support::{Sandbox, read_journal, read_report};
 
 const YAML: &str = r#"version: 1
 name: lease
@@ -111,4 +112,36 @@ fn two_runs_started_together_never_both_inject() {
         assert!(d.stderr.contains("is leased by run"), "the refusal names the other run: {d}");
     }
     assert_eq!(moto.snapshot(), before);
+}
+
+/// A lease that cannot be released is a side effect left behind: the run retries it like
+/// a revert, then ends `revert_failed` (exit 5) and lists the lease with the command that
+/// removes it; `recover` releases it later.
+#[test]
+fn a_lease_that_cannot_be_released_fails_the_run_and_recover_releases_it() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let proxy = Proxy::start_by_request(moto.port, |_, req| {
+        if req.contains("Action=DeleteTags") { Act::Unavailable } else { Act::Pass }
+    });
+    let mut sb = moto.sandbox();
+    sb.env("AWS_ENDPOINT_URL", &proxy.endpoint());
+    let file = scenario(&sb, "500ms");
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(5), "{done}");
+    assert!(done.stderr.contains("could not release the lease"), "{done}");
+    let report = read_report(&sb.only_run_dir());
+    assert_eq!(report["outcome"], "revert_failed");
+    let broken = report["still_broken"].as_array().unwrap();
+    assert_eq!(broken.len(), 1, "{report}");
+    assert_eq!(broken[0]["fault"], "(lease)");
+    assert!(broken[0]["fix"].as_str().unwrap_or_default().contains("aws ec2 delete-tags"), "{report}");
+    assert!(report["faults"][0]["reverted_at_ms"].is_u64(), "the fault itself was reverted: {report}");
+    assert_ne!(moto.snapshot(), before, "the lease tags are still there");
+
+    // Once AWS answers again (straight to moto, no proxy), `recover` releases it.
+    let rec = sb.run_with_env(&["recover"], &[("AWS_ENDPOINT_URL", &moto.endpoint())]);
+    assert_eq!(rec.code(), Some(0), "{rec}");
+    assert_eq!(moto.snapshot(), before, "recover released the lease");
 }
