@@ -149,7 +149,7 @@ impl Leased {
 
 /// The AWS CLI commands that remove the lease by hand, one line per resource type.
 pub fn manual_fix(data: &serde_json::Value) -> String {
-    let Ok(l) = serde_json::from_value::<Leased>(data.clone()) else {
+    let Ok(l) = crate::faults::parse::<Leased>(RELEASE, data) else {
         return "remove the firedrill:lease:<run id> tag from the leased resources".into();
     };
     let (key, region) = (&l.key, &l.region);
