@@ -43,7 +43,7 @@ pub enum Exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "firedrill", version, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
+#[command(name = "firedrill", version = crate::failpoint::VERSION, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
 pub struct Cli {
     /// Where runs, journals and reports are kept.
     #[arg(long, global = true, env = "FIREDRILL_STATE_DIR", default_value = ".firedrill")]
