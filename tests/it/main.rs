@@ -8,6 +8,8 @@
 //!   abort, signals, crash recovery, and the read-only commands.
 //! - [`notes`]: the game day's human side: observers' notes during and after a run, and
 //!   `firedrill history` over several runs.
+//! - [`output`]: what firedrill prints and writes: a closed pipe (EPIPE) on stdout or
+//!   stderr, an unwritable stdout, credentials in probe URLs.
 //! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
 //!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
 //! - [`least_privilege`]: `firedrill iam-policy` under IAM enforcement (moto): each
@@ -41,4 +43,5 @@ mod lease;
 mod least_privilege;
 mod local;
 mod notes;
+mod output;
 mod support;
