@@ -423,7 +423,10 @@ fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {
             }
             shell.print(
                 Level::Error,
-                format!("!!! Retry with `firedrill recover {run_id}`; report.md lists how to fix each by hand."),
+                format!(
+                    "!!! Retry with `firedrill recover {}`; report.md lists how to fix each by hand.",
+                    crate::shell::quote(run_id)
+                ),
             );
             shell.print(Level::Error, "");
         }
