@@ -152,29 +152,41 @@ pub fn manual_fix(data: &serde_json::Value) -> String {
     let Ok(l) = crate::faults::parse::<Leased>(RELEASE, data) else {
         return "remove the firedrill:lease:<run id> tag from the leased resources".into();
     };
-    let (key, region) = (&l.key, &l.region);
+    // Every value is shell-quoted (see `faults::manual_fix`): the commands paste as they are.
+    use crate::shell::quote;
+    let (raw_key, raw_region) = (l.key.as_str(), l.region.as_str());
+    let (key, region) = (quote(raw_key), quote(raw_region));
+    let ids_q = |ids: &[String]| ids.iter().map(|i| quote(i).into_owned()).collect::<Vec<_>>().join(" ");
     let mut out = Vec::new();
     for (kind, ids) in &l.resources {
         use TargetType::*;
         match kind {
-            Ec2Instance | Ec2Volume | Ec2Subnet => {
-                out.push(format!("aws ec2 delete-tags --region {region} --resources {} --tags Key={key}", ids.join(" ")))
-            }
+            Ec2Instance | Ec2Volume | Ec2Subnet => out.push(format!(
+                "aws ec2 delete-tags --region {region} --resources {} --tags {}",
+                ids_q(ids),
+                quote(&format!("Key={raw_key}"))
+            )),
             AutoScalingGroup => out.extend(ids.iter().map(|g| {
                 format!(
-                    "aws autoscaling delete-tags --region {region} --tags ResourceId={g},ResourceType=auto-scaling-group,Key={key}"
+                    "aws autoscaling delete-tags --region {region} --tags {}",
+                    quote(&format!("ResourceId={g},ResourceType=auto-scaling-group,Key={raw_key}"))
                 )
             })),
             RdsCluster | RdsInstance => out.extend(ids.iter().map(|id| {
                 let what = if *kind == RdsCluster { "cluster" } else { "db" };
+                let arn =
+                    format!("arn:{}:rds:{raw_region}:{}:{what}:{id}", crate::aws::partition(raw_region), l.account);
                 format!(
-                    "aws rds remove-tags-from-resource --region {region} --resource-name arn:{}:rds:{region}:{}:{what}:{id} --tag-keys {key}",
-                    crate::aws::partition(region),
-                    l.account
+                    "aws rds remove-tags-from-resource --region {region} --resource-name {} --tag-keys {key}",
+                    quote(&arn)
                 )
             })),
-            IamRole => out.extend(ids.iter().map(|n| format!("aws iam untag-role --role-name {n} --tag-keys {key}"))),
-            IamUser => out.extend(ids.iter().map(|n| format!("aws iam untag-user --user-name {n} --tag-keys {key}"))),
+            IamRole => {
+                out.extend(ids.iter().map(|n| format!("aws iam untag-role --role-name {} --tag-keys {key}", quote(n))))
+            }
+            IamUser => {
+                out.extend(ids.iter().map(|n| format!("aws iam untag-user --user-name {} --tag-keys {key}", quote(n))))
+            }
         }
     }
     out.join("\n")
@@ -220,7 +232,7 @@ mod tests {
         let l = Leased { region: "cn-north-1".into(), account: "1".into(), key: format!("{PREFIX}r"), resources };
         let fix = manual_fix(&l.undo_record().data);
         assert!(
-            fix.contains("aws ec2 delete-tags --region cn-north-1 --resources i-1 i-2 --tags Key=firedrill:lease:r"),
+            fix.contains("aws ec2 delete-tags --region cn-north-1 --resources i-1 i-2 --tags 'Key=firedrill:lease:r'"),
             "{fix}"
         );
         assert!(

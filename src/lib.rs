@@ -19,6 +19,7 @@ pub mod playbook;
 pub mod probes;
 pub mod process;
 pub mod recover;
+pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod shell;

@@ -74,14 +74,7 @@ impl Webhook {
 
     /// The URL without path, query or credentials: `https://hooks.slack.com/…`.
     pub fn redacted(&self) -> String {
-        match reqwest::Url::parse(&self.url) {
-            Ok(u) => {
-                let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-                let path = if u.path().len() > 1 { "/…" } else { "" };
-                format!("{}://{}{port}{path}", u.scheme(), u.host_str().unwrap_or("?"))
-            }
-            Err(_) => "<invalid url>".into(),
-        }
+        crate::redact::url(&self.url, crate::redact::Keep::Origin)
     }
 }
 

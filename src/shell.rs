@@ -1,9 +1,18 @@
 //! The one place that writes status lines to stderr, cargo-style: a right-aligned verb
 //! and a message, colored on a terminal, or one JSON object a line with
-//! `--log-format json`. Command output proper (plans, reports, schema) goes to stdout.
+//! `--log-format json`. Command output proper (plans, reports, schema) goes to stdout
+//! through [`stdout`].
+//!
+//! Everything written here is made safe for a terminal first ([`terminal_safe`]): text
+//! from scenarios, playbooks, notes and probe output never reaches it with escape
+//! sequences (colors, cursor moves, OSC 52 clipboard writes), a bell or a carriage return.
+//! A reader that went away (EPIPE: `firedrill ... | head -1`, a closed log pipe) is not an
+//! error and never a panic: the rest of the output is dropped and the exit code still says
+//! how the command went. [`quote`] makes a value safe to paste into a shell.
 
+use std::borrow::Cow;
 use std::fmt::Display;
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -70,6 +79,7 @@ impl Shell {
     /// Raw lines (diagnostics, the loud revert-failure block), never suppressed.
     pub fn print(&self, level: Level, msg: impl Display) {
         let msg = msg.to_string();
+        let msg = terminal_safe(&msg, true);
         match self.format {
             LogFormat::Json => self.json(level, "", &msg),
             LogFormat::Text => {
@@ -80,6 +90,7 @@ impl Shell {
     }
 
     fn line(&self, level: Level, verb: &str, msg: &str, color: &str) {
+        let msg = &terminal_safe(msg, true);
         match self.format {
             LogFormat::Json => self.json(level, verb, msg),
             LogFormat::Text => {
@@ -100,6 +111,7 @@ impl Shell {
     }
 
     fn json(&self, level: Level, verb: &str, msg: &str) {
+        let msg = &terminal_safe(msg, true);
         let ts = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         let mut obj = serde_json::json!({ "ts": ts, "level": level.as_str(), "message": msg });
         if !verb.is_empty() && level == Level::Info {
@@ -107,6 +119,55 @@ impl Shell {
         }
         let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(w, "{obj}");
+    }
+}
+
+/// Text made safe to show on a terminal: C0 controls (but newline and tab when
+/// `keep_lines`), carriage return, DEL, C1 controls (U+0080–U+009F, which some terminals
+/// read as escape sequences) and the bidirectional overrides that reorder what is shown
+/// (U+202A–U+202E, U+2066–U+2069) each become U+FFFD. An escape sequence is thereby
+/// broken at its ESC and shows as plain text.
+pub fn terminal_safe(s: &str, keep_lines: bool) -> Cow<'_, str> {
+    let bad = |c: char| match c {
+        '\n' | '\t' => !keep_lines,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+        _ => false,
+    };
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if bad(c) { '\u{fffd}' } else { c }).collect())
+}
+
+/// Writes command output (a plan, a report, a schema) to stdout, made safe for a terminal
+/// when stdout is one (a file or a pipe gets the exact bytes). A reader that went away
+/// (EPIPE) is not an error: the output is dropped and `Ok` returned, so the exit code can
+/// still say how the command went; any other write error is returned.
+pub fn stdout(text: &str) -> io::Result<()> {
+    let out = io::stdout();
+    let text = if out.is_terminal() { terminal_safe(text, true) } else { Cow::Borrowed(text) };
+    let mut out = out.lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// Writes `text` to stderr outside the status lines (a plan before the confirmation, a
+/// prompt), made safe for a terminal; write errors (a closed stderr) are ignored.
+pub fn stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(terminal_safe(text, true).as_bytes()).and_then(|()| err.flush());
+}
+
+/// `value` quoted for a POSIX shell, so that a command built with it can be pasted as is:
+/// nothing in it expands (`$(...)`, backticks, globs) and spaces do not split it. Plain
+/// words (`i-0abc`, `us-east-1`) stay unquoted.
+pub fn quote(value: &str) -> Cow<'_, str> {
+    match shlex::try_quote(value) {
+        Ok(q) => q,
+        // Only a NUL byte cannot be quoted; no shell argument can hold one anyway.
+        Err(_) => Cow::Owned(shlex::try_quote(&value.replace('\0', "")).map(Cow::into_owned).unwrap_or_default()),
     }
 }
 
@@ -119,5 +180,81 @@ pub fn offset(d: std::time::Duration) -> String {
         format!("+{:.1}s", ms as f64 / 1000.0)
     } else {
         format!("+{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A writer whose bytes a test can read back.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Escape sequences a hostile string could carry: a color, a cursor move, an OSC 52
+    /// clipboard write ended by BEL and by ST, a carriage return overwriting the line, a C1
+    /// CSI, DEL and a right-to-left override.
+    const HOSTILE: &str =
+        "a\x1b[31mred\x1b[2J\x1b]52;c;cm0gLXJmIH4=\x07b\x1b]52;c;eA==\x1b\\c\rd\u{9b}31me\x7ff\u{202e}g\x00h";
+
+    fn no_controls(s: &str) {
+        for c in s.chars() {
+            assert!(
+                c == '\n'
+                    || !(c.is_control()
+                        || ('\u{202a}'..='\u{202e}').contains(&c)
+                        || ('\u{2066}'..='\u{2069}').contains(&c)),
+                "{c:?} reached the terminal in {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_lines_never_carry_escape_sequences() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let buf = Buf::default();
+            let shell = Shell::to_writer(Box::new(buf.clone()), format);
+            shell.status("Probe", HOSTILE);
+            shell.warn(HOSTILE);
+            shell.error(HOSTILE);
+            shell.print(Level::Error, format!("line one\n{HOSTILE}"));
+            let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            no_controls(&out);
+            assert!(out.contains("]52;c;cm0gLXJmIH4="), "the text itself stays visible: {out}");
+            if format == LogFormat::Json {
+                // JSON escapes would decode back to the control characters.
+                assert!(!out.contains("\\u001b") && !out.contains("\\u0007"), "{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_safe_keeps_ordinary_text_and_lines() {
+        assert!(matches!(terminal_safe("plain — ünïcode ✅\n\tnext", true), Cow::Borrowed(_)));
+        assert_eq!(terminal_safe("a\nb\tc", false), "a\u{fffd}b\u{fffd}c");
+        no_controls(&terminal_safe(HOSTILE, true));
+    }
+
+    #[test]
+    fn quote_makes_values_paste_safe() {
+        assert_eq!(quote("i-0abc"), "i-0abc");
+        assert_eq!(quote("us-east-1"), "us-east-1");
+        for v in ["$(touch pwned)", "`id`", "a b", "x;rm -rf ~", "it's", "*", "", "a\nb", "-dash"] {
+            let q = quote(v);
+            assert_eq!(shlex::split(&q), Some(vec![v.to_string()]), "{v:?} quoted as {q}");
+        }
+        assert_eq!(quote("a\0b"), "ab");
     }
 }

@@ -22,10 +22,9 @@ pub fn history(shell: &Shell, state: &StateDir, scenario: Option<&str>, format: 
         shell.status("History", format!("no {what}"));
     }
     match format {
-        HistoryFormat::Text if rows.is_empty() => {}
-        HistoryFormat::Text => print!("{}", history::text(&rows)),
-        HistoryFormat::Json => print!("{}", history::json(&rows)),
-        HistoryFormat::Html => print!("{}", history::html::render(&rows, &what)),
+        HistoryFormat::Text if rows.is_empty() => Exit::Ok,
+        HistoryFormat::Text => super::output(shell, &history::text(&rows)),
+        HistoryFormat::Json => super::output(shell, &history::json(&rows)),
+        HistoryFormat::Html => super::output(shell, &history::html::render(&rows, &what)),
     }
-    Exit::Ok
 }

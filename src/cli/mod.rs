@@ -43,7 +43,7 @@ pub enum Exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "firedrill", version, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
+#[command(name = "firedrill", version = crate::failpoint::VERSION, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
 pub struct Cli {
     /// Where runs, journals and reports are kept.
     #[arg(long, global = true, env = "FIREDRILL_STATE_DIR", default_value = ".firedrill")]
@@ -147,23 +147,23 @@ pub fn main(cli: Cli) -> Exit {
     match cli.command {
         Command::Validate { files } => validate::validate(&shell, &files),
         Command::Plan { file, seed } => block_on(plan::plan(&shell, &file, &aws, seed)),
-        Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&crate::scenario::json_schema()).unwrap_or_default());
-            Exit::Ok
-        }
+        Command::Schema => output(
+            &shell,
+            &format!("{}\n", serde_json::to_string_pretty(&crate::scenario::json_schema()).unwrap_or_default()),
+        ),
         Command::Runs => runs::runs(&shell, &state),
         Command::Report { run, format } => report::report(&shell, &state, &run, format),
         Command::Note(args) => note::note(&shell, &state, args),
         Command::History { scenario, format } => history::history(&shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
         Command::IamPolicy { file } => match load(&shell, &file) {
-            Ok(l) => {
-                println!(
-                    "{}",
+            Ok(l) => output(
+                &shell,
+                &format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&crate::iam_policy::policy(&l.scenario)).unwrap_or_default()
-                );
-                Exit::Ok
-            }
+                ),
+            ),
             Err(code) => code,
         },
         Command::Announce { file, when } => block_on(announce::announce(&shell, &file, when.as_deref())),
@@ -175,7 +175,19 @@ fn block_on(f: impl std::future::Future<Output = Exit>) -> Exit {
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::shell::stderr(&format!("error: cannot start the async runtime: {e}\n"));
+            Exit::Error
+        }
+    }
+}
+
+/// Writes a command's output to stdout: `Exit::Ok`, or `Exit::Error` when it cannot be
+/// written. A reader that went away (`| head -1`) is not an error (see [`crate::shell::stdout`]).
+fn output(shell: &Shell, text: &str) -> Exit {
+    match crate::shell::stdout(text) {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            shell.error(format!("cannot write the output: {e}"));
             Exit::Error
         }
     }

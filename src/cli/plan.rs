@@ -17,7 +17,9 @@ pub async fn plan(shell: &Shell, file: &Path, aws: &AwsOpts, seed: Option<u64>) 
         Err(code) => return code,
     };
     let res = prepared.as_ref().map(|(_, r)| r.as_ref());
-    print!("{}", crate::plan::render(&loaded, res));
-    println!("\nNothing was touched (plan only).");
-    if res.is_some_and(|r| !r.refusals.is_empty()) { Exit::Refused } else { Exit::Ok }
+    let text = format!("{}\nNothing was touched (plan only).\n", crate::plan::render(&loaded, res));
+    match super::output(shell, &text) {
+        Exit::Ok if res.is_some_and(|r| !r.refusals.is_empty()) => Exit::Refused,
+        code => code,
+    }
 }

@@ -27,8 +27,7 @@ pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) 
                 ReportFormat::Junit => Format::Junit,
                 ReportFormat::Html => Format::Html,
             };
-            print!("{}", report::render(&r, f));
-            Exit::Ok
+            super::output(shell, &report::render(&r, f))
         }
         Err(e) => {
             shell.error(format!("{}: no report ({e}); a crashed run has none — see `firedrill runs`", dir.id));

@@ -1,7 +1,7 @@
 //! `firedrill run FILE`: confirm, then run the game day with the journal, signals and
 //! live status wired in, write the reports, and exit with the outcome's code.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -53,7 +53,7 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     };
     let res = prepared.as_ref().map(|(_, r)| r.as_ref());
     if let Some(r) = res.filter(|r| !r.refusals.is_empty()) {
-        eprint!("{}", crate::plan::render(&loaded, Some(r)));
+        crate::shell::stderr(&crate::plan::render(&loaded, Some(r)));
         for why in &r.refusals {
             shell.error(format!("refused: {why}"));
         }
@@ -61,18 +61,18 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         return Exit::Refused;
     }
     if args.dry_run {
-        print!("{}", crate::plan::render(&loaded, res));
-        println!("\nNothing was touched (--dry-run).");
-        return Exit::Ok;
+        return super::output(
+            &shell,
+            &format!("{}\nNothing was touched (--dry-run).\n", crate::plan::render(&loaded, res)),
+        );
     }
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             shell.error("refusing to inject faults without confirmation: stdin is not a terminal; pass --yes");
             return Exit::Invalid;
         }
-        eprint!("{}", crate::plan::render(&loaded, res));
-        eprint!("\nInject {} fault(s) now? [y/N] ", loaded.scenario.faults.len());
-        let _ = std::io::stderr().flush();
+        crate::shell::stderr(&crate::plan::render(&loaded, res));
+        crate::shell::stderr(&format!("\nInject {} fault(s) now? [y/N] ", loaded.scenario.faults.len()));
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -226,7 +226,10 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     }
     summarize(&shell, &record, &run.id);
     shell.status("Report", run.path.join("report.md").display());
-    println!("{}", run.path.display());
+    // The run directory, for scripts. Failing to print it does not change how the run went.
+    if let Err(e) = crate::shell::stdout(&format!("{}\n", run.path.display())) {
+        shell.warn(format!("cannot write the run directory to stdout: {e}"));
+    }
     match record.outcome {
         Outcome::Passed => Exit::Ok,
         Outcome::ObjectiveMissed => Exit::ObjectiveMissed,
@@ -420,7 +423,10 @@ fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {
             }
             shell.print(
                 Level::Error,
-                format!("!!! Retry with `firedrill recover {run_id}`; report.md lists how to fix each by hand."),
+                format!(
+                    "!!! Retry with `firedrill recover {}`; report.md lists how to fix each by hand.",
+                    crate::shell::quote(run_id)
+                ),
             );
             shell.print(Level::Error, "");
         }

@@ -17,7 +17,7 @@ pub fn runs(shell: &Shell, state: &StateDir) -> Exit {
         shell.status("Runs", format!("none in {}", state.runs().display()));
         return Exit::Ok;
     }
-    println!("{:<48} {:<18} {:>10} {:>10}", "RUN", "OUTCOME", "RECOVERED", "OBJECTIVE");
+    let mut out = format!("{:<48} {:<18} {:>10} {:>10}\n", "RUN", "OUTCOME", "RECOVERED", "OBJECTIVE");
     for run in runs {
         let (outcome, ttr, objective) = match crate::report::read(&run.path) {
             Ok(r) => (
@@ -39,7 +39,7 @@ pub fn runs(shell: &Shell, state: &StateDir) -> Exit {
                 (status, "-".into(), "-".into())
             }
         };
-        println!("{:<48} {:<18} {:>10} {:>10}", run.id, outcome, ttr, objective);
+        out.push_str(&format!("{:<48} {:<18} {:>10} {:>10}\n", run.id, outcome, ttr, objective));
     }
-    Exit::Ok
+    super::output(shell, &out)
 }

@@ -198,22 +198,32 @@ pub fn preflight(f: &Fault, res: &Resolution) -> Vec<String> {
 }
 
 /// How a human undoes a journaled step by hand: the AWS CLI commands (or the shell
-/// command) that would do what the revert could not.
+/// command) that would do what the revert could not. Every value taken from the journal
+/// (ids, names, the region, the directory) is shell-quoted, so the commands can be pasted
+/// as they are: a name holding `$(...)` or a space stays one literal argument. A
+/// `command` fault's revert is the operator's own shell command and is given as written.
 pub fn manual_fix(record: &UndoRecord) -> String {
+    use crate::shell::quote;
     let d = &record.data;
-    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+    let s = |k: &str| quote(d.get(k).and_then(|v| v.as_str()).unwrap_or("?")).into_owned();
     let region = format!("--region {}", s("region"));
     let list = |k: &str| -> Vec<String> {
         d.get(k)
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(|x| quote(x).into_owned())).collect())
             .unwrap_or_default()
     };
+    // A value inside an AWS CLI shorthand (`Name=...,Values=...`) or JMESPath literal: the
+    // whole argument is quoted once it is built.
+    let raw = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
     match record.kind.as_str() {
-        command::KIND => match d.get("cwd").and_then(|v| v.as_str()) {
-            Some(cwd) => format!("run: {} (in {cwd})", s("revert")),
-            None => format!("run: {}", s("revert")),
-        },
+        command::KIND => {
+            let revert = d.get("revert").and_then(|v| v.as_str()).unwrap_or("?");
+            match d.get("cwd").and_then(|v| v.as_str()) {
+                Some(cwd) => format!("cd {} && {revert}", quote(cwd)),
+                None => revert.to_string(),
+            }
+        }
         ec2::START => format!("aws ec2 start-instances {region} --instance-ids {}", list("instance_ids").join(" ")),
         ebs::ATTACH => format!(
             "aws ec2 attach-volume {region} --volume-id {} --instance-id {} --device {}",
@@ -230,22 +240,24 @@ pub fn manual_fix(record: &UndoRecord) -> String {
             .collect::<Vec<_>>()
             .join(" && "),
         az_outage::DELETE_NACL => format!(
-            "aws ec2 describe-network-acls {region} --filters 'Name=tag:{},Values={}' --query 'NetworkAcls[].NetworkAclId' \
+            "aws ec2 describe-network-acls {region} --filters {} --query 'NetworkAcls[].NetworkAclId' \
              then, once no subnet uses it: aws ec2 delete-network-acl {region} --network-acl-id <that id>",
-            s("tag"),
-            s("value")
+            quote(&format!("Name=tag:{},Values={}", raw("tag"), raw("value"))),
         ),
         az_outage::RESTORE_NACL => format!(
-            "aws ec2 describe-network-acls {region} --filters Name=association.subnet-id,Values={subnet} \
-             --query 'NetworkAcls[].Associations[?SubnetId==`{subnet}`].NetworkAclAssociationId' \
+            "aws ec2 describe-network-acls {region} --filters {} --query {} \
              then: aws ec2 replace-network-acl-association {region} --association-id <that id> --network-acl-id {}",
+            quote(&format!("Name=association.subnet-id,Values={}", raw("subnet"))),
+            quote(&format!(
+                "NetworkAcls[].Associations[?SubnetId=='{}'].NetworkAclAssociationId",
+                raw("subnet").replace('\\', "\\\\").replace('\'', "\\'")
+            )),
             s("original"),
-            subnet = s("subnet")
         ),
         az_outage::RESTORE_SUBNETS => format!(
-            "aws autoscaling update-auto-scaling-group {region} --auto-scaling-group-name {} --vpc-zone-identifier '{}'",
+            "aws autoscaling update-auto-scaling-group {region} --auto-scaling-group-name {} --vpc-zone-identifier {}",
             s("group"),
-            s("original")
+            quote(&raw("original"))
         ),
         crate::lease::RELEASE => crate::lease::manual_fix(d),
         _ => format!("undo manually: {}", record.description),
@@ -382,6 +394,109 @@ mod tests {
         Undo::default().undo(&record).await.unwrap();
         Undo::default().undo(&record).await.unwrap();
         assert!(dir.path().join("reverted").exists());
+    }
+
+    /// A value that a shell would expand (`$(...)`, backticks, `;`) and split (a space).
+    const HOSTILE: &str = "a b$(touch pwned)`touch pwned2`;touch pwned3 'q\" *";
+
+    /// Runs `script` with `sh` in `dir`, with `aws` a function that prints each argument
+    /// it gets on a line of its own; returns those lines.
+    fn sh_args(dir: &std::path::Path, script: &str) -> Vec<String> {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("aws() {{ for a in \"$@\"; do printf '%s\\n' \"$a\"; done; }}\n{script}"))
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn every_manual_fix_pastes_into_a_shell_with_each_value_as_one_literal_argument() {
+        let h = HOSTILE;
+        let cases = [
+            (
+                ec2::START,
+                json!({"region": h, "instance_ids": [h, "i-2"]}),
+                vec![h.to_string(), h.to_string(), "i-2".to_string()],
+            ),
+            (
+                ebs::ATTACH,
+                json!({"region": h, "volume": h, "instance": h, "device": h}),
+                vec![h.to_string(), h.to_string(), h.to_string(), h.to_string()],
+            ),
+            (iam::DELETE_POLICY, json!({"role": h, "policy": h}), vec![h.to_string(), h.to_string()]),
+            (
+                iam::REACTIVATE,
+                json!({"user": h, "keys": [h, "AKIA2"]}),
+                vec![h.to_string(), h.to_string(), h.to_string(), "AKIA2".to_string()],
+            ),
+            (
+                az_outage::RESTORE_SUBNETS,
+                json!({"region": h, "group": h, "original": h}),
+                vec![h.to_string(), h.to_string(), h.to_string()],
+            ),
+            (
+                az_outage::DELETE_NACL,
+                json!({"region": h, "tag": "firedrill:deny-all", "value": h}),
+                vec![h.to_string(), format!("Name=tag:firedrill:deny-all,Values={h}")],
+            ),
+            (
+                az_outage::RESTORE_NACL,
+                json!({"region": h, "subnet": h, "original": h}),
+                vec![h.to_string(), format!("Name=association.subnet-id,Values={h}")],
+            ),
+        ];
+        for (kind, data, expect) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let fix = manual_fix(&UndoRecord { kind: kind.into(), description: String::new(), data });
+            // The network ACL fixes are two steps in words; each step is a command.
+            let steps: Vec<&str> = fix.split(" then").map(|s| s.split_once(": ").map_or(s, |(_, c)| c)).collect();
+            let args = sh_args(dir.path(), steps[0]);
+            for e in &expect {
+                assert!(args.iter().any(|a| a == e), "{kind}: `{e}` is not one argument of {args:?}\n{fix}");
+            }
+            let found: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert!(found.is_empty(), "{kind}: pasting ran a command: {found:?}\n{fix}");
+        }
+        // The lease's commands, one a line.
+        let mut resources = std::collections::BTreeMap::new();
+        for t in [crate::scenario::TargetType::Ec2Instance, crate::scenario::TargetType::AutoScalingGroup] {
+            resources.insert(t, vec![h.to_string()]);
+        }
+        for t in [crate::scenario::TargetType::RdsCluster, crate::scenario::TargetType::IamRole] {
+            resources.insert(t, vec![h.to_string()]);
+        }
+        let l = crate::lease::Leased { region: "us-east-1".into(), account: "1".into(), key: h.into(), resources };
+        let fix = manual_fix(&l.undo_record());
+        let dir = tempfile::tempdir().unwrap();
+        let args = sh_args(dir.path(), &fix);
+        for e in [
+            h.to_string(),
+            format!("Key={h}"),
+            format!("ResourceId={h},ResourceType=auto-scaling-group,Key={h}"),
+            format!("arn:aws:rds:us-east-1:1:cluster:{h}"),
+        ] {
+            assert!(args.contains(&e), "`{e}` is not one argument of {args:?}\n{fix}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "pasting ran a command\n{fix}");
+    }
+
+    #[test]
+    fn a_command_faults_fix_runs_its_revert_in_its_quoted_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let cwd = root.path().join("game day $(touch pwned)");
+        std::fs::create_dir(&cwd).unwrap();
+        let record = UndoRecord {
+            kind: command::KIND.into(),
+            description: String::new(),
+            data: json!({"revert": "touch reverted", "cwd": cwd}),
+        };
+        let fix = manual_fix(&record);
+        sh_args(root.path(), &fix);
+        assert!(cwd.join("reverted").exists(), "{fix}");
+        assert!(!root.path().join("pwned").exists() && !cwd.join("pwned").exists(), "{fix}");
     }
 
     #[tokio::test]

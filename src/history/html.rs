@@ -206,7 +206,8 @@ fn scenario(rows: &[Row], s: &Summary) -> Vec<String> {
     o
 }
 
-/// Text for HTML content and attribute values.
+/// Text for HTML content and attribute values (the report's escaping: control
+/// characters become U+FFFD too).
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    crate::report::html::esc(s)
 }

@@ -307,10 +307,12 @@ fn short_time(t: &str) -> String {
     }
 }
 
-/// The text table (aligned, oldest first) and one summary line per scenario.
+/// The text table (aligned, oldest first) and one summary line per scenario, for a
+/// terminal: control characters in a cell (from a `report.json` or journal) become U+FFFD.
 pub fn text(rows: &[Row]) -> String {
     let header = ["STARTED", "RUN", "OUTCOME", "DETECT", "RECOVER", "OBJECTIVE", "MET"];
-    let body: Vec<[String; 7]> = rows.iter().map(cells).collect();
+    let body: Vec<[String; 7]> =
+        rows.iter().map(|r| cells(r).map(|c| crate::shell::terminal_safe(&c, false).into_owned())).collect();
     let mut widths = header.map(str::len);
     for cells in &body {
         for (w, c) in widths.iter_mut().zip(cells) {
@@ -331,7 +333,7 @@ pub fn text(rows: &[Row]) -> String {
     let mut out = vec![line(&header.map(String::from))];
     out.extend(body.iter().map(|c| line(c)));
     out.push(String::new());
-    out.extend(summarize(rows).iter().map(Summary::line));
+    out.extend(summarize(rows).iter().map(|s| crate::shell::terminal_safe(&s.line(), false).into_owned()));
     out.push(String::new());
     out.join("\n")
 }

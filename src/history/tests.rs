@@ -280,3 +280,25 @@ fn rows_come_from_reports_or_else_journals() {
     assert_eq!(load(&state, Some("db")).unwrap().len(), 1);
     assert!(load(&state, Some("nope")).unwrap().is_empty());
 }
+
+#[test]
+fn hostile_rows_stay_text_in_html_and_on_a_terminal() {
+    let evil = "<a href=\"javascript:alert(1)\">x</a><img src=x>\x1b]52;c;eA==\x07\x1b[2J\u{9b}31m\r";
+    let mut rows = rows();
+    rows[0].scenario = format!("web{evil}");
+    rows[0].run_id = format!("01{evil}");
+    rows[1].outcome = format!("objective_missed{evil}");
+    rows[5].detail = Some(format!("1 injected{evil}"));
+    let page = html::render(&rows, &format!("runs of {evil}"));
+    assert!(!page.contains("<a ") && !page.contains("<img") && !page.contains("href=\""), "{page}");
+    assert!(page.contains("&lt;a href=&quot;javascript:alert(1)&quot;&gt;"), "{page}");
+    let table = text(&rows);
+    // HTML may hold a carriage return (it is whitespace there); a terminal must not get one.
+    for c in page.chars() {
+        assert!(matches!(c, '\n' | '\r' | '\t') || !c.is_control(), "{c:?} in {page}");
+    }
+    for c in table.chars() {
+        assert!(c == '\n' || !c.is_control(), "{c:?} in {table}");
+    }
+    assert!(table.contains("01<a href="), "{table}");
+}

@@ -76,9 +76,8 @@ impl Prompter for Terminal {
             step.name, step.who, step.what
         );
         let answer = tokio::task::spawn_blocking(move || {
-            use std::io::{BufRead, Write};
-            eprint!("{prompt}");
-            let _ = std::io::stderr().flush();
+            use std::io::BufRead;
+            crate::shell::stderr(&prompt);
             let mut line = String::new();
             match std::io::stdin().lock().read_line(&mut line) {
                 Ok(0) | Err(_) => None,

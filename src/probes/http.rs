@@ -118,7 +118,11 @@ impl Probe for HttpCheck {
         let started = Instant::now();
         let (status, body) = match self.fetch().await {
             Ok(r) => r,
-            Err(e) => return Check::fail(self.error_detail(&e)),
+            // reqwest's errors may quote the URL, credentials included.
+            Err(e) => {
+                let detail = self.error_detail(&e);
+                return Check::fail(crate::redact::in_text(&detail, crate::redact::Keep::Path));
+            }
         };
         let took = started.elapsed();
         if !self.status_ok(status) {
@@ -153,7 +157,8 @@ fn expected(statuses: &[u16]) -> String {
 
 /// `http GET http://127.0.0.1:8080/health expect 200 within 1s`.
 pub fn describe(p: &HttpProbe) -> String {
-    let mut s = format!("http {} {} expect {}", p.method, p.url, expected(&p.expect_status));
+    let url = crate::redact::url(&p.url, crate::redact::Keep::Path);
+    let mut s = format!("http {} {url} expect {}", p.method, expected(&p.expect_status));
     if let Some(text) = &p.body_contains {
         s += &format!(" body containing {text:?}");
     }
@@ -337,5 +342,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(describe(&p), "http GET http://svc/health expect 2xx body containing \"ok\" (timeout 2s)");
+        let p: HttpProbe =
+            serde_json::from_value(json!({"url": "https://ops:PASS@svc/health?api_key=KEY&v=2"})).unwrap();
+        assert_eq!(describe(&p), "http GET https://ops:***@svc/health?api_key=***&v=*** expect 2xx");
     }
 }

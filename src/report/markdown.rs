@@ -1,11 +1,17 @@
 //! `report.md`: a [`Report`] rendered for humans, short enough for a pull-request comment.
 //! Also owns the human duration format (`850ms`, `3.1s`, `2m 5s`) the renderings share.
+//!
+//! Every string from the run (names, playbook steps, notes and their authors, probe
+//! output, errors, resource ids) is escaped for where it lands, so that nothing in it can
+//! become Markdown or HTML: inline text and table cells through [`esc`], code spans
+//! through [`code`], multi-line blocks through [`fence`]. Control characters never reach
+//! the file (a terminal that shows it would obey them).
 
 use super::model::{FaultReport, Report};
 use crate::engine::Outcome;
 
 pub fn render(r: &Report) -> String {
-    let mut o = vec![format!("## {} — {}", verdict(r.outcome), r.scenario.name), String::new()];
+    let mut o = vec![format!("## {} — {}", verdict(r.outcome), esc(&r.scenario.name)), String::new()];
     still_broken(&mut o, r);
     about(&mut o, r);
     if let Some(reason) = &r.abort_reason {
@@ -41,16 +47,16 @@ fn steps(o: &mut Vec<String>, r: &Report) {
             let due = s.due_ms.map(at).unwrap_or_else(|| "—".into());
             let done = s.done_ms.map(at).unwrap_or_else(|| "—".into());
             let status = match &s.detail {
-                Some(d) => format!("{} ({})", s.status, esc(d)),
-                None => s.status.clone(),
+                Some(d) => format!("{} ({})", esc(&s.status), esc(d)),
+                None => esc(&s.status),
             };
             o.push(format!(
                 "| {} ({}): {} | {} | {} + {} | {due} | {done} | {status} |",
-                s.name,
-                s.kind,
+                esc(&s.name),
+                esc(&s.kind),
                 esc(&s.what),
-                s.who,
-                s.on,
+                esc(&s.who),
+                esc(&s.on),
                 duration(s.after_ms)
             ));
         }
@@ -63,9 +69,9 @@ fn steps(o: &mut Vec<String>, r: &Report) {
             let result = if n.ok {
                 format!("delivered ({} attempt(s))", n.attempts)
             } else {
-                format!("**FAILED** after {} attempt(s): {}", n.attempts, n.error.as_deref().unwrap_or("?"))
+                format!("**FAILED** after {} attempt(s): {}", n.attempts, esc(n.error.as_deref().unwrap_or("?")))
             };
-            o.push(format!("- `{}` {} → {}: {result}", at(n.t_ms), n.event, n.target));
+            o.push(format!("- `{}` {} → {}: {result}", at(n.t_ms), esc(&n.event), esc(&n.target)));
         }
     }
 }
@@ -77,14 +83,18 @@ fn targets(o: &mut Vec<String>, r: &Report) {
     o.push(String::new());
     o.push(format!(
         "Account {} in {} · selection seed {} · {} AWS API calls, {} of them retries",
-        aws.account, aws.region, aws.seed, aws.api_calls, aws.api_retries
+        esc(&aws.account),
+        esc(&aws.region),
+        aws.seed,
+        aws.api_calls,
+        aws.api_retries
     ));
     o.push(String::new());
     o.push("| Target | Type | Matched | Selected |".into());
     o.push("|---|---|---|---|".into());
     for (name, t) in &aws.targets {
-        let ids: Vec<String> = t.selected.iter().map(|i| format!("`{i}`")).collect();
-        o.push(format!("| {name} | {} | {} | {} |", t.kind, t.matched, ids.join(", ")));
+        let ids: Vec<String> = t.selected.iter().map(|i| cell_code(i)).collect();
+        o.push(format!("| {} | {} | {} | {} |", esc(name), esc(&t.kind), t.matched, ids.join(", ")));
     }
 }
 
@@ -120,9 +130,67 @@ fn verdict(o: Outcome) -> &'static str {
     }
 }
 
-/// Free text made safe for one line of Markdown, table cells included.
-fn esc(s: &str) -> String {
-    s.replace("\r\n", " ").replace(['\n', '\r'], " ").replace('|', "\\|").replace('<', "&lt;")
+/// Free text made safe for one line of Markdown, table cells included: line breaks
+/// become spaces; `& < >` become entities (no raw HTML, no `<javascript:…>` autolink);
+/// the characters that open links, images, code spans and cell borders (`\ ` [ ] |`,
+/// and `#` opening the text) are backslash-escaped; control characters become U+FFFD.
+/// (Emphasis is left alone: it can only make text bold or italic.)
+pub fn esc(s: &str) -> String {
+    let s = s.replace("\r\n", "\n");
+    let mut o = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '\n' | '\r' | '\t' => o.push(' '),
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '\\' | '`' | '[' | ']' | '|' => {
+                o.push('\\');
+                o.push(c);
+            }
+            '#' if i == 0 => {
+                o.push('\\');
+                o.push(c);
+            }
+            c => o.push(one_line(c)),
+        }
+    }
+    o
+}
+
+/// `c`, or U+FFFD for a control character (newline and tab included: the callers want
+/// one line) or a bidirectional override.
+fn one_line(c: char) -> char {
+    match crate::shell::terminal_safe(c.encode_utf8(&mut [0; 4]), false) {
+        std::borrow::Cow::Borrowed(_) => c,
+        std::borrow::Cow::Owned(_) => '\u{fffd}',
+    }
+}
+
+/// A code span holding `s` literally, on one line: delimited by more backticks than any
+/// run of them inside, and padded with a space where `s` starts or ends with a backtick or
+/// a space.
+pub fn code(s: &str) -> String {
+    let s: String = s.replace("\r\n", " ").chars().map(|c| if c == '\n' { ' ' } else { one_line(c) }).collect();
+    let ticks = "`".repeat(longest_run(&s, '`') + 1);
+    let pad = if s.starts_with(['`', ' ']) || s.ends_with(['`', ' ']) { " " } else { "" };
+    format!("{ticks}{pad}{s}{pad}{ticks}")
+}
+
+/// [`code`] for a table cell: `|` escaped too (GFM splits cells on it even inside code
+/// spans; it shows as `|`).
+pub fn cell_code(s: &str) -> String {
+    code(s).replace('|', "\\|")
+}
+
+/// The backtick fence for a block holding `s`: longer than any run of backticks in it
+/// (at least three), so no line inside can close it.
+pub fn fence(s: &str) -> String {
+    "`".repeat((longest_run(s, '`') + 1).max(3))
+}
+
+fn longest_run(s: &str, c: char) -> usize {
+    s.split(|x| x != c).map(str::len).max().unwrap_or(0)
 }
 
 fn still_broken(o: &mut Vec<String>, r: &Report) {
@@ -133,22 +201,26 @@ fn still_broken(o: &mut Vec<String>, r: &Report) {
     o.push(String::new());
     o.push(format!(
         "These side effects could not be undone and are **still in place**. \
-         Retry with `firedrill recover {}`, or fix each by hand:",
-        r.run_id
+         Retry with {}, or fix each by hand:",
+        code(&format!("firedrill recover {}", crate::shell::quote(&r.run_id)))
     ));
     o.push(String::new());
     for (i, b) in r.still_broken.iter().enumerate() {
-        o.push(format!("{}. **{}**, step {}: {}", i + 1, b.fault, b.step, esc(&b.description)));
+        o.push(format!("{}. **{}**, step {}: {}", i + 1, esc(&b.fault), b.step, esc(&b.description)));
         o.push(format!("   - error: {}", esc(&b.error)));
         if b.fix.contains('\n') {
             // Several commands: a shell block inside the list item.
             o.push("   - fix:".into());
             o.push(String::new());
-            o.push("     ```sh".into());
-            o.extend(b.fix.lines().map(|l| format!("     {l}")));
-            o.push("     ```".into());
+            let fence = fence(&b.fix);
+            o.push(format!("     {fence}sh"));
+            o.extend(b.fix.lines().map(|l| {
+                let l: String = l.chars().map(|c| if c == '\t' { c } else { one_line(c) }).collect();
+                format!("     {l}")
+            }));
+            o.push(format!("     {fence}"));
         } else {
-            o.push(format!("   - fix: {}", esc(&b.fix)));
+            o.push(format!("   - fix: {}", code(&b.fix)));
         }
     }
     o.push(String::new());
@@ -161,16 +233,16 @@ fn about(o: &mut Vec<String>, r: &Report) {
         o.push(String::new());
     }
     let mut facts = vec![
-        format!("Run `{}`", r.run_id),
-        format!("started {}", r.started_at),
+        format!("Run {}", code(&r.run_id)),
+        format!("started {}", esc(&r.started_at)),
         format!("took {}", duration(r.duration_ms)),
-        format!("scenario `{}`", s.file),
+        format!("scenario {}", code(&s.file)),
     ];
     if let Some(owner) = &s.owner {
         facts.push(format!("owner {}", esc(owner)));
     }
     if let Some(p) = &s.playbook {
-        facts.push(format!("playbook `{p}`"));
+        facts.push(format!("playbook {}", code(p)));
     }
     o.push(facts.join(" · "));
     o.push(String::new());
@@ -232,7 +304,7 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
     let mut events: Vec<(u64, String)> = Vec::new();
     if let Some(t) = r.baseline.iter().map(|s| s.t_ms).max() {
         let failing: Vec<String> =
-            r.baseline.iter().filter(|s| !s.ok).map(|s| format!("{} ({})", s.probe, esc(&s.detail))).collect();
+            r.baseline.iter().filter(|s| !s.ok).map(|s| format!("{} ({})", esc(&s.probe), esc(&s.detail))).collect();
         let text = if failing.is_empty() {
             format!("baseline: steady state holds ({} probes passed)", r.baseline.len())
         } else {
@@ -243,19 +315,19 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
     for f in &r.faults {
         if let Some(t) = f.inject_started_at_ms {
             let text = match &f.inject_error {
-                Some(e) => format!("inject `{}` started — failed: {}", f.name, esc(e)),
-                None => format!("inject `{}` started", f.name),
+                Some(e) => format!("inject {} started — failed: {}", code(&f.name), esc(e)),
+                None => format!("inject {} started", code(&f.name)),
             };
             events.push((t, text));
         }
         if let Some(t) = f.injected_at_ms {
-            events.push((t, format!("inject `{}` confirmed", f.name)));
+            events.push((t, format!("inject {} confirmed", code(&f.name))));
         }
     }
     if let (Some(t0), Some(ttd)) = (r.t_inject_ms, r.time_to_detect_ms) {
         let t = t0.saturating_add(ttd);
         let text = match r.samples.iter().find(|s| !s.ok && s.t_ms >= t0) {
-            Some(s) => format!("detected: `{}` failing ({})", s.probe, esc(&s.detail)),
+            Some(s) => format!("detected: {} failing ({})", code(&s.probe), esc(&s.detail)),
             None => "detected: first failing sample".into(),
         };
         events.push((t, text));
@@ -270,13 +342,13 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
     for f in &r.faults {
         if let Some(t) = f.revert_started_at_ms {
             let text = match &f.revert_error {
-                Some(e) => format!("revert `{}` started — FAILED after {}: {}", f.name, attempts(f), esc(e)),
-                None => format!("revert `{}` started", f.name),
+                Some(e) => format!("revert {} started — FAILED after {}: {}", code(&f.name), attempts(f), esc(e)),
+                None => format!("revert {} started", code(&f.name)),
             };
             events.push((t, text));
         }
         if let Some(t) = f.reverted_at_ms {
-            events.push((t, format!("revert `{}` done after {}", f.name, attempts(f))));
+            events.push((t, format!("revert {} done after {}", code(&f.name), attempts(f))));
         }
     }
     for n in r.notes.iter().filter(|n| !n.after_end) {
@@ -339,8 +411,8 @@ fn probes(o: &mut Vec<String>, r: &Report) {
         };
         o.push(format!(
             "| {} | {} | {} | {} | {} | {failures} | {last} |",
-            p.name,
-            p.kind,
+            esc(&p.name),
+            esc(&p.kind),
             esc(&p.target),
             duration(p.every_ms),
             p.samples
@@ -373,7 +445,13 @@ fn faults(o: &mut Vec<String>, r: &Report) {
             (Some(s), Some(d), None) => format!("`{}`, done `{}`", at(s), at(d)),
             (Some(s), None, None) => format!("`{}`, unfinished", at(s)),
         };
-        o.push(format!("| {} | {} | {injected} | {reverted} | {} | {} |", f.name, f.kind, f.steps, f.revert_attempts));
+        o.push(format!(
+            "| {} | {} | {injected} | {reverted} | {} | {} |",
+            esc(&f.name),
+            esc(&f.kind),
+            f.steps,
+            f.revert_attempts
+        ));
     }
     o.push(String::new());
 }

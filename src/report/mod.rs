@@ -19,7 +19,8 @@ pub use model::{
 /// Text made safe for HTML and XML 1.0 content and quoted attribute values: `& < > "`
 /// become entities, `'` becomes `apos` (`&#39;` for HTML, `&apos;` for XML), and
 /// characters neither may hold (controls other than tab and newlines, U+007F, U+FFFE,
-/// U+FFFF) become U+FFFD.
+/// U+FFFF) become U+FFFD, and so do C1 controls (U+0080–U+009F: a terminal showing the
+/// file may read them as escape sequences).
 pub fn escape_markup(s: &str, apos: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -30,7 +31,7 @@ pub fn escape_markup(s: &str, apos: &str) -> String {
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str(apos),
             '\t' | '\n' | '\r' => o.push(c),
-            '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{fffe}' | '\u{ffff}' => o.push('\u{fffd}'),
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' => o.push('\u{fffd}'),
             c => o.push(c),
         }
     }

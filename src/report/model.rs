@@ -275,7 +275,7 @@ fn probe(i: usize, p: &Probe, record: &RunRecord) -> ProbeReport {
     let checks: Vec<&Sample> = record.baseline.iter().chain(&record.samples).filter(|s| s.probe == i).collect();
     let failures: Vec<u64> = checks.iter().filter(|s| !s.ok).map(|s| ms(s.at)).collect();
     let (kind, target) = match p.kinds().first() {
-        Some(ProbeKind::Http(h)) => ("http", h.url.clone()),
+        Some(ProbeKind::Http(h)) => ("http", crate::redact::url(&h.url, crate::redact::Keep::Path)),
         Some(ProbeKind::Tcp(t)) => ("tcp", t.address.clone()),
         Some(ProbeKind::Command(c)) => ("command", c.run.clone()),
         Some(ProbeKind::CloudWatchAlarm(a)) => ("cloudwatch_alarm", a.alarm.clone()),

@@ -267,11 +267,13 @@ fn no_visible_impact_recovers_in_zero() {
 #[test]
 fn fix_says_what_to_run_and_where() {
     let r = report(&revert_failed());
-    assert_eq!(r.still_broken[0].fix, "run: curl -X POST :18080/fix (in /srv/game-day)");
+    assert_eq!(r.still_broken[0].fix, "cd /srv/game-day && curl -X POST :18080/fix");
 
     let mut rec = revert_failed();
+    rec.still_broken[0].data = json!({"revert": "curl -X POST :18080/fix", "cwd": "/srv/game day"});
+    assert_eq!(report(&rec).still_broken[0].fix, "cd '/srv/game day' && curl -X POST :18080/fix");
     rec.still_broken[0].data = json!({"revert": "curl -X POST :18080/fix"});
-    assert_eq!(report(&rec).still_broken[0].fix, "run: curl -X POST :18080/fix");
+    assert_eq!(report(&rec).still_broken[0].fix, "curl -X POST :18080/fix");
     rec.still_broken[0].kind = "aws-api".into();
     rec.still_broken[0].description = "restore security group sg-1".into();
     assert_eq!(report(&rec).still_broken[0].fix, "undo manually: restore security group sg-1");
@@ -624,6 +626,34 @@ fn hostile() -> Report {
     r.still_broken[0].description = format!("what {evil}");
     r.still_broken[0].error = format!("error {evil}");
     r.still_broken[0].fix = format!("run: curl \"$(echo {evil})\"");
+    r.steps = vec![crate::playbook::runner::StepRecord {
+        name: format!("step {evil}"),
+        what: format!("what {evil}"),
+        who: format!("who {evil}"),
+        kind: "manual".into(),
+        on: "inject".into(),
+        after_ms: 0,
+        communicate: true,
+        due_ms: Some(1000),
+        done_ms: Some(2000),
+        status: "done".into(),
+        detail: Some(format!("detail {evil}")),
+    }];
+    r.notes = vec![model::NoteReport {
+        t_ms: 1500,
+        at: "2026-10-18T08:13:21Z".into(),
+        author: format!("author {evil}"),
+        text: format!("note {evil}"),
+        after_end: false,
+    }];
+    r.notifications = vec![crate::notify::Delivery {
+        event: "start".into(),
+        target: "https://hooks.example/…".into(),
+        ok: false,
+        attempts: 3,
+        error: Some(format!("error {evil}")),
+        t_ms: 10,
+    }];
     r.aws = Some(model::AwsReport {
         account: format!("acct {evil}"),
         region: format!("region {evil}"),
@@ -647,7 +677,7 @@ fn html_escapes_every_string_from_the_run() {
         "html", "head", "meta", "title", "style", "body", "main", "header", "h1", "h2", "p", "span", "strong", "code",
         "pre", "small", "dl", "dt", "dd", "div", "section", "table", "thead", "tbody", "tr", "th", "td", "ul", "li",
         "details", "summary", "footer", "script", "svg", "defs", "circle", "path", "pattern", "rect", "line", "g",
-        "text", "use",
+        "text", "use", "br",
     ];
     const ATTRIBUTES: &[&str] = &[
         "lang",
@@ -803,7 +833,7 @@ fn html_renders_odd_runs_without_panicking() {
     assert!(svg.contains("class=\"fault-span broken\" data-start-ms=\"900\" data-end-ms=\"9000\""), "{svg}");
     let broken = page.find("id=\"still-broken\"").unwrap();
     assert!(broken < page.find("id=\"timeline\"").unwrap());
-    assert!(page.contains("<pre class=\"fix\">run: curl -X POST :18080/fix (in /srv/game-day)</pre>"));
+    assert!(page.contains("<pre class=\"fix\">cd /srv/game-day &amp;&amp; curl -X POST :18080/fix</pre>"));
     assert!(page.contains("firedrill recover 20261018T081320Z-local-web-outage"));
 }
 
@@ -899,4 +929,145 @@ fn html_shows_playbook_steps_and_notes_on_the_timeline() {
     assert!(page.contains("<section id=\"observer-notes\">"));
     assert!(page.matches("class=\"marker note\"").count() >= 2, "notes during the run are marked");
     assert!(page.contains("Communication: 1 of 2 steps done"));
+}
+
+/// Strings that would become Markdown, HTML or terminal commands if rendered raw: a table
+/// border and a line break, raw HTML, a `javascript:` link and autolink, a tracking image,
+/// a code span and a fence closer, and escape sequences (an OSC 52 clipboard write, a
+/// screen clear, a C1 CSI, a carriage return).
+const MD_EVIL: &str = "x | y\n# head <img src=x onerror=alert(1)> [click](javascript:alert(1)) \
+                       ![t](http://track.example/p.gif) <javascript:alert(1)> `code` ``` \
+                       \x1b]52;c;ZWNobyBwd25lZA==\x07 \x1b[2J \u{9b}31m \r\u{202e}";
+
+/// `md` with every code span replaced by `CODE` and every backslash escape by `ESC`, as a
+/// CommonMark reader delimits them; what remains is what a reader interprets as Markdown.
+fn outside_code(md: &str) -> String {
+    let c: Vec<char> = md.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < c.len() {
+        if c[i] == '\\' && i + 1 < c.len() && c[i + 1].is_ascii_punctuation() {
+            out.push_str("ESC");
+            i += 2;
+        } else if c[i] == '`' {
+            let n = c[i..].iter().take_while(|&&x| x == '`').count();
+            let mut j = i + n;
+            let close = loop {
+                if j >= c.len() {
+                    break None;
+                }
+                if c[j] == '`' {
+                    let m = c[j..].iter().take_while(|&&x| x == '`').count();
+                    if m == n {
+                        break Some(j + m);
+                    }
+                    j += m;
+                } else {
+                    j += 1;
+                }
+            };
+            match close {
+                Some(end) => {
+                    out.push_str("CODE");
+                    i = end;
+                }
+                None => {
+                    out.extend(&c[i..i + n]);
+                    i += n;
+                }
+            }
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn markdown_escapes_every_string_from_the_run() {
+    let mut r = hostile();
+    r.scenario.name = format!("name {MD_EVIL}");
+    r.scenario.description = Some(format!("# description {MD_EVIL}"));
+    r.abort_reason = Some(format!("reason {MD_EVIL}"));
+    r.faults[0].name = format!("fault {MD_EVIL}");
+    r.probes[0].name = format!("probe {MD_EVIL}");
+    r.probes[0].target = format!("target {MD_EVIL}");
+    r.steps[0].name = format!("step {MD_EVIL}");
+    r.steps[0].who = format!("who {MD_EVIL}");
+    r.steps[0].what = format!("what {MD_EVIL}");
+    r.notes[0].author = format!("author {MD_EVIL}");
+    r.notes[0].text = format!("note {MD_EVIL}");
+    r.notes.push(model::NoteReport { after_end: true, t_ms: 99_000, ..r.notes[0].clone() });
+    r.still_broken[0].error = format!("error {MD_EVIL}");
+    // A multi-line fix that tries to close its fence.
+    r.still_broken[0].fix = "echo one\n````\n<script>alert(1)</script>\n```\necho \x1b]52;c;eA==\x07".into();
+    let mut second = r.still_broken[0].clone();
+    second.fix = format!("aws x {MD_EVIL}").replace('\n', " ");
+    r.still_broken.push(second);
+    let md = markdown::render(&r);
+
+    for ch in md.chars() {
+        assert!(ch == '\n' || !ch.is_control(), "{ch:?} in report.md:\n{md}");
+    }
+    assert!(!md.contains('\u{202e}'), "a direction override in report.md");
+    // The fence is longer than any backtick run in the fix, so the fix stays inside it.
+    let fence_open = md.lines().find(|l| l.trim_start().starts_with("`````sh")).expect("a 5-backtick fence");
+    let indent = fence_open.len() - fence_open.trim_start().len();
+    let body: Vec<&str> = md.lines().skip_while(|l| *l != fence_open).skip(1).take(6).collect();
+    assert_eq!(body.last().map(|l| l.trim()), Some("`````"), "{md}");
+    assert!(body.iter().all(|l| l.len() - l.trim_start().len() >= indent), "{md}");
+
+    let text = outside_code(&md.replace(fence_open, "").replace(body.join("\n").as_str(), ""));
+    assert!(!text.contains('<') && !text.contains('>'), "raw HTML or an autolink:\n{text}");
+    assert!(!text.contains('[') && !text.contains(']'), "a link or image:\n{text}");
+    assert!(!md.lines().any(|l| l.trim_start().starts_with("# description")), "a heading from a string:\n{md}");
+    assert!(md.contains("\\# description x"), "{md}");
+    // Every table row has as many cells as its header (GFM splits cells on every pipe
+    // not escaped with a backslash, in code spans too).
+    let mut cells = 0;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            cells = 0;
+            continue;
+        }
+        let n = line.char_indices().filter(|&(i, c)| c == '|' && !line[..i].ends_with('\\')).count();
+        if cells == 0 {
+            cells = n;
+        }
+        assert_eq!(n, cells, "a table row with extra cells: {line}");
+    }
+    // The strings are all there, escaped.
+    for what in ["name", "# description", "reason", "fault", "probe", "target", "step", "who", "what", "author", "note"]
+    {
+        assert!(md.contains(&format!("{what} x \\| y # head &lt;img")), "{what}:\n{md}");
+    }
+    assert!(md.contains("javascript:alert(1)") && md.contains("http://track.example/p.gif"));
+}
+
+#[test]
+fn code_spans_and_fences_outlast_the_backticks_inside() {
+    assert_eq!(markdown::code("i-0abc"), "`i-0abc`");
+    assert_eq!(markdown::code("a`b"), "``a`b``");
+    assert_eq!(markdown::code("`x``"), "``` `x`` ```");
+    assert_eq!(markdown::code("a|b\nc"), "`a|b c`");
+    assert_eq!(markdown::cell_code("a|b"), "`a\\|b`");
+    assert_eq!(markdown::fence("plain"), "```");
+    assert_eq!(markdown::fence("a ```` b"), "`````");
+    assert_eq!(markdown::esc("[x](javascript:y) <b> a|b `c` \\"), "\\[x\\](javascript:y) &lt;b&gt; a\\|b \\`c\\` \\\\");
+    assert_eq!(markdown::esc("# not a heading"), "\\# not a heading");
+}
+
+#[test]
+fn junit_and_html_escape_steps_notes_and_controls() {
+    let mut r = hostile();
+    r.notes[0].text = format!("note {MD_EVIL}");
+    r.steps[0].who = format!("who {MD_EVIL}");
+    for out in [junit::render(&r), html::render(&r)] {
+        assert!(!out.contains("<img") && !out.contains("<script>alert"), "{out}");
+        assert!(out.contains("&lt;img src=x onerror=alert(1)&gt;"), "{out}");
+        for ch in out.chars() {
+            assert!(ch == '\n' || ch == '\t' || ch == '\r' || !ch.is_control(), "{ch:?}");
+        }
+    }
 }

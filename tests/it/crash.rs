@@ -101,3 +101,12 @@ fn crash_matrix_az_outage() {
     let survived = matrix(t, f, 5);
     assert_eq!(survived.len(), 12);
 }
+
+/// The binary under test has fail points compiled in (otherwise every matrix above would
+/// fail at its first point with a less clear message).
+#[test]
+fn the_binary_under_test_has_fail_points() {
+    let out = std::process::Command::new(crate::support::BIN).arg("--version").output().expect("run --version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.trim_end().ends_with("(failpoints)"), "{text}");
+}

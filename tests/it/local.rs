@@ -400,7 +400,8 @@ fn failed_revert_exits_5_and_recover_retries_it_once_it_can_work() {
     assert_eq!(broken[0]["kind"], "command");
     let cwd = sandbox.path().canonicalize().expect("canonical sandbox path");
     let revert = format!("test -e fixable && curl -fsS --max-time 5 -X POST {}", web.url("/fix"));
-    assert_eq!(broken[0]["fix"], format!("run: {revert} (in {})", cwd.display()));
+    let cwd = shlex::try_quote(cwd.to_str().expect("a UTF-8 path")).expect("no NUL").into_owned();
+    assert_eq!(broken[0]["fix"], format!("cd {cwd} && {revert}"));
     assert_eq!(web.fix_calls(), 0);
     assert!(!web.is_healthy(), "still broken");
     let journal = read_journal(&out.run_dir());

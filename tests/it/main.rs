@@ -8,21 +8,40 @@
 //!   abort, signals, crash recovery, and the read-only commands.
 //! - [`notes`]: the game day's human side: observers' notes during and after a run, and
 //!   `firedrill history` over several runs.
+//! - [`output`]: what firedrill prints and writes: a closed pipe (EPIPE) on stdout or
+//!   stderr, an unwritable stdout, credentials in probe URLs.
 //! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
 //!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
 //! - [`least_privilege`]: `firedrill iam-policy` under IAM enforcement (moto): each
 //!   shipped AWS scenario passes under exactly its policy and fails without any statement.
+//! - [`crash`]: the process dies at every fail point of every AWS fault; `recover` puts
+//!   moto back. Needs `cargo test --features failpoints`; without it one test fails and
+//!   says so.
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
 
 mod aws;
 mod chaos;
+// The crash tests need a binary with fail points: `cargo test --features failpoints`.
+#[cfg(feature = "failpoints")]
 mod crash;
+#[cfg(not(feature = "failpoints"))]
+mod crash {
+    /// Without the feature the crash matrix cannot run; say so rather than pass.
+    #[test]
+    fn crash_tests_need_the_failpoints_feature() {
+        panic!(
+            "the crash-safety tests (tests/it/crash.rs) need fail points in the binary: \
+             run `cargo test --features failpoints` (see README, \"The two commands\")"
+        );
+    }
+}
 mod gameday;
 mod html;
 mod lease;
 mod least_privilege;
 mod local;
 mod notes;
+mod output;
 mod support;
