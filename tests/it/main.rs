@@ -10,6 +10,8 @@
 //!   `firedrill history` over several runs.
 //! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
 //!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
+//! - [`recover`]: `firedrill recover` after torn or damaged journals, surviving injects,
+//!   a deleted working directory, forged journals (shell and AWS), concurrent recovers.
 //! - [`least_privilege`]: `firedrill iam-policy` under IAM enforcement (moto): each
 //!   shipped AWS scenario passes under exactly its policy and fails without any statement.
 //!
@@ -25,4 +27,5 @@ mod lease;
 mod least_privilege;
 mod local;
 mod notes;
+mod recover;
 mod support;
