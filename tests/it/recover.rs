@@ -328,3 +328,51 @@ fn forged_aws_undo_records_must_pass_the_runs_guards() {
     );
     assert_eq!(now, json!({"status": "Inactive", "policies": ["quarantine"]}), "{out}");
 }
+
+/// On a terminal, recover shows the exact command and asks; only `y` runs it.
+#[test]
+fn on_a_terminal_recover_asks_before_running_an_untrusted_step() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+
+    let sb = Sandbox::new();
+    let pwned = sb.path().join("pwned");
+    let cmd = format!("touch {}", pwned.display());
+    forge(&sb, "20261201T100000Z-harmless-0003", &[("command", "run `true`", json!({"revert": cmd}))]);
+    for (answer, ran) in [("n\n", false), ("y\n", true)] {
+        let line = format!("{} --state-dir {} recover", crate::support::BIN, sb.state_dir().display());
+        let mut child = Command::new("script")
+            .args(["-qefc", &line, "/dev/null"])
+            .current_dir(sb.path())
+            .env("NO_COLOR", "1")
+            .env("FIREDRILL_KEY_FILE", sb.key_file())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script(1) from util-linux");
+        let seen = Arc::new(Mutex::new(String::new()));
+        let mut out = child.stdout.take().unwrap();
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = out.read(&mut buf) {
+                    seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        wait_until("the consent prompt", WAIT, || seen.lock().unwrap().contains("Run these 1 step(s) of"));
+        let text = seen.lock().unwrap().clone();
+        assert!(text.contains(&format!("sh -c 'touch {}'", pwned.display())), "the exact command first\n{text}");
+        assert!(!pwned.exists(), "ran before the answer");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(answer.as_bytes()).unwrap();
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let text = seen.lock().unwrap().clone();
+        assert_eq!(pwned.exists(), ran, "answer {answer:?}\n{text}");
+        assert_eq!(status.code(), Some(if ran { 0 } else { 5 }), "{text}");
+    }
+}
