@@ -118,15 +118,15 @@ pub async fn recover(
         journal.append(Entry::DamageReported { lines: found.damaged.iter().map(|d| d.0).collect() })?;
     }
     for step in steps {
+        if !step.trusted && !trusted_all {
+            out.untrusted.push(step);
+            continue;
+        }
         // A command that outlived firedrill must not finish its inject after the revert.
         if let Some(pgid) = step.pgid
             && let Survivors::Killed(n) = crate::process::kill_run_group(pgid, &run.id).await
         {
             out.killed.push((step.step, n));
-        }
-        if !step.trusted && !trusted_all {
-            out.untrusted.push(step);
-            continue;
         }
         on_step(&step);
         match revert_with_retries(undoer, &step.undo, policy, |_, _| {}).await {
