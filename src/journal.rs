@@ -1,15 +1,24 @@
 //! The run journal: `<state dir>/runs/<run id>/journal.jsonl`, append-only, one JSON
 //! object a line, fsynced before `append` returns. Every side effect is preceded by an
 //! `intent` entry holding what is needed to undo it, so a crashed run can be reverted by
-//! `firedrill recover` from the journal alone.
+//! `firedrill recover` from the journal alone. Each intent carries a MAC made with the
+//! installation key ([`crate::trust`]), so that `recover` can tell the undo records this
+//! installation wrote from ones it did not.
+//!
+//! A process killed mid-write leaves a *torn* line: a prefix of an entry, with no newline.
+//! Opening the journal for appending ends such a line first, so the next entry starts on a
+//! line of its own; readers skip torn lines (what they held never took effect: an intent
+//! is fsynced before its side effect) and report any other unreadable line as damage.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+
+use crate::trust::Key;
 
 /// How to undo one side effect: the fault kind that knows how, a human description, and
 /// the kind's own data (commands, resource ids, original values).
@@ -60,6 +69,18 @@ pub enum Entry {
     RunFinished {
         outcome: String,
     },
+    /// `recover` reported these unreadable lines (1-based) to the operator; later
+    /// recovers still warn about them but no longer fail for them.
+    DamageReported {
+        lines: Vec<usize>,
+    },
+    /// The side effect of intent `step` runs as process group `pgid` (a command fault's
+    /// inject): `recover` kills what is left of it before reverting.
+    ProcessGroup {
+        step: u64,
+        fault: String,
+        pgid: u32,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -67,6 +88,9 @@ struct Line {
     at: String,
     #[serde(flatten)]
     entry: Entry,
+    /// HMAC of an intent with the installation key ([`crate::trust`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,24 +110,51 @@ pub trait Sink: Send + Sync {
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    /// The run id the intents' MACs name: the run folder's name.
+    run_id: String,
+    key: Option<Key>,
 }
 
 impl Journal {
     pub const FILE: &'static str = "journal.jsonl";
 
-    /// Opens (creating if needed) the journal in `run_dir` for appending.
+    /// Opens (creating if needed) the journal in `run_dir` for appending; intents are
+    /// signed with the installation key. Without a key (none can be made or read) the
+    /// journal is still written, and `recover` will ask before acting on it.
     pub fn open(run_dir: &Path) -> Result<Self, JournalError> {
+        let key = match Key::installation() {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::warn!(
+                    "{e}; journal intents go unsigned and `firedrill recover` will ask before reverting them"
+                );
+                None
+            }
+        };
+        Self::open_with_key(run_dir, key)
+    }
+
+    /// [`Journal::open`] with a given key (or none).
+    pub fn open_with_key(run_dir: &Path, key: Option<Key>) -> Result<Self, JournalError> {
         let path = run_dir.join(Self::FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| JournalError::Io { path: path.clone(), source })?;
+        let io = |source| JournalError::Io { path: path.clone(), source };
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io)?;
+        // A process killed mid-write left a torn last line: end it, so that the next entry
+        // does not fuse with it.
+        let len = file.metadata().map_err(io)?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1)).and_then(|_| file.read_exact(&mut last)).map_err(io)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n").and_then(|_| file.sync_data()).map_err(io)?;
+            }
+        }
         // Make the new directory entry durable too.
         if let Ok(dir) = File::open(run_dir) {
             let _ = dir.sync_all();
         }
-        Ok(Journal { path, file: Mutex::new(file) })
+        let run_id = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(Journal { path, file: Mutex::new(file), run_id, key })
     }
 
     pub fn path(&self) -> &Path {
@@ -114,7 +165,11 @@ impl Journal {
 impl Sink for Journal {
     fn append(&self, entry: Entry) -> Result<(), JournalError> {
         let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let mut line = serde_json::to_string(&Line { at, entry }).map_err(|e| JournalError::Corrupt {
+        let mac = match (&entry, &self.key) {
+            (Entry::Intent { step, fault, undo }, Some(key)) => Some(key.mac(&self.run_id, *step, fault, undo)),
+            _ => None,
+        };
+        let mut line = serde_json::to_string(&Line { at, entry, mac }).map_err(|e| JournalError::Corrupt {
             path: self.path.clone(),
             line: 0,
             message: e.to_string(),
@@ -127,34 +182,75 @@ impl Sink for Journal {
     }
 }
 
-/// Reads a journal. A torn last line (the process died mid-write) is ignored; a broken
-/// line elsewhere is an error.
+/// Reads a journal: its entries, skipping torn lines; any other unreadable line is an
+/// error.
 pub fn read(path: &Path) -> Result<Vec<Entry>, JournalError> {
     Ok(read_timed(path)?.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Like [`read`], with the wall-clock time (RFC 3339) each entry was written.
 pub fn read_timed(path: &Path) -> Result<Vec<(String, Entry)>, JournalError> {
-    let f = File::open(path).map_err(|source| JournalError::Io { path: path.to_path_buf(), source })?;
-    let lines: Vec<String> = BufReader::new(f)
-        .lines()
-        .collect::<Result<_, _>>()
+    let c = read_contents(path)?;
+    if let Some((line, message)) = c.damaged.into_iter().next() {
+        return Err(JournalError::Corrupt { path: path.to_path_buf(), line, message });
+    }
+    Ok(c.records.into_iter().map(|r| (r.at, r.entry)).collect())
+}
+
+/// One readable journal entry.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub at: String,
+    pub entry: Entry,
+    pub mac: Option<String>,
+}
+
+/// Everything readable in a journal, and what was not.
+#[derive(Debug, Default)]
+pub struct Contents {
+    pub records: Vec<Record>,
+    /// Lines cut short by a crash mid-write (1-based): skipped, they never took effect.
+    pub torn: Vec<usize>,
+    /// Lines that are neither an entry nor a torn write (1-based), and why.
+    pub damaged: Vec<(usize, String)>,
+}
+
+/// Reads every readable entry of a journal; only failing to read the file is an error.
+pub fn read_contents(path: &Path) -> Result<Contents, JournalError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|source| JournalError::Io { path: path.to_path_buf(), source })?;
-    let mut out = Vec::new();
-    let last = lines.len().saturating_sub(1);
-    for (i, l) in lines.iter().enumerate() {
+    let mut out = Contents::default();
+    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let n = i + 1;
+        let Ok(l) = std::str::from_utf8(raw) else {
+            out.damaged.push((n, "not UTF-8 text".into()));
+            continue;
+        };
         if l.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<Line>(l) {
-            Ok(line) => out.push((line.at, line.entry)),
-            Err(_) if i == last => break,
-            Err(e) => {
-                return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, message: e.to_string() });
-            }
+            Ok(line) => out.records.push(Record { at: line.at, entry: line.entry, mac: line.mac }),
+            // A prefix of an entry: the writer died mid-line.
+            Err(e) if e.classify() == serde_json::error::Category::Eof => out.torn.push(n),
+            Err(e) => match salvage(l) {
+                // A torn line that an older firedrill appended to without ending it.
+                Some(line) => {
+                    out.torn.push(n);
+                    out.records.push(Record { at: line.at, entry: line.entry, mac: line.mac });
+                }
+                None => out.damaged.push((n, e.to_string())),
+            },
         }
     }
     Ok(out)
+}
+
+/// The whole entry that follows a torn prefix on the same line, if there is one.
+fn salvage(l: &str) -> Option<Line> {
+    l.match_indices("{\"at\":").filter(|(i, _)| *i > 0).find_map(|(i, _)| serde_json::from_str::<Line>(&l[i..]).ok())
 }
 
 /// A side effect that was (or may have been) made and is not known to be undone.
@@ -165,15 +261,44 @@ pub struct Pending {
     pub undo: UndoRecord,
     /// Whether the side effect was confirmed (`done`); unconfirmed ones are reverted too.
     pub confirmed: bool,
+    /// Whether the intent carries this installation's valid MAC ([`pending_checked`]).
+    pub trusted: bool,
+    /// The process group the side effect runs as, if it journaled one.
+    pub pgid: Option<u32>,
 }
 
-/// Intents without a `reverted` entry, oldest first.
+/// Intents without a `reverted` entry, oldest first; none is [`Pending::trusted`].
 pub fn pending(entries: &[Entry]) -> Vec<Pending> {
+    pending_of(entries.iter().map(|e| (e, false)))
+}
+
+/// Like [`pending`], marking trusted the intents whose MAC `key` verifies for `run_id`.
+pub fn pending_checked(records: &[Record], run_id: &str, key: Option<&Key>) -> Vec<Pending> {
+    pending_of(records.iter().map(|r| {
+        let trusted = match (&r.entry, key, &r.mac) {
+            (Entry::Intent { step, fault, undo }, Some(k), Some(mac)) => k.verify(run_id, *step, fault, undo, mac),
+            _ => false,
+        };
+        (&r.entry, trusted)
+    }))
+}
+
+fn pending_of<'a>(entries: impl Iterator<Item = (&'a Entry, bool)>) -> Vec<Pending> {
     let mut out: Vec<Pending> = Vec::new();
-    for e in entries {
+    for (e, trusted) in entries {
         match e {
-            Entry::Intent { step, fault, undo } => {
-                out.push(Pending { step: *step, fault: fault.clone(), undo: undo.clone(), confirmed: false })
+            Entry::Intent { step, fault, undo } => out.push(Pending {
+                step: *step,
+                fault: fault.clone(),
+                undo: undo.clone(),
+                confirmed: false,
+                trusted,
+                pgid: None,
+            }),
+            Entry::ProcessGroup { step, pgid, .. } => {
+                if let Some(p) = out.iter_mut().rfind(|p| p.step == *step) {
+                    p.pgid = Some(*pgid);
+                }
             }
             Entry::Done { step, .. } => {
                 if let Some(p) = out.iter_mut().find(|p| p.step == *step) {
@@ -223,11 +348,14 @@ mod tests {
         let entries = read(j.path()).unwrap();
         assert_eq!(entries.len(), 4);
         let p = pending(&entries);
-        assert_eq!(p, vec![Pending { step: 2, fault: "b".into(), undo: undo(2), confirmed: false }]);
+        assert_eq!(
+            p,
+            vec![Pending { step: 2, fault: "b".into(), undo: undo(2), confirmed: false, trusted: false, pgid: None }]
+        );
     }
 
     #[test]
-    fn torn_last_line_is_ignored_but_corruption_elsewhere_is_not() {
+    fn torn_lines_are_skipped_but_damage_elsewhere_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
         j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
@@ -236,7 +364,86 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"at\":\"2026-").unwrap();
         assert_eq!(pending(&read(&path).unwrap()).len(), 1);
+        // A torn line followed by more entries is still a torn write, not damage.
         f.write_all(b"\n{\"at\":\"x\",\"event\":\"done\",\"step\":1,\"fault\":\"a\"}\n").unwrap();
-        assert!(matches!(read(&path), Err(JournalError::Corrupt { line: 2, .. })));
+        let c = read_contents(&path).unwrap();
+        assert_eq!((c.records.len(), c.torn.as_slice(), c.damaged.len()), (2, &[2][..], 0));
+        assert!(read(&path).is_ok());
+        // A line that is no prefix of an entry is damage: strict readers refuse the journal,
+        // read_contents still gives every readable entry.
+        f.write_all(b"{\"at\": 5}\n{\"at\":\"y\",\"event\":\"run_finished\",\"outcome\":\"x\"}\n").unwrap();
+        assert!(matches!(read(&path), Err(JournalError::Corrupt { line: 4, .. })));
+        let c = read_contents(&path).unwrap();
+        assert_eq!(c.records.len(), 3);
+        assert_eq!(c.damaged.iter().map(|d| d.0).collect::<Vec<_>>(), [4]);
+    }
+
+    /// A SIGKILL mid-write leaves a line without its newline: the next writer (`recover`)
+    /// must start on a new line, or its entry fuses with the fragment and every later
+    /// read fails.
+    #[test]
+    fn appending_after_a_torn_line_starts_a_new_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
+        drop(j);
+        let path = dir.path().join(Journal::FILE);
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"at\":\"2026-12-01T10:").unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        j.append(Entry::Reverted { step: 1, fault: "a".into(), by: "recover".into() }).unwrap();
+        j.append(Entry::RunFinished { outcome: "x".into() }).unwrap();
+        let c = read_contents(&path).unwrap();
+        assert!(c.damaged.is_empty(), "{:?}", c.damaged);
+        assert_eq!(c.torn, [2]);
+        let entries = read(&path).unwrap();
+        assert_eq!(entries.len(), 3);
+        assert!(pending(&entries).is_empty());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().nth(2).unwrap().contains("\"event\":\"reverted\""), "{text}");
+    }
+
+    /// A journal an older firedrill fused (a torn fragment, then a whole entry on the same
+    /// line): the entry is read back.
+    #[test]
+    fn an_entry_fused_to_a_torn_fragment_is_salvaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
+        drop(j);
+        let path = dir.path().join(Journal::FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(
+            b"{\"at\":\"2026-{\"at\":\"z\",\"event\":\"reverted\",\"step\":1,\"fault\":\"a\",\"by\":\"recover\"}\n",
+        )
+        .unwrap();
+        let entries = read(&path).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(pending(&entries).is_empty());
+    }
+
+    #[test]
+    fn intents_are_trusted_only_with_this_installations_mac_for_this_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run-1");
+        std::fs::create_dir(&run).unwrap();
+        let key = || Key::from_bytes([3; 32]);
+        let j = Journal::open_with_key(&run, Some(key())).unwrap();
+        j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
+        j.append(Entry::ProcessGroup { step: 1, fault: "a".into(), pgid: 4242 }).unwrap();
+        drop(j);
+        // An unsigned intent, and one whose record was changed after signing.
+        let unsigned = Journal::open_with_key(&run, None).unwrap();
+        unsigned.append(Entry::Intent { step: 2, fault: "b".into(), undo: undo(2) }).unwrap();
+        let text = std::fs::read_to_string(run.join(Journal::FILE)).unwrap();
+        let first = text.lines().next().unwrap().replace("\"n\":1", "\"n\":9");
+        std::fs::write(run.join(Journal::FILE), format!("{text}{first}\n")).unwrap();
+
+        let c = read_contents(&run.join(Journal::FILE)).unwrap();
+        let p = pending_checked(&c.records, "run-1", Some(&key()));
+        let summary: Vec<(u64, bool, Option<u32>)> = p.iter().map(|p| (p.step, p.trusted, p.pgid)).collect();
+        assert_eq!(summary, [(1, true, Some(4242)), (2, false, None), (1, false, None)]);
+        assert!(pending_checked(&c.records, "run-2", Some(&key())).iter().all(|p| !p.trusted));
+        assert!(pending_checked(&c.records, "run-1", Some(&Key::from_bytes([4; 32]))).iter().all(|p| !p.trusted));
+        assert!(pending_checked(&c.records, "run-1", None).iter().all(|p| !p.trusted));
     }
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::aws::{Aws, AwsError, PrincipalKind, Selector, Tags};
 use crate::journal::UndoRecord;
-use crate::scenario::{FaultKind, Scenario, TargetType};
+use crate::scenario::{FaultKind, OptInTag, Scenario, TargetType};
 use crate::targets::Resolution;
 
 pub const PREFIX: &str = "firedrill:lease:";
@@ -35,6 +35,9 @@ pub struct Leased {
     pub key: String,
     /// Resource ids by target type.
     pub resources: BTreeMap<TargetType, Vec<String>>,
+    /// The scenario's opt-in tag, which `recover` checks before releasing the lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_in_tag: Option<OptInTag>,
 }
 
 impl Leased {
@@ -67,7 +70,13 @@ impl Leased {
             }
         }
         resources.retain(|_, ids| !ids.is_empty());
-        Leased { region: res.region.clone(), account: res.account.clone(), key: format!("{PREFIX}{run_id}"), resources }
+        Leased {
+            region: res.region.clone(),
+            account: res.account.clone(),
+            key: format!("{PREFIX}{run_id}"),
+            resources,
+            opt_in_tag: s.environment.as_ref().map(|e| e.opt_in_tag.clone()),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -215,6 +224,7 @@ mod tests {
             account: "1".into(),
             key: format!("{PREFIX}a"),
             resources: BTreeMap::new(),
+            opt_in_tag: None,
         };
         let tags = |keys: &[&str]| -> Tags { keys.iter().map(|k| (format!("{PREFIX}{k}"), "t".to_string())).collect() };
         let seen = |keys: &[&str]| vec![(TargetType::Ec2Instance, "i-1".to_string(), tags(keys))];
@@ -229,7 +239,13 @@ mod tests {
         let mut resources = BTreeMap::new();
         resources.insert(TargetType::Ec2Instance, vec!["i-1".to_string(), "i-2".to_string()]);
         resources.insert(TargetType::RdsCluster, vec!["db".to_string()]);
-        let l = Leased { region: "cn-north-1".into(), account: "1".into(), key: format!("{PREFIX}r"), resources };
+        let l = Leased {
+            region: "cn-north-1".into(),
+            account: "1".into(),
+            key: format!("{PREFIX}r"),
+            resources,
+            opt_in_tag: None,
+        };
         let fix = manual_fix(&l.undo_record().data);
         assert!(
             fix.contains("aws ec2 delete-tags --region cn-north-1 --resources i-1 i-2 --tags 'Key=firedrill:lease:r'"),

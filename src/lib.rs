@@ -25,3 +25,4 @@ pub mod scenario;
 pub mod shell;
 pub mod state;
 pub mod targets;
+pub mod trust;

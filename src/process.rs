@@ -1,6 +1,8 @@
 //! Running shell commands (`sh -c`) for command probes and command faults: bounded in
 //! time and in captured output, in their own process group so that a timed-out command is
-//! killed together with everything it started.
+//! killed together with everything it started. On Linux the shell also dies with firedrill
+//! (a parent-death signal), and what it started in its group can be found again and
+//! killed by `firedrill recover` ([`kill_run_group`]).
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 
 /// Bytes kept of each of stdout and stderr unless told otherwise.
 pub const DEFAULT_CAPTURE_LIMIT: usize = 4096;
@@ -80,6 +82,24 @@ pub enum ShellError {
 /// Runs `sh -c cmd` with stdin from /dev/null. On timeout the command's whole process
 /// group is killed and the shell reaped before this returns.
 pub async fn run_shell(cmd: &str, opts: &ShellOpts) -> Result<ShellOutput, ShellError> {
+    spawn_shell(cmd, opts)?.finish().await
+}
+
+/// A shell started by [`spawn_shell`]; its process group is killed if this is dropped
+/// before [`Spawned::finish`] returns.
+pub struct Spawned {
+    child: Child,
+    group: GroupGuard,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    capture_limit: usize,
+}
+
+/// Starts `sh -c cmd` like [`run_shell`], returning once it runs, so that the caller can
+/// record its process group before waiting for it.
+pub fn spawn_shell(cmd: &str, opts: &ShellOpts) -> Result<Spawned, ShellError> {
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -93,49 +113,161 @@ pub async fn run_shell(cmd: &str, opts: &ShellOpts) -> Result<ShellOutput, Shell
     if let Some(dir) = &opts.cwd {
         command.current_dir(dir);
     }
+    die_with_parent(&mut command);
     let mut child = command.spawn()?;
     // Kills the group if this future is dropped mid-run (a caller's own timeout).
-    let mut group = GroupGuard(child.id());
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
+    let group = GroupGuard(child.id());
+    Ok(Spawned {
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+        child,
+        group,
+        deadline: tokio::time::Instant::now() + opts.timeout,
+        timeout: opts.timeout,
+        capture_limit: opts.capture_limit,
+    })
+}
 
-    let mut out = Tail::new(opts.capture_limit);
-    let mut err = Tail::new(opts.capture_limit);
-    let run = async {
-        let mut reading = std::pin::pin!(async { tokio::join!(out.read_all(stdout), err.read_all(stderr)) });
-        let mut read_done = false;
-        let status = loop {
-            tokio::select! {
-                status = child.wait() => break status?,
-                _ = &mut reading, if !read_done => read_done = true,
+/// On Linux: the shell gets SIGKILL when firedrill dies, so an inject cannot go on (and
+/// finish after `recover` reverted it) once nothing is left to revert it.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // async-signal-safe functions (prctl, getppid, _exit).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
             }
+            // firedrill died before the signal was armed.
+            if libc::getppid() != parent {
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
+
+impl Spawned {
+    /// The shell's process group id (its pid).
+    pub fn pgid(&self) -> Option<u32> {
+        self.group.0
+    }
+
+    /// Waits for the command (until the timeout counted from its start) and collects its
+    /// output. On timeout the whole group is killed and the shell reaped.
+    pub async fn finish(self) -> Result<ShellOutput, ShellError> {
+        let Spawned { mut child, mut group, stdout, stderr, deadline, timeout, capture_limit } = self;
+        let mut out = Tail::new(capture_limit);
+        let mut err = Tail::new(capture_limit);
+        let run = async {
+            let mut reading = std::pin::pin!(async { tokio::join!(out.read_all(stdout), err.read_all(stderr)) });
+            let mut read_done = false;
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status?,
+                    _ = &mut reading, if !read_done => read_done = true,
+                }
+            };
+            if !read_done {
+                // Something the command started in the background holds the pipes open;
+                // take what is there rather than wait for it.
+                let _ = tokio::time::timeout(PIPE_GRACE, reading).await;
+            }
+            Ok::<_, std::io::Error>(status)
         };
-        if !read_done {
-            // Something the command started in the background holds the pipes open;
-            // take what is there rather than wait for it.
-            let _ = tokio::time::timeout(PIPE_GRACE, reading).await;
-        }
-        Ok::<_, std::io::Error>(status)
-    };
-    let finished = tokio::time::timeout(opts.timeout, run).await;
-    match finished {
-        Ok(status) => {
-            let status = status?;
-            group.disarm();
-            Ok(ShellOutput {
-                status: status.code(),
-                signal: status.signal(),
-                stdout: out.into_string(),
-                stderr: err.into_string(),
-            })
-        }
-        Err(_) => {
-            drop(group);
-            // The group kill got the shell too; this makes sure and reaps it.
-            let _ = child.kill().await;
-            Err(ShellError::Timeout(opts.timeout))
+        let finished = tokio::time::timeout_at(deadline, run).await;
+        match finished {
+            Ok(status) => {
+                let status = status?;
+                group.disarm();
+                Ok(ShellOutput {
+                    status: status.code(),
+                    signal: status.signal(),
+                    stdout: out.into_string(),
+                    stderr: err.into_string(),
+                })
+            }
+            Err(_) => {
+                drop(group);
+                // The group kill got the shell too; this makes sure and reaps it.
+                let _ = child.kill().await;
+                Err(ShellError::Timeout(timeout))
+            }
         }
     }
+}
+
+/// SIGKILLs process group `pgid`, directly (no `kill` program needed).
+pub fn kill_group(pgid: u32) {
+    if let Ok(pgid) = libc::pid_t::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is shared.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// What `recover` found of a dead run's command in process group `pgid`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Survivors {
+    /// Nothing of the run is left in the group.
+    None,
+    /// Processes of the run were left; they were killed.
+    Killed(usize),
+    /// Processes cannot be listed here (no `/proc`): nothing was done.
+    Unknown,
+}
+
+/// Kills what is left of a dead run's command in process group `pgid`: only if a process
+/// of the group carries `FIREDRILL_RUN_ID=<run_id>` in its environment, so that a group id
+/// the system has since given to something else is never touched. Waits (a few seconds at
+/// most) until the group is gone.
+pub async fn kill_run_group(pgid: u32, run_id: &str) -> Survivors {
+    let Some(members) = group_members(pgid) else { return Survivors::Unknown };
+    let marker = format!("FIREDRILL_RUN_ID={run_id}");
+    let ours = members
+        .iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
+        })
+        .count();
+    if ours == 0 {
+        return Survivors::None;
+    }
+    kill_group(pgid);
+    for _ in 0..250 {
+        if group_members(pgid).is_none_or(|m| m.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Survivors::Killed(ours)
+}
+
+/// The live (not zombie) processes of group `pgid`, from `/proc`; `None` without `/proc`.
+fn group_members(pgid: u32) -> Option<Vec<u32>> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // After the command name in parentheses: state, ppid, pgrp.
+        let mut rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default().split_whitespace();
+        let state = rest.next();
+        let pgrp = rest.nth(1).and_then(|g| g.parse::<u32>().ok());
+        if pgrp == Some(pgid) && state != Some("Z") {
+            out.push(pid);
+        }
+    }
+    Some(out)
 }
 
 /// SIGKILLs a process group when dropped, unless disarmed.
@@ -150,12 +282,7 @@ impl GroupGuard {
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pgid}")])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            kill_group(pgid);
         }
     }
 }
@@ -313,6 +440,26 @@ mod tests {
         assert_eq!(out.status, Some(0));
         let pid = out.stdout.trim();
         let _ = std::process::Command::new("kill").arg(pid).status();
+    }
+
+    /// `recover` kills a dead run's leftover command group, and only if it is that run's.
+    #[tokio::test]
+    async fn kill_run_group_kills_only_the_runs_own_group() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .env("FIREDRILL_RUN_ID", "run-1")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id();
+        assert_eq!(kill_run_group(pgid, "run-2").await, Survivors::None);
+        assert!(child.try_wait().unwrap().is_none(), "another run's group was killed");
+        assert!(matches!(kill_run_group(pgid, "run-1").await, Survivors::Killed(n) if n >= 1));
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(9));
+        assert_eq!(group_members(pgid), Some(vec![]));
+        assert_eq!(kill_run_group(pgid, "run-1").await, Survivors::None);
     }
 
     #[tokio::test]

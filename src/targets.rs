@@ -45,6 +45,9 @@ pub struct Resolution {
     pub targets: BTreeMap<String, ResolvedTarget>,
     /// Why the run must not go ahead; empty when it may.
     pub refusals: Vec<String>,
+    /// The scenario's opt-in tag, journaled with every AWS undo record.
+    #[serde(skip)]
+    pub opt_in_tag: Option<crate::scenario::OptInTag>,
 }
 
 impl Resolution {
@@ -67,6 +70,7 @@ pub async fn resolve(aws: &Aws, s: &Scenario, seed: u64) -> Result<Resolution, A
             seed,
             targets: BTreeMap::new(),
             refusals: vec![],
+            opt_in_tag: None,
         });
     };
     let account = aws.account().await?;
@@ -81,7 +85,14 @@ pub async fn resolve(aws: &Aws, s: &Scenario, seed: u64) -> Result<Resolution, A
             targets.insert(name.clone(), resolved);
         }
     }
-    Ok(Resolution { account, region: aws.region().to_string(), seed, targets, refusals })
+    Ok(Resolution {
+        account,
+        region: aws.region().to_string(),
+        seed,
+        targets,
+        refusals,
+        opt_in_tag: Some(env.opt_in_tag.clone()),
+    })
 }
 
 /// Account and region must be the scenario's.

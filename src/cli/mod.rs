@@ -85,7 +85,13 @@ pub enum Command {
     /// Run a game day: baseline, inject, observe, revert, settle, report.
     Run(run::RunArgs),
     /// Revert every fault a crashed run left injected (all runs, or RUN).
-    Recover { run: Option<String> },
+    Recover {
+        run: Option<String>,
+        /// Also run the steps this installation did not journal (a copied or committed
+        /// journal), after reviewing them; needs RUN.
+        #[arg(long)]
+        trust_journal: bool,
+    },
     /// List runs with their outcome.
     Runs,
     /// Print a run's report (RUN: id, unique part of it, `latest`, or folder).
@@ -167,7 +173,9 @@ pub fn main(cli: Cli) -> Exit {
             Err(code) => code,
         },
         Command::Announce { file, when } => block_on(announce::announce(&shell, &file, when.as_deref())),
-        Command::Recover { run } => block_on(recover::recover(&shell, &state, &aws, run.as_deref())),
+        Command::Recover { run, trust_journal } => {
+            block_on(recover::recover(&shell, &state, &aws, run.as_deref(), trust_journal))
+        }
     }
 }
 

@@ -26,10 +26,19 @@ pub fn runs(shell: &Shell, state: &StateDir) -> Exit {
                 format!("{}ms", r.objective_ms),
             ),
             Err(_) => {
-                let entries = run.entries().unwrap_or_default();
+                let live = matches!(run.lock(), Ok(None));
+                // A journal that cannot be read says nothing about what is still injected.
+                let entries = match run.entries() {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let status = if live { "running" } else { "journal unreadable" };
+                        println!("{:<48} {:<18} {:>10} {:>10}", run.id, status, "-", "-");
+                        shell.warn(format!("{}: {e}", run.id));
+                        continue;
+                    }
+                };
                 let pending = crate::journal::pending(&entries).len();
                 let finished = entries.iter().any(|e| matches!(e, Entry::RunFinished { .. }));
-                let live = matches!(run.lock(), Ok(None));
                 let status = match (live, finished, pending) {
                     (true, _, _) => "running".to_string(),
                     (_, _, 0) if finished => "finished".to_string(),

@@ -68,6 +68,13 @@ impl Intents for StepLog {
         crate::failpoint::hit("after_intent");
         Ok(())
     }
+
+    async fn process_group(&self, pgid: u32) -> Result<(), FaultError> {
+        // This fault's latest step (the counter is shared by every fault of the run).
+        let Some(step) = lock(&self.steps).last().map(|s| s.step) else { return Ok(()) };
+        self.journal.append(Entry::ProcessGroup { step, fault: self.fault.clone(), pgid })?;
+        Ok(())
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -60,6 +60,12 @@ pub enum FaultError {
 #[async_trait]
 pub trait Intents: Send + Sync {
     async fn intent(&self, undo: UndoRecord) -> Result<(), FaultError>;
+
+    /// Records that the side effect of the latest intent runs as process group `pgid`, so
+    /// that `recover` can kill what is left of it. Sinks that cannot record it ignore it.
+    async fn process_group(&self, _pgid: u32) -> Result<(), FaultError> {
+        Ok(())
+    }
 }
 
 /// A fault to inject.
@@ -189,8 +195,9 @@ pub async fn revert_with_retries(
     for attempt in 1..=attempts {
         match tokio::time::timeout(policy.timeout, undoer.undo(record)).await {
             Ok(Ok(())) => return Ok(attempt),
-            // Someone else changed the resource: retrying would clobber their change.
-            Ok(Err(e @ FaultError::Conflict(_))) => return Err((e.to_string(), attempt)),
+            // Someone else changed the resource: retrying would clobber their change. A
+            // refusal (a guard) would refuse again.
+            Ok(Err(e @ (FaultError::Conflict(_) | FaultError::Refused(_)))) => return Err((e.to_string(), attempt)),
             Ok(Err(e)) => last = e.to_string(),
             Err(_) => last = format!("timed out after {}", humantime::format_duration(policy.timeout)),
         }

@@ -1,6 +1,7 @@
 //! The `command` fault: a shell command that injects and one that reverts. The revert
 //! command is journaled (with its timeout, directory and environment) before the inject
-//! command runs, so [`undo`] can revert from the journal alone.
+//! command runs, so [`undo`] can revert from the journal alone; the inject's process group
+//! is journaled as soon as it starts, so `recover` can kill what is left of it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use serde_json::json;
 use super::FaultContext;
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
-use crate::process::{ShellOpts, run_shell};
+use crate::process::{ShellOpts, run_shell, spawn_shell};
 use crate::scenario::CommandFault;
 
 /// The [`UndoRecord::kind`] of this fault.
@@ -71,7 +72,15 @@ impl Fault for Injector {
             ],
             ..ShellOpts::default()
         };
-        run("inject", &self.inject, &opts).await
+        let spawned = match spawn_shell(&self.inject, &opts) {
+            Ok(s) => s,
+            Err(e) => return failed("inject", Err(e)),
+        };
+        if let Some(pgid) = spawned.pgid() {
+            // Dropping `spawned` on error kills the group.
+            intents.process_group(pgid).await?;
+        }
+        failed("inject", spawned.finish().await)
     }
 }
 
@@ -85,23 +94,83 @@ struct RevertData {
     env: BTreeMap<String, String>,
 }
 
-/// Runs the revert command described by a journaled `command` intent.
-pub async fn undo(data: &serde_json::Value) -> Result<(), FaultError> {
-    let data = RevertData::deserialize(data)
-        .map_err(|e| FaultError::Failed(format!("malformed `command` undo record: {e}")))?;
-    let mut env: Vec<(String, String)> = data.env.into_iter().collect();
-    env.push(("FIREDRILL_PHASE".into(), "revert".into()));
-    let opts = ShellOpts {
-        timeout: data.timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis),
-        cwd: data.cwd,
-        env,
-        ..ShellOpts::default()
-    };
-    run("revert", &data.revert, &opts).await
+/// Where a revert runs when the directory its run started in is gone (a CI workspace
+/// cleaned up after a crash): a directory that always exists.
+pub const FALLBACK_DIR: &str = "/";
+
+/// What a journaled `command` intent would run, exactly.
+pub struct Revert {
+    pub command: String,
+    /// The journaled directory if it exists, else [`FALLBACK_DIR`].
+    pub cwd: Option<PathBuf>,
+    /// The journaled directory when it is gone, for the warning.
+    pub missing_cwd: Option<PathBuf>,
+    /// `FIREDRILL_*` variables only: nothing in a journal may set `PATH`, `LD_PRELOAD`...
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
 }
 
-async fn run(phase: &str, cmd: &str, opts: &ShellOpts) -> Result<(), FaultError> {
-    match run_shell(cmd, opts).await {
+impl Revert {
+    pub fn from_record(data: &serde_json::Value) -> Result<Revert, FaultError> {
+        let data = RevertData::deserialize(data)
+            .map_err(|e| FaultError::Failed(format!("malformed `command` undo record: {e}")))?;
+        let (cwd, missing_cwd) = match data.cwd {
+            Some(dir) if !dir.is_dir() => (Some(PathBuf::from(FALLBACK_DIR)), Some(dir)),
+            other => (other, None),
+        };
+        let mut env: Vec<(String, String)> =
+            data.env.into_iter().filter(|(k, _)| k.starts_with("FIREDRILL_") && k != "FIREDRILL_PHASE").collect();
+        env.push(("FIREDRILL_PHASE".into(), "revert".into()));
+        Ok(Revert {
+            command: data.revert,
+            cwd,
+            missing_cwd,
+            env,
+            timeout: data.timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis),
+        })
+    }
+
+    /// The exact shell command line, for an operator to review: `cd DIR && VAR=.. sh -c CMD`.
+    pub fn shell_line(&self) -> String {
+        let mut out = String::new();
+        if let Some(dir) = &self.cwd {
+            out.push_str(&format!("cd {} && ", quote(&dir.to_string_lossy())));
+        }
+        for (k, v) in &self.env {
+            out.push_str(&format!("{k}={} ", quote(v)));
+        }
+        out.push_str(&format!("sh -c {}", quote(&self.command)));
+        out
+    }
+
+    /// Why the revert runs elsewhere than journaled, if it does.
+    pub fn warning(&self) -> Option<String> {
+        self.missing_cwd.as_ref().map(|d| {
+            format!("directory {} no longer exists: running the revert command in {FALLBACK_DIR} instead", d.display())
+        })
+    }
+}
+
+/// Single-quotes `s` for `sh`.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r#"'\''"#))
+}
+
+/// Runs the revert command described by a journaled `command` intent.
+pub async fn undo(data: &serde_json::Value) -> Result<(), FaultError> {
+    let r = Revert::from_record(data)?;
+    if let Some(w) = r.warning() {
+        tracing::warn!("{w}");
+    }
+    let opts = ShellOpts { timeout: r.timeout, cwd: r.cwd, env: r.env, ..ShellOpts::default() };
+    failed("revert", run_shell(&r.command, &opts).await)
+}
+
+fn failed(
+    phase: &str,
+    result: Result<crate::process::ShellOutput, crate::process::ShellError>,
+) -> Result<(), FaultError> {
+    match result {
         Ok(out) if out.status == Some(0) => Ok(()),
         Ok(out) => Err(FaultError::Failed(format!("{phase} command failed: {}", out.summary()))),
         Err(e) => Err(FaultError::Failed(format!("{phase} command {e}"))),
@@ -132,11 +201,12 @@ mod tests {
         marker: PathBuf,
         fail: bool,
         seen: Mutex<Vec<(UndoRecord, bool)>>,
+        groups: Mutex<Vec<u32>>,
     }
 
     impl Recorder {
         fn new(marker: &Path) -> Self {
-            Recorder { marker: marker.to_path_buf(), fail: false, seen: Mutex::new(Vec::new()) }
+            Recorder { marker: marker.to_path_buf(), fail: false, seen: Mutex::default(), groups: Mutex::default() }
         }
         fn seen(&self) -> Vec<(UndoRecord, bool)> {
             self.seen.lock().unwrap().clone()
@@ -150,6 +220,11 @@ mod tests {
                 return Err(FaultError::Failed("journal is full".into()));
             }
             self.seen.lock().unwrap().push((undo, self.marker.exists()));
+            Ok(())
+        }
+
+        async fn process_group(&self, pgid: u32) -> Result<(), FaultError> {
+            self.groups.lock().unwrap().push(pgid);
             Ok(())
         }
     }
@@ -185,6 +260,16 @@ mod tests {
                 "env": {"FIREDRILL_RUN_ID": "run-1", "FIREDRILL_FAULT": "break-web"},
             })
         );
+    }
+
+    /// The inject's process group is journaled while it runs, so `recover` can kill it.
+    #[tokio::test]
+    async fn journals_the_inject_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let intents = Recorder::new(&dir.path().join("unused"));
+        injector(dir.path(), "echo $$ > shell.pid", "true").inject(&intents).await.unwrap();
+        let pid: u32 = std::fs::read_to_string(dir.path().join("shell.pid")).unwrap().trim().parse().unwrap();
+        assert_eq!(*intents.groups.lock().unwrap(), [pid], "the shell leads its own group");
     }
 
     #[tokio::test]
@@ -232,6 +317,38 @@ mod tests {
         undo(&record.data).await.unwrap();
         let reverted = std::fs::read_to_string(dir.path().join("reverted")).unwrap();
         assert_eq!(reverted, "run-1 break-web revert\nrun-1 break-web revert\n");
+    }
+
+    /// A CI workspace cleaned up after the crash: the revert runs in `/`, not nowhere.
+    #[tokio::test]
+    async fn undo_runs_in_a_safe_directory_when_the_journaled_one_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("where");
+        let gone = dir.path().join("workspace");
+        let data = json!({"revert": format!("pwd > {}", out.display()), "cwd": gone});
+        let r = Revert::from_record(&data).unwrap();
+        assert_eq!(r.cwd.as_deref(), Some(Path::new("/")));
+        assert!(r.warning().unwrap().contains(&format!("{} no longer exists", gone.display())));
+        undo(&data).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "/\n");
+        // An existing directory is used as journaled, without a warning.
+        let here = json!({"revert": "true", "cwd": dir.path()});
+        assert!(Revert::from_record(&here).unwrap().warning().is_none());
+    }
+
+    /// Only `FIREDRILL_*` variables come from a journal: a record cannot set what the shell
+    /// loads or where it finds programs.
+    #[tokio::test]
+    async fn undo_takes_only_firedrill_variables_from_the_journal() {
+        let data = json!({
+            "revert": "echo \"$FIREDRILL_FAULT|$FIREDRILL_PHASE|${LD_PRELOAD-unset}|${BASH_ENV-unset}\" >&2; exit 1",
+            "env": {"FIREDRILL_FAULT": "f", "FIREDRILL_PHASE": "inject", "LD_PRELOAD": "/tmp/evil.so", "BASH_ENV": "/tmp/x"},
+        });
+        let err = undo(&data).await.unwrap_err();
+        assert_eq!(err.to_string(), "revert command failed: exit 1: f|revert|unset|unset");
+        let line = Revert::from_record(&data).unwrap().shell_line();
+        assert!(line.starts_with("FIREDRILL_FAULT='f' FIREDRILL_PHASE='revert' sh -c 'echo"), "{line}");
+        assert!(!line.contains("LD_PRELOAD="), "{line}");
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ pub mod az_outage;
 pub mod command;
 pub mod ebs;
 pub mod ec2;
+pub mod guard;
 pub mod iam;
 pub mod rds;
 
@@ -112,6 +113,14 @@ pub fn build(f: &Fault, after: Vec<usize>, ctx: &FaultContext) -> FaultSpec {
             Arc::new(Refuse(format!("fault `{}` ({}) needs AWS, and no AWS connection was made", f.name, k.name())))
         }
         (None, _) => Arc::new(Refuse(format!("fault `{}` has no kind set", f.name))),
+    };
+    // What recover checks before undoing: the run's account and opt-in tag.
+    let fault = match (kind, &ctx.aws) {
+        (Some(k), Some((_, res))) if !matches!(k, FaultKind::Command(_)) => match &res.opt_in_tag {
+            Some(tag) => guard::stamp(fault, &res.account, tag),
+            None => fault,
+        },
+        _ => fault,
     };
     let kind = kind.map_or("none", |k| k.name());
     FaultSpec { name: f.name.clone(), kind: kind.to_string(), duration: f.duration.0, after, fault }
@@ -284,11 +293,35 @@ pub fn parse<T: DeserializeOwned>(kind: &str, data: &serde_json::Value) -> Resul
 pub struct Undo {
     opts: AwsOpts,
     clients: Mutex<HashMap<String, Aws>>,
+    /// For `recover`: check every AWS record with [`guard::check`] first.
+    guarded: bool,
+    /// The caller's own client and account, by the journaled region it falls back to
+    /// when the caller configured none (as a run falls back to the scenario's).
+    callers: Mutex<HashMap<String, (Aws, String)>>,
 }
 
 impl Undo {
     pub fn new(opts: AwsOpts) -> Self {
-        Undo { opts, clients: Mutex::default() }
+        Undo { opts, ..Default::default() }
+    }
+
+    /// An undoer for `firedrill recover`: before any AWS call, the record must pass the
+    /// run's guards (account, region, opt-in tag) against the caller's credentials.
+    pub fn guarded(opts: AwsOpts) -> Self {
+        Undo { opts, guarded: true, ..Default::default() }
+    }
+
+    async fn check(&self, record: &UndoRecord) -> Result<(), FaultError> {
+        let region = record.data.get("region").and_then(|r| r.as_str()).unwrap_or_default().to_string();
+        let mut callers = self.callers.lock().await;
+        if !callers.contains_key(&region) {
+            let fallback = Some(region.as_str()).filter(|r| !r.is_empty());
+            let aws = Aws::connect(&self.opts, fallback).await.map_err(ec2::failed)?;
+            let account = aws.account().await.map_err(ec2::failed)?;
+            callers.insert(region.clone(), (aws, account));
+        }
+        let (aws, account) = &callers[&region];
+        guard::check(aws, account, record).await
     }
 
     /// Uses `aws` for its region instead of connecting again.
@@ -314,6 +347,9 @@ impl Undo {
 impl Undoer for Undo {
     async fn undo(&self, record: &UndoRecord) -> Result<(), FaultError> {
         let d = &record.data;
+        if self.guarded && guard::is_aws(&record.kind) {
+            self.check(record).await?;
+        }
         match record.kind.as_str() {
             command::KIND => command::undo(d).await,
             NOTHING => Ok(()),
@@ -468,7 +504,13 @@ mod tests {
         for t in [crate::scenario::TargetType::RdsCluster, crate::scenario::TargetType::IamRole] {
             resources.insert(t, vec![h.to_string()]);
         }
-        let l = crate::lease::Leased { region: "us-east-1".into(), account: "1".into(), key: h.into(), resources };
+        let l = crate::lease::Leased {
+            region: "us-east-1".into(),
+            account: "1".into(),
+            key: h.into(),
+            resources,
+            opt_in_tag: None,
+        };
         let fix = manual_fix(&l.undo_record());
         let dir = tempfile::tempdir().unwrap();
         let args = sh_args(dir.path(), &fix);

@@ -63,7 +63,12 @@ fn matrix(targets: &str, fault: &str, steps: u32) -> Vec<String> {
 fn recover(moto: &Moto, scenario: &std::path::Path) -> (Option<i32>, String) {
     let dir = scenario.parent().unwrap();
     let mut c = std::process::Command::new(crate::support::BIN);
-    c.args(["--state-dir"]).arg(dir.join("state")).arg("recover").current_dir(dir).env_remove("FIREDRILL_FAILPOINT");
+    c.args(["--state-dir"])
+        .arg(dir.join("state"))
+        .arg("recover")
+        .current_dir(dir)
+        .env_remove("FIREDRILL_FAILPOINT")
+        .env("FIREDRILL_KEY_FILE", crate::support::key_file(dir));
     for (k, v) in moto.env() {
         c.env(k, v);
     }

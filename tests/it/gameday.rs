@@ -190,6 +190,7 @@ fn interactive_prompts_record_done_and_skipped_steps() {
         .args(["-qefc", &cmd, "/dev/null"])
         .current_dir(sb.path())
         .env("NO_COLOR", "1")
+        .env("FIREDRILL_KEY_FILE", sb.key_file())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -12,6 +12,8 @@
 //!   stderr, an unwritable stdout, credentials in probe URLs.
 //! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
 //!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
+//! - [`recover`]: `firedrill recover` after torn or damaged journals, surviving injects,
+//!   a deleted working directory, forged journals (shell and AWS), concurrent recovers.
 //! - [`least_privilege`]: `firedrill iam-policy` under IAM enforcement (moto): each
 //!   shipped AWS scenario passes under exactly its policy and fails without any statement.
 //! - [`crash`]: the process dies at every fail point of every AWS fault; `recover` puts
@@ -44,4 +46,5 @@ mod least_privilege;
 mod local;
 mod notes;
 mod output;
+mod recover;
 mod support;

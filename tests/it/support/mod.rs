@@ -73,6 +73,12 @@ impl Sandbox {
         self.dir.path().join("state")
     }
 
+    /// The installation key (`FIREDRILL_KEY_FILE`) every `firedrill` of this sandbox uses,
+    /// so tests never touch the real one and each sandbox is an installation of its own.
+    pub fn key_file(&self) -> PathBuf {
+        key_file(self.dir.path())
+    }
+
     /// Writes `text` to `name` in the sandbox and returns its path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
@@ -97,6 +103,7 @@ impl Sandbox {
             .env_remove("FIREDRILL_STATE_DIR")
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
+            .env("FIREDRILL_KEY_FILE", self.key_file())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -158,6 +165,11 @@ impl Sandbox {
         });
         found.unwrap_or_default()
     }
+}
+
+/// The installation key file of the sandbox at `dir` (see [`Sandbox::key_file`]).
+pub fn key_file(dir: &Path) -> PathBuf {
+    dir.join("installation.key")
 }
 
 /// A `firedrill` process that is still running. Its output is drained by threads so that
