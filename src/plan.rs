@@ -77,13 +77,13 @@ pub fn longest_run(s: &Scenario) -> Duration {
                 .max()
                 .unwrap_or_default()
         };
-        let d = start + f.duration.0;
+        let d = start.saturating_add(f.duration.0);
         memo.insert(i, d);
         d
     }
     let mut memo = HashMap::new();
     let faults = (0..s.faults.len()).map(|i| end(i, s, &mut memo, 0)).max().unwrap_or_default();
-    faults + s.recovery.settle_timeout.0
+    faults.saturating_add(s.recovery.settle_timeout.0)
 }
 
 /// What a run of `l` would do, for people; with the resolved targets and the guards'

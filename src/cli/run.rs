@@ -121,8 +121,9 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         },
         None => None,
     };
-    // Keep the exact scenario next to its run.
-    let _ = std::fs::copy(&args.file, run.path.join("scenario.yaml"));
+    // Keep the exact scenario next to its run: the text that was validated, not whatever
+    // the path holds now.
+    let _ = std::fs::write(run.path.join("scenario.yaml"), &loaded.text);
     shell.status("Running", format!("{} (run {})", s.name, run.id));
 
     let cancel = CancellationToken::new();
@@ -398,7 +399,8 @@ impl Observer for StatusLines {
 }
 
 fn ms(d: std::time::Duration) -> String {
-    humantime::format_duration(std::time::Duration::from_millis(d.as_millis() as u64)).to_string()
+    humantime::format_duration(std::time::Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+        .to_string()
 }
 
 fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {

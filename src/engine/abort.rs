@@ -27,15 +27,16 @@ impl AbortTracker {
             return None;
         }
         let start = *streak.0.get_or_insert(at);
-        streak.1 += 1;
+        streak.1 = streak.1.saturating_add(1);
         let count = streak.1;
         let name = &self.names[probe];
         for rule in &self.rules {
             match *rule {
-                AbortRule::FailingFor { probe: p, duration } if p == probe && at - start >= duration => {
+                AbortRule::FailingFor { probe: p, duration } if p == probe && at.saturating_sub(start) >= duration => {
+                    let failing = u64::try_from(at.saturating_sub(start).as_millis()).unwrap_or(u64::MAX);
                     return Some(format!(
                         "probe `{name}` has been failing for {} (abort rule: failing_for {})",
-                        humantime::format_duration(Duration::from_millis((at - start).as_millis() as u64)),
+                        humantime::format_duration(Duration::from_millis(failing)),
                         humantime::format_duration(duration)
                     ));
                 }

@@ -60,7 +60,7 @@ impl RecoveryClock {
             self.healthy_since = None;
         }
         if let (Some(d), None, Some(h)) = (self.detected, self.recovered, self.healthy_since) {
-            if h >= d && at - h >= self.stable_for {
+            if h >= d && at.saturating_sub(h) >= self.stable_for {
                 self.recovered = Some(h);
                 change = Some(Change::Recovered(h));
             }

@@ -98,6 +98,14 @@ struct FaultRt {
 /// safe; waiting longer would let one hung call hold every fault in place.
 pub const INJECT_GRACE: Duration = Duration::from_secs(10);
 
+/// `at + d`, or a moment so far away that it never comes when the sum does not fit an
+/// `Instant` (scenario durations are bounded at validation; this keeps the executor from
+/// panicking with a fault in place whatever it is given).
+pub fn later(at: Instant, d: Duration) -> Instant {
+    const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    at.checked_add(d).or_else(|| at.checked_add(NEVER)).unwrap_or(at)
+}
+
 /// Runs one game day. Never returns before every injected fault was reverted or its
 /// revert failed permanently (then `outcome` is `revert_failed`).
 pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
@@ -160,7 +168,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         let tx = tx.clone();
         let stop = stop.clone();
         probe_tasks.spawn(async move {
-            let mut next = Instant::now() + p.every;
+            let mut next = later(Instant::now(), p.every);
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -176,7 +184,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                 if tx.send(s).is_err() {
                     return;
                 }
-                next = (started + p.every).max(done);
+                next = later(started, p.every).max(done);
             }
         });
     }
@@ -238,7 +246,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                 }
                 let now = Instant::now();
                 if max_deadline.is_none() {
-                    max_deadline = max_duration.map(|d| now + d);
+                    max_deadline = max_duration.map(|d| later(now, d));
                 }
                 faults[i].state = State::Injecting;
                 faults[i].rec.inject_started_at = Some(rel(now));
@@ -336,7 +344,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                                 f.rec.injected_at = Some(rel(now));
                                 clock.injected(rel(now));
                                 record.t_inject.get_or_insert(rel(now));
-                                f.state = State::Active { revert_at: now + spec.faults[idx].duration };
+                                f.state = State::Active { revert_at: later(now, spec.faults[idx].duration) };
                                 env.observer.event(&Event::Injected { fault: name });
                             }
                             Err(e) => {
@@ -432,7 +440,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     // Settle: wait for the steady state to hold for `stable_for` after the last revert.
     if aborting.is_none() && !revert_failed {
         let since = rel(Instant::now());
-        let settle_deadline = Instant::now() + spec.settle_timeout;
+        let settle_deadline = later(Instant::now(), spec.settle_timeout);
         env.observer.event(&Event::Settling { timeout: spec.settle_timeout });
         loop {
             if clock.stable_since(since) {

@@ -96,7 +96,7 @@ pub struct RunRecord {
 
 impl RunRecord {
     pub fn time_to_detect(&self) -> Option<Duration> {
-        Some(self.detected_at? - self.t_inject?)
+        Some(self.detected_at?.saturating_sub(self.t_inject?))
     }
 
     /// `None` when recovery was never observed. Zero when the faults had no visible impact

@@ -571,3 +571,31 @@ async fn property_after_ordering_holds_for_random_graphs() {
         assert_eq!(undone, all, "seed {seed}: each fault reverted exactly once");
     }
 }
+
+/// Durations too long for an `Instant` (an older scenario, or a caller that skipped
+/// validation) never panic the run with a fault in place: the deadline just never comes,
+/// and an abort still reverts everything.
+#[tokio::test(start_paused = true)]
+async fn durations_that_overflow_an_instant_still_revert() {
+    let mut h = Harness::new(None).fault("break", 0, 0, &[]).fault("later", 0, 0, &[0]);
+    h.spec.faults[0].duration = Duration::MAX;
+    h.spec.faults[1].duration = Duration::MAX;
+    h.spec.settle_timeout = Duration::MAX;
+    h.spec.stable_for = Duration::MAX;
+    h.spec.within = Duration::MAX;
+    let mut slow = h.spec.probes[0].clone();
+    slow.name = "slow".into();
+    slow.every = Duration::MAX;
+    slow.timeout = Duration::MAX;
+    h.spec.probes.push(slow);
+    h.spec.abort = vec![
+        AbortRule::FailingFor { probe: 0, duration: Duration::MAX },
+        AbortRule::MaxDuration(Duration::MAX),
+        AbortRule::ConsecutiveFailures { probe: 0, count: 3 },
+    ];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted, "{:?}", r.abort_reason);
+    assert_eq!(r.faults[0].reverted_at, Some(ms(300)));
+    assert_eq!(h.undone(), ["break"]);
+    assert_eq!(r.faults[1].inject_started_at, None, "`later` never started");
+}

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Outcome;
 use crate::journal::Entry;
 use crate::report::markdown::duration;
+use crate::scenario::file::{ReadError, read_text};
 use crate::state::{RunDir, StateDir, StateError};
 
 /// One run, as `firedrill history` lists it (and as `--format json` prints it).
@@ -89,7 +90,7 @@ pub fn load(state: &StateDir, scenario: Option<&str>) -> Result<Vec<Row>, StateE
 /// One run's row: from its report, else from its journal.
 pub fn row(run: &RunDir) -> Row {
     let path = run.path.join(crate::report::JSON_FILE);
-    match std::fs::read_to_string(&path) {
+    match read_text(&path, crate::report::MAX_JSON_BYTES) {
         Ok(text) => match serde_json::from_str::<ReportHead>(&text) {
             Ok(h) if h.report_version == crate::report::REPORT_VERSION => from_report(run, h),
             Ok(h) => {
@@ -97,7 +98,7 @@ pub fn row(run: &RunDir) -> Row {
             }
             Err(e) => unreadable(run, format!("{}: {e}", path.display())),
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => from_journal(run),
+        Err(ReadError::NotFound) => from_journal(run),
         Err(e) => unreadable(run, format!("{}: {e}", path.display())),
     }
 }

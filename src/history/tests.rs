@@ -302,3 +302,36 @@ fn hostile_rows_stay_text_in_html_and_on_a_terminal() {
     }
     assert!(table.contains("01<a href="), "{table}");
 }
+
+/// One report.json with times no run could take (an older firedrill wrote them), and one
+/// whose numbers do not even fit: the history of the whole state directory still prints,
+/// in every format, with every run listed.
+#[test]
+fn huge_times_in_one_report_do_not_break_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path());
+    let head = |id: &str, objective: serde_json::Value| {
+        json!({
+            "report_version": 1, "run_id": id, "scenario": {"name": "web", "file": "w.yaml"},
+            "started_at": "2026-11-18T11:06:40.000Z", "duration_ms": u64::MAX, "outcome": "objective_missed",
+            "objective_ms": objective, "t_inject_ms": u64::MAX, "time_to_detect_ms": u64::MAX,
+            "time_to_recover_ms": u64::MAX, "objective_met": false, "samples": []
+        })
+    };
+    let huge = run_dir(&state, "20261118T110640Z-web-0001", vec![]);
+    std::fs::write(huge.path.join("report.json"), head(&huge.id, json!(u64::MAX)).to_string()).unwrap();
+    let overflow = run_dir(&state, "20261118T110700Z-web-0002", vec![]);
+    let text = head(&overflow.id, json!(0)).to_string().replace("\"objective_ms\":0", "\"objective_ms\":1e30");
+    std::fs::write(overflow.path.join("report.json"), text).unwrap();
+    let fine = run_dir(&state, "20261118T110800Z-web-0003", vec![Entry::RunFinished { outcome: "passed".into() }]);
+
+    let rows = load(&state, None).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].objective_ms, Some(u64::MAX));
+    assert_eq!(rows[1].outcome, "unreadable");
+    assert_eq!(rows[2].run_id, fine.id);
+    let table = super::text(&rows);
+    assert!(table.contains("5124095576030h"), "{table}");
+    assert!(html::render(&rows, "history").contains("</svg>"));
+    assert!(super::json(&rows).contains(&u64::MAX.to_string()));
+}

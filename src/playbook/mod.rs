@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::notify::Webhook;
 use crate::scenario::Dur;
+use crate::scenario::file::{ReadError, read_text};
+use crate::scenario::load::MAX_FILE_BYTES;
+use crate::scenario::validate::{command_problem, webhook_problems};
 use crate::scenario::yaml::{self, Loc, Positions, Value, did_you_mean, from_node};
 
 /// The run events a step can be timed from.
@@ -124,9 +127,17 @@ pub fn parse(text: &str) -> Result<Playbook, Vec<Problem>> {
     if problems.is_empty() { Ok(pb) } else { Err(problems) }
 }
 
-/// Reads a playbook file.
+/// Reads a playbook file: a regular file of at most [`MAX_FILE_BYTES`], like a scenario.
 pub fn load(path: &Path) -> Result<Playbook, Vec<Problem>> {
-    let text = std::fs::read_to_string(path).map_err(|e| vec![(None, String::new(), format!("cannot read: {e}"))])?;
+    let text = read_text(path, MAX_FILE_BYTES).map_err(|e| {
+        let message = match e {
+            ReadError::NotFound => "playbook file not found".to_string(),
+            ReadError::NotRegular(kind) => format!("{kind}, not a playbook file"),
+            ReadError::TooLarge { cap } => format!("the file is larger than {cap} bytes, the most a playbook may be"),
+            e => e.to_string(),
+        };
+        vec![(None, String::new(), message)]
+    })?;
     parse(&text)
 }
 
@@ -162,10 +173,11 @@ pub fn validate(pb: &Playbook) -> Vec<(String, String)> {
         if s.run.as_ref().is_some_and(|r| r.trim().is_empty()) {
             out.push((format!("{at}.run"), "the command is empty".into()));
         }
+        if let Some(m) = s.run.as_deref().and_then(command_problem) {
+            out.push((format!("{at}.run"), m));
+        }
         if let Some(w) = &s.webhook {
-            if let Err(e) = w.check() {
-                out.push((format!("{at}.webhook.url"), e));
-            }
+            out.extend(webhook_problems(&format!("{at}.webhook"), w).into_iter().map(|p| (p.path, p.message)));
         }
         if s.kind() == "manual" {
             if let Some(first) = slots.insert((&s.who, &s.on, s.after()), i) {
@@ -226,5 +238,32 @@ mod tests {
         assert_eq!(errors("---\nstep: []\n---\n"), ["2:1: step: unknown field `step`, did you mean `steps`?"]);
         let hook = PB.replace("communicate: true\n---", "communicate: true\n    webhook: { url: \"ftp://x\" }\n---");
         assert!(errors(&hook)[0].starts_with("14:"), "{:?}", errors(&hook));
+    }
+
+    /// A step's offset is bounded like every duration, and what it runs or sends must be
+    /// something a shell or HTTP can carry.
+    #[test]
+    fn offsets_commands_and_webhooks_are_checked_like_the_scenarios() {
+        let long = PB.replace("after: 1m", "after: 18446744073709551615s");
+        assert_eq!(
+            errors(&long),
+            ["12:12: steps[1].after: durations are at most 7 days, found \"18446744073709551615s\""]
+        );
+        let nul = PB.replace("communicate: true\n---", "communicate: true\n    run: \"echo\\0\"\n---");
+        assert_eq!(
+            errors(&nul),
+            ["14:10: steps[1].run: the command contains a NUL byte (`\\0`), which no shell command can hold"]
+        );
+        let hook = PB.replace(
+            "communicate: true\n---",
+            "communicate: true\n    webhook: { url: \"https://x.example/\", headers: { A: \"1\\r\\n2\" }, timeout: 1ns }\n---",
+        );
+        assert_eq!(
+            errors(&hook),
+            [
+                "14:57: steps[1].webhook.headers.A: invalid value for header `A`: header values cannot hold control characters (newlines, NUL)",
+                "14:78: steps[1].webhook.timeout: timeouts are at least 10ms, found 1ns",
+            ]
+        );
     }
 }

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
 use super::Step;
+use crate::engine::executor::later;
 use crate::notify::{self, Delivery, Message, Notify};
 use crate::process::{ShellOpts, run_shell};
 
@@ -178,11 +179,11 @@ pub async fn run(
             }
         }
         for (i, s) in steps.iter().enumerate().filter(|(_, s)| s.on == ev.name) {
-            let due = ev.at + s.after();
+            let due = ev.at.saturating_add(s.after());
             records[i].due_ms = Some(ms(due));
             let (step, mut rec, info, prompter) = (s.clone(), records[i].clone(), info.clone(), prompter.clone());
             let h = waiting.spawn(async move {
-                sleep_until(t0 + due).await;
+                sleep_until(later(t0, due)).await;
                 perform(&step, &mut rec, &info, prompter.as_deref(), t0, due).await;
                 (i, rec)
             });
@@ -270,7 +271,7 @@ async fn perform(
                 return;
             }
             Some(p) => {
-                let late = Instant::now().saturating_duration_since(t0 + due);
+                let late = Instant::now().saturating_duration_since(later(t0, due));
                 match p.ask(step, late).await {
                     Ok(()) => rec.status = "done".into(),
                     Err(reason) => {

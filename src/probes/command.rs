@@ -21,7 +21,7 @@ impl CommandCheck {
     pub fn new(p: &CommandProbe, timeout: Duration) -> Self {
         CommandCheck {
             run: p.run.clone(),
-            expect_exit: p.expect_exit,
+            expect_exit: i32::from(p.expect_exit),
             opts: ShellOpts { timeout, ..ShellOpts::default() },
         }
     }
@@ -63,7 +63,7 @@ mod tests {
 
     use super::*;
 
-    fn check(run: &str, expect_exit: i32, timeout: Duration) -> CommandCheck {
+    fn check(run: &str, expect_exit: u8, timeout: Duration) -> CommandCheck {
         CommandCheck::new(&CommandProbe { run: run.into(), expect_exit, timeout: None }, timeout)
     }
 

@@ -66,7 +66,7 @@ pub fn build(p: &Probe, aws: Option<&Aws>) -> ProbeSpec {
         ),
         None => (Duration::ZERO, Arc::new(Broken("no probe kind is set".into()))),
     };
-    ProbeSpec { name: p.name.clone(), every: p.every.0, timeout: timeout + BACKSTOP, probe, steady: true }
+    ProbeSpec { name: p.name.clone(), every: p.every.0, timeout: timeout.saturating_add(BACKSTOP), probe, steady: true }
 }
 
 /// Every CloudWatch alarm named by an `alarm` abort rule is watched by a probe that is not

@@ -103,14 +103,14 @@ pub fn duration(ms: u64) -> String {
     if ms < 1000 {
         return format!("{ms}ms");
     }
-    let tenths = (ms + 50) / 100;
+    let tenths = ms.saturating_add(50) / 100;
     if tenths < 600 {
         return match tenths % 10 {
             0 => format!("{}s", tenths / 10),
             t => format!("{}.{t}s", tenths / 10),
         };
     }
-    let s = (ms + 500) / 1000;
+    let s = ms.saturating_add(500) / 1000;
     let parts = [(s / 3600, "h"), (s / 60 % 60, "m"), (s % 60, "s")];
     parts.iter().filter(|(n, _)| *n > 0).map(|(n, u)| format!("{n}{u}")).collect::<Vec<_>>().join(" ")
 }

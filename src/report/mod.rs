@@ -12,6 +12,8 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::scenario::file::{ReadError, read_text};
+
 pub use model::{
     BrokenReport, FaultReport, NoteReport, ProbeReport, REPORT_VERSION, Report, RunMeta, SampleReport, ScenarioInfo,
 };
@@ -102,17 +104,20 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    Read { path: PathBuf, source: ReadError },
     #[error("{} is not a valid report: {source}", path.display())]
     Invalid { path: PathBuf, source: serde_json::Error },
     #[error("{} has report_version {found}; this firedrill reads version {REPORT_VERSION}", path.display())]
     Version { path: PathBuf, found: u64 },
 }
 
+/// The largest `report.json` firedrill reads back (a week of samples fits).
+pub const MAX_JSON_BYTES: u64 = 512 * 1024 * 1024;
+
 /// Reads `report.json` from a run directory, or the given file.
 pub fn read(dir_or_file: &Path) -> Result<Report, ReportError> {
     let path = if dir_or_file.is_dir() { dir_or_file.join(JSON_FILE) } else { dir_or_file.to_path_buf() };
-    let text = match fs::read_to_string(&path) {
+    let text = match read_text(&path, MAX_JSON_BYTES) {
         Ok(t) => t,
         Err(source) => return Err(ReportError::Read { path, source }),
     };

@@ -189,7 +189,7 @@ impl Report {
         let comm: Vec<_> = steps.iter().filter(|s| s.communicate).collect();
         if !comm.is_empty() {
             let done: Vec<u64> = comm.iter().filter(|s| s.status == "done").filter_map(|s| s.done_ms).collect();
-            let detect = self.t_inject_ms.zip(self.time_to_detect_ms).map(|(t, d)| t + d);
+            let detect = self.t_inject_ms.zip(self.time_to_detect_ms).map(|(t, d)| t.saturating_add(d));
             let last = done.iter().max().copied();
             self.communication = Some(Communication {
                 planned: comm.len(),
@@ -220,7 +220,7 @@ impl Report {
                 playbook: scenario.playbook.clone(),
             },
             started_at: rfc3339(meta.started_at),
-            ended_at: rfc3339(meta.started_at + record.ended_at),
+            ended_at: rfc3339(meta.started_at.checked_add(record.ended_at).unwrap_or(meta.started_at)),
             duration_ms: ms(record.ended_at),
             outcome: record.outcome,
             abort_reason: record.abort_reason.clone(),

@@ -1071,3 +1071,35 @@ fn junit_and_html_escape_steps_notes_and_controls() {
         }
     }
 }
+
+/// A report.json with times no run could take (written by a firedrill that did not bound
+/// durations) still reads and renders in every format.
+#[test]
+fn huge_times_on_disk_still_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = serde_json::to_value(report(&passed())).unwrap();
+    for key in ["duration_ms", "objective_ms", "stable_for_ms", "precision_ms", "time_to_recover_ms", "t_inject_ms"] {
+        v[key] = json!(u64::MAX);
+    }
+    v["time_to_detect_ms"] = json!(u64::MAX - 1);
+    v["probes"][0]["every_ms"] = json!(u64::MAX);
+    v["samples"][0]["t_ms"] = json!(u64::MAX);
+    v["faults"][0]["reverted_at_ms"] = json!(u64::MAX);
+    std::fs::write(dir.path().join(JSON_FILE), v.to_string()).unwrap();
+    let r = read(dir.path()).unwrap();
+    assert_eq!(r.objective_ms, u64::MAX);
+    assert!(markdown::render(&r).contains("| Objective |"), "{}", markdown::render(&r));
+    assert!(html::render(&r).contains("</svg>"));
+    assert!(junit::render(&r).contains("<testsuite"));
+    assert_eq!(markdown::duration(u64::MAX), "5124095576030h 25m 51s");
+}
+
+/// Only regular files are read back, and never beyond the cap.
+#[test]
+fn a_report_path_that_is_not_a_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(JSON_FILE)).unwrap();
+    let e = read(dir.path()).unwrap_err().to_string();
+    assert!(e.ends_with("report.json: is a directory, not a regular file"), "{e}");
+    assert!(read(Path::new("/dev/zero")).unwrap_err().to_string().ends_with("is a device, not a regular file"));
+}

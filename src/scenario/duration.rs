@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-/// A positive duration written in humantime form: `200ms`, `90s`, `5m`, `1h 30m`.
+/// A positive duration written in humantime form: `200ms`, `90s`, `5m`, `1h 30m`; at most
+/// [`MAX`] (7 days) when read from a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dur(pub Duration);
 
@@ -29,15 +30,24 @@ impl fmt::Display for Dur {
     }
 }
 
-/// Parses `s` as a positive humantime duration, with the error message the loader shows.
+/// The longest duration any field accepts. A game day longer than a week is a mistake,
+/// and the bound keeps every sum of durations and every deadline (`now + duration`) far
+/// from overflowing.
+pub const MAX: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Parses `s` as a positive humantime duration of at most [`MAX`], with the error message
+/// the loader shows.
 pub fn parse(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.starts_with('-') {
         return Err(format!("durations must be positive, found \"{s}\""));
     }
+    let too_long = || format!("durations are at most 7 days, found \"{s}\"");
     match humantime::parse_duration(t) {
         Ok(d) if d.is_zero() => Err(format!("durations must be greater than zero, found \"{s}\"")),
+        Ok(d) if d > MAX => Err(too_long()),
         Ok(d) => Ok(d),
+        Err(humantime::DurationError::NumberOverflow) if !t.contains('.') => Err(too_long()),
         Err(_) => Err(format!("expected a duration like \"90s\", found \"{s}\"")),
     }
 }
@@ -80,7 +90,7 @@ impl JsonSchema for Dur {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "A positive duration in humantime form, e.g. \"200ms\", \"90s\", \"5m\".",
+            "description": "A positive duration in humantime form, e.g. \"200ms\", \"90s\", \"5m\"; at most 7 days.",
             "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*[a-zA-Zµ]+(\\s*[0-9]+\\s*[a-zA-Zµ]+)*\\s*$"
         })
     }
@@ -101,5 +111,15 @@ mod tests {
         assert!(parse("0s").unwrap_err().contains("greater than zero"));
         assert!(parse("-5s").unwrap_err().contains("positive"));
         assert_eq!(parse("ninety").unwrap_err(), "expected a duration like \"90s\", found \"ninety\"");
+    }
+
+    /// Anything longer than a week is refused, including what does not fit a `Duration`.
+    #[test]
+    fn rejects_durations_over_seven_days() {
+        assert_eq!(parse("7d"), Ok(MAX));
+        assert_eq!(parse("168h"), Ok(MAX));
+        for long in ["7d 1ns", "8d", "18446744073709551615s", "300000000000y", "99999999999999999999999999s"] {
+            assert_eq!(parse(long).unwrap_err(), format!("durations are at most 7 days, found \"{long}\""), "{long}");
+        }
     }
 }

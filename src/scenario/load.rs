@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use super::aws::{Environment, Target};
+use super::file::ReadError;
 use super::model::{AbortRule, Fault, Probe, Recovery, SCENARIO_FIELDS, Scenario};
 use super::validate::validate;
 use super::yaml::{self, Loc, Node, Positions, Value, did_you_mean, from_node};
 
-/// Scenario files larger than this are refused before parsing.
+/// Scenario and playbook files larger than this are refused before parsing (at most this
+/// many bytes and one more are ever read).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// One problem in a scenario file, printed as `FILE:LINE:COL: field.path: message`.
@@ -47,6 +49,8 @@ pub struct Invalid(pub Vec<Diagnostic>);
 pub struct Loaded {
     pub scenario: Scenario,
     pub file: PathBuf,
+    /// The exact text that was loaded (a run keeps it as `scenario.yaml`).
+    pub text: String,
     /// The playbook path resolved against the scenario's directory.
     pub playbook: Option<PathBuf>,
     /// The playbook's timed steps (none without a playbook or its front-matter).
@@ -61,23 +65,15 @@ pub fn load(file: &Path) -> Result<Loaded, Invalid> {
         path: path.to_string(),
         message,
     };
-    let text = match std::fs::metadata(file) {
-        Ok(m) if m.len() > MAX_FILE_BYTES => {
-            return Err(Invalid(vec![diag(
-                None,
-                "",
-                format!("file is {} bytes; scenario files are at most {MAX_FILE_BYTES}", m.len()),
-            )]));
-        }
-        Ok(_) => std::fs::read(file).map_err(|e| Invalid(vec![diag(None, "", format!("cannot read: {e}"))])).and_then(
-            |b| {
-                String::from_utf8(b).map_err(|e| {
-                    Invalid(vec![diag(None, "", format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))])
-                })
-            },
-        )?,
-        Err(e) => return Err(Invalid(vec![diag(None, "", format!("cannot read: {e}"))])),
-    };
+    let text = super::file::read_text(file, MAX_FILE_BYTES).map_err(|e| {
+        let message = match e {
+            ReadError::NotFound => "file not found".to_string(),
+            ReadError::NotRegular(kind) => format!("{kind}, not a scenario file"),
+            ReadError::TooLarge { cap } => format!("the file is larger than {cap} bytes, the most a scenario may be"),
+            e => e.to_string(),
+        };
+        Invalid(vec![diag(None, "", message)])
+    })?;
     let base = file.parent().unwrap_or(Path::new("."));
     let (scenario, playbook) = load_str(&text, base).map_err(|problems| {
         Invalid(problems.into_iter().map(|(loc, path, message)| diag(loc, &path, message)).collect())
@@ -97,7 +93,7 @@ pub fn load(file: &Path) -> Result<Loaded, Invalid> {
         },
         None => Vec::new(),
     };
-    Ok(Loaded { scenario, file: file.to_path_buf(), playbook, steps })
+    Ok(Loaded { scenario, file: file.to_path_buf(), text, playbook, steps })
 }
 
 type Raw = (Option<Loc>, String, String);
@@ -161,12 +157,18 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
         validate(&scenario).into_iter().map(|p| (Some(positions.find(&p.path)), p.path, p.message)).collect();
     let playbook = scenario.playbook.as_ref().map(|p| base.join(p));
     if let Some(p) = &playbook {
-        if !p.is_file() {
-            errors.push((
-                Some(positions.find("playbook")),
-                "playbook".into(),
-                format!("playbook file {} not found", p.display()),
-            ));
+        let problem = match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => None,
+            Ok(m) => {
+                Some(format!("playbook {} {}", p.display(), ReadError::NotRegular(super::file::kind_of(m.file_type()))))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some(format!("playbook file {} not found", p.display()))
+            }
+            Err(e) => Some(format!("cannot read the playbook file {}: {e}", p.display())),
+        };
+        if let Some(message) = problem {
+            errors.push((Some(positions.find("playbook")), "playbook".into(), message));
         }
     }
     if errors.is_empty() { Ok((scenario, playbook)) } else { Err(errors) }

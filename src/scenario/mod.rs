@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod duration;
+pub mod file;
 pub mod load;
 pub mod model;
 pub mod validate;

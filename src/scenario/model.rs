@@ -72,7 +72,7 @@ pub const SCENARIO_FIELDS: &[&str] = &[
 ]))]
 pub struct Probe {
     pub name: String,
-    /// Sampling interval.
+    /// Sampling interval; at least 100ms.
     pub every: Dur,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpProbe>,
@@ -179,7 +179,7 @@ pub struct HttpProbe {
     /// Slower responses count as failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency: Option<Dur>,
-    /// Give up after this long; default 5s.
+    /// Give up after this long; default 5s, at least 10ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
 }
@@ -194,7 +194,7 @@ fn default_method() -> String {
 pub struct TcpProbe {
     /// `host:port`.
     pub address: String,
-    /// Connect timeout; default 2s.
+    /// Connect timeout; default 2s, at least 10ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
 }
@@ -204,10 +204,10 @@ pub struct TcpProbe {
 #[serde(deny_unknown_fields)]
 pub struct CommandProbe {
     pub run: String,
-    /// Expected exit status; default 0.
+    /// Expected exit status, 0 to 255; default 0.
     #[serde(default)]
-    pub expect_exit: i32,
-    /// Kill the command and count a failure after this long; default 10s.
+    pub expect_exit: u8,
+    /// Kill the command and count a failure after this long; default 10s, at least 10ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
 }
@@ -352,7 +352,7 @@ impl Fault {
 pub struct CommandFault {
     pub inject: String,
     pub revert: String,
-    /// Timeout of each command; default 30s.
+    /// Timeout of each command; default 30s, at least 10ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
 }

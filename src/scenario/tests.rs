@@ -385,3 +385,206 @@ fn aws_faults_need_environment_known_targets_and_consent() {
     let untyped = AWS.replace("type: ec2:subnet", "type: ec2:bucket");
     assert!(errors(&untyped)[0].starts_with("15:11: targets.subnets.type: "), "{:?}", errors(&untyped));
 }
+
+/// `LINE:COL` of the first occurrence of `needle` in `text`.
+fn pos(text: &str, needle: &str) -> String {
+    let at = text.find(needle).unwrap_or_else(|| panic!("test bug: {needle:?} not in the text"));
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{line}:{col}")
+}
+
+/// Every duration field is bounded (7 days) where it is written, including values that
+/// do not fit a `Duration` at all.
+#[test]
+fn durations_over_a_week_are_refused_at_their_field() {
+    let cases = [
+        ("every: 200ms", "every: ", "steady_state[0].every"),
+        ("timeout: 1s }", "timeout: ", "steady_state[0].http.timeout"),
+        ("timeout: 10s", "timeout: ", "faults[0].command.timeout"),
+        ("duration: 3s", "duration: ", "faults[0].duration"),
+        ("failing_for: 10s", "failing_for: ", "abort[0].failing_for"),
+        ("max_duration: 2m", "max_duration: ", "abort[1].max_duration"),
+        ("within: 5s", "within: ", "recovery.within"),
+        ("stable_for: 1s", "stable_for: ", "recovery.stable_for"),
+        ("settle_timeout: 30s", "settle_timeout: ", "recovery.settle_timeout"),
+    ];
+    for (from, key, path) in cases {
+        for huge in ["18446744073709551615s", "300000000000y", "8d"] {
+            let to = from.replacen(from.split_once(": ").unwrap().1.trim_end_matches(" }"), huge, 1);
+            let text = with(from, &to);
+            let at = pos(&text, &format!("{key}{huge}"));
+            let (line, col) = at.split_once(':').unwrap();
+            let col: usize = col.parse::<usize>().unwrap() + key.len();
+            assert_eq!(
+                errors(&text),
+                [format!("{line}:{col}: {path}: durations are at most 7 days, found \"{huge}\"")],
+                "{from} -> {to}"
+            );
+        }
+    }
+    // A week is the limit, inclusive.
+    assert_eq!(errors(&with("settle_timeout: 30s", "settle_timeout: 7d")), Vec::<String>::new());
+}
+
+/// `every: 1ns` would fork a shell hundreds of times a second; timeouts under 10ms can
+/// never be met.
+#[test]
+fn intervals_and_timeouts_have_lower_bounds() {
+    assert_eq!(
+        errors(&with("every: 200ms", "every: 1ns")),
+        [
+            "8:12: steady_state[0].every: `every` is at least 100ms, found 1ns: a probe samples at most ten times a second"
+        ]
+    );
+    assert_eq!(errors(&with("every: 200ms", "every: 100ms")), Vec::<String>::new());
+    let e = errors(&with("timeout: 1s }", "timeout: 9ms }").replace("timeout: 10s", "timeout: 1ms"));
+    assert_eq!(
+        e,
+        [
+            "7:81: steady_state[0].http.timeout: timeouts are at least 10ms, found 9ms",
+            "14:16: faults[0].command.timeout: timeouts are at least 10ms, found 1ms",
+        ]
+    );
+}
+
+/// What would fail later (a NUL in a shell command, a header HTTP cannot send, an exit
+/// status no process has) fails at `validate`, where it is written.
+#[test]
+fn what_would_fail_at_run_time_fails_validation() {
+    let text = with("inject: \"curl", "inject: \"true\\0; curl")
+        .replace("timeout: 1s }", "timeout: 1s, headers: { X-Token: \"a\\nb\", \"bad name\": x, Ok: \"\\0\" } }")
+        + "notify:\n  - webhook: { url: \"https://hooks.example.com/x\", headers: { A: \"b\\0\" }, timeout: 5ms }\n    on: [start]\n";
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: steady_state[0].http.headers.Ok: invalid value for header `Ok`: header values cannot hold control characters (newlines, NUL)",
+                pos(&text, "\"\\0\" }")
+            ),
+            format!(
+                "{}: steady_state[0].http.headers.X-Token: invalid value for header `X-Token`: header values cannot hold control characters (newlines, NUL)",
+                pos(&text, "\"a\\nb\"")
+            ),
+            format!(
+                "{}: steady_state[0].http.headers.bad name: invalid header name \"bad name\": a header name is letters, digits and `!#$%&'*+-.^_`|~`",
+                pos(&text, "x, Ok")
+            ),
+            format!(
+                "{}: faults[0].command.inject: the command contains a NUL byte (`\\0`), which no shell command can hold",
+                pos(&text, "\"true")
+            ),
+            format!(
+                "{}: notify[0].webhook.headers.A: invalid value for header `A`: header values cannot hold control characters (newlines, NUL)",
+                pos(&text, "\"b\\0\"")
+            ),
+            format!("{}: notify[0].webhook.timeout: timeouts are at least 10ms, found 5ms", pos(&text, "5ms")),
+        ]
+    );
+    let probe = "    http: { url: \"http://127.0.0.1:8080/health\", expect_status: [200], timeout: 1s }";
+    for (code, found) in [("300", "300"), ("-1", "-1"), ("1.5", "1.5"), ("\"0\"", "\"0\"")] {
+        let text = with(probe, &format!("    command: {{ run: \"true\", expect_exit: {code} }}"));
+        assert_eq!(
+            errors(&text),
+            [format!(
+                "7:42: steady_state[0].command.expect_exit: expected a whole number from 0 to 255, found {found}"
+            )]
+        );
+    }
+    let text = with(probe, "    command: { run: \"pg_isready\\0\" }");
+    assert_eq!(
+        errors(&text),
+        ["7:21: steady_state[0].command.run: the command contains a NUL byte (`\\0`), which no shell command can hold"]
+    );
+}
+
+/// Parser and type errors speak of the file, never of the library that read it.
+#[test]
+fn parser_errors_speak_the_users_terms() {
+    let e = errors(&with("owner: sre@example.com", "owner: a\nowner: b"));
+    assert_eq!(e, ["5:1: : key `owner` appears twice in the same mapping"]);
+    let e = errors(&with("    failing_for: 10s", "    consecutive_failures: -1"));
+    assert_eq!(e, ["18:27: abort[0].consecutive_failures: expected a whole number from 0 to 4294967295, found -1"]);
+    let e = errors(&with("    failing_for: 10s", "    consecutive_failures: [1]"));
+    assert_eq!(e, ["18:27: abort[0].consecutive_failures: expected a whole number from 0 to 4294967295, found a list"]);
+    let e = errors("version: 99999999999\n");
+    assert_eq!(e, ["1:10: version: expected a whole number from 0 to 4294967295, found 99999999999"]);
+
+    let wide = format!("version: 1\nx: [{}]\n", "0,".repeat(250_001));
+    let e = errors(&wide);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].ends_with(": : the file is too large or too deeply nested: more than 250000 YAML nodes"), "{e:?}");
+    let deep = format!("version: 1\nx: {}{}\n", "[".repeat(100), "]".repeat(100));
+    let e = errors(&deep);
+    assert_eq!(e, ["2:35: : the file is nested too deeply: more than 32 levels of lists and mappings"]);
+    for internal in ["budget", "Budget", "Options", "Policy", "u32", "{ "] {
+        assert!(!e[0].contains(internal), "{e:?}");
+    }
+}
+
+/// The file a user names is read only if it is a regular file, and never beyond the cap,
+/// whatever its size claims; a playbook that is not a file says what it is.
+#[test]
+fn scenario_and_playbook_files_must_be_regular_and_small() {
+    let msg = |p: &Path| match super::load(p) {
+        Ok(_) => panic!("{} loaded", p.display()),
+        Err(super::Invalid(d)) => d.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(msg(Path::new("/dev/zero")), ["/dev/zero: a device, not a scenario file"]);
+    assert_eq!(msg(d), [format!("{}: a directory, not a scenario file", d.display())]);
+    let fifo = d.join("fifo.yaml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = fifo.clone();
+    std::thread::spawn(move || tx.send(msg(&f)).unwrap());
+    let e = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("loading a FIFO blocked");
+    assert_eq!(e, [format!("{}: a named pipe (FIFO), not a scenario file", fifo.display())]);
+    let big = d.join("big.yaml");
+    std::fs::write(&big, format!("{VALID}#{}\n", " ".repeat(1 << 20))).unwrap();
+    assert_eq!(
+        msg(&big),
+        [format!("{}: the file is larger than 1048576 bytes, the most a scenario may be", big.display())]
+    );
+    assert_eq!(msg(&d.join("none.yaml")), [format!("{}: file not found", d.join("none.yaml").display())]);
+
+    // Playbooks: a FIFO or a directory is named for what it is, and size is capped too.
+    let scenario = d.join("s.yaml");
+    let line = VALID.lines().count() + 1;
+    for (name, what) in
+        [("fifo.yaml", "is a named pipe (FIFO), not a regular file"), (".", "is a directory, not a regular file")]
+    {
+        std::fs::write(&scenario, format!("{VALID}playbook: {name}\n")).unwrap();
+        assert_eq!(
+            msg(&scenario),
+            [format!("{}:{line}:11: playbook: playbook {} {what}", scenario.display(), d.join(name).display())]
+        );
+    }
+    let pb = d.join("pb.md");
+    std::fs::write(&pb, format!("---\nsteps: []\n---\n{}", "x".repeat(1 << 20))).unwrap();
+    std::fs::write(&scenario, format!("{VALID}playbook: pb.md\n")).unwrap();
+    assert_eq!(
+        msg(&scenario),
+        [format!("{}: the file is larger than 1048576 bytes, the most a playbook may be", pb.display())]
+    );
+}
+
+/// A capacity probe whose minimum is 0 passes whatever happens.
+#[test]
+fn capacity_probes_need_a_minimum_of_one() {
+    let asg = AWS.replace("cloudwatch_alarm: { alarm: shop-5xx }", "asg_capacity: { group: web, min_healthy: 0 }");
+    assert_eq!(
+        errors(&asg),
+        [
+            "19:46: steady_state[0].asg_capacity.min_healthy: must be at least 1: a probe that cannot fail says nothing about health"
+        ]
+    );
+    let ec2 = AWS.replace("cloudwatch_alarm: { alarm: shop-5xx }", "ec2_running: { tags: { app: shop }, min: 0 }");
+    assert_eq!(
+        errors(&ec2),
+        [
+            "19:46: steady_state[0].ec2_running.min: must be at least 1: a probe that cannot fail says nothing about health"
+        ]
+    );
+}

@@ -2,7 +2,9 @@
 //! tagged with the field path it concerns (the loader turns paths into line:column).
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
+use super::Dur;
 use super::aws::{Select, TargetType};
 use super::model::{FAULT_KINDS, FaultKind, PROBE_KINDS, ProbeKind, Scenario};
 
@@ -22,6 +24,45 @@ fn valid_name(s: &str) -> bool {
 }
 
 const NAME_RULE: &str = "names use letters, digits, `-`, `_` and `.` (at most 64)";
+
+/// The shortest probe interval: each sample is a request or a process, and a probe that
+/// samples faster than this floods what it watches (and forks hundreds of shells a second).
+pub const MIN_PROBE_EVERY: Duration = Duration::from_millis(100);
+
+/// The shortest timeout of a probe, command or webhook: below it nothing can answer, so
+/// every attempt would fail.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// Why `cmd` cannot be run by `sh -c`, if it cannot: a NUL byte ends a C string.
+pub fn command_problem(cmd: &str) -> Option<String> {
+    cmd.contains('\0').then(|| "the command contains a NUL byte (`\\0`), which no shell command can hold".to_string())
+}
+
+/// A timeout shorter than [`MIN_TIMEOUT`], as a message.
+pub fn timeout_problem(d: Option<Dur>) -> Option<String> {
+    d.filter(|d| d.0 < MIN_TIMEOUT).map(|d| format!("timeouts are at least {}, found {d}", Dur(MIN_TIMEOUT)))
+}
+
+/// Problems with HTTP headers (a probe's or a webhook's), by field path under `at`.
+pub fn header_problems(at: &str, headers: &std::collections::BTreeMap<String, String>) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            out.push(problem(
+                format!("{at}.{name}"),
+                format!("invalid header name {name:?}: a header name is letters, digits and `!#$%&'*+-.^_`|~`"),
+            ));
+        } else if reqwest::header::HeaderValue::from_str(value).is_err() {
+            out.push(problem(
+                format!("{at}.{name}"),
+                format!(
+                    "invalid value for header `{name}`: header values cannot hold control characters (newlines, NUL)"
+                ),
+            ));
+        }
+    }
+    out
+}
 
 /// Checks everything that can be checked without touching the world.
 pub fn validate(s: &Scenario) -> Vec<Problem> {
@@ -44,6 +85,16 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     for (i, p) in s.steady_state.iter().enumerate() {
         let at = format!("steady_state[{i}]");
         check_name(&mut out, &format!("{at}.name"), &p.name, &mut probe_names, i, "probe", "steady_state");
+        if p.every.0 < MIN_PROBE_EVERY {
+            out.push(problem(
+                format!("{at}.every"),
+                format!(
+                    "`every` is at least {}, found {}: a probe samples at most ten times a second",
+                    Dur(MIN_PROBE_EVERY),
+                    p.every
+                ),
+            ));
+        }
         let kinds = p.kinds();
         match kinds.len() {
             0 => out.push(problem(&at, format!("probe `{}` has no kind: add one of {}", p.name, list(PROBE_KINDS)))),
@@ -86,6 +137,14 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
                     format!("{at}.command.revert"),
                     "the revert command is empty: every command fault must say how to undo it",
                 ));
+            }
+            for (field, cmd) in [("inject", &c.inject), ("revert", &c.revert)] {
+                if let Some(m) = command_problem(cmd) {
+                    out.push(problem(format!("{at}.command.{field}"), m));
+                }
+            }
+            if let Some(m) = timeout_problem(c.timeout) {
+                out.push(problem(format!("{at}.command.timeout"), m));
             }
         }
         for (j, dep) in f.after.iter().enumerate() {
@@ -146,9 +205,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     // Notifications.
     for (i, n) in s.notify.iter().enumerate() {
         let at = format!("notify[{i}]");
-        if let Err(e) = n.webhook.check() {
-            out.push(problem(format!("{at}.webhook.url"), e));
-        }
+        out.extend(webhook_problems(&format!("{at}.webhook"), &n.webhook));
         if n.on.is_empty() {
             out.push(problem(format!("{at}.on"), format!("name at least one event: {}", list(crate::notify::EVENTS))));
         }
@@ -220,10 +277,9 @@ fn check_probe_kind(out: &mut Vec<Problem>, at: &str, kind: ProbeKind<'_>) {
                     out.push(problem(format!("{p}.body_regex"), format!("invalid regular expression: {first}")));
                 }
             }
-            for name in h.headers.keys() {
-                if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                    out.push(problem(format!("{p}.headers.{name}"), format!("invalid header name {name:?}")));
-                }
+            out.extend(header_problems(&format!("{p}.headers"), &h.headers));
+            if let Some(m) = timeout_problem(h.timeout) {
+                out.push(problem(format!("{p}.timeout"), m));
             }
         }
         ProbeKind::Tcp(t) => {
@@ -234,10 +290,19 @@ fn check_probe_kind(out: &mut Vec<Problem>, at: &str, kind: ProbeKind<'_>) {
             if !ok {
                 out.push(problem(format!("{at}.tcp.address"), format!("expected `host:port`, found {:?}", t.address)));
             }
+            if let Some(m) = timeout_problem(t.timeout) {
+                out.push(problem(format!("{at}.tcp.timeout"), m));
+            }
         }
         ProbeKind::Command(c) => {
             if c.run.trim().is_empty() {
                 out.push(problem(format!("{at}.command.run"), "the command is empty"));
+            }
+            if let Some(m) = command_problem(&c.run) {
+                out.push(problem(format!("{at}.command.run"), m));
+            }
+            if let Some(m) = timeout_problem(c.timeout) {
+                out.push(problem(format!("{at}.command.timeout"), m));
             }
         }
         // Checked with the rest of the AWS parts in `validate_aws`.
@@ -246,6 +311,19 @@ fn check_probe_kind(out: &mut Vec<Problem>, at: &str, kind: ProbeKind<'_>) {
         | ProbeKind::Ec2Running(_)
         | ProbeKind::RdsStatus(_) => {}
     }
+}
+
+/// Problems with a webhook (a scenario's `notify` or a playbook step's), under `at`.
+pub fn webhook_problems(at: &str, w: &crate::notify::Webhook) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Err(e) = w.check_url() {
+        out.push(problem(format!("{at}.url"), e));
+    }
+    out.extend(header_problems(&format!("{at}.headers"), &w.headers));
+    if let Some(m) = timeout_problem(w.timeout) {
+        out.push(problem(format!("{at}.timeout"), m));
+    }
+    out
 }
 
 fn list(items: &[&str]) -> String {
@@ -508,6 +586,14 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
                 ProbeKind::Ec2Running(e) if e.tags.is_empty() => {
                     out.push(problem(format!("{at}.ec2_running.tags"), "name at least one tag"))
                 }
+                ProbeKind::AsgCapacity(a) if a.min_healthy == 0 => out.push(problem(
+                    format!("{at}.asg_capacity.min_healthy"),
+                    "must be at least 1: a probe that cannot fail says nothing about health",
+                )),
+                ProbeKind::Ec2Running(e) if e.min == 0 => out.push(problem(
+                    format!("{at}.ec2_running.min"),
+                    "must be at least 1: a probe that cannot fail says nothing about health",
+                )),
                 ProbeKind::RdsStatus(r) if r.cluster.is_some() == r.instance.is_some() => {
                     out.push(problem(format!("{at}.rds_status"), "give exactly one of `cluster` or `instance`"))
                 }

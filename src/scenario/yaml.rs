@@ -76,18 +76,68 @@ fn loc_of(l: &serde_saphyr::Location) -> Loc {
 /// alias bombs are rejected by serde-saphyr with a line and column.
 pub fn parse(text: &str) -> Result<Node, (Option<Loc>, String)> {
     // YAML 1.2 core booleans only: `y`, `no`, `on` stay strings (the "Norway problem").
-    let options = serde_saphyr::options! { strict_booleans: true };
-    let spanned: Spanned<RawValue> = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let loc = e.location().map(|l| loc_of(&l));
-        let msg = e.without_snippet().to_string();
-        // serde-saphyr appends its own "at line N column M"; we print the position ourselves.
-        let msg = match msg.find(" at line ") {
-            Some(i) => msg[..i].to_string(),
-            None => msg,
-        };
-        (loc, msg)
-    })?;
+    let options = serde_saphyr::options! { strict_booleans: true, budget: Some(budget()) };
+    let spanned: Spanned<RawValue> = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| (e.location().map(|l| loc_of(&l)), parse_message(&e)))?;
     Ok(into_node(spanned))
+}
+
+/// The parser's limits: its defaults, but nesting bounded well below what a thread's stack
+/// holds (a scenario nests about 6 levels; 64 overflowed a 2 MiB stack in a debug build).
+fn budget() -> serde_saphyr::Budget {
+    let mut b = serde_saphyr::Budget::default();
+    b.max_depth = 32;
+    b
+}
+
+/// A parser error in the terms of someone writing a YAML file: no type names, option
+/// names or debug output from the library.
+fn parse_message(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let mut e = e.without_snippet();
+    while let E::AliasError { error, .. } = e {
+        e = error.without_snippet();
+    }
+    let limits = budget();
+    let aliases = "aliases (`*name`) expand to too much; write the values out instead";
+    match e {
+        E::Budget { breach, .. } => match breach {
+            B::Nodes { .. } => {
+                format!("the file is too large or too deeply nested: more than {} YAML nodes", limits.max_nodes)
+            }
+            B::Events { .. } => {
+                format!("the file is too large or too deeply nested: more than {} YAML events", limits.max_events)
+            }
+            B::Depth { .. } => {
+                format!("the file is nested too deeply: more than {} levels of lists and mappings", limits.max_depth)
+            }
+            B::Anchors { .. } => format!("too many anchors (`&name`): more than {}", limits.max_anchors),
+            B::Aliases { .. } | B::AliasAnchorRatio { .. } | B::RecordedAnchorEvents { .. } => aliases.into(),
+            B::Documents { .. } => "the file holds too many YAML documents (`---`); firedrill reads one".into(),
+            B::MergeKeys { .. } => "too many merge keys (`<<`)".into(),
+            _ => "the file is too large or too complex to read".into(),
+        },
+        E::DuplicateMappingKey { key: Some(k), .. } => format!("key `{k}` appears twice in the same mapping"),
+        E::DuplicateMappingKey { key: None, .. } => "a key appears twice in the same mapping".into(),
+        E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => aliases.into(),
+        E::UnknownAnchor { .. } => "an alias (`*name`) names an anchor (`&name`) defined nowhere before it".into(),
+        E::MultipleDocuments { .. } => "the file holds more than one YAML document (`---`); firedrill reads one".into(),
+        E::Eof { .. } => "the file ends in the middle of a value".into(),
+        E::InvalidUtf8Input => "not UTF-8 text".into(),
+        _ => {
+            use serde_saphyr::MessageFormatter;
+            let msg = serde_saphyr::UserMessageFormatter.format_message(e).into_owned();
+            // Positions are printed by the caller, as FILE:LINE:COL.
+            match msg.find(" at line ") {
+                Some(i) => msg[..i].to_string(),
+                None => msg,
+            }
+        }
+    }
 }
 
 fn into_node(s: Spanned<RawValue>) -> Node {
@@ -243,6 +293,18 @@ impl de::Error for DeError {
         DeError { loc: None, path: None, message: msg.to_string() }
     }
 
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        de::Error::custom(format!("expected {}, found {}", expected(exp), unexpected(unexp)))
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        de::Error::custom(format!("expected {}, found {}", expected(exp), unexpected(unexp)))
+    }
+
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        de::Error::custom(format!("expected {}, found {len} items", expected(exp)))
+    }
+
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         let message = match did_you_mean(field, expected) {
             Some(s) => format!("unknown field `{field}`, did you mean `{s}`?"),
@@ -264,6 +326,50 @@ impl de::Error for DeError {
             ),
         };
         DeError { loc: None, path: None, message }
+    }
+}
+
+/// What serde says a visitor expects, in the words of a YAML file: `u8` is "a whole
+/// number from 0 to 255", a "map" is a mapping.
+fn expected(exp: &dyn de::Expected) -> String {
+    fn whole<T: fmt::Display>(min: T, max: T) -> String {
+        format!("a whole number from {min} to {max}")
+    }
+    let e = exp.to_string();
+    match e.as_str() {
+        "u8" => whole(u8::MIN, u8::MAX),
+        "u16" => whole(u16::MIN, u16::MAX),
+        "u32" => whole(u32::MIN, u32::MAX),
+        "u64" => whole(u64::MIN, u64::MAX),
+        "i8" => whole(i8::MIN, i8::MAX),
+        "i16" => whole(i16::MIN, i16::MAX),
+        "i32" => whole(i32::MIN, i32::MAX),
+        "i64" => whole(i64::MIN, i64::MAX),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" => "`true` or `false`".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a mapping".into(),
+        "a borrowed string" => "a string".into(),
+        _ if e.starts_with("struct ") || e.starts_with("map") => "a mapping".into(),
+        _ if e.starts_with("tuple") || e.starts_with("sequence") => "a list".into(),
+        _ => e,
+    }
+}
+
+/// The value a file held, as it was written.
+fn unexpected(u: de::Unexpected<'_>) -> String {
+    use de::Unexpected as U;
+    match u {
+        U::Bool(b) => format!("`{b}`"),
+        U::Unsigned(n) => n.to_string(),
+        U::Signed(n) => n.to_string(),
+        U::Float(f) => f.to_string(),
+        U::Char(c) => format!("{c:?}"),
+        U::Str(s) => format!("{s:?}"),
+        U::Unit | U::Option => "null".into(),
+        U::Seq => "a list".into(),
+        U::Map => "a mapping".into(),
+        other => other.to_string(),
     }
 }
 
