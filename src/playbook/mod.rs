@@ -166,6 +166,9 @@ pub fn validate(pb: &Playbook) -> Vec<(String, String)> {
             if let Err(e) = w.check() {
                 out.push((format!("{at}.webhook.url"), e));
             }
+            if let Err(e) = w.check_timeout() {
+                out.push((format!("{at}.webhook.timeout"), e));
+            }
         }
         if s.kind() == "manual" {
             if let Some(first) = slots.insert((&s.who, &s.on, s.after()), i) {

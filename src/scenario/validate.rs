@@ -149,6 +149,9 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         if let Err(e) = n.webhook.check() {
             out.push(problem(format!("{at}.webhook.url"), e));
         }
+        if let Err(e) = n.webhook.check_timeout() {
+            out.push(problem(format!("{at}.webhook.timeout"), e));
+        }
         if n.on.is_empty() {
             out.push(problem(format!("{at}.on"), format!("name at least one event: {}", list(crate::notify::EVENTS))));
         }
