@@ -210,9 +210,27 @@ fn an_endless_aws_answer_fails_the_call_and_the_fault_is_reverted() {
     wait_until("the stop injected", Duration::from_secs(30), || {
         sb.run_dirs().first().is_some_and(|d| read_journal(d).iter().any(|e| e["event"] == "done"))
     });
+    // Peak resident memory (VmHWM) of firedrill, sampled until it is reaped.
+    let pid = running.pid();
+    let peak = std::thread::spawn(move || {
+        let mut peak_kb = 0u64;
+        let end = std::time::Instant::now() + Duration::from_secs(120);
+        while std::time::Instant::now() < end {
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { break };
+            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:"));
+            if let Some(kb) = hwm.and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()) {
+                peak_kb = peak_kb.max(kb);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peak_kb
+    });
     endless.store(true, Ordering::SeqCst);
     let done = running.wait();
+    let peak_mib = peak.join().unwrap() / 1024;
     assert_eq!(done.code(), Some(3), "aborted: {done}");
+    eprintln!("endless answer: peak RSS {peak_mib} MiB, {} endless answers served", proxy.count(Act::EndlessBody));
+    assert!(peak_mib > 0 && peak_mib < 512, "peak RSS {peak_mib} MiB: the answer was not capped");
     let report = read_report(&sb.only_run_dir());
     let reason = report["abort_reason"].as_str().unwrap_or_default();
     let expected = format!(
