@@ -471,3 +471,39 @@ fn poll_interval() -> Duration {
         .and_then(|v| humantime::parse_duration(&v).ok())
         .unwrap_or(Duration::from_secs(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::error::ConnectorError;
+    use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
+
+    use super::*;
+
+    type Err = SdkError<DescribeInstancesError>;
+
+    /// What went wrong on the wire reads in the operator's terms, names where, and keeps
+    /// its kind; no SDK type name or debug dump gets through.
+    #[test]
+    fn wire_errors_read_in_user_terms() {
+        let refused: Err = SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        ))));
+        let e = sdk_err("ec2:DescribeInstances", refused);
+        assert_eq!(e.kind, ErrorKind::Unreachable);
+        assert!(e.message.starts_with("cannot reach the AWS"), "{e}");
+        assert!(e.message.ends_with(": connection refused"), "{e}");
+        assert!(!e.message.contains("DispatchFailure") && !e.message.contains("ConnectorError"), "{e}");
+
+        let timed_out: Err = SdkError::timeout_error(Box::new(std::io::Error::other(
+            "operation timeout (all attempts including retries) occurred after 120s",
+        )));
+        let e = sdk_err("ec2:DescribeInstances", timed_out);
+        assert_eq!(e.kind, ErrorKind::Unreachable);
+        assert!(e.message.ends_with(": the call (all its attempts) timed out after 120s"), "{e}");
+
+        // (An answer over the cap: tests/it/chaos.rs serves one through a proxy.)
+        for internal in ["DispatchFailure", "ConnectorError", "TimeoutError", "source:"] {
+            assert!(!e.message.contains(internal), "{internal} in {e}");
+        }
+    }
+}
