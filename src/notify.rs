@@ -9,11 +9,19 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use crate::scenario::Dur;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `timeout` a webhook may set: a chat or status-page hook that takes longer is
+/// down, and waiting on it would only hold the end of the run.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 pub const ATTEMPTS: u32 = 3;
+/// After the run has ended (every fault reverted or listed as still broken), how long the
+/// notifications and automated playbook steps still under way may take in all before they
+/// are cut off and the run exits. A signal cuts them off at once.
+pub const FINISH_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The events a scenario's `notify` entries can name.
 pub const EVENTS: &[&str] = &["announce", "start", "abort", "recovered", "end"];
@@ -42,7 +50,7 @@ pub struct Webhook {
     /// The message; default: firedrill writes one for the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// Per attempt; default 5s, at least 10ms. Three attempts in all.
+    /// Per attempt; default 5s, at least 10ms, at most 30s. Three attempts in all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
 }
@@ -64,6 +72,18 @@ impl Webhook {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
             Ok(u) => Err(format!("expected an http:// or https:// URL, found scheme `{}`", u.scheme())),
             Err(e) => Err(format!("invalid URL: {e}")),
+        }
+    }
+
+    /// Pure check of `timeout`: at most [`MAX_TIMEOUT`], more than zero.
+    pub fn check_timeout(&self) -> Result<(), String> {
+        match self.timeout.as_ref().map(|d| d.0) {
+            Some(t) if t.is_zero() => Err("must be more than 0s".into()),
+            Some(t) if t > MAX_TIMEOUT => Err(format!(
+                "at most {} per attempt (a webhook that takes longer is down; firedrill never waits on one for long)",
+                humantime::format_duration(MAX_TIMEOUT)
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -99,9 +119,28 @@ pub struct Delivery {
 }
 
 /// Sends `msg` to `hook` with retries and backoff; never panics, never longer than
-/// `ATTEMPTS × (timeout + backoff)`.
-pub async fn send(hook: &Webhook, msg: &Message) -> Delivery {
-    let timeout = hook.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+/// `ATTEMPTS × (timeout + backoff)` (the timeout capped at [`MAX_TIMEOUT`]), and no
+/// longer than until `cutoff` is cancelled: then the delivery is recorded as cut off.
+pub async fn send(hook: &Webhook, msg: &Message, cutoff: &CancellationToken) -> Delivery {
+    let target = hook.redacted();
+    tokio::select! {
+        d = send_inner(hook, msg) => d,
+        _ = cutoff.cancelled() => Delivery {
+            event: msg.event.clone(),
+            target,
+            ok: false,
+            attempts: 0,
+            error: Some(CUT_OFF.into()),
+            t_ms: 0,
+        },
+    }
+}
+
+/// Why a delivery or step still under way when the run finished did not complete.
+pub const CUT_OFF: &str = "cut off: the run had ended and the notification deadline passed (or a signal came)";
+
+async fn send_inner(hook: &Webhook, msg: &Message) -> Delivery {
+    let timeout = hook.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0).min(MAX_TIMEOUT);
     let text = hook.text.clone().unwrap_or_else(|| msg.text.clone());
     let body = match hook.format {
         Format::Slack => serde_json::json!({ "text": text }),
@@ -111,7 +150,9 @@ pub async fn send(hook: &Webhook, msg: &Message) -> Delivery {
     };
     let mut d =
         Delivery { event: msg.event.clone(), target: hook.redacted(), ok: false, attempts: 0, error: None, t_ms: 0 };
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
+    // No redirects: a webhook's URL and headers are secrets, and are sent to the host
+    // named in the scenario only. The answer's body is never read (only its status).
+    let client = match reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()).build() {
         Ok(c) => c,
         Err(e) => {
             d.error = Some(format!("cannot build an HTTP client: {e}"));
@@ -165,6 +206,50 @@ mod tests {
         assert!(hook("https://example.com/x").check_url().is_ok());
     }
 
+    #[test]
+    fn a_webhook_timeout_is_capped() {
+        let mut h = hook("https://example.com/x");
+        h.timeout = Some(Dur(Duration::from_secs(3600)));
+        assert!(h.check_timeout().unwrap_err().starts_with("at most 30s per attempt"));
+        h.timeout = Some(Dur(Duration::from_secs(30)));
+        assert!(h.check_timeout().is_ok());
+        h.timeout = Some(Dur(Duration::ZERO));
+        assert!(h.check_timeout().is_err());
+    }
+
+    /// An endpoint that accepts and never answers holds a delivery only until the cutoff.
+    #[tokio::test]
+    async fn a_webhook_that_never_answers_is_cut_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let mut h = hook(&format!("http://127.0.0.1:{port}/x"));
+        h.timeout = Some(Dur(MAX_TIMEOUT));
+        let msg = Message {
+            event: "end".into(),
+            scenario: "s".into(),
+            run_id: "r".into(),
+            text: "t".into(),
+            at: "now".into(),
+        };
+        let cutoff = CancellationToken::new();
+        let c = cutoff.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            c.cancel();
+        });
+        let d = tokio::time::timeout(Duration::from_secs(20), send(&h, &msg, &cutoff))
+            .await
+            .expect("the cutoff ends the delivery");
+        assert!(!d.ok);
+        assert_eq!(d.error.as_deref(), Some(CUT_OFF));
+    }
+
     #[tokio::test]
     async fn an_unreachable_webhook_fails_after_three_attempts_without_leaking_the_url() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -176,7 +261,7 @@ mod tests {
             text: "t".into(),
             at: "now".into(),
         };
-        let d = send(&h, &msg).await;
+        let d = send(&h, &msg, &CancellationToken::new()).await;
         assert!(!d.ok);
         assert_eq!(d.attempts, 3);
         assert_eq!(d.error.as_deref(), Some("connection failed"));

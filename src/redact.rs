@@ -66,6 +66,8 @@ pub fn in_text(text: &str, keep: Keep) -> String {
         let len = text[start..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | '>'))
             .unwrap_or(text.len() - start);
+        // Punctuation that ends a sentence is not part of the URL before it.
+        let len = text[start..start + len].trim_end_matches([',', '.', ';', ':', '!', '?']).len();
         out.push_str(&text[i..start]);
         out.push_str(&url(&text[start..start + len], keep));
         i = start + len;
@@ -117,5 +119,13 @@ mod tests {
         );
         assert!(out.ends_with("\"https://***@z/\""), "{out}");
         assert_eq!(in_text("no url here", Keep::Path), "no url here");
+    }
+
+    #[test]
+    fn punctuation_after_a_url_stays_outside_it() {
+        assert_eq!(
+            in_text("redirected to http://localhost:9, another host; see http://h/p?k=v.", Keep::Path),
+            "redirected to http://localhost:9/, another host; see http://h/p?k=***."
+        );
     }
 }

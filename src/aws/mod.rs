@@ -5,6 +5,12 @@
 //! call, filters server-side where the API can, and turns SDK errors into [`AwsError`].
 //! Faults, probes and target resolution call the plain functions here and never see an
 //! SDK type.
+//!
+//! What AWS sends back is bounded: a response body larger than [`MAX_RESPONSE`] fails
+//! its call (an endless or huge answer from a broken endpoint or proxy must not grow the
+//! process until the OOM killer ends it with faults still injected). Errors read in the
+//! operator's terms ("cannot reach the AWS endpoint http://…: connection refused"), never
+//! as the SDK's debug dump, and keep their [`ErrorKind`].
 
 mod asg;
 mod cloudwatch;
@@ -22,8 +28,10 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::interceptors::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef, InterceptorContext,
 };
+use aws_sdk_ec2::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -78,6 +86,65 @@ impl AwsError {
     }
 }
 
+/// The most bytes of one AWS response body firedrill reads; a larger answer fails the call.
+pub const MAX_RESPONSE: usize = 64 << 20;
+
+/// Where calls go, for messages: the `--endpoint-url` / `AWS_ENDPOINT_URL` if one was
+/// given, else the region (each service's own endpoint there).
+static WHERE: std::sync::RwLock<Option<(Option<String>, String)>> = std::sync::RwLock::new(None);
+
+/// "the AWS endpoint http://127.0.0.1:4566" or "the AWS ec2 endpoint in us-east-1".
+fn endpoint_for(op: &str) -> String {
+    let service = op.split(':').next().unwrap_or("AWS");
+    match WHERE.read().ok().and_then(|w| w.clone()) {
+        Some((Some(url), _)) => format!("the AWS endpoint {url}"),
+        Some((None, region)) => format!("the AWS {service} endpoint in {region}"),
+        None => format!("the AWS {service} endpoint"),
+    }
+}
+
+/// What went wrong on the wire, in words, from an error's chain of causes: "connection
+/// refused", "the connection was closed before AWS answered", …
+fn wire_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut last = e.to_string();
+    while let Some(c) = cause {
+        if c.downcast_ref::<http_body_util::LengthLimitError>().is_some() || c.to_string() == "length limit exceeded" {
+            return format!("the answer was larger than {} MiB; refused", MAX_RESPONSE >> 20);
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return match io.kind() {
+                K::ConnectionRefused => "connection refused".into(),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => "the connection was reset".into(),
+                K::TimedOut => "the connection timed out".into(),
+                K::UnexpectedEof => "the connection was closed before AWS answered".into(),
+                _ => strip_os_error(&io.to_string()),
+            };
+        }
+        let text = c.to_string();
+        if text.contains("connection closed before message completed") || text.contains("IncompleteMessage") {
+            return "the connection was closed before AWS answered".into();
+        }
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return "the host name could not be resolved".into();
+        }
+        if !text.is_empty() {
+            last = text;
+        }
+        cause = c.source();
+    }
+    strip_os_error(&last)
+}
+
+/// "Connection refused (os error 111)" → "Connection refused".
+fn strip_os_error(s: &str) -> String {
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
 /// Turns an SDK error into an [`AwsError`] that says what went wrong in words.
 fn sdk_err<E>(op: &str, e: SdkError<E>) -> AwsError
 where
@@ -85,11 +152,44 @@ where
 {
     let code = e.code().map(str::to_string);
     let text = DisplayErrorContext(&e).to_string();
+    // What happened before any answer could be read, in the operator's terms.
+    let wire = match &e {
+        SdkError::DispatchFailure(d) => {
+            let why = match d.as_connector_error() {
+                Some(c) if c.is_timeout() => "timed out".to_string(),
+                Some(c) => wire_cause(c),
+                None => wire_cause(&e),
+            };
+            Some(format!("cannot reach {}: {why}", endpoint_for(op)))
+        }
+        SdkError::TimeoutError(_) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            let mut what = "timed out".to_string();
+            while let Some(c) = cause {
+                let t = c.to_string();
+                if let Some(i) = t.find("occurred after ") {
+                    let after = &t[i + "occurred after ".len()..];
+                    let all = t.contains("all attempts");
+                    what = format!(
+                        "{} timed out after {after}",
+                        if all { "the call (all its attempts)" } else { "one attempt" }
+                    );
+                    break;
+                }
+                cause = c.source();
+            }
+            Some(format!("no answer from {}: {what}", endpoint_for(op)))
+        }
+        SdkError::ResponseError(_) => Some(format!("unreadable answer from {}: {}", endpoint_for(op), wire_cause(&e))),
+        _ => None,
+    };
     let kind = match (&e, code.as_deref()) {
         (SdkError::DispatchFailure(_), _) if text.contains("credentials") || text.contains("Credentials") => {
             ErrorKind::Credentials
         }
-        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => ErrorKind::Unreachable,
+        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_), _) => {
+            ErrorKind::Unreachable
+        }
         (_, Some(c)) if c.contains("NotFound") || c.starts_with("NoSuch") || c.ends_with(".NotFound") => {
             ErrorKind::NotFound
         }
@@ -133,9 +233,11 @@ where
         (None, _) if matches!(e, SdkError::ServiceError(_)) && status.is_some() => {
             format!("HTTP {} with no error details", status.unwrap_or_default())
         }
-        _ if kind == ErrorKind::Unreachable => format!("cannot reach AWS ({text})"),
-        _ if kind == ErrorKind::Credentials => format!("no usable AWS credentials ({text})"),
-        _ => text,
+        _ if kind == ErrorKind::Credentials => format!("no usable AWS credentials ({})", wire_cause(&e)),
+        _ => match wire {
+            Some(w) => w,
+            None => text,
+        },
     };
     AwsError { op: op.to_string(), kind, code, message }
 }
@@ -167,6 +269,47 @@ impl Intercept for CallCounter {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Caps every AWS response body at [`MAX_RESPONSE`] bytes: reading more fails the call.
+#[derive(Debug, Clone, Default)]
+struct BodyCap;
+
+impl Intercept for BodyCap {
+    fn name(&self) -> &'static str {
+        "firedrill-body-cap"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        ctx: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let body = ctx.response_mut().body_mut();
+        let inner = std::mem::replace(body, aws_smithy_types::body::SdkBody::taken());
+        *body = aws_smithy_types::body::SdkBody::from_body_1_x(http_body_util::Limited::new(inner, MAX_RESPONSE));
+        Ok(())
+    }
+}
+
+/// An answer over the cap is not retried: a broken endpoint would only send it again.
+#[derive(Debug, Clone, Default)]
+struct NoRetryOverCap;
+
+impl ClassifyRetry for NoRetryOverCap {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.output_or_error() {
+            Some(Err(e)) if e.is_response_error() && wire_cause(e).starts_with("the answer was larger than") => {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "firedrill-no-retry-over-cap"
     }
 }
 
@@ -220,26 +363,54 @@ impl Aws {
             }
         }
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let endpoint = opts.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        if let Ok(mut w) = WHERE.write() {
+            *w = Some((endpoint, region.clone()));
+        }
         let calls = CallCounter::default();
         Ok(Aws {
             region,
             ec2: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+                aws_sdk_ec2::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
             ),
             asg: aws_sdk_autoscaling::Client::from_conf(
-                aws_sdk_autoscaling::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+                aws_sdk_autoscaling::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
             ),
             rds: aws_sdk_rds::Client::from_conf(
-                aws_sdk_rds::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+                aws_sdk_rds::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
             ),
             iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
             ),
             cw: aws_sdk_cloudwatch::Client::from_conf(
-                aws_sdk_cloudwatch::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+                aws_sdk_cloudwatch::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
             ),
             sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+                aws_sdk_sts::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
             ),
             calls,
             poll: poll_interval(),
@@ -299,4 +470,40 @@ fn poll_interval() -> Duration {
         .ok()
         .and_then(|v| humantime::parse_duration(&v).ok())
         .unwrap_or(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::error::ConnectorError;
+    use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
+
+    use super::*;
+
+    type Err = SdkError<DescribeInstancesError>;
+
+    /// What went wrong on the wire reads in the operator's terms, names where, and keeps
+    /// its kind; no SDK type name or debug dump gets through.
+    #[test]
+    fn wire_errors_read_in_user_terms() {
+        let refused: Err = SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        ))));
+        let e = sdk_err("ec2:DescribeInstances", refused);
+        assert_eq!(e.kind, ErrorKind::Unreachable);
+        assert!(e.message.starts_with("cannot reach the AWS"), "{e}");
+        assert!(e.message.ends_with(": connection refused"), "{e}");
+        assert!(!e.message.contains("DispatchFailure") && !e.message.contains("ConnectorError"), "{e}");
+
+        let timed_out: Err = SdkError::timeout_error(Box::new(std::io::Error::other(
+            "operation timeout (all attempts including retries) occurred after 120s",
+        )));
+        let e = sdk_err("ec2:DescribeInstances", timed_out);
+        assert_eq!(e.kind, ErrorKind::Unreachable);
+        assert!(e.message.ends_with(": the call (all its attempts) timed out after 120s"), "{e}");
+
+        // (An answer over the cap: tests/it/chaos.rs serves one through a proxy.)
+        for internal in ["DispatchFailure", "ConnectorError", "TimeoutError", "source:"] {
+            assert!(!e.message.contains(internal), "{internal} in {e}");
+        }
+    }
 }

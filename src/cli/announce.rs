@@ -37,7 +37,7 @@ pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Exit {
     };
     let mut failed = 0;
     for n in hooks {
-        let d = notify::send(&n.webhook, &msg).await;
+        let d = notify::send(&n.webhook, &msg, &tokio_util::sync::CancellationToken::new()).await;
         if d.ok {
             shell.status("Announced", format!("{} ({} attempt(s))", d.target, d.attempts));
         } else {

@@ -203,13 +203,30 @@ fn output(shell: &Shell, text: &str) -> Exit {
 
 /// Debug logs (`RUST_LOG=firedrill=debug`) go to stderr in the chosen format.
 fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Whatever RUST_LOG says: the SDK, its signer and the HTTP stacks print request
+    // headers, signing inputs and bodies (credentials, session tokens, webhook secrets) at
+    // debug and trace, so they never log below info.
+    let safe = tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() <= tracing::Level::INFO || !is_library_with_secrets(meta.target())
+    });
+    let registry = tracing_subscriber::registry().with(filter).with(safe);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => registry.with(layer.json()).try_init(),
+        LogFormat::Text => registry.with(layer).try_init(),
     };
+}
+
+/// Log targets that print credentials or secrets below info: the AWS SDK (`aws_*`:
+/// sigv4's canonical request carries `x-amz-security-token`, the orchestrator prints whole
+/// requests), and the HTTP and TLS stacks under it and under the probes and webhooks.
+fn is_library_with_secrets(target: &str) -> bool {
+    const PREFIXES: &[&str] = &["aws_", "aws-", "hyper", "h2", "reqwest", "rustls", "tokio_rustls", "tower", "http"];
+    PREFIXES.iter().any(|p| target.starts_with(p))
 }
 
 /// Loads and validates a scenario, printing every problem; `Err(Exit::Invalid)` if any.

@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// terminal); without it, manual steps are listed as not exercised.
     #[arg(long, short)]
     pub interactive: bool,
+    /// How long one revert step may take in all, its retries included (default 5m; 10s to
+    /// 30m). A step still not reverted then is reported as still broken, with its fix.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub revert_deadline: Option<std::time::Duration>,
 }
 
 pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: RunArgs) -> Exit {
@@ -47,6 +51,14 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         shell.error("--interactive prompts the facilitator for manual steps, but stdin is not a terminal; run without --interactive (manual steps are then listed as not exercised)");
         return Exit::Invalid;
     }
+    let mut revert_policy = match args.revert_deadline.map(crate::engine::RevertPolicy::with_deadline) {
+        None => crate::engine::RevertPolicy::default(),
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            shell.error(format!("--revert-deadline: {e}"));
+            return Exit::Invalid;
+        }
+    };
     let prepared = match super::prepare(&shell, &loaded, aws_opts, args.seed).await {
         Ok(p) => p,
         Err(code) => return code,
@@ -127,10 +139,12 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     shell.status("Running", format!("{} (run {})", s.name, run.id));
 
     let cancel = CancellationToken::new();
-    let signals = watch_signals(shell.clone(), cancel.clone());
+    let finished = CancellationToken::new();
+    let signals = watch_signals(shell.clone(), cancel.clone(), revert_policy.clone(), finished.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let ctx = FaultContext { run_id: run.id.clone(), cwd, aws: prepared.clone() };
-    let spec = crate::plan::spec(s, &ctx);
+    let mut spec = crate::plan::spec(s, &ctx);
+    spec.revert = revert_policy.clone();
     let mut undo = Undo::new(aws_opts.clone());
     if let Some((aws, _)) = &prepared {
         undo = undo.with_client(aws).await;
@@ -152,15 +166,23 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
             ),
         );
     }
-    let side =
-        tokio::spawn(crate::playbook::runner::run(loaded.steps.clone(), s.notify.clone(), info, rx, prompter, t0));
+    let cutoff = CancellationToken::new();
+    let mut side = tokio::spawn(crate::playbook::runner::run(
+        loaded.steps.clone(),
+        s.notify.clone(),
+        info,
+        rx,
+        prompter,
+        t0,
+        cutoff.clone(),
+    ));
     let _ = events.send(RunEvent {
         name: "start",
         at: std::time::Duration::ZERO,
         text: format!("game day {} started (run {})", s.name, run.id),
     });
     let undoer: Arc<dyn crate::engine::Undoer> = Arc::new(undo);
-    let revert_policy = spec.revert.clone();
+    revert_policy = spec.revert.clone();
     let env = Env {
         journal: journal.clone(),
         undoer: undoer.clone(),
@@ -202,11 +224,7 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         text: format!("game day {} ended: {}", s.name, record.outcome.as_str()),
     });
     drop(events);
-    let (steps, deliveries) = side.await.unwrap_or_default();
-    signals.abort();
-    for d in deliveries.iter().filter(|d| !d.ok) {
-        shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));
-    }
+    finished.cancel();
 
     let meta = RunMeta {
         run_id: run.id.clone(),
@@ -214,17 +232,49 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         started_at,
         run_dir: run.path.display().to_string(),
     };
-    let mut report = Report::new(meta, s, &record).with_playbook(steps, deliveries);
-    if let Some((aws, res)) = &prepared {
-        report = report.with_aws(res, aws.calls(), aws.retries());
+    let write_report = |steps, deliveries, warn: bool| {
+        let mut report = Report::new(meta.clone(), s, &record).with_playbook(steps, deliveries);
+        if let Some((aws, res)) = &prepared {
+            report = report.with_aws(res, aws.calls(), aws.retries());
+        }
+        let (report, warning) = report::attach_notes(report, &run.path);
+        if let Some(w) = warning.filter(|_| warn) {
+            shell.warn(w);
+        }
+        if let Err(e) = report::write_all(&run.path, &report) {
+            shell.error(format!("cannot write the report in {}: {e}", run.path.display()));
+        }
+    };
+    // Every fault is reverted or listed as still broken: the report goes to disk before
+    // waiting on any notification, so nothing a webhook does (or a kill meanwhile) can
+    // lose it. It is written again below with the deliveries and playbook steps.
+    let pending = !side.is_finished();
+    if pending {
+        write_report(Vec::new(), Vec::new(), false);
     }
-    let (report, warning) = report::attach_notes(report, &run.path);
-    if let Some(w) = warning {
-        shell.warn(w);
+    let waited = tokio::select! {
+        r = &mut side => Some(r.unwrap_or_default()),
+        _ = tokio::time::sleep(crate::notify::FINISH_DEADLINE) => {
+            shell.warn(format!(
+                "notifications still under way {} after the run ended: cut off",
+                humantime::format_duration(crate::notify::FINISH_DEADLINE)
+            ));
+            None
+        }
+        _ = revert_policy.hurry.cancelled() => None,
+    };
+    let (steps, deliveries) = match waited {
+        Some(r) => r,
+        None => {
+            cutoff.cancel();
+            side.await.unwrap_or_default()
+        }
+    };
+    signals.abort();
+    for d in deliveries.iter().filter(|d| !d.ok) {
+        shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));
     }
-    if let Err(e) = report::write_all(&run.path, &report) {
-        shell.error(format!("cannot write the report in {}: {e}", run.path.display()));
-    }
+    write_report(steps, deliveries, true);
     summarize(&shell, &record, &run.id);
     shell.status("Report", run.path.join("report.md").display());
     // The run directory, for scripts. Failing to print it does not change how the run went.
@@ -254,10 +304,19 @@ async fn lock_new_run(run: &crate::state::RunDir) -> Option<std::fs::File> {
     None
 }
 
-/// First SIGINT/SIGTERM cancels the run (which reverts); later ones only say that the
-/// revert is still going. SIGHUP is ignored so a closed terminal does not skip a revert.
-/// The handlers are installed before this returns, so no signal slips past them.
-fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+/// First SIGINT/SIGTERM cancels the run (which reverts every fault). The second stops
+/// revert retries (`policy.hurry`): the attempt under way runs to its end or its timeout,
+/// each fault not yet reverted still gets one attempt, and whatever is left is reported as
+/// still broken — a revert is never skipped. Later ones only say what is going on. Once
+/// the run has `finished` (reverts done), any signal cuts the remaining notifications
+/// short. SIGHUP is ignored so a closed terminal does not skip a revert. The handlers are
+/// installed before this returns, so no signal slips past them.
+fn watch_signals(
+    shell: Arc<Shell>,
+    cancel: CancellationToken,
+    policy: crate::engine::RevertPolicy,
+    finished: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
         (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
     else {
@@ -276,11 +335,19 @@ fn watch_signals(shell: Arc<Shell>, cancel: CancellationToken) -> tokio::task::J
                 }
             };
             seen += 1;
-            if seen == 1 {
-                shell.warn(format!("{name}: aborting, reverting every fault before exiting"));
+            let limit = humantime::format_duration(policy.timeout);
+            let deadline = humantime::format_duration(policy.deadline);
+            if finished.is_cancelled() {
+                shell.warn(format!("{name}: every fault is reverted or listed; not waiting for notifications"));
+                policy.hurry.cancel();
+            } else if seen == 1 {
+                shell.warn(format!("{name}: aborting, reverting every fault before exiting (each revert step ends within {deadline}; a second signal stops retries)"));
                 cancel.cancel();
+            } else if seen == 2 {
+                policy.hurry.cancel();
+                shell.warn(format!("{name}: reverts are no longer retried: the attempt under way ends within {limit}, each fault not yet reverted gets one attempt, then the report lists what is still broken and how to fix it"));
             } else {
-                shell.warn(format!("{name}: still reverting; firedrill exits once every fault is reverted (SIGKILL would leave faults in place; `firedrill recover` then reverts them)"));
+                shell.warn(format!("{name}: still reverting (no retries; each attempt ends within {limit}); SIGKILL would leave faults in place (`firedrill recover` then reverts them)"));
             }
         }
     })

@@ -1,9 +1,19 @@
 //! Abort rules evaluated on every sample: a probe failing for too long or too many times
-//! in a row. (`max_duration` is a deadline the executor keeps.)
+//! in a row, or a CloudWatch alarm stop condition. (`max_duration` is a deadline the
+//! executor keeps.)
+//!
+//! An `alarm` rule trips on the first failing sample of its watcher, and says which it
+//! was: the alarm in `ALARM`, or the alarm that could not be read. An unreadable alarm
+//! aborts too: the stop condition is then not being watched, and the SDK has already
+//! retried the call, so going on would drill blind.
 
 use std::time::Duration;
 
 use super::AbortRule;
+
+/// The detail of an alarm watcher's sample when the alarm is in `ALARM`; any other
+/// failing detail means the alarm could not be read.
+pub const ALARM: &str = "ALARM";
 
 #[derive(Clone, Debug)]
 pub struct AbortTracker {
@@ -19,8 +29,9 @@ impl AbortTracker {
         AbortTracker { rules, names: probe_names, streaks: vec![(None, 0); n] }
     }
 
-    /// Feeds one sample; returns the reason when a rule trips.
-    pub fn observe(&mut self, probe: usize, at: Duration, ok: bool) -> Option<String> {
+    /// Feeds one sample (`detail` is what the probe saw); returns the reason when a rule
+    /// trips.
+    pub fn observe(&mut self, probe: usize, at: Duration, ok: bool, detail: &str) -> Option<String> {
         let Some(streak) = self.streaks.get_mut(probe) else { return None };
         if ok {
             *streak = (None, 0);
@@ -45,8 +56,15 @@ impl AbortTracker {
                         "probe `{name}` failed {count} times in a row (abort rule: consecutive_failures {n})"
                     ));
                 }
-                AbortRule::Alarm { probe: p, ref alarm } if p == probe => {
+                AbortRule::Alarm { probe: p, ref alarm } if p == probe && detail == ALARM => {
                     return Some(format!("CloudWatch alarm `{alarm}` is in ALARM (abort rule: alarm)"));
+                }
+                AbortRule::Alarm { probe: p, ref alarm } if p == probe => {
+                    let detail = detail.strip_prefix("could not read the alarm: ").unwrap_or(detail);
+                    return Some(format!(
+                        "could not read CloudWatch alarm `{alarm}`: {detail} (abort rule: alarm; an alarm that \
+                         cannot be read aborts the run, since the stop condition is no longer watched)"
+                    ));
                 }
                 _ => {}
             }
@@ -73,12 +91,31 @@ mod tests {
     fn failing_for_counts_from_the_first_failure_of_the_streak() {
         let s = |n| Duration::from_secs(n);
         let mut t = AbortTracker::new(vec![AbortRule::FailingFor { probe: 0, duration: s(10) }], vec!["web".into()]);
-        assert_eq!(t.observe(0, s(1), false), None);
-        assert_eq!(t.observe(0, s(5), true), None, "a pass resets the streak");
-        assert_eq!(t.observe(0, s(6), false), None);
-        assert_eq!(t.observe(0, s(15), false), None);
-        let r = t.observe(0, s(16), false).unwrap();
+        assert_eq!(t.observe(0, s(1), false, "x"), None);
+        assert_eq!(t.observe(0, s(5), true, "x"), None, "a pass resets the streak");
+        assert_eq!(t.observe(0, s(6), false, "x"), None);
+        assert_eq!(t.observe(0, s(15), false, "x"), None);
+        let r = t.observe(0, s(16), false, "x").unwrap();
         assert!(r.contains("failing for 10s"), "{r}");
+    }
+
+    #[test]
+    fn an_alarm_rule_says_whether_the_alarm_fired_or_could_not_be_read() {
+        let s = |n| Duration::from_secs(n);
+        let rules = vec![AbortRule::Alarm { probe: 0, alarm: "shop-5xx".into() }];
+        let mut t = AbortTracker::new(rules.clone(), vec!["alarm:shop-5xx".into()]);
+        assert_eq!(t.observe(0, s(1), true, "OK"), None);
+        assert_eq!(
+            t.observe(0, s(2), false, ALARM).as_deref(),
+            Some("CloudWatch alarm `shop-5xx` is in ALARM (abort rule: alarm)")
+        );
+        let mut t = AbortTracker::new(rules, vec!["alarm:shop-5xx".into()]);
+        let why = t.observe(0, s(1), false, "could not read the alarm: cloudwatch:DescribeAlarms: cannot reach the AWS endpoint http://127.0.0.1:9: connection refused").unwrap();
+        assert!(
+            why.starts_with("could not read CloudWatch alarm `shop-5xx`: cloudwatch:DescribeAlarms: cannot reach"),
+            "{why}"
+        );
+        assert!(!why.contains("is in ALARM"), "{why}");
     }
 
     #[test]
@@ -86,11 +123,11 @@ mod tests {
         let s = |n| Duration::from_secs(n);
         let rules = vec![AbortRule::ConsecutiveFailures { probe: 1, count: 3 }];
         let mut t = AbortTracker::new(rules, vec!["a".into(), "b".into()]);
-        assert_eq!(t.observe(0, s(1), false), None);
-        assert_eq!(t.observe(0, s(2), false), None);
-        assert_eq!(t.observe(0, s(3), false), None, "other probe's rule");
-        assert_eq!(t.observe(1, s(1), false), None);
-        assert_eq!(t.observe(1, s(2), false), None);
-        assert!(t.observe(1, s(3), false).unwrap().contains("failed 3 times in a row"));
+        assert_eq!(t.observe(0, s(1), false, "x"), None);
+        assert_eq!(t.observe(0, s(2), false, "x"), None);
+        assert_eq!(t.observe(0, s(3), false, "x"), None, "other probe's rule");
+        assert_eq!(t.observe(1, s(1), false, "x"), None);
+        assert_eq!(t.observe(1, s(2), false, "x"), None);
+        assert!(t.observe(1, s(3), false, "x").unwrap().contains("failed 3 times in a row"));
     }
 }

@@ -379,17 +379,17 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                 }
             }
             Some(s) = rx.recv() => {
-                let (probe, at, ok) = (s.probe, s.at, s.ok);
+                let (probe, at, ok, detail) = (s.probe, s.at, s.ok, s.detail.clone());
                 handle_sample(s, &mut clock, &mut last_ok, &mut record.samples);
                 let active = faults.iter().any(|f| !matches!(f.state, State::Done | State::Skipped | State::Pending))
                     || faults.iter().any(|f| f.state == State::Pending);
                 if aborting.is_none() && active {
-                    if let Some(reason) = aborts.observe(probe, at, ok) {
+                    if let Some(reason) = aborts.observe(probe, at, ok, &detail) {
                         env.observer.event(&Event::Abort { reason: reason.clone() });
                         aborting = Some(reason);
                     }
                 } else {
-                    aborts.observe(probe, at, ok);
+                    aborts.observe(probe, at, ok, &detail);
                 }
             }
             _ = sleep_until(next_revert.unwrap_or_else(Instant::now)), if next_revert.is_some() => {

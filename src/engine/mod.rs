@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 
 use crate::journal::{JournalError, UndoRecord};
 
@@ -127,7 +128,10 @@ pub enum AbortRule {
     },
 }
 
-/// How reverts are retried.
+/// How reverts are retried, and for how long. A revert step never runs past its
+/// deadline: a call that hangs (a blackholed endpoint, a webhook-like dependency that never
+/// answers) ends as a failed revert, listed in `still_broken` with its manual fix, instead
+/// of holding the run — and the operator's report — forever.
 #[derive(Clone, Debug)]
 pub struct RevertPolicy {
     pub attempts: u32,
@@ -135,11 +139,47 @@ pub struct RevertPolicy {
     pub timeout: Duration,
     /// Wait before the second attempt; doubles after each failure.
     pub backoff: Duration,
+    /// Upper bound of one step's attempts and backoff together.
+    pub deadline: Duration,
+    /// Cancelled when the operator insists (a second SIGINT/SIGTERM): the attempt under
+    /// way still runs to its end or its timeout, but no step is retried after that.
+    pub hurry: CancellationToken,
+}
+
+/// The shortest and longest revert deadline an operator may set (`run --revert-deadline`).
+pub const REVERT_DEADLINE_BOUNDS: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(30 * 60));
+
+/// The longest a single revert attempt may take: long enough for an instance to start and
+/// be seen running, short of the SDK's own operation timeout.
+pub const REVERT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl RevertPolicy {
+    /// The default policy with `deadline` per step (each attempt bounded by the shorter of
+    /// [`REVERT_ATTEMPT_TIMEOUT`] and the deadline); `Err` outside
+    /// [`REVERT_DEADLINE_BOUNDS`].
+    pub fn with_deadline(deadline: Duration) -> Result<Self, String> {
+        let (lo, hi) = REVERT_DEADLINE_BOUNDS;
+        if deadline < lo || deadline > hi {
+            return Err(format!(
+                "the revert deadline must be between {} and {}, not {}",
+                humantime::format_duration(lo),
+                humantime::format_duration(hi),
+                humantime::format_duration(deadline)
+            ));
+        }
+        Ok(RevertPolicy { deadline, timeout: REVERT_ATTEMPT_TIMEOUT.min(deadline), ..RevertPolicy::default() })
+    }
 }
 
 impl Default for RevertPolicy {
     fn default() -> Self {
-        RevertPolicy { attempts: 4, timeout: Duration::from_secs(120), backoff: Duration::from_secs(1) }
+        RevertPolicy {
+            attempts: 4,
+            timeout: REVERT_ATTEMPT_TIMEOUT,
+            backoff: Duration::from_secs(1),
+            deadline: Duration::from_secs(5 * 60),
+            hurry: CancellationToken::new(),
+        }
     }
 }
 
@@ -181,8 +221,10 @@ impl Observer for () {
     fn event(&self, _: &Event) {}
 }
 
-/// Undoes one journaled step with the policy's timeout, retries and backoff. Returns the
-/// number of attempts used, or the last error.
+/// Undoes one journaled step with the policy's timeout, retries, backoff and deadline.
+/// Returns the number of attempts used, or the last error. Never runs past the deadline:
+/// the attempt under way then is cut off (every undo tolerates that: it is idempotent and
+/// journaled before its call) and the step fails with the deadline named.
 pub async fn revert_with_retries(
     undoer: &dyn Undoer,
     record: &UndoRecord,
@@ -191,19 +233,46 @@ pub async fn revert_with_retries(
 ) -> Result<u32, (String, u32)> {
     let mut wait = policy.backoff;
     let attempts = policy.attempts.max(1);
+    let deadline = tokio::time::Instant::now() + policy.deadline;
     let mut last = String::new();
     for attempt in 1..=attempts {
-        match tokio::time::timeout(policy.timeout, undoer.undo(record)).await {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let limit = policy.timeout.min(left);
+        match tokio::time::timeout(limit, undoer.undo(record)).await {
             Ok(Ok(())) => return Ok(attempt),
             // Someone else changed the resource: retrying would clobber their change. A
             // refusal (a guard) would refuse again.
             Ok(Err(e @ (FaultError::Conflict(_) | FaultError::Refused(_)))) => return Err((e.to_string(), attempt)),
             Ok(Err(e)) => last = e.to_string(),
+            Err(_) if limit < policy.timeout => {
+                last = format!(
+                    "still not done when the revert deadline ({}) passed",
+                    humantime::format_duration(policy.deadline)
+                );
+                return Err((last, attempt));
+            }
             Err(_) => last = format!("timed out after {}", humantime::format_duration(policy.timeout)),
         }
+        if policy.hurry.is_cancelled() {
+            return Err((format!("{last} (not retried: interrupted again)"), attempt));
+        }
         if attempt < attempts {
+            if tokio::time::Instant::now() + wait >= deadline {
+                return Err((
+                    format!(
+                        "{last} (not retried: the revert deadline of {} would pass)",
+                        humantime::format_duration(policy.deadline)
+                    ),
+                    attempt,
+                ));
+            }
             on_retry(attempt, &last);
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = policy.hurry.cancelled() => {
+                    return Err((format!("{last} (not retried: interrupted again)"), attempt));
+                }
+            }
             wait = wait.saturating_mul(2);
         }
     }

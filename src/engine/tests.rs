@@ -29,6 +29,8 @@ struct System {
     injected: Vec<String>,
     /// Undo fails this many times before it works (u32::MAX: always).
     undo_failures: u32,
+    /// Undo never answers (a blackholed endpoint).
+    undo_hangs: bool,
 }
 
 type Sys = Arc<Mutex<System>>;
@@ -101,6 +103,9 @@ struct FakeUndo(Sys);
 #[async_trait]
 impl Undoer for FakeUndo {
     async fn undo(&self, record: &UndoRecord) -> Result<(), FaultError> {
+        if self.0.lock().unwrap().undo_hangs {
+            std::future::pending::<()>().await;
+        }
         let mut s = self.0.lock().unwrap();
         if s.undo_failures > 0 {
             s.undo_failures = s.undo_failures.saturating_sub(1);
@@ -135,7 +140,13 @@ impl Harness {
             within: ms(2500),
             stable_for: ms(1000),
             settle_timeout: ms(10_000),
-            revert: RevertPolicy { attempts: 4, timeout: ms(1000), backoff: ms(1000) },
+            revert: RevertPolicy {
+                attempts: 4,
+                timeout: ms(1000),
+                backoff: ms(1000),
+                deadline: ms(60_000),
+                hurry: CancellationToken::new(),
+            },
         };
         Harness { sys, spec, journal: Arc::new(MemJournal::default()), cancel: CancellationToken::new() }
     }
@@ -342,6 +353,60 @@ async fn permanent_revert_failure_is_revert_failed_and_listed() {
     assert_eq!(r.still_broken.len(), 1);
     assert_eq!(r.still_broken[0].description, "undo break");
     assert!(h.journal.entries().iter().any(|e| matches!(e, Entry::RevertFailed { attempts: 4, .. })));
+}
+
+/// A revert whose calls never answer ends at its deadline as `revert_failed`, listed in
+/// `still_broken`, instead of holding the run (and its report) for ever; a signal during
+/// it does not skip it.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_revert_ends_at_its_deadline_as_revert_failed() {
+    let mut h = Harness::new(None).fault("break", 1000, 0, &[]);
+    h.spec.revert.timeout = ms(3000);
+    h.spec.revert.deadline = ms(6000);
+    h.sys.lock().unwrap().undo_hangs = true;
+    let cancel = h.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(1500)).await;
+        cancel.cancel();
+    });
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    // Attempts at 1s (timed out at 4s) and 5s (cut off by the deadline at 7s).
+    assert_eq!(r.faults[0].revert_attempts, 2);
+    assert_eq!(r.still_broken.len(), 1);
+    let error = &r.still_broken[0].error;
+    assert_eq!(error, "still not done when the revert deadline (6s) passed");
+    assert!(r.ended_at <= ms(7100), "ended at {:?}", r.ended_at);
+    assert!(h.journal.entries().iter().any(|e| matches!(e, Entry::RevertFailed { attempts: 2, .. })));
+}
+
+/// The operator insists (a second signal): the attempt under way ends normally, but no
+/// step is retried after it; every step still gets its attempt.
+#[tokio::test(start_paused = true)]
+async fn a_second_signal_stops_revert_retries_but_never_skips_a_revert() {
+    let h = Harness::new(None).fault("a", 60_000, 0, &[]).fault("b", 60_000, 10, &[]);
+    h.sys.lock().unwrap().undo_failures = u32::MAX;
+    let (cancel, hurry) = (h.cancel.clone(), h.spec.revert.hurry.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(500)).await;
+        cancel.cancel();
+        hurry.cancel();
+    });
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    assert!(r.faults.iter().all(|f| f.revert_attempts == 1), "{:?}", r.faults);
+    assert_eq!(r.still_broken.len(), 2, "both reverts were attempted");
+    assert!(r.still_broken[0].error.ends_with("(not retried: interrupted again)"), "{}", r.still_broken[0].error);
+}
+
+#[test]
+fn the_revert_deadline_is_bounded() {
+    assert!(RevertPolicy::with_deadline(Duration::from_secs(1)).is_err());
+    assert!(RevertPolicy::with_deadline(Duration::from_secs(3600)).is_err());
+    let p = RevertPolicy::with_deadline(Duration::from_secs(30)).unwrap();
+    assert_eq!((p.deadline, p.timeout), (Duration::from_secs(30), Duration::from_secs(30)));
+    let p = RevertPolicy::with_deadline(Duration::from_secs(600)).unwrap();
+    assert_eq!(p.timeout, REVERT_ATTEMPT_TIMEOUT);
 }
 
 #[tokio::test(start_paused = true)]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
 
 use super::Step;
 use crate::engine::executor::later;
@@ -131,7 +132,9 @@ fn notify_event(run_event: &str) -> Option<&'static str> {
 }
 
 /// Runs until `events` is closed (after `end`), then returns every step's record and every
-/// notification delivery. `t0` is the start of the run.
+/// notification delivery. `t0` is the start of the run. Cancelling `cutoff` ends every
+/// webhook and `run` step still under way (recorded as failed, cut off), so that the end
+/// of a run is never held by a notification.
 pub async fn run(
     steps: Vec<Step>,
     notify: Vec<Notify>,
@@ -139,6 +142,7 @@ pub async fn run(
     mut events: mpsc::UnboundedReceiver<RunEvent>,
     prompter: Option<Arc<dyn Prompter>>,
     t0: Instant,
+    cutoff: CancellationToken,
 ) -> (Vec<StepRecord>, Vec<Delivery>) {
     let mut records: Vec<StepRecord> = steps
         .iter()
@@ -171,8 +175,9 @@ pub async fn run(
                 let hook = entry.webhook.clone();
                 let msg = message(&info, n, &ev.text);
                 let sent_at = ev.at;
+                let cutoff = cutoff.clone();
                 sending.spawn(async move {
-                    let mut d = notify::send(&hook, &msg).await;
+                    let mut d = notify::send(&hook, &msg, &cutoff).await;
                     d.t_ms = ms(sent_at);
                     d
                 });
@@ -182,9 +187,10 @@ pub async fn run(
             let due = ev.at.saturating_add(s.after());
             records[i].due_ms = Some(ms(due));
             let (step, mut rec, info, prompter) = (s.clone(), records[i].clone(), info.clone(), prompter.clone());
+            let cutoff = cutoff.clone();
             let h = waiting.spawn(async move {
                 sleep_until(later(t0, due)).await;
-                perform(&step, &mut rec, &info, prompter.as_deref(), t0, due).await;
+                perform(&step, &mut rec, &info, prompter.as_deref(), t0, due, &cutoff).await;
                 (i, rec)
             });
             handles.push((i, due, h));
@@ -233,9 +239,14 @@ async fn perform(
     prompter: Option<&dyn Prompter>,
     t0: Instant,
     due: Duration,
+    cutoff: &CancellationToken,
 ) {
     let now = || ms(Instant::now().saturating_duration_since(t0));
     match (&step.run, &step.webhook) {
+        (Some(_), _) if cutoff.is_cancelled() => {
+            rec.status = "failed".into();
+            rec.detail = Some(notify::CUT_OFF.into());
+        }
         (Some(cmd), _) => {
             let opts = ShellOpts {
                 timeout: STEP_TIMEOUT,
@@ -246,20 +257,28 @@ async fn perform(
                 ],
                 ..ShellOpts::default()
             };
-            match run_shell(cmd, &opts).await {
-                Ok(out) if out.status == Some(0) => rec.status = "done".into(),
-                Ok(out) => {
+            let result = tokio::select! {
+                r = run_shell(cmd, &opts) => Some(r),
+                _ = cutoff.cancelled() => None,
+            };
+            match result {
+                None => {
+                    rec.status = "failed".into();
+                    rec.detail = Some(notify::CUT_OFF.into());
+                }
+                Some(Ok(out)) if out.status == Some(0) => rec.status = "done".into(),
+                Some(Ok(out)) => {
                     rec.status = "failed".into();
                     rec.detail = Some(out.summary());
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     rec.status = "failed".into();
                     rec.detail = Some(e.to_string());
                 }
             }
         }
         (_, Some(hook)) => {
-            let d = notify::send(hook, &message(info, &format!("step:{}", step.name), &step.what)).await;
+            let d = notify::send(hook, &message(info, &format!("step:{}", step.name), &step.what), cutoff).await;
             rec.status = if d.ok { "done" } else { "failed" }.into();
             rec.detail = d.error.map(|e| format!("{}: {e}", d.target));
         }
@@ -331,7 +350,7 @@ mod tests {
         let (tx, rx) = mpsc::unbounded_channel();
         let t0 = Instant::now();
         let info = RunInfo { scenario: "s".into(), run_id: "r".into(), cwd: std::env::temp_dir() };
-        let task = tokio::spawn(run(steps, vec![], info, rx, prompter, t0));
+        let task = tokio::spawn(run(steps, vec![], info, rx, prompter, t0, CancellationToken::new()));
         for e in events {
             tokio::time::sleep_until(t0 + e.at).await;
             tx.send(e).unwrap();

@@ -23,7 +23,7 @@ impl Probe for AlarmCheck {
             Ok(Some(s)) if self.stop_condition && s != "ALARM" => Check::pass(s),
             Ok(Some(s)) => Check::fail(s),
             Ok(None) => Check::fail(format!("no CloudWatch alarm named `{}`", self.alarm)),
-            Err(e) => Check::fail(e.to_string()),
+            Err(e) => Check::fail(format!("could not read the alarm: {e}")),
         }
     }
 }

@@ -1,4 +1,10 @@
 //! The `http` probe: one request per check, judged on status, body and latency.
+//!
+//! The body read is bounded ([`MAX_BODY`]). A probe's own `headers` (API keys, tokens)
+//! go to the host the scenario names and nowhere else: a redirect to another host, or
+//! from https down to http, is not followed when the probe has headers; the check fails
+//! and says so. (Without headers, redirects are followed; reqwest itself drops
+//! `Authorization` and cookies on a cross-host redirect.)
 
 use std::time::{Duration, Instant};
 
@@ -48,9 +54,23 @@ impl HttpCheck {
             Some(re) => Some(Regex::new(re).map_err(|e| format!("invalid body_regex: {e}"))?),
             None => None,
         };
+        let guard_headers = !headers.is_empty();
+        let policy = redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error(TooManyRedirects);
+            }
+            let from = attempt.previous().first().cloned();
+            match from {
+                Some(from) if guard_headers && leaves_origin(&from, attempt.url()) => {
+                    let to = format!("{}://{}", attempt.url().scheme(), attempt.url().host_str().unwrap_or("?"));
+                    attempt.error(HeadersWouldLeak(to))
+                }
+                _ => attempt.follow(),
+            }
+        });
         let client = Client::builder()
             .timeout(timeout)
-            .redirect(redirect::Policy::limited(MAX_REDIRECTS))
+            .redirect(policy)
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
@@ -96,11 +116,13 @@ impl HttpCheck {
         if e.is_timeout() {
             return format!("timed out after {}", humantime::format_duration(self.timeout));
         }
-        if e.is_redirect() {
-            return format!("more than {MAX_REDIRECTS} redirects");
-        }
         let mut cause: &dyn std::error::Error = e;
         while let Some(inner) = cause.source() {
+            if let Some(HeadersWouldLeak(to)) = inner.downcast_ref::<HeadersWouldLeak>() {
+                return format!(
+                    "redirected to {to}, another host (or from https to http): not followed, so the probe's headers are not sent there"
+                );
+            }
             if let Some(io) = inner.downcast_ref::<std::io::Error>()
                 && io.kind() == std::io::ErrorKind::ConnectionRefused
             {
@@ -108,9 +130,26 @@ impl HttpCheck {
             }
             cause = inner;
         }
+        if e.is_redirect() {
+            return format!("more than {MAX_REDIRECTS} redirects");
+        }
         if e.is_connect() { format!("cannot connect: {cause}") } else { cause.to_string() }
     }
 }
+
+/// Whether a redirect from `from` to `to` would carry the probe's headers elsewhere: to
+/// another host, or from https down to plain http.
+fn leaves_origin(from: &Url, to: &Url) -> bool {
+    from.host_str() != to.host_str() || (from.scheme() == "https" && to.scheme() != "https")
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects")]
+struct TooManyRedirects;
+
+#[derive(Debug, thiserror::Error)]
+#[error("a redirect to {0} would send the probe's headers to another host")]
+struct HeadersWouldLeak(String);
 
 #[async_trait]
 impl Probe for HttpCheck {
@@ -333,6 +372,34 @@ mod tests {
         })
         .await;
         assert_eq!(check(json!({"url": url})).await, Check::fail("more than 5 redirects"));
+    }
+
+    /// A probe's headers (an API key) are never sent to another host: the redirect there
+    /// is refused and the check says why; the same redirect without headers is followed.
+    #[tokio::test]
+    async fn headers_never_follow_a_redirect_to_another_host() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let log = seen.clone();
+        let other = serve(Duration::ZERO, move |request| {
+            log.lock().unwrap().push(request.to_string());
+            response("200 OK", "elsewhere")
+        })
+        .await;
+        let other_port = other.rsplit(':').next().unwrap().to_string();
+        let first = serve(Duration::ZERO, move |_| {
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://localhost:{other_port}/landing\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        })
+        .await;
+        let c = check(json!({"url": first, "headers": {"X-Api-Key": "s3cret-key"}})).await;
+        assert!(!c.ok, "{c:?}");
+        assert!(c.detail.starts_with("redirected to http://localhost/, another host"), "{}", c.detail);
+        assert!(seen.lock().unwrap().is_empty(), "nothing reached the other host");
+        // Without headers of its own, the probe follows the redirect as before.
+        let c = check(json!({"url": first})).await;
+        assert!(c.ok, "{c:?}");
+        assert!(seen.lock().unwrap().iter().all(|r| !r.to_ascii_lowercase().contains("x-api-key")));
     }
 
     #[test]

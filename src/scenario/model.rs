@@ -379,8 +379,9 @@ pub struct AbortRule {
     /// Abort when the run has lasted this long since the first injection started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<Dur>,
-    /// Abort while this CloudWatch alarm is in state ALARM (an FIS stop condition). It is
-    /// also checked before injection: nothing starts while it is in ALARM.
+    /// Abort while this CloudWatch alarm is in state ALARM (an FIS stop condition), or when
+    /// it cannot be read (the stop condition is then not watched). It is also checked
+    /// before injection: nothing starts while it is in ALARM or unreadable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<String>,
 }

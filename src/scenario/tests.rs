@@ -214,6 +214,21 @@ fn http_probe_checks() {
     assert!(e.iter().any(|l| l.contains("steady_state[0].http.method: invalid HTTP method")));
 }
 
+/// A webhook may not wait long on an endpoint: `timeout` is capped (a hook that takes
+/// longer is down, and the end of the run must not wait on it).
+#[test]
+fn a_webhook_timeout_above_the_cap_is_an_error_with_its_position() {
+    let text = format!(
+        "{VALID}notify:\n  - webhook: {{ url: \"https://hooks.example.com/x\", timeout: 1h }}\n    on: [end]\n"
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("25:61: "), "{e:?}");
+    assert!(e[0].contains("notify[0].webhook.timeout: at most 30s per attempt"), "{e:?}");
+    let ok = text.replace("timeout: 1h", "timeout: 30s");
+    assert_eq!(errors(&ok), Vec::<String>::new());
+}
+
 #[test]
 fn abort_rule_shapes() {
     let e = errors(&with("    failing_for: 10s", "    failing_for: 10s\n    consecutive_failures: 3"));

@@ -322,6 +322,8 @@ pub fn webhook_problems(at: &str, w: &crate::notify::Webhook) -> Vec<Problem> {
     out.extend(header_problems(&format!("{at}.headers"), &w.headers));
     if let Some(m) = timeout_problem(w.timeout) {
         out.push(problem(format!("{at}.timeout"), m));
+    } else if let Err(m) = w.check_timeout() {
+        out.push(problem(format!("{at}.timeout"), m));
     }
     out
 }

@@ -1,7 +1,8 @@
 //! A loopback HTTP proxy between firedrill and moto that injects faults on a schedule the
 //! test sets: throttling errors, 503s, latency, and connections dropped before or after
-//! the request reached moto (the answer lost). One request per connection; everything else
-//! is passed through byte for byte. Counts what it did.
+//! the request reached moto (the answer lost), calls that never answer, and answers that
+//! never end. One request per connection; everything else is passed through byte for
+//! byte. Counts what it did.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,6 +28,9 @@ pub enum Act {
     DropAfter,
     /// Never forward, never answer: hold the connection until the proxy stops (a hung call).
     Hang,
+    /// `200 OK` with a chunked body that never ends: 1 MiB chunks until the client hangs
+    /// up, the proxy stops, or 4 GiB were sent (the loop is bounded).
+    EndlessBody,
 }
 
 pub struct Proxy {
@@ -77,7 +81,17 @@ impl Proxy {
 
     /// How many requests got something other than `Pass`.
     pub fn faults(&self) -> usize {
-        self.log.lock().unwrap().iter().filter(|a| !matches!(a, Act::Pass | Act::Delay(_) | Act::Hang)).count()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| !matches!(a, Act::Pass | Act::Delay(_) | Act::Hang | Act::EndlessBody))
+            .count()
+    }
+
+    /// How many requests got `act`.
+    pub fn count(&self, act: Act) -> usize {
+        self.log.lock().unwrap().iter().filter(|a| **a == act).count()
     }
 
     pub fn requests(&self) -> usize {
@@ -142,6 +156,19 @@ fn handle(mut conn: TcpStream, request: Vec<u8>, upstream: u16, act: Act, stop: 
         ),
         Act::Unavailable => respond(&mut conn, "503 Service Unavailable", ""),
         Act::DropBefore => {}
+        Act::EndlessBody => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if conn.write_all(head.as_bytes()).is_ok() {
+                let mut chunk = format!("{:x}\r\n", 1 << 20).into_bytes();
+                chunk.extend(std::iter::repeat_n(b'<', 1 << 20));
+                chunk.extend_from_slice(b"\r\n");
+                for _ in 0..4096 {
+                    if stop.load(Ordering::Relaxed) || conn.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
         Act::Hang => {
             for _ in 0..3000 {
                 if stop.load(Ordering::Relaxed) {
