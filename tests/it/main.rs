@@ -12,6 +12,8 @@
 //!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
 //! - [`least_privilege`]: `firedrill iam-policy` under IAM enforcement (moto): each
 //!   shipped AWS scenario passes under exactly its policy and fails without any statement.
+//! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
+//!   (parliament, pinned, from the test venv).
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
@@ -21,6 +23,7 @@ mod chaos;
 mod crash;
 mod gameday;
 mod html;
+mod iam_lint;
 mod lease;
 mod least_privilege;
 mod local;
