@@ -20,6 +20,10 @@ if [ ! -x .venv/bin/moto_server ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q 'moto[server]==5.2.5'
 fi
+# parliament (an IAM policy linter) beside it: the tests lint `firedrill iam-policy` with it.
+if ! .venv/bin/python -c 'import importlib.metadata as m; assert m.version("parliament") == "1.6.4"' 2>/dev/null; then
+  .venv/bin/pip install -q 'parliament==1.6.4'
+fi
 
 # 2. firedrill.
 cargo build --quiet --bin firedrill

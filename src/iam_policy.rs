@@ -1,53 +1,169 @@
 //! `firedrill iam-policy`: the least IAM policy a scenario needs — the actions of each of
-//! its faults, probes, abort rules and the lease, with the opt-in tag as a condition
+//! its faults, probes, abort rules and the lease, each scoped to the ARNs it acts on (the
+//! scenario's partition, region and accounts, and the names the scenario gives) wherever
+//! the action supports resource-level permissions, with the opt-in tag as a condition
 //! wherever AWS evaluates resource tags for that action. Pure: built from the scenario
-//! alone.
+//! alone. docs/iam-policy.md lists every `*` left and why.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::scenario::{FaultKind, ProbeKind, Scenario, TargetType};
+use crate::scenario::{FaultKind, ProbeKind, Scenario, Target, TargetType};
 
-/// One statement: its purpose (the `Sid`), its actions, whether the opt-in tag condition
-/// applies, and, for tags set by a create call, which call (`ec2:CreateAction`).
+/// A resource a statement is scoped to; `"*"` as a name means every one of its kind in
+/// the scenario's accounts and region.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Res {
+    /// `Resource: *`: the action has no resource-level permissions.
+    Any,
+    /// An EC2 resource: its type as in the ARN (`instance`, `volume`, `subnet`,
+    /// `network-acl`, `vpc`) and id.
+    Ec2(&'static str, String),
+    Group(String),
+    Cluster(String),
+    Db(String),
+    Role(String),
+    User(String),
+    Alarm(String),
+}
+
+impl Res {
+    /// Whether every resource `other` matches is matched by `self` too.
+    fn covers(&self, other: &Res) -> bool {
+        use Res::*;
+        let name = |a: &String, b: &String| a == "*" || a == b;
+        match (self, other) {
+            (Any, _) => true,
+            (Ec2(k, a), Ec2(l, b)) => k == l && name(a, b),
+            (Group(a), Group(b))
+            | (Cluster(a), Cluster(b))
+            | (Db(a), Db(b))
+            | (Role(a), Role(b))
+            | (User(a), User(b))
+            | (Alarm(a), Alarm(b)) => name(a, b),
+            _ => false,
+        }
+    }
+
+    /// The ARN patterns of this resource in `account`. An IAM role or user named by the
+    /// scenario is matched with any path (its ARN has the path before the name).
+    fn arns(&self, partition: &str, region: &str, account: &str) -> Vec<String> {
+        let (p, r, a) = (partition, region, account);
+        let iam = |what: &str, name: &str| {
+            if name == "*" {
+                vec![format!("arn:{p}:iam::{a}:{what}/*")]
+            } else {
+                vec![format!("arn:{p}:iam::{a}:{what}/{name}"), format!("arn:{p}:iam::{a}:{what}/*/{name}")]
+            }
+        };
+        match self {
+            Res::Any => vec!["*".into()],
+            Res::Ec2(kind, id) => vec![format!("arn:{p}:ec2:{r}:{a}:{kind}/{id}")],
+            Res::Group(n) => vec![format!("arn:{p}:autoscaling:{r}:{a}:autoScalingGroup:*:autoScalingGroupName/{n}")],
+            Res::Cluster(id) => vec![format!("arn:{p}:rds:{r}:{a}:cluster:{id}")],
+            Res::Db(id) => vec![format!("arn:{p}:rds:{r}:{a}:db:{id}")],
+            Res::Role(n) => iam("role", n),
+            Res::User(n) => iam("user", n),
+            Res::Alarm(n) => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{n}")],
+        }
+    }
+}
+
+/// One resource of `kind` named `id` (`*`: any).
+fn res(kind: TargetType, id: &str) -> Res {
+    use TargetType::*;
+    let id = id.to_string();
+    match kind {
+        Ec2Instance => Res::Ec2("instance", id),
+        Ec2Volume => Res::Ec2("volume", id),
+        Ec2Subnet => Res::Ec2("subnet", id),
+        AutoScalingGroup => Res::Group(id),
+        RdsCluster => Res::Cluster(id),
+        RdsInstance => Res::Db(id),
+        IamRole => Res::Role(id),
+        IamUser => Res::User(id),
+    }
+}
+
+/// The resources a target can resolve to: the ones it names, or any of its type.
+fn target_res(t: &Target) -> Vec<Res> {
+    if t.ids.is_empty() { vec![res(t.kind, "*")] } else { t.ids.iter().map(|id| res(t.kind, id)).collect() }
+}
+
+/// One statement: its purpose (the `Sid`), its actions and resources, whether the opt-in
+/// tag condition applies, and, for tags set by a create call, which call
+/// (`ec2:CreateAction`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stmt {
     sid: &'static str,
     actions: Vec<&'static str>,
+    resources: Vec<Res>,
     tagged: bool,
     on_create: Option<&'static str>,
 }
 
-fn stmt(sid: &'static str, actions: &[&'static str], tagged: bool) -> Stmt {
-    Stmt { sid, actions: actions.to_vec(), tagged, on_create: None }
+fn stmt(sid: &'static str, actions: &[&'static str], resources: Vec<Res>, tagged: bool) -> Stmt {
+    Stmt { sid, actions: actions.to_vec(), resources, tagged, on_create: None }
 }
 
-fn read_statement(t: TargetType) -> Stmt {
+/// What resolving (and reading back) a target needs. Describe calls of EC2 and Auto
+/// Scaling have no resource-level permissions; RDS's are made without an identifier when
+/// a target selects by tags or names several, so they cover the account's clusters and
+/// instances; IAM lists only when the target names no role or user.
+fn read_statements(t: &Target) -> Vec<Stmt> {
     use TargetType::*;
-    match t {
-        Ec2Instance => stmt("ReadInstances", &["ec2:DescribeInstances"], false),
-        Ec2Volume => stmt("ReadVolumes", &["ec2:DescribeVolumes"], false),
-        Ec2Subnet => stmt("ReadSubnets", &["ec2:DescribeSubnets"], false),
-        AutoScalingGroup => stmt("ReadGroups", &["autoscaling:DescribeAutoScalingGroups"], false),
-        RdsCluster | RdsInstance => {
-            stmt("ReadDatabases", &["rds:DescribeDBClusters", "rds:DescribeDBInstances"], false)
+    let any = || vec![Res::Any];
+    match t.kind {
+        Ec2Instance => vec![stmt("ReadInstances", &["ec2:DescribeInstances"], any(), false)],
+        Ec2Volume => vec![stmt("ReadVolumes", &["ec2:DescribeVolumes"], any(), false)],
+        Ec2Subnet => vec![stmt("ReadSubnets", &["ec2:DescribeSubnets"], any(), false)],
+        AutoScalingGroup => vec![stmt("ReadGroups", &["autoscaling:DescribeAutoScalingGroups"], any(), false)],
+        RdsCluster | RdsInstance => vec![read_databases()],
+        IamRole | IamUser => {
+            let (sid, actions, list_sid, list): (_, &[&'static str], _, _) = if t.kind == IamRole {
+                ("ReadRoles", &["iam:GetRole", "iam:ListRoleTags"], "ListRoles", "iam:ListRoles")
+            } else {
+                ("ReadUsers", &["iam:GetUser", "iam:ListUserTags"], "ListUsers", "iam:ListUsers")
+            };
+            let mut out = vec![stmt(sid, actions, target_res(t), false)];
+            if t.ids.is_empty() {
+                out.push(stmt(list_sid, &[list], any(), false));
+            }
+            out
         }
-        IamRole => stmt("ReadRoles", &["iam:ListRoles", "iam:GetRole", "iam:ListRoleTags"], false),
-        IamUser => stmt("ReadUsers", &["iam:ListUsers", "iam:GetUser", "iam:ListUserTags"], false),
     }
 }
 
-fn lease_statement(t: TargetType) -> Stmt {
+fn read_databases() -> Stmt {
+    stmt(
+        "ReadDatabases",
+        &["rds:DescribeDBClusters", "rds:DescribeDBInstances"],
+        vec![Res::Cluster("*".into()), Res::Db("*".into())],
+        false,
+    )
+}
+
+fn lease_statement(t: &Target) -> Stmt {
     use TargetType::*;
-    match t {
-        Ec2Instance | Ec2Volume | Ec2Subnet => stmt("LeaseEc2", &["ec2:CreateTags", "ec2:DeleteTags"], true),
-        AutoScalingGroup => stmt("LeaseGroups", &["autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"], true),
+    let r = target_res(t);
+    match t.kind {
+        Ec2Instance | Ec2Volume | Ec2Subnet => stmt("LeaseEc2", &["ec2:CreateTags", "ec2:DeleteTags"], r, true),
+        AutoScalingGroup => stmt("LeaseGroups", &["autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"], r, true),
         RdsCluster | RdsInstance => {
-            stmt("LeaseDatabases", &["rds:AddTagsToResource", "rds:RemoveTagsFromResource"], true)
+            stmt("LeaseDatabases", &["rds:AddTagsToResource", "rds:RemoveTagsFromResource"], r, true)
         }
-        IamRole => stmt("LeaseRoles", &["iam:TagRole", "iam:UntagRole"], true),
-        IamUser => stmt("LeaseUsers", &["iam:TagUser", "iam:UntagUser"], true),
+        IamRole => stmt("LeaseRoles", &["iam:TagRole", "iam:UntagRole"], r, true),
+        IamUser => stmt("LeaseUsers", &["iam:TagUser", "iam:UntagUser"], r, true),
+    }
+}
+
+/// A cluster fails over; an instance reboots with failover.
+fn failover_statement(t: &Target) -> Option<Stmt> {
+    match t.kind {
+        TargetType::RdsCluster => Some(stmt("FailOverClusters", &["rds:FailoverDBCluster"], target_res(t), true)),
+        TargetType::RdsInstance => Some(stmt("FailOverInstances", &["rds:RebootDBInstance"], target_res(t), true)),
+        _ => None,
     }
 }
 
@@ -55,113 +171,185 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
     // sts:GetCallerIdentity (the account guard) needs no permission: AWS allows it to
     // every principal, even under an explicit deny.
     let mut out = Vec::new();
-    let type_of = |t: &str| s.targets.get(t).map(|t| t.kind);
+    let target = |t: &str| s.targets.get(t);
+    let of_kind = |names: &[&str], kind: TargetType| -> Vec<Res> {
+        names.iter().filter_map(|n| target(n)).filter(|t| t.kind == kind).flat_map(target_res).collect()
+    };
     for t in s.targets.values() {
-        out.push(read_statement(t.kind));
+        out.extend(read_statements(t));
     }
     for f in &s.faults {
         let Some(k) = f.kind() else { continue };
-        for t in k.targets().iter().filter_map(|t| type_of(t)) {
+        let names = k.targets();
+        for t in names.iter().filter_map(|n| target(n)) {
             out.push(lease_statement(t));
         }
+        let instances = || of_kind(&names, TargetType::Ec2Instance);
         match k {
             FaultKind::Command(_) => {}
             FaultKind::Ec2Stop(_) => {
-                out.push(stmt("StopStartInstances", &["ec2:StopInstances", "ec2:StartInstances"], true))
+                out.push(stmt("StopStartInstances", &["ec2:StopInstances", "ec2:StartInstances"], instances(), true))
             }
-            FaultKind::Ec2Reboot(_) => out.push(stmt("RebootInstances", &["ec2:RebootInstances"], true)),
-            FaultKind::Ec2Terminate(_) => out.push(stmt("TerminateInstances", &["ec2:TerminateInstances"], true)),
-            // The instance a volume goes back to may not carry the opt-in tag: no condition.
+            FaultKind::Ec2Reboot(_) => out.push(stmt("RebootInstances", &["ec2:RebootInstances"], instances(), true)),
+            FaultKind::Ec2Terminate(_) => {
+                out.push(stmt("TerminateInstances", &["ec2:TerminateInstances"], instances(), true))
+            }
+            // The instance a volume goes back to may not carry the opt-in tag: no
+            // condition, and any instance of the account and region.
             FaultKind::EbsDetach(_) => {
-                out.push(stmt("DetachAttachVolumes", &["ec2:DetachVolume", "ec2:AttachVolume"], false))
+                let mut r = of_kind(&names, TargetType::Ec2Volume);
+                r.push(Res::Ec2("instance", "*".into()));
+                out.push(stmt("DetachAttachVolumes", &["ec2:DetachVolume", "ec2:AttachVolume"], r, false))
             }
             FaultKind::RdsFailover(_) => {
-                out.push(stmt("FailOverDatabases", &["rds:FailoverDBCluster", "rds:RebootDBInstance"], true))
+                out.extend(names.iter().filter_map(|n| target(n)).filter_map(failover_statement));
             }
-            FaultKind::IamRevoke(x) => match type_of(&x.target) {
-                Some(TargetType::IamUser) => {
-                    out.push(stmt("DeactivateAccessKeys", &["iam:ListAccessKeys", "iam:UpdateAccessKey"], true))
+            FaultKind::IamRevoke(_) => {
+                for t in names.iter().filter_map(|n| target(n)) {
+                    match t.kind {
+                        TargetType::IamUser => out.push(stmt(
+                            "DeactivateAccessKeys",
+                            &["iam:ListAccessKeys", "iam:UpdateAccessKey"],
+                            target_res(t),
+                            true,
+                        )),
+                        TargetType::IamRole => out.push(stmt(
+                            "RevokeRoleSessions",
+                            &["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                            target_res(t),
+                            true,
+                        )),
+                        _ => {}
+                    }
                 }
-                _ => out.push(stmt(
-                    "RevokeRoleSessions",
-                    &["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
-                    true,
-                )),
-            },
+            }
             FaultKind::AzOutage(a) => {
                 if a.network {
-                    out.push(stmt("ZoneNetworkRead", &["ec2:DescribeNetworkAcls", "ec2:DescribeSubnets"], false));
+                    let any = vec![Res::Any];
+                    out.push(stmt("ZoneNetworkRead", &["ec2:DescribeNetworkAcls", "ec2:DescribeSubnets"], any, false));
                     // A new ACL has no tags to condition on; firedrill tags it at creation
-                    // and only ever deletes the ACLs carrying its tag.
+                    // and only ever deletes the ACLs carrying its tag. The ACL a subnet
+                    // goes back to, and the VPC of a new one, are any of the account's.
+                    let mut r = vec![Res::Ec2("network-acl", "*".into()), Res::Ec2("vpc", "*".into())];
+                    r.extend(of_kind(&names, TargetType::Ec2Subnet));
                     out.push(stmt(
                         "ZoneNetworkAcls",
                         &["ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation", "ec2:DeleteNetworkAcl"],
+                        r,
                         false,
                     ));
                     // AWS authorizes CreateNetworkAcl's TagSpecifications as ec2:CreateTags;
                     // only that use is allowed here, not tagging existing resources.
                     out.push(Stmt {
                         on_create: Some("CreateNetworkAcl"),
-                        ..stmt("TagNewNetworkAcls", &["ec2:CreateTags"], false)
+                        ..stmt(
+                            "TagNewNetworkAcls",
+                            &["ec2:CreateTags"],
+                            vec![Res::Ec2("network-acl", "*".into())],
+                            false,
+                        )
                     });
                 }
                 if a.stop_instances {
-                    out.push(stmt("StopStartInstances", &["ec2:StopInstances", "ec2:StartInstances"], true));
+                    out.push(stmt(
+                        "StopStartInstances",
+                        &["ec2:StopInstances", "ec2:StartInstances"],
+                        instances(),
+                        true,
+                    ));
                 }
                 if a.asg.is_some() {
-                    out.push(stmt("ZoneGroupSubnets", &["autoscaling:UpdateAutoScalingGroup"], true));
-                    out.push(stmt("ZoneGroupSubnetsRead", &["ec2:DescribeSubnets"], false));
+                    let groups = of_kind(&names, TargetType::AutoScalingGroup);
+                    out.push(stmt("ZoneGroupSubnets", &["autoscaling:UpdateAutoScalingGroup"], groups, true));
+                    out.push(stmt("ZoneGroupSubnetsRead", &["ec2:DescribeSubnets"], vec![Res::Any], false));
                 }
                 if a.rds.is_some() {
-                    out.push(stmt("FailOverDatabases", &["rds:FailoverDBCluster", "rds:RebootDBInstance"], true));
+                    out.extend(names.iter().filter_map(|n| target(n)).filter_map(failover_statement));
                 }
             }
         }
     }
+    let alarm = |name: &str| stmt("ReadAlarms", &["cloudwatch:DescribeAlarms"], vec![Res::Alarm(name.into())], false);
     for p in &s.steady_state {
         for k in p.kinds() {
             match k {
-                ProbeKind::CloudWatchAlarm(_) => out.push(stmt("ReadAlarms", &["cloudwatch:DescribeAlarms"], false)),
+                ProbeKind::CloudWatchAlarm(a) => out.push(alarm(&a.alarm)),
                 ProbeKind::AsgCapacity(_) => {
-                    out.push(stmt("ReadGroups", &["autoscaling:DescribeAutoScalingGroups"], false))
+                    out.push(stmt("ReadGroups", &["autoscaling:DescribeAutoScalingGroups"], vec![Res::Any], false))
                 }
-                ProbeKind::Ec2Running(_) => out.push(stmt("ReadInstances", &["ec2:DescribeInstances"], false)),
-                ProbeKind::RdsStatus(_) => out.push(read_statement(TargetType::RdsCluster)),
+                ProbeKind::Ec2Running(_) => {
+                    out.push(stmt("ReadInstances", &["ec2:DescribeInstances"], vec![Res::Any], false))
+                }
+                ProbeKind::RdsStatus(_) => out.push(read_databases()),
                 _ => {}
             }
         }
     }
-    if s.abort.iter().any(|r| r.alarm.is_some()) {
-        out.push(stmt("ReadAlarms", &["cloudwatch:DescribeAlarms"], false));
+    for name in s.abort.iter().filter_map(|r| r.alarm.as_deref()) {
+        out.push(alarm(name));
     }
-    // One statement per purpose, its actions merged and sorted.
-    let mut merged: BTreeMap<(&'static str, bool, Option<&'static str>), Vec<&'static str>> = BTreeMap::new();
+    // One statement per purpose, its actions and resources merged and sorted; a
+    // statement without resources (a fault kind without a target of that type) has
+    // nothing to act on.
+    type Merged = (Vec<&'static str>, Vec<Res>);
+    let mut merged: BTreeMap<(&'static str, bool, Option<&'static str>), Merged> = BTreeMap::new();
     for st in out {
-        let a = merged.entry((st.sid, st.tagged, st.on_create)).or_default();
+        let (a, r) = merged.entry((st.sid, st.tagged, st.on_create)).or_default();
         a.extend(st.actions);
         a.sort_unstable();
         a.dedup();
+        r.extend(st.resources);
     }
     let merged: Vec<Stmt> = merged
         .into_iter()
-        .map(|((sid, tagged, on_create), actions)| Stmt { sid, actions, tagged, on_create })
+        .filter(|(_, (_, r))| !r.is_empty())
+        .map(|((sid, tagged, on_create), (actions, resources))| Stmt {
+            sid,
+            actions,
+            resources: least_resources(resources),
+            tagged,
+            on_create,
+        })
         .collect();
     grant_once(merged)
 }
 
-/// Grants each action once, so that every statement is needed: an action allowed with
-/// fewer conditions elsewhere (untagged, or the same conditions in an earlier statement)
-/// is dropped, and so is a statement left empty. Statements scoped to a create call are
-/// never merged with others: their condition is of a different kind.
+/// Sorted, without duplicates or resources another one already covers.
+fn least_resources(mut r: Vec<Res>) -> Vec<Res> {
+    r.sort();
+    r.dedup();
+    let all = r.clone();
+    r.retain(|x| !all.iter().any(|y| y != x && y.covers(x)));
+    r
+}
+
+/// Grants each action once, so that every statement is needed: an action allowed on the
+/// same resources with fewer conditions elsewhere (untagged, or the same conditions in an
+/// earlier statement) is dropped, and so is a statement left empty. Statements scoped to
+/// a create call are never merged with others: their condition is of a different kind.
 fn grant_once(statements: Vec<Stmt>) -> Vec<Stmt> {
-    use std::collections::HashSet;
-    let untagged: HashSet<&str> =
-        statements.iter().filter(|s| !s.tagged && s.on_create.is_none()).flat_map(|s| s.actions.clone()).collect();
-    let mut seen: HashSet<(&str, bool)> = HashSet::new();
+    let covered = |grants: &[(&str, bool, Vec<Res>)], a: &str, tagged: bool, r: &[Res]| {
+        grants
+            .iter()
+            .any(|(b, t, g)| *b == a && (!*t || *t == tagged) && r.iter().all(|x| g.iter().any(|y| y.covers(x))))
+    };
+    let untagged: Vec<(&str, bool, Vec<Res>)> = statements
+        .iter()
+        .filter(|s| !s.tagged && s.on_create.is_none())
+        .flat_map(|s| s.actions.iter().map(|a| (*a, false, s.resources.clone())))
+        .collect();
+    let mut seen: Vec<(&str, bool, Vec<Res>)> = Vec::new();
     let mut out = Vec::new();
     for mut st in statements {
         if st.on_create.is_none() {
-            st.actions.retain(|a| (!st.tagged || !untagged.contains(a)) && seen.insert((a, st.tagged)));
+            st.actions.retain(|a| {
+                let keep = !(st.tagged && covered(&untagged, a, false, &st.resources))
+                    && !covered(&seen, a, st.tagged, &st.resources);
+                if keep {
+                    seen.push((a, st.tagged, st.resources.clone()));
+                }
+                keep
+            });
         }
         if !st.actions.is_empty() {
             out.push(st);
@@ -170,12 +358,14 @@ fn grant_once(statements: Vec<Stmt>) -> Vec<Stmt> {
     out
 }
 
-/// The condition key that reads a resource's tag for an action's service.
+/// The condition key that reads a resource's tag for an action's service: Auto Scaling
+/// documents its own key per action; for EC2, RDS and IAM roles and users the Service
+/// Authorization Reference documents `aws:ResourceTag/…` on the resource types these
+/// actions take (IAM's `iam:ResourceTag/…` is an older alias that linters do not know
+/// for the actions).
 fn tag_condition_key(action: &str, key: &str) -> String {
-    let service = action.split(':').next().unwrap_or("aws");
-    match service {
-        "autoscaling" => format!("autoscaling:ResourceTag/{key}"),
-        "iam" => format!("iam:ResourceTag/{key}"),
+    match action.split(':').next() {
+        Some("autoscaling") => format!("autoscaling:ResourceTag/{key}"),
         _ => format!("aws:ResourceTag/{key}"),
     }
 }
@@ -187,14 +377,26 @@ pub fn policy(s: &Scenario) -> Value {
         return json!({ "Version": "2012-10-17", "Statement": [] });
     };
     let region = &env.region;
+    let partition = crate::aws::partition(region);
     let statements: Vec<Value> = statements(s)
         .into_iter()
         .map(|st| {
+            let resource = if st.resources == [Res::Any] {
+                json!("*")
+            } else {
+                let mut arns: Vec<String> = Vec::new();
+                for account in &env.accounts {
+                    for r in &st.resources {
+                        arns.extend(r.arns(partition, region, account));
+                    }
+                }
+                json!(arns)
+            };
             let mut v = json!({
                 "Sid": st.sid,
                 "Effect": "Allow",
                 "Action": st.actions,
-                "Resource": "*",
+                "Resource": resource,
             });
             let mut cond = serde_json::Map::new();
             if st.tagged {
@@ -258,12 +460,22 @@ recovery: {{ within: 1m }}
         let p = policy(&scenario("  - name: stop\n    ec2_stop_instances: { target: web }\n    duration: 1m"));
         assert_eq!(
             sids(&p),
-            ["LeaseEc2", "ReadAlarms", "ReadGroups", "ReadInstances", "ReadRoles", "ReadSubnets", "StopStartInstances"]
+            [
+                "LeaseEc2",
+                "ListRoles",
+                "ReadAlarms",
+                "ReadGroups",
+                "ReadInstances",
+                "ReadRoles",
+                "ReadSubnets",
+                "StopStartInstances"
+            ]
         );
         let stop = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "StopStartInstances").unwrap();
         assert_eq!(stop["Action"], json!(["ec2:StartInstances", "ec2:StopInstances"]));
         assert_eq!(stop["Condition"]["StringEquals"]["aws:ResourceTag/firedrill"], "allowed");
         assert_eq!(stop["Condition"]["StringEquals"]["aws:RequestedRegion"], "us-east-1");
+        assert_eq!(stop["Resource"], json!(["arn:aws:ec2:us-east-1:123456789012:instance/*"]));
         assert!(!p.to_string().contains("iam:PutRolePolicy"), "nothing for faults the scenario does not have");
     }
 
@@ -284,11 +496,22 @@ recovery: {{ within: 1m }}
             assert!(all.contains(a), "{a} missing: {all}");
         }
         let revoke = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "RevokeRoleSessions").unwrap();
-        assert_eq!(revoke["Condition"]["StringEquals"]["iam:ResourceTag/firedrill"], "allowed");
+        assert_eq!(revoke["Condition"]["StringEquals"]["aws:ResourceTag/firedrill"], "allowed");
+        assert_eq!(revoke["Resource"], json!(["arn:aws:iam::123456789012:role/*"]));
         assert!(revoke["Condition"]["StringEquals"].get("aws:RequestedRegion").is_none(), "IAM is global");
         let tag_new = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "TagNewNetworkAcls").unwrap();
         assert_eq!(tag_new["Action"], json!(["ec2:CreateTags"]));
         assert_eq!(tag_new["Condition"]["StringEquals"]["ec2:CreateAction"], "CreateNetworkAcl");
+        assert_eq!(tag_new["Resource"], json!(["arn:aws:ec2:us-east-1:123456789012:network-acl/*"]));
+        let acls = statement(&p, "ZoneNetworkAcls");
+        assert_eq!(
+            acls["Resource"],
+            json!([
+                "arn:aws:ec2:us-east-1:123456789012:network-acl/*",
+                "arn:aws:ec2:us-east-1:123456789012:subnet/*",
+                "arn:aws:ec2:us-east-1:123456789012:vpc/*"
+            ])
+        );
     }
 
     /// Every statement is needed: no action is granted twice under the same conditions,
@@ -333,5 +556,168 @@ recovery: {{ within: 1m }}
                 );
             }
         }
+    }
+
+    fn statement<'a>(p: &'a Value, sid: &str) -> &'a Value {
+        p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("no {sid}: {p:#}"))
+    }
+
+    fn load(text: &str) -> Scenario {
+        crate::scenario::load_str(text, std::path::Path::new(".")).map(|(s, _)| s).unwrap()
+    }
+
+    /// The scenario's names, partition, region and every account are in the ARNs.
+    const NAMED: &str = r#"version: 1
+name: p
+environment:
+  region: REGION
+  accounts: ["123456789012", "210987654321"]
+  opt_in_tag: { key: firedrill, value: allowed }
+targets:
+  db: { type: rds:cluster, ids: [shop-db] }
+  single: { type: rds:instance, ids: [db-1] }
+  group: { type: autoscaling:group, ids: [shop-web] }
+  subnets: { type: ec2:subnet, ids: [subnet-1] }
+  role: { type: iam:role, ids: [shop-app] }
+  user: { type: iam:user, ids: [shop-deployer] }
+  vols: { type: ec2:volume, ids: [vol-1] }
+steady_state:
+  - name: alarm
+    cloudwatch_alarm: { alarm: shop-5xx }
+    every: 5s
+faults:
+  - name: fail
+    rds_failover: { target: db }
+    duration: 1m
+  - name: reboot
+    rds_failover: { target: single }
+    duration: 1m
+  - name: zone
+    az_outage: { zone: REGIONa, targets: [group, subnets], network: true, asg: remove_zone }
+    duration: 1m
+  - name: role
+    iam_revoke_credentials: { target: role }
+    duration: 1m
+  - name: user
+    iam_revoke_credentials: { target: user }
+    duration: 1m
+  - name: vols
+    ebs_detach_volumes: { target: vols }
+    duration: 1m
+abort:
+  - alarm: shop-latency
+recovery: { within: 1m }
+"#;
+
+    #[test]
+    fn resources_are_the_scenarios_arns_in_the_regions_partition() {
+        for (region, partition) in [("us-east-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+            let p = policy(&load(&NAMED.replace("REGION", region)));
+            let arns = |sid: &str| -> Vec<String> {
+                statement(&p, sid)["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().into()).collect()
+            };
+            let both = |f: &dyn Fn(&str) -> Vec<String>| -> Vec<String> {
+                ["123456789012", "210987654321"].iter().flat_map(|a| f(a)).collect()
+            };
+            let (pt, r) = (partition, region);
+            assert_eq!(arns("FailOverClusters"), both(&|a| vec![format!("arn:{pt}:rds:{r}:{a}:cluster:shop-db")]));
+            assert_eq!(arns("FailOverInstances"), both(&|a| vec![format!("arn:{pt}:rds:{r}:{a}:db:db-1")]));
+            assert_eq!(
+                arns("ZoneGroupSubnets"),
+                both(&|a| vec![format!(
+                    "arn:{pt}:autoscaling:{r}:{a}:autoScalingGroup:*:autoScalingGroupName/shop-web"
+                )])
+            );
+            assert_eq!(
+                arns("ReadAlarms"),
+                both(&|a| vec![
+                    format!("arn:{pt}:cloudwatch:{r}:{a}:alarm:shop-5xx"),
+                    format!("arn:{pt}:cloudwatch:{r}:{a}:alarm:shop-latency")
+                ])
+            );
+            // A named role or user, with or without a path; IAM ARNs have no region.
+            assert_eq!(
+                arns("RevokeRoleSessions"),
+                both(&|a| vec![
+                    format!("arn:{pt}:iam::{a}:role/shop-app"),
+                    format!("arn:{pt}:iam::{a}:role/*/shop-app")
+                ])
+            );
+            assert_eq!(arns("LeaseRoles"), arns("RevokeRoleSessions"));
+            assert_eq!(arns("ReadRoles"), arns("RevokeRoleSessions"));
+            assert_eq!(
+                arns("DeactivateAccessKeys"),
+                both(&|a| vec![
+                    format!("arn:{pt}:iam::{a}:user/shop-deployer"),
+                    format!("arn:{pt}:iam::{a}:user/*/shop-deployer")
+                ])
+            );
+            // The volume as named; the instance it goes back to is any of the account's.
+            assert_eq!(
+                arns("DetachAttachVolumes"),
+                both(&|a| vec![
+                    format!("arn:{pt}:ec2:{r}:{a}:instance/*"),
+                    format!("arn:{pt}:ec2:{r}:{a}:volume/vol-1")
+                ])
+            );
+            assert!(arns("ZoneNetworkAcls").contains(&format!("arn:{pt}:ec2:{r}:210987654321:subnet/subnet-1")));
+            assert_eq!(
+                arns("LeaseDatabases"),
+                both(&|a| vec![
+                    format!("arn:{pt}:rds:{r}:{a}:cluster:shop-db"),
+                    format!("arn:{pt}:rds:{r}:{a}:db:db-1")
+                ])
+            );
+            // Named targets are read by name: no listing.
+            let sids = sids(&p);
+            assert!(!sids.contains(&"ListRoles".to_string()) && !sids.contains(&"ListUsers".to_string()), "{sids:?}");
+        }
+    }
+
+    /// `*` is left only on actions without resource-level permissions, and only IAM-free
+    /// statements are region-conditioned; every tag condition is one AWS documents for
+    /// the action (`aws:ResourceTag`, or Auto Scaling's own).
+    #[test]
+    fn star_only_where_aws_requires_it_and_documented_condition_keys() {
+        let no_resource_level = [
+            "autoscaling:DescribeAutoScalingGroups",
+            "ec2:DescribeInstances",
+            "ec2:DescribeNetworkAcls",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVolumes",
+            "iam:ListRoles",
+            "iam:ListUsers",
+        ];
+        let p = policy(&scenario(
+            "  - name: zone\n    az_outage: { zone: us-east-1a, targets: [subnets, web, group], network: true, stop_instances: true, asg: remove_zone }\n    duration: 1m\n  - name: creds\n    iam_revoke_credentials: { target: role }\n    duration: 1m",
+        ));
+        for st in p["Statement"].as_array().unwrap() {
+            if st["Resource"] == "*" {
+                for a in st["Action"].as_array().unwrap() {
+                    assert!(no_resource_level.contains(&a.as_str().unwrap()), "{a} on *: {st:#}");
+                }
+            } else {
+                for r in st["Resource"].as_array().unwrap() {
+                    let r = r.as_str().unwrap();
+                    assert!(r.starts_with("arn:aws:") && r.contains(":123456789012:"), "{r}");
+                }
+            }
+            for key in st["Condition"]["StringEquals"].as_object().into_iter().flat_map(|m| m.keys()) {
+                let ok = key == "aws:RequestedRegion"
+                    || key == "ec2:CreateAction"
+                    || key == "aws:ResourceTag/firedrill"
+                    || (key == "autoscaling:ResourceTag/firedrill"
+                        && st["Action"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|a| a.as_str().unwrap().starts_with("autoscaling:")));
+                assert!(ok, "{key} in {st:#}");
+            }
+        }
+        let roles = statement(&p, "LeaseRoles");
+        assert_eq!(roles["Condition"]["StringEquals"]["aws:ResourceTag/firedrill"], "allowed");
+        assert_eq!(roles["Resource"], json!(["arn:aws:iam::123456789012:role/*"]));
+        assert!(!p.to_string().contains("iam:ResourceTag"), "{p:#}");
     }
 }

@@ -2,11 +2,15 @@
 //! pass as a user holding exactly the policy `iam-policy` printed for it, and fails —
 //! leaving nothing broken — when any one statement is taken away.
 //!
-//! moto evaluates a policy's actions, not its conditions or resource ARNs (a `Condition`
-//! there denies outright), so the user holds the printed statements with their
-//! `Condition` blocks removed: the action lists are what is proven here. The conditions
-//! (opt-in tag, region, `ec2:CreateAction`) are checked by the unit tests in
-//! `src/iam_policy.rs`.
+//! moto evaluates a policy's actions, not its conditions (a `Condition` there denies
+//! outright), so the user holds the printed statements with their `Condition` blocks
+//! removed. Of resource ARNs, moto matches only an IAM role's: a request naming a role
+//! (`RoleName`) is authorized against the role's ARN, every other request against `*`
+//! (see [`MOTO_MATCHES_ARNS`]). So role statements keep their ARNs here — and each is also
+//! shown to fail when its ARNs name another role — while the others are given `*`: their
+//! action lists are what is proven here. Their ARNs and conditions (opt-in tag, region,
+//! `ec2:CreateAction`) are checked by the unit tests in `src/iam_policy.rs` and by an
+//! IAM linter in [`crate::iam_lint`].
 
 use std::path::Path;
 
@@ -22,6 +26,24 @@ const MOTO_BLIND: &[(&str, &str)] = &[(
     "TagNewNetworkAcls",
     "AWS authorizes CreateNetworkAcl's TagSpecifications as ec2:CreateTags; moto checks only CreateNetworkAcl",
 )];
+
+/// The actions whose requests moto authorizes against the resource's ARN (moto's
+/// `IamResponse._determine_resource`: any IAM request with a `RoleName`). For every other
+/// action moto checks the policy against the resource `*`, which no ARN pattern matches.
+const MOTO_MATCHES_ARNS: &[&str] = &[
+    "iam:GetRole",
+    "iam:ListRoleTags",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+];
+
+fn moto_matches_arns(statement: &Value) -> bool {
+    statement["Resource"] != "*"
+        && statement["Action"].as_array().unwrap().iter().all(|a| MOTO_MATCHES_ARNS.contains(&a.as_str().unwrap()))
+}
 
 /// A shipped scenario, made quick (probe intervals, fault duration, stable period) and
 /// without its playbook. Neither changes the policy, which the test checks.
@@ -53,17 +75,33 @@ fn iam_policy(sb: &Sandbox, file: &Path) -> Value {
 }
 
 /// What moto can evaluate of a policy: its statements without conditions, less the
-/// [`MOTO_BLIND`] ones. moto also names an action by the request's signing name, which
+/// [`MOTO_BLIND`] ones, with `Resource: *` where moto cannot match ARNs
+/// ([`MOTO_MATCHES_ARNS`]). moto also names an action by the request's signing name, which
 /// for CloudWatch is `monitoring`, where IAM says `cloudwatch`.
 fn as_moto_sees_it(policy: &Value) -> Value {
     let mut p = policy.clone();
     p["Statement"].as_array_mut().unwrap().retain(|s| !MOTO_BLIND.iter().any(|(sid, _)| s["Sid"] == *sid));
     for st in p["Statement"].as_array_mut().unwrap() {
         st.as_object_mut().unwrap().remove("Condition");
+        if !moto_matches_arns(st) {
+            st["Resource"] = json!("*");
+        }
         for a in st["Action"].as_array_mut().unwrap() {
             if let Some(rest) = a.as_str().and_then(|a| a.strip_prefix("cloudwatch:")) {
                 *a = json!(format!("monitoring:{rest}"));
             }
+        }
+    }
+    p
+}
+
+/// `policy` with statement `sid`'s ARNs naming a role that is not the scenario's.
+fn elsewhere(policy: &Value, sid: &str) -> Value {
+    let mut p = policy.clone();
+    for st in p["Statement"].as_array_mut().unwrap().iter_mut().filter(|s| s["Sid"] == sid) {
+        for r in st["Resource"].as_array_mut().unwrap() {
+            let arn = r.as_str().unwrap();
+            *r = json!(format!("{}/not-the-target", &arn[..arn.find(":role/").unwrap() + 5]));
         }
     }
     p
@@ -167,15 +205,44 @@ fn proves_least_privilege(name: &str) {
     let sids: Vec<String> =
         moto_policy["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap().to_string()).collect();
     assert!(sids.len() >= 3, "{policy}");
-    for sid in &sids {
-        let (code, out, after) = drill.run_as_drill(&file, &without(&moto_policy, sid));
-        assert_eq!(lasting(after), before, "{name} without {sid}: a missing permission left something broken: {out}");
-        assert_ne!(code, Some(0), "{name} passed without statement {sid}, so the policy is not least: {out}");
+    let denied = |what: &str, (code, out, after): (Option<i32>, String, Value)| {
+        assert_eq!(lasting(after), before, "{name} {what}: a missing permission left something broken: {out}");
+        assert_ne!(code, Some(0), "{name} passed {what}, so the policy is not least: {out}");
         assert!(
             out.contains("access denied") || out.contains("AccessDenied") || out.contains("UnauthorizedOperation"),
-            "{name} without {sid} failed for another reason than the permission: {out}"
+            "{name} {what} failed for another reason than the permission: {out}"
+        );
+    };
+    for sid in &sids {
+        denied(&format!("without statement {sid}"), drill.run_as_drill(&file, &without(&moto_policy, sid)));
+    }
+    // Where moto matches ARNs, the ARNs are needed too: the same statement on another
+    // role's ARN does not do.
+    for st in moto_policy["Statement"].as_array().unwrap().iter().filter(|s| moto_matches_arns(s)) {
+        let sid = st["Sid"].as_str().unwrap();
+        denied(
+            &format!("with statement {sid} on another role"),
+            drill.run_as_drill(&file, &elsewhere(&moto_policy, sid)),
         );
     }
+}
+
+/// The role statements of credential-revocation are the ones moto checks with their ARNs;
+/// the other scenarios have none (a guard that this test still proves something of ARNs).
+#[test]
+fn moto_checks_the_role_arns_of_credential_revocation() {
+    let sb = Sandbox::new();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/credential-revocation.yaml");
+    let policy = iam_policy(&sb, &file);
+    let moto = as_moto_sees_it(&policy);
+    let checked: Vec<&str> = moto["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| moto_matches_arns(s))
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(checked, ["LeaseRoles", "ReadRoles", "RevokeRoleSessions"], "{policy:#}");
 }
 
 #[test]

@@ -19,6 +19,8 @@
 //! - [`crash`]: the process dies at every fail point of every AWS fault; `recover` puts
 //!   moto back. Needs `cargo test --features failpoints`; without it one test fails and
 //!   says so.
+//! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
+//!   (parliament, pinned, from the test venv).
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
@@ -41,6 +43,7 @@ mod crash {
 }
 mod gameday;
 mod html;
+mod iam_lint;
 mod lease;
 mod least_privilege;
 mod local;

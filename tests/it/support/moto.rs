@@ -1,5 +1,6 @@
 //! A real moto server per test, on a free 127.0.0.1 port, started from the project's
-//! venv (`.venv`, made by `.ci/run`; `FIREDRILL_MOTO_VENV` points elsewhere). Each test
+//! venv (`.venv`, made by `.ci/run` with `moto[server]==5.2.5` and the IAM linter
+//! `parliament==1.6.4` that `iam_lint` runs; `FIREDRILL_MOTO_VENV` points elsewhere). Each test
 //! gets its own server, so tests run in parallel without sharing AWS state.
 //!
 //! [`Moto::seed`] runs `demo/seed.py` (the staging twin the demo uses) and returns what it
@@ -21,7 +22,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn venv() -> PathBuf {
+/// The test venv (`.venv`, or `FIREDRILL_MOTO_VENV`).
+pub fn venv() -> PathBuf {
     std::env::var_os("FIREDRILL_MOTO_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv"))
 }
 
