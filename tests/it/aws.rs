@@ -176,8 +176,10 @@ fn iam_state_while_revoked() {
     moto.seed(&[]);
     let targets =
         "  role:\n    type: iam:role\n    tags: { app: shop }\n  user:\n    type: iam:user\n    tags: { app: shop }";
-    let fault = "    iam_revoke_credentials: { target: role }\n  - name: g\n    duration: 2s\n    iam_revoke_credentials: { target: user }";
-    let (sb, running) = start(&moto, &scenario(targets, fault, "2s"));
+    // Long enough that the snapshot (a Python process) lands inside the fault on a loaded
+    // machine; the test asserts what is seen, not how fast.
+    let fault = "    iam_revoke_credentials: { target: role }\n  - name: g\n    duration: 10s\n    iam_revoke_credentials: { target: user }";
+    let (sb, running) = start(&moto, &scenario(targets, fault, "10s"));
     crate::support::wait_until("both faults injected", WAIT, || {
         sb.run_dirs().first().is_some_and(|d| read_journal(d).iter().filter(|e| e["event"] == "done").count() == 2)
     });
@@ -302,7 +304,7 @@ fn a_revert_never_clobbers_a_change_someone_else_made() {
     let subnet_c = seed["subnets"]["us-east-1c"].as_str().unwrap().to_string();
     let targets = "  asg:\n    type: autoscaling:group\n    tags: { app: shop }";
     let (sb, running) =
-        start(&moto, &scenario(targets, "    az_outage: { zone: us-east-1a, targets: [asg], asg: remove_zone }", "2s"));
+        start(&moto, &scenario(targets, "    az_outage: { zone: us-east-1a, targets: [asg], asg: remove_zone }", "10s"));
     sb.wait_for_journal("done", WAIT);
     // An operator pins the group to one subnet while the drill runs.
     moto.boto(&format!(
@@ -433,7 +435,7 @@ steady_state:
 faults:
   - name: revoke
     iam_revoke_credentials: {{ target: role }}
-    duration: 3s
+    duration: 8s
 recovery:
   within: 1m
   stable_for: 600ms
