@@ -1,12 +1,14 @@
 //! Steady-state probes. Each probe kind is one file that implements [`Kind`]: the key that
 //! selects it in a scenario (`http:`), its config (loaded, and put in the JSON schema),
 //! its validation, its line for `firedrill plan`, its target for the report, the IAM
-//! statements it needs and the check it builds for the engine. The registration list at
-//! the top of this file generates [`ProbeKind`], one variant per
-//! kind, and the loader of [`Probe`] (`name`, `every` and exactly one kind key).
+//! statements it needs and the check it builds for the engine. The registration list in
+//! this file generates [`ProbeKind`] (one variant per kind, one-line dispatch arms) and
+//! the loader, serializer and JSON schema of [`Probe`] (`name`, `every` and exactly one
+//! kind key); the machinery is in `registry.rs`.
 //!
-//! Adding a kind: a new file with a unit struct that implements [`Kind`], its `mod` line
-//! and its registration line below.
+//! Adding a kind: a new file with a unit struct that implements [`Kind`], plus its `mod`
+//! line and its registration line here. Abort rules on an alarm reuse the
+//! `cloudwatch_alarm` check and IAM statement ([`alarm_watch`]).
 
 pub mod asg_capacity;
 pub mod cloudwatch_alarm;
@@ -188,6 +190,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("probe `p` has 2 kind keys (`http`, `tcp`)"), "{e}");
+    }
+
+    #[test]
+    fn a_kind_key_without_a_value_is_not_set() {
+        let p = probe(json!({"http": null, "tcp": {"address": "db:5432"}}));
+        assert_eq!(p.kind.key(), "tcp");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aws::*;
 use super::duration::Dur;
+// A steady-state probe and its kinds: each kind's config, loader and schema live in `probes/`.
 pub use crate::probes::{Probe, ProbeKind};
 
 /// A game-day scenario: what "healthy" means, which faults to inject, when to abort, and
