@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::scenario::{FaultKind, ProbeKind, Scenario, Target, TargetType};
+use crate::scenario::{FaultKind, Scenario, Target, TargetType};
 
 /// A resource a statement is scoped to; `"*"` as a name means every one of its kind in
 /// the scenario's accounts and region.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Res {
+pub(crate) enum Res {
     /// `Resource: *`: the action has no resource-level permissions.
     Any,
     /// An EC2 resource: its type as in the ARN (`instance`, `volume`, `subnet`,
@@ -95,7 +95,7 @@ fn target_res(t: &Target) -> Vec<Res> {
 /// tag condition applies, and, for tags set by a create call, which call
 /// (`ec2:CreateAction`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Stmt {
+pub struct Stmt {
     sid: &'static str,
     actions: Vec<&'static str>,
     resources: Vec<Res>,
@@ -103,7 +103,7 @@ struct Stmt {
     on_create: Option<&'static str>,
 }
 
-fn stmt(sid: &'static str, actions: &[&'static str], resources: Vec<Res>, tagged: bool) -> Stmt {
+pub(crate) fn stmt(sid: &'static str, actions: &[&'static str], resources: Vec<Res>, tagged: bool) -> Stmt {
     Stmt { sid, actions: actions.to_vec(), resources, tagged, on_create: None }
 }
 
@@ -135,7 +135,7 @@ fn read_statements(t: &Target) -> Vec<Stmt> {
     }
 }
 
-fn read_databases() -> Stmt {
+pub(crate) fn read_databases() -> Stmt {
     stmt(
         "ReadDatabases",
         &["rds:DescribeDBClusters", "rds:DescribeDBInstances"],
@@ -269,24 +269,13 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
             }
         }
     }
-    let alarm = |name: &str| stmt("ReadAlarms", &["cloudwatch:DescribeAlarms"], vec![Res::Alarm(name.into())], false);
+    // Each probe kind says what it needs; an `alarm` abort rule reads its alarm as the
+    // `cloudwatch_alarm` probe does.
     for p in &s.steady_state {
-        for k in p.kinds() {
-            match k {
-                ProbeKind::CloudWatchAlarm(a) => out.push(alarm(&a.alarm)),
-                ProbeKind::AsgCapacity(_) => {
-                    out.push(stmt("ReadGroups", &["autoscaling:DescribeAutoScalingGroups"], vec![Res::Any], false))
-                }
-                ProbeKind::Ec2Running(_) => {
-                    out.push(stmt("ReadInstances", &["ec2:DescribeInstances"], vec![Res::Any], false))
-                }
-                ProbeKind::RdsStatus(_) => out.push(read_databases()),
-                _ => {}
-            }
-        }
+        out.extend(p.kind.iam());
     }
     for name in s.abort.iter().filter_map(|r| r.alarm.as_deref()) {
-        out.push(alarm(name));
+        out.push(crate::probes::cloudwatch_alarm::read_alarm(name));
     }
     // One statement per purpose, its actions and resources merged and sorted; a
     // statement without resources (a fault kind without a target of that type) has

@@ -1,15 +1,71 @@
 //! The `command` probe: runs a shell command and passes when it exits with the expected
 //! status.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use crate::engine::{Check, Probe};
+use super::{Kind, with_default};
+use crate::aws::Aws;
+use crate::engine::{self, Check, Probe};
 use crate::process::{ShellOpts, run_shell};
-use crate::scenario::CommandProbe;
+use crate::scenario::Dur;
+use crate::scenario::validate::{Problem, command_problem, problem, timeout_problem};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A shell command check (`sh -c`): passes when it exits with `expect_exit`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CommandProbe")]
+pub struct Config {
+    pub run: String,
+    /// Expected exit status, 0 to 255; default 0.
+    #[serde(default)]
+    pub expect_exit: u8,
+    /// Kill the command and count a failure after this long; default 10s, at least 10ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+}
+
+/// The `command` probe kind.
+pub struct Command;
+
+impl Kind for Command {
+    const KEY: &'static str = "command";
+    const AWS: bool = false;
+    type Config = Config;
+
+    fn validate(c: &Config, at: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if c.run.trim().is_empty() {
+            out.push(problem(format!("{at}.run"), "the command is empty"));
+        }
+        if let Some(m) = command_problem(&c.run) {
+            out.push(problem(format!("{at}.run"), m));
+        }
+        if let Some(m) = timeout_problem(c.timeout) {
+            out.push(problem(format!("{at}.timeout"), m));
+        }
+        out
+    }
+
+    fn describe(c: &Config) -> String {
+        describe(c)
+    }
+
+    fn target(c: &Config) -> String {
+        c.run.clone()
+    }
+
+    fn build(c: &Config, _aws: Option<&Aws>) -> (Duration, Arc<dyn engine::Probe>) {
+        let timeout = with_default(c.timeout, DEFAULT_TIMEOUT);
+        (timeout, Arc::new(CommandCheck::new(c, timeout)))
+    }
+}
 
 pub struct CommandCheck {
     run: String,
@@ -18,7 +74,7 @@ pub struct CommandCheck {
 }
 
 impl CommandCheck {
-    pub fn new(p: &CommandProbe, timeout: Duration) -> Self {
+    pub fn new(p: &Config, timeout: Duration) -> Self {
         CommandCheck {
             run: p.run.clone(),
             expect_exit: i32::from(p.expect_exit),
@@ -49,7 +105,7 @@ impl Probe for CommandCheck {
 }
 
 /// ``command `pg_isready` expect exit 0``.
-pub fn describe(p: &CommandProbe) -> String {
+pub fn describe(p: &Config) -> String {
     let mut s = format!("command `{}` expect exit {}", p.run, p.expect_exit);
     if let Some(t) = p.timeout {
         s += &format!(" (timeout {t})");
@@ -64,7 +120,7 @@ mod tests {
     use super::*;
 
     fn check(run: &str, expect_exit: u8, timeout: Duration) -> CommandCheck {
-        CommandCheck::new(&CommandProbe { run: run.into(), expect_exit, timeout: None }, timeout)
+        CommandCheck::new(&Config { run: run.into(), expect_exit, timeout: None }, timeout)
     }
 
     #[tokio::test]
@@ -98,7 +154,7 @@ mod tests {
 
     #[test]
     fn describes() {
-        let p = CommandProbe { run: "pg_isready".into(), expect_exit: 0, timeout: None };
+        let p = Config { run: "pg_isready".into(), expect_exit: 0, timeout: None };
         assert_eq!(describe(&p), "command `pg_isready` expect exit 0");
     }
 }

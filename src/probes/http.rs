@@ -6,18 +6,119 @@
 //! and says so. (Without headers, redirects are followed; reqwest itself drops
 //! `Authorization` and cookies on a cross-host redirect.)
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use regex::Regex;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, StatusCode, Url, redirect};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::short;
-use crate::engine::{Check, Probe};
-use crate::scenario::HttpProbe;
+use super::{Broken, Kind, short, with_default};
+use crate::aws::Aws;
+use crate::engine::{self, Check, Probe};
+use crate::scenario::Dur;
+use crate::scenario::validate::{Problem, header_problems, problem, timeout_problem};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An HTTP check. Passes when the status is expected, the body matches and the response
+/// arrived within `max_latency`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "HttpProbe")]
+pub struct Config {
+    pub url: String,
+    /// HTTP method; default GET.
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Accepted status codes; default: any 2xx.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect_status: Vec<u16>,
+    /// The response body must contain this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// The response body must match this regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_regex: Option<String>,
+    /// Slower responses count as failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency: Option<Dur>,
+    /// Give up after this long; default 5s, at least 10ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+}
+
+fn default_method() -> String {
+    "GET".to_string()
+}
+
+/// The `http` probe kind.
+pub struct Http;
+
+impl Kind for Http {
+    const KEY: &'static str = "http";
+    const AWS: bool = false;
+    type Config = Config;
+
+    fn validate(h: &Config, p: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        match reqwest::Url::parse(&h.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(u) => out.push(problem(
+                format!("{p}.url"),
+                format!("expected an http:// or https:// URL with a host, found scheme `{}`", u.scheme()),
+            )),
+            Err(e) => out.push(problem(format!("{p}.url"), format!("invalid URL {:?}: {e}", h.url))),
+        }
+        if reqwest::Method::from_bytes(h.method.as_bytes()).is_err() || h.method.is_empty() {
+            out.push(problem(format!("{p}.method"), format!("invalid HTTP method {:?}", h.method)));
+        }
+        for (j, st) in h.expect_status.iter().enumerate() {
+            if !(100..=599).contains(st) {
+                out.push(problem(
+                    format!("{p}.expect_status[{j}]"),
+                    format!("{st} is not an HTTP status code (100-599)"),
+                ));
+            }
+        }
+        if let Some(re) = &h.body_regex {
+            if let Err(e) = regex::Regex::new(re) {
+                let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+                out.push(problem(format!("{p}.body_regex"), format!("invalid regular expression: {first}")));
+            }
+        }
+        out.extend(header_problems(&format!("{p}.headers"), &h.headers));
+        if let Some(m) = timeout_problem(h.timeout) {
+            out.push(problem(format!("{p}.timeout"), m));
+        }
+        out
+    }
+
+    fn describe(c: &Config) -> String {
+        describe(c)
+    }
+
+    fn target(c: &Config) -> String {
+        crate::redact::url(&c.url, crate::redact::Keep::Path)
+    }
+
+    fn build(c: &Config, _aws: Option<&Aws>) -> (Duration, Arc<dyn engine::Probe>) {
+        let timeout = with_default(c.timeout, DEFAULT_TIMEOUT);
+        match HttpCheck::new(c, timeout) {
+            Ok(check) => (timeout, Arc::new(check)),
+            Err(e) => (timeout, Arc::new(Broken(e))),
+        }
+    }
+}
 
 /// Bytes of the response body read; the rest is ignored.
 const MAX_BODY: usize = 1 << 20;
@@ -40,7 +141,7 @@ pub struct HttpCheck {
 
 impl HttpCheck {
     /// Fails only on what validation rejects (bad method, URL, header or regex).
-    pub fn new(p: &HttpProbe, timeout: Duration) -> Result<Self, String> {
+    pub fn new(p: &Config, timeout: Duration) -> Result<Self, String> {
         let method =
             Method::from_bytes(p.method.as_bytes()).map_err(|_| format!("invalid HTTP method {:?}", p.method))?;
         let url = Url::parse(&p.url).map_err(|e| format!("invalid URL {:?}: {e}", p.url))?;
@@ -195,7 +296,7 @@ fn expected(statuses: &[u16]) -> String {
 }
 
 /// `http GET http://127.0.0.1:8080/health expect 200 within 1s`.
-pub fn describe(p: &HttpProbe) -> String {
+pub fn describe(p: &Config) -> String {
     let url = crate::redact::url(&p.url, crate::redact::Keep::Path);
     let mut s = format!("http {} {url} expect {}", p.method, expected(&p.expect_status));
     if let Some(text) = &p.body_contains {
@@ -272,7 +373,7 @@ mod tests {
     }
 
     async fn check(probe: serde_json::Value) -> Check {
-        let p: HttpProbe = serde_json::from_value(probe).unwrap();
+        let p: Config = serde_json::from_value(probe).unwrap();
         let timeout = p.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
         HttpCheck::new(&p, timeout).unwrap().check().await
     }
@@ -404,13 +505,12 @@ mod tests {
 
     #[test]
     fn describes() {
-        let p: HttpProbe = serde_json::from_value(json!({
+        let p: Config = serde_json::from_value(json!({
             "url": "http://svc/health", "body_contains": "ok", "timeout": "2s",
         }))
         .unwrap();
         assert_eq!(describe(&p), "http GET http://svc/health expect 2xx body containing \"ok\" (timeout 2s)");
-        let p: HttpProbe =
-            serde_json::from_value(json!({"url": "https://ops:PASS@svc/health?api_key=KEY&v=2"})).unwrap();
+        let p: Config = serde_json::from_value(json!({"url": "https://ops:PASS@svc/health?api_key=KEY&v=2"})).unwrap();
         assert_eq!(describe(&p), "http GET https://ops:***@svc/health?api_key=***&v=*** expect 2xx");
     }
 }

@@ -1,20 +1,38 @@
-//! Steady-state probes: turns a scenario's `http`, `tcp` and `command` probes into the
-//! engine's [`crate::engine::Probe`] trait objects ([`build`]) and into one line for
-//! `firedrill plan` ([`describe`]). Each kind lives in its own file.
+//! Steady-state probes. Each probe kind is one file that implements [`Kind`]: the key that
+//! selects it in a scenario (`http:`), its config (loaded, and put in the JSON schema),
+//! its validation, its line for `firedrill plan`, its target for the report, the IAM
+//! statements it needs and the check it builds for the engine. The registration list in
+//! this file generates [`ProbeKind`] (one variant per kind, one-line dispatch arms) and
+//! the loader, serializer and JSON schema of [`Probe`] (`name`, `every` and exactly one
+//! kind key); the machinery is in `registry.rs`.
+//!
+//! Adding a kind: a new file with a unit struct that implements [`Kind`], plus its `mod`
+//! line and its registration line here. Abort rules on an alarm reuse the
+//! `cloudwatch_alarm` check and IAM statement ([`alarm_watch`]).
 
-pub mod aws;
+pub mod asg_capacity;
+pub mod cloudwatch_alarm;
 pub mod command;
+pub mod ec2_running;
 pub mod http;
+pub mod rds_status;
+mod registry;
 pub mod tcp;
 
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::aws::Aws;
 use crate::engine::{self, Check, ProbeSpec};
-use crate::scenario::{Dur, Probe, ProbeKind};
+use crate::iam_policy::Stmt;
+use crate::scenario::Dur;
+use crate::scenario::validate::Problem;
 
 /// Added to a probe's own timeout for the executor's backstop timeout, so the probe
 /// reports its own, more precise failure first.
@@ -23,49 +41,51 @@ const BACKSTOP: Duration = Duration::from_secs(1);
 /// Upper bound of one AWS probe check (the SDK retries throttling within it).
 pub const AWS_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// One probe kind: everything firedrill knows about it, in one place.
+pub trait Kind {
+    /// The key that selects the kind in a probe, e.g. `http`.
+    const KEY: &'static str;
+    /// Whether the kind calls AWS: the scenario then needs an `environment`, and the
+    /// kind's config is checked with the scenario's other AWS parts.
+    const AWS: bool;
+    /// What the scenario file holds under [`Self::KEY`].
+    type Config: Clone + Debug + Serialize + DeserializeOwned + JsonSchema;
+
+    /// Problems with the config, by field path under `at` (`steady_state[0].http`).
+    fn validate(_c: &Self::Config, _at: &str) -> Vec<Problem> {
+        Vec::new()
+    }
+    /// One line for `firedrill plan`, without the interval.
+    fn describe(c: &Self::Config) -> String;
+    /// What the probe watches, as the report names it (URL, address, group, ...).
+    fn target(c: &Self::Config) -> String;
+    /// The IAM statements the probe needs (none for a probe that does not call AWS).
+    fn iam(_c: &Self::Config) -> Vec<Stmt> {
+        Vec::new()
+    }
+    /// The check for the engine and its own timeout. `aws` is `None` when firedrill runs
+    /// without an AWS connection (a local scenario, or `plan`).
+    fn build(c: &Self::Config, aws: Option<&Aws>) -> (Duration, Arc<dyn engine::Probe>);
+}
+
+pub use registry::Probe;
+
+// The registered probe kinds, one line each, in the order the schema and messages list
+// them.
+registry::define_probe_kinds! {
+    Http(http::Http),
+    Tcp(tcp::Tcp),
+    Command(command::Command),
+    CloudWatchAlarm(cloudwatch_alarm::CloudWatchAlarm),
+    AsgCapacity(asg_capacity::AsgCapacity),
+    Ec2Running(ec2_running::Ec2Running),
+    RdsStatus(rds_status::RdsStatus),
+}
+
 /// The executor's view of a (validated) probe. AWS probes need `aws`; without it they
 /// fail every check with the reason.
 pub fn build(p: &Probe, aws: Option<&Aws>) -> ProbeSpec {
-    let no_aws = || -> Arc<dyn engine::Probe> { Arc::new(Broken("no AWS connection for an AWS probe".into())) };
-    let (timeout, probe): (Duration, Arc<dyn engine::Probe>) = match p.kinds().first() {
-        Some(ProbeKind::Http(h)) => {
-            let timeout = with_default(h.timeout, http::DEFAULT_TIMEOUT);
-            match http::HttpCheck::new(h, timeout) {
-                Ok(c) => (timeout, Arc::new(c)),
-                Err(e) => (timeout, Arc::new(Broken(e))),
-            }
-        }
-        Some(ProbeKind::Tcp(t)) => {
-            let timeout = with_default(t.timeout, tcp::DEFAULT_TIMEOUT);
-            (timeout, Arc::new(tcp::TcpCheck::new(t, timeout)))
-        }
-        Some(ProbeKind::Command(c)) => {
-            let timeout = with_default(c.timeout, command::DEFAULT_TIMEOUT);
-            (timeout, Arc::new(command::CommandCheck::new(c, timeout)))
-        }
-        Some(ProbeKind::CloudWatchAlarm(a)) => (
-            AWS_TIMEOUT,
-            aws.map_or_else(no_aws, |aws| {
-                Arc::new(aws::AlarmCheck { aws: aws.clone(), alarm: a.alarm.clone(), stop_condition: false })
-            }),
-        ),
-        Some(ProbeKind::AsgCapacity(a)) => (
-            AWS_TIMEOUT,
-            aws.map_or_else(no_aws, |aws| {
-                Arc::new(aws::AsgCheck { aws: aws.clone(), group: a.group.clone(), min: a.min_healthy })
-            }),
-        ),
-        Some(ProbeKind::Ec2Running(e)) => {
-            (AWS_TIMEOUT, aws.map_or_else(no_aws, |aws| Arc::new(aws::RunningCheck::new(aws.clone(), e))))
-        }
-        Some(ProbeKind::RdsStatus(r)) => (
-            AWS_TIMEOUT,
-            aws.map_or_else(no_aws, |aws| {
-                Arc::new(aws::RdsCheck { aws: aws.clone(), cluster: r.cluster.clone(), instance: r.instance.clone() })
-            }),
-        ),
-        None => (Duration::ZERO, Arc::new(Broken("no probe kind is set".into()))),
-    };
+    let (timeout, probe) = p.kind.build(aws);
     ProbeSpec { name: p.name.clone(), every: p.every.0, timeout: timeout.saturating_add(BACKSTOP), probe, steady: true }
 }
 
@@ -73,7 +93,9 @@ pub fn build(p: &Probe, aws: Option<&Aws>) -> ProbeSpec {
 /// part of the steady state: it fails only while the alarm is in ALARM.
 pub fn alarm_watch(alarm: &str, every: Duration, aws: Option<&Aws>) -> ProbeSpec {
     let probe: Arc<dyn engine::Probe> = match aws {
-        Some(aws) => Arc::new(aws::AlarmCheck { aws: aws.clone(), alarm: alarm.to_string(), stop_condition: true }),
+        Some(aws) => {
+            Arc::new(cloudwatch_alarm::AlarmCheck { aws: aws.clone(), alarm: alarm.to_string(), stop_condition: true })
+        }
         None => Arc::new(Broken("no AWS connection for an alarm abort rule".into())),
     };
     ProbeSpec { name: format!("alarm:{alarm}"), every, timeout: AWS_TIMEOUT + BACKSTOP, probe, steady: false }
@@ -82,17 +104,20 @@ pub fn alarm_watch(alarm: &str, every: Duration, aws: Option<&Aws>) -> ProbeSpec
 /// One line for `firedrill plan`, e.g.
 /// `http GET http://127.0.0.1:8080/health expect 200 within 1s, every 200ms`.
 pub fn describe(p: &Probe) -> String {
-    let what = match p.kinds().first() {
-        Some(ProbeKind::Http(h)) => http::describe(h),
-        Some(ProbeKind::Tcp(t)) => tcp::describe(t),
-        Some(ProbeKind::Command(c)) => command::describe(c),
-        Some(ProbeKind::CloudWatchAlarm(a)) => aws::describe_alarm(a),
-        Some(ProbeKind::AsgCapacity(a)) => aws::describe_asg(a),
-        Some(ProbeKind::Ec2Running(e)) => aws::describe_running(e),
-        Some(ProbeKind::RdsStatus(r)) => aws::describe_rds(r),
-        None => "no probe kind".to_string(),
+    format!("{}, every {}", p.kind.describe(), p.every)
+}
+
+/// An AWS probe's check: built from the connection, or, without one, a check that fails
+/// with the reason.
+fn with_aws(
+    aws: Option<&Aws>,
+    check: impl FnOnce(Aws) -> Arc<dyn engine::Probe>,
+) -> (Duration, Arc<dyn engine::Probe>) {
+    let probe = match aws {
+        Some(aws) => check(aws.clone()),
+        None => Arc::new(Broken("no AWS connection for an AWS probe".into())),
     };
-    format!("{what}, every {}", p.every)
+    (AWS_TIMEOUT, probe)
 }
 
 fn with_default(d: Option<Dur>, default: Duration) -> Duration {
@@ -151,8 +176,34 @@ mod tests {
         assert!(!check.ok);
         assert!(check.detail.starts_with("invalid body_regex"), "{}", check.detail);
 
-        let check = build_local(&probe(json!({}))).probe.check().await;
-        assert_eq!(check, Check::fail("no probe kind is set"));
+        let spec = build_local(&probe(json!({"cloudwatch_alarm": {"alarm": "a"}})));
+        assert_eq!(spec.timeout, AWS_TIMEOUT + BACKSTOP);
+        assert_eq!(spec.probe.check().await, Check::fail("no AWS connection for an AWS probe"));
+    }
+
+    #[test]
+    fn a_probe_without_exactly_one_kind_does_not_load() {
+        let e = serde_json::from_value::<Probe>(json!({"name": "p", "every": "200ms"})).unwrap_err();
+        assert!(e.to_string().starts_with("probe `p` has no kind: add one of `http`, `tcp`"), "{e}");
+        let e = serde_json::from_value::<Probe>(
+            json!({"name": "p", "every": "200ms", "tcp": {"address": "a:1"}, "http": {"url": "http://a/"}}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("probe `p` has 2 kind keys (`http`, `tcp`)"), "{e}");
+    }
+
+    #[test]
+    fn a_kind_key_without_a_value_is_not_set() {
+        let p = probe(json!({"http": null, "tcp": {"address": "db:5432"}}));
+        assert_eq!(p.kind.key(), "tcp");
+    }
+
+    #[test]
+    fn a_probe_round_trips_through_serde() {
+        let p = probe(json!({"tcp": {"address": "db:5432"}}));
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v, json!({"name": "p", "every": "200ms", "tcp": {"address": "db:5432"}}));
+        assert_eq!(describe(&serde_json::from_value(v).unwrap()), describe(&p));
     }
 
     #[test]

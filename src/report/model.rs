@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::engine::record::StillBroken;
 use crate::engine::{FaultRecord, Outcome, RunRecord, Sample};
-use crate::scenario::{Probe, ProbeKind, Scenario};
+use crate::scenario::{Probe, Scenario};
 
 /// The `report_version` this firedrill writes and reads.
 pub const REPORT_VERSION: u32 = 1;
@@ -274,22 +274,10 @@ fn fault(f: &FaultRecord) -> FaultReport {
 fn probe(i: usize, p: &Probe, record: &RunRecord) -> ProbeReport {
     let checks: Vec<&Sample> = record.baseline.iter().chain(&record.samples).filter(|s| s.probe == i).collect();
     let failures: Vec<u64> = checks.iter().filter(|s| !s.ok).map(|s| ms(s.at)).collect();
-    let (kind, target) = match p.kinds().first() {
-        Some(ProbeKind::Http(h)) => ("http", crate::redact::url(&h.url, crate::redact::Keep::Path)),
-        Some(ProbeKind::Tcp(t)) => ("tcp", t.address.clone()),
-        Some(ProbeKind::Command(c)) => ("command", c.run.clone()),
-        Some(ProbeKind::CloudWatchAlarm(a)) => ("cloudwatch_alarm", a.alarm.clone()),
-        Some(ProbeKind::AsgCapacity(a)) => ("asg_capacity", a.group.clone()),
-        Some(ProbeKind::Ec2Running(e)) => {
-            ("ec2_running", e.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-        }
-        Some(ProbeKind::RdsStatus(r)) => ("rds_status", r.cluster.clone().or(r.instance.clone()).unwrap_or_default()),
-        None => ("none", String::new()),
-    };
     ProbeReport {
         name: p.name.clone(),
-        kind: kind.to_string(),
-        target,
+        kind: p.kind.key().to_string(),
+        target: p.kind.target(),
         every_ms: p.every.as_millis(),
         samples: checks.len() as u64,
         failures: failures.len() as u64,

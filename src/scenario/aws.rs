@@ -1,6 +1,6 @@
 //! The AWS part of the scenario model: the `environment` guard, named `targets` (tag
-//! selectors, filters, selection mode, blast-radius cap), the AWS fault kinds and the AWS
-//! probe kinds. Validation of these lives in `validate.rs` with the rest.
+//! selectors, filters, selection mode, blast-radius cap) and the AWS fault kinds. Validation
+//! of these lives in `validate.rs` with the rest; the AWS probe kinds live in `probes/`.
 
 use std::collections::BTreeMap;
 
@@ -275,42 +275,4 @@ pub struct RdsFailoverFault {
 pub struct IamRevokeFault {
     /// An `iam:role` or `iam:user` target.
     pub target: String,
-}
-
-// ---- Probes ----
-
-/// Passes while the CloudWatch alarm is in state `OK`.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlarmProbe {
-    pub alarm: String,
-}
-
-/// Passes while the Auto Scaling group has at least `min_healthy` instances InService and
-/// Healthy.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AsgCapacityProbe {
-    pub group: String,
-    pub min_healthy: u32,
-}
-
-/// Passes while at least `min` instances with these tags are running.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Ec2RunningProbe {
-    pub tags: BTreeMap<String, String>,
-    pub min: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub availability_zone: Option<String>,
-}
-
-/// Passes while the RDS cluster (or instance) is `available`; records the writer's zone.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RdsStatusProbe {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Dur;
 use super::aws::{Select, TargetType};
-use super::model::{FAULT_KINDS, FaultKind, PROBE_KINDS, ProbeKind, Scenario};
+use super::model::{FAULT_KINDS, FaultKind, Scenario};
 
 /// One validation problem: the field path (`faults[1].after`) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub struct Problem {
     pub message: String,
 }
 
-fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem { path: path.into(), message: message.into() }
 }
 
@@ -95,19 +95,10 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
                 ),
             ));
         }
-        let kinds = p.kinds();
-        match kinds.len() {
-            0 => out.push(problem(&at, format!("probe `{}` has no kind: add one of {}", p.name, list(PROBE_KINDS)))),
-            1 => check_probe_kind(&mut out, &at, kinds[0]),
-            _ => out.push(problem(
-                &at,
-                format!(
-                    "probe `{}` has {} kind keys ({}); a probe has exactly one",
-                    p.name,
-                    kinds.len(),
-                    kinds.iter().map(|k| format!("`{}`", k.name())).collect::<Vec<_>>().join(", ")
-                ),
-            )),
+        // A probe has exactly one kind (the loader makes sure). AWS kinds are checked with
+        // the scenario's other AWS parts, in `validate_aws`.
+        if !p.kind.needs_aws() {
+            out.extend(p.kind.validate(&at));
         }
     }
 
@@ -248,71 +239,6 @@ fn check_name<'a>(
     }
 }
 
-fn check_probe_kind(out: &mut Vec<Problem>, at: &str, kind: ProbeKind<'_>) {
-    match kind {
-        ProbeKind::Http(h) => {
-            let p = format!("{at}.http");
-            match reqwest::Url::parse(&h.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                Ok(u) => out.push(problem(
-                    format!("{p}.url"),
-                    format!("expected an http:// or https:// URL with a host, found scheme `{}`", u.scheme()),
-                )),
-                Err(e) => out.push(problem(format!("{p}.url"), format!("invalid URL {:?}: {e}", h.url))),
-            }
-            if reqwest::Method::from_bytes(h.method.as_bytes()).is_err() || h.method.is_empty() {
-                out.push(problem(format!("{p}.method"), format!("invalid HTTP method {:?}", h.method)));
-            }
-            for (j, st) in h.expect_status.iter().enumerate() {
-                if !(100..=599).contains(st) {
-                    out.push(problem(
-                        format!("{p}.expect_status[{j}]"),
-                        format!("{st} is not an HTTP status code (100-599)"),
-                    ));
-                }
-            }
-            if let Some(re) = &h.body_regex {
-                if let Err(e) = regex::Regex::new(re) {
-                    let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
-                    out.push(problem(format!("{p}.body_regex"), format!("invalid regular expression: {first}")));
-                }
-            }
-            out.extend(header_problems(&format!("{p}.headers"), &h.headers));
-            if let Some(m) = timeout_problem(h.timeout) {
-                out.push(problem(format!("{p}.timeout"), m));
-            }
-        }
-        ProbeKind::Tcp(t) => {
-            let ok = t
-                .address
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
-            if !ok {
-                out.push(problem(format!("{at}.tcp.address"), format!("expected `host:port`, found {:?}", t.address)));
-            }
-            if let Some(m) = timeout_problem(t.timeout) {
-                out.push(problem(format!("{at}.tcp.timeout"), m));
-            }
-        }
-        ProbeKind::Command(c) => {
-            if c.run.trim().is_empty() {
-                out.push(problem(format!("{at}.command.run"), "the command is empty"));
-            }
-            if let Some(m) = command_problem(&c.run) {
-                out.push(problem(format!("{at}.command.run"), m));
-            }
-            if let Some(m) = timeout_problem(c.timeout) {
-                out.push(problem(format!("{at}.command.timeout"), m));
-            }
-        }
-        // Checked with the rest of the AWS parts in `validate_aws`.
-        ProbeKind::CloudWatchAlarm(_)
-        | ProbeKind::AsgCapacity(_)
-        | ProbeKind::Ec2Running(_)
-        | ProbeKind::RdsStatus(_) => {}
-    }
-}
-
 /// Problems with a webhook (a scenario's `notify` or a playbook step's), under `at`.
 pub fn webhook_problems(at: &str, w: &crate::notify::Webhook) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -421,7 +347,7 @@ fn zone_in_region(zone: &str, region: &str) -> bool {
 fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
     let uses_aws = !s.targets.is_empty()
         || s.faults.iter().any(|f| f.kind_list().iter().any(|k| !matches!(k, FaultKind::Command(_))))
-        || s.steady_state.iter().any(|p| p.kinds().iter().any(ProbeKind::is_aws))
+        || s.steady_state.iter().any(|p| p.kind.needs_aws())
         || s.abort.iter().any(|r| r.alarm.is_some());
     // Zones are checked against the region only when the region itself is well-formed.
     let region = s.environment.as_ref().map(|e| e.region.as_str()).filter(|r| is_region(r));
@@ -576,31 +502,8 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
     }
 
     for (i, p) in s.steady_state.iter().enumerate() {
-        let at = format!("steady_state[{i}]");
-        if let [kind] = p.kinds().as_slice() {
-            match kind {
-                ProbeKind::CloudWatchAlarm(a) if a.alarm.trim().is_empty() => {
-                    out.push(problem(format!("{at}.cloudwatch_alarm.alarm"), "the alarm name is empty"))
-                }
-                ProbeKind::AsgCapacity(a) if a.group.trim().is_empty() => {
-                    out.push(problem(format!("{at}.asg_capacity.group"), "the group name is empty"))
-                }
-                ProbeKind::Ec2Running(e) if e.tags.is_empty() => {
-                    out.push(problem(format!("{at}.ec2_running.tags"), "name at least one tag"))
-                }
-                ProbeKind::AsgCapacity(a) if a.min_healthy == 0 => out.push(problem(
-                    format!("{at}.asg_capacity.min_healthy"),
-                    "must be at least 1: a probe that cannot fail says nothing about health",
-                )),
-                ProbeKind::Ec2Running(e) if e.min == 0 => out.push(problem(
-                    format!("{at}.ec2_running.min"),
-                    "must be at least 1: a probe that cannot fail says nothing about health",
-                )),
-                ProbeKind::RdsStatus(r) if r.cluster.is_some() == r.instance.is_some() => {
-                    out.push(problem(format!("{at}.rds_status"), "give exactly one of `cluster` or `instance`"))
-                }
-                _ => {}
-            }
+        if p.kind.needs_aws() {
+            out.extend(p.kind.validate(&format!("steady_state[{i}]")));
         }
     }
 }
