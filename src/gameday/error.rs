@@ -40,7 +40,8 @@ pub enum Error {
     /// A flag, argument or terminal that cannot be used as asked; nothing was done.
     #[error("{0}")]
     Usage(String),
-    /// The guards (or a lease held by another run) refused: one line per reason.
+    /// The guards (or a lease held by another run) refused; nothing was injected. The
+    /// lines not yet shown, one per reason (a contested lease is shown as it is found).
     #[error("{}", .0.join("\n"))]
     Refused(Vec<String>),
     /// `plan` found refusals: the plan it printed lists them.
