@@ -64,3 +64,26 @@ pub async fn run(
     let record = report::finish(shell, &cleared, &session, executed).await;
     Ok(Finished { record, session })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The scenario model stays a leaf of the pipeline: it never imports what sends
+    /// notifications or runs playbooks (their configuration is part of the model; the
+    /// playbook is loaded by the load stage).
+    #[test]
+    fn the_scenario_model_imports_neither_notify_nor_playbook() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scenario");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for upper in ["crate::notify", "crate::playbook", "crate::gameday", "crate::cli"] {
+                assert!(!text.contains(upper), "{} imports {upper}", path.display());
+            }
+            read += 1;
+        }
+        assert!(read >= 5, "{read} files in {}", dir.display());
+    }
+}
