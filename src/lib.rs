@@ -8,6 +8,7 @@ pub mod cli;
 pub mod engine;
 pub mod failpoint;
 pub mod faults;
+pub mod gameday;
 pub mod history;
 pub mod iam_policy;
 pub mod journal;

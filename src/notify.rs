@@ -4,94 +4,19 @@
 //! the [`Delivery`] for the report. URLs are shown redacted (scheme and host only): Slack
 //! webhook URLs are secrets, and so may be the headers, which are never shown.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::scenario::Dur;
+pub use crate::scenario::notify::{EVENTS, Format, MAX_TIMEOUT, Notify, Webhook};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest `timeout` a webhook may set: a chat or status-page hook that takes longer is
-/// down, and waiting on it would only hold the end of the run.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 pub const ATTEMPTS: u32 = 3;
 /// After the run has ended (every fault reverted or listed as still broken), how long the
 /// notifications and automated playbook steps still under way may take in all before they
 /// are cut off and the run exits. A signal cuts them off at once.
 pub const FINISH_DEADLINE: Duration = Duration::from_secs(30);
-
-/// The events a scenario's `notify` entries can name.
-pub const EVENTS: &[&str] = &["announce", "start", "abort", "recovered", "end"];
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    /// `{"event", "scenario", "run_id", "text", "at", ...}`
-    #[default]
-    Json,
-    /// `{"text": ...}`, what Slack, Mattermost and most chat webhooks accept.
-    Slack,
-}
-
-/// Where and how to send.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Webhook {
-    /// `http://` or `https://` URL. Shown redacted (scheme and host) everywhere.
-    pub url: String,
-    #[serde(default)]
-    pub format: Format,
-    /// Extra request headers (e.g. an authorization token); never logged or reported.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
-    /// The message; default: firedrill writes one for the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Per attempt; default 5s, at least 10ms, at most 30s. Three attempts in all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Dur>,
-}
-
-/// A scenario-level notification: a webhook and the events it is sent on.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Notify {
-    pub webhook: Webhook,
-    /// Any of `announce`, `start`, `abort`, `recovered`, `end`.
-    pub on: Vec<String>,
-}
-
-impl Webhook {
-    /// Pure check of the URL (the headers and timeout are checked with the scenario or
-    /// playbook, by `scenario::validate::webhook_problems`).
-    pub fn check_url(&self) -> Result<(), String> {
-        match reqwest::Url::parse(&self.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-            Ok(u) => Err(format!("expected an http:// or https:// URL, found scheme `{}`", u.scheme())),
-            Err(e) => Err(format!("invalid URL: {e}")),
-        }
-    }
-
-    /// Pure check of `timeout`: at most [`MAX_TIMEOUT`], more than zero.
-    pub fn check_timeout(&self) -> Result<(), String> {
-        match self.timeout.as_ref().map(|d| d.0) {
-            Some(t) if t.is_zero() => Err("must be more than 0s".into()),
-            Some(t) if t > MAX_TIMEOUT => Err(format!(
-                "at most {} per attempt (a webhook that takes longer is down; firedrill never waits on one for long)",
-                humantime::format_duration(MAX_TIMEOUT)
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// The URL without path, query or credentials: `https://hooks.slack.com/…`.
-    pub fn redacted(&self) -> String {
-        crate::redact::url(&self.url, crate::redact::Keep::Origin)
-    }
-}
 
 /// What an event says.
 #[derive(Clone, Debug, Serialize)]
@@ -191,7 +116,10 @@ async fn send_inner(hook: &Webhook, msg: &Message) -> Delivery {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::scenario::Dur;
 
     fn hook(url: &str) -> Webhook {
         Webhook { url: url.into(), format: Format::Slack, headers: BTreeMap::new(), text: None, timeout: None }

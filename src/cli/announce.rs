@@ -3,20 +3,19 @@
 
 use std::path::Path;
 
-use super::Exit;
+use super::Error;
 use crate::notify::{self, Message};
 use crate::shell::Shell;
 
-pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Exit {
-    let loaded = match super::load(&shell, file) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let s = &loaded.scenario;
+pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Result<(), Error> {
+    let drill = crate::gameday::load(file)?;
+    let s = &drill.loaded.scenario;
     let hooks: Vec<_> = s.notify.iter().filter(|n| n.on.iter().any(|e| e == "announce")).collect();
     if hooks.is_empty() {
-        shell.error(format!("{} has no `notify` entry with `on: [announce]`; nothing to send", file.display()));
-        return Exit::Invalid;
+        return Err(Error::Usage(format!(
+            "{} has no `notify` entry with `on: [announce]`; nothing to send",
+            file.display()
+        )));
     }
     let faults: Vec<String> = s.faults.iter().map(|f| format!("{} ({})", f.name, f.kinds().join("+"))).collect();
     let text = format!(
@@ -45,5 +44,5 @@ pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Exit {
             shell.error(format!("announce to {} failed: {}", d.target, d.error.unwrap_or_default()));
         }
     }
-    if failed == 0 { Exit::Ok } else { Exit::Error }
+    if failed == 0 { Ok(()) } else { Err(Error::Undelivered(failed)) }
 }

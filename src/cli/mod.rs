@@ -1,4 +1,6 @@
-//! The command line: flags (clap), one file per subcommand, and the exit codes.
+//! The command line: flags (clap), one file per subcommand, and what is printed. Each
+//! subcommand returns `Result<(), Error>`; [`main`] shows the error and turns it into the
+//! exit code ([`Error::exit`] decides which).
 
 mod announce;
 mod history;
@@ -16,31 +18,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::aws::AwsOpts;
-use crate::shell::{LogFormat, Shell};
+pub use crate::gameday::{Error, Exit};
+use crate::shell::{Level, LogFormat, Shell};
 use crate::state::StateDir;
-
-/// Exit codes (documented in the README).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Exit {
-    /// Passed; or the command did what was asked.
-    Ok = 0,
-    /// Every fault reverted, but recovery was slower than the objective or never came.
-    ObjectiveMissed = 1,
-    /// Invalid input: a scenario, a flag, or a refusal to act (no `--yes` without a TTY).
-    Invalid = 2,
-    /// Aborted (abort rule, signal or injection error); every fault reverted.
-    Aborted = 3,
-    /// The steady state did not hold before injection; nothing was injected.
-    NotStarted = 4,
-    /// A fault could not be reverted: a human must act.
-    RevertFailed = 5,
-    /// firedrill itself failed (state directory not writable, AWS unreachable, ...).
-    Error = 6,
-    /// A guard refused the run (account, region, opt-in tag, blast radius, a fault that
-    /// cannot apply); nothing was touched.
-    Refused = 7,
-}
 
 #[derive(Parser, Debug)]
 #[command(name = "firedrill", version = crate::failpoint::VERSION, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
@@ -148,57 +128,68 @@ pub enum ReportFormat {
 pub fn main(cli: Cli) -> Exit {
     let shell = Arc::new(Shell::new(cli.log_format, cli.quiet));
     init_tracing(cli.log_format);
+    let result = dispatch(&shell, cli);
+    if let Err(e) = &result {
+        show(&shell, e);
+    }
+    Error::code(&result)
+}
+
+fn dispatch(shell: &Arc<Shell>, cli: Cli) -> Result<(), Error> {
     let state = StateDir::new(&cli.state_dir);
     let aws = AwsOpts { profile: cli.profile, region: cli.region, endpoint_url: cli.endpoint_url };
     match cli.command {
-        Command::Validate { files } => validate::validate(&shell, &files),
-        Command::Plan { file, seed } => block_on(plan::plan(&shell, &file, &aws, seed)),
-        Command::Schema => output(
-            &shell,
-            &format!("{}\n", serde_json::to_string_pretty(&crate::scenario::json_schema()).unwrap_or_default()),
-        ),
-        Command::Runs => runs::runs(&shell, &state),
-        Command::Report { run, format } => report::report(&shell, &state, &run, format),
-        Command::Note(args) => note::note(&shell, &state, args),
-        Command::History { scenario, format } => history::history(&shell, &state, scenario.as_deref(), format),
+        Command::Validate { files } => validate::validate(shell, &files),
+        Command::Plan { file, seed } => block_on(plan::plan(shell, &file, &aws, seed)),
+        Command::Schema => {
+            output(&format!("{}\n", serde_json::to_string_pretty(&crate::scenario::json_schema()).unwrap_or_default()))
+        }
+        Command::Runs => runs::runs(shell, &state),
+        Command::Report { run, format } => report::report(shell, &state, &run, format),
+        Command::Note(args) => note::note(shell, &state, args),
+        Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
-        Command::IamPolicy { file } => match load(&shell, &file) {
-            Ok(l) => output(
-                &shell,
-                &format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&crate::iam_policy::policy(&l.scenario)).unwrap_or_default()
-                ),
-            ),
-            Err(code) => code,
-        },
-        Command::Announce { file, when } => block_on(announce::announce(&shell, &file, when.as_deref())),
+        Command::IamPolicy { file } => {
+            let drill = crate::gameday::load(&file)?;
+            let policy = crate::iam_policy::policy(&drill.loaded.scenario);
+            output(&format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()))
+        }
+        Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),
         Command::Recover { run, trust_journal } => {
-            block_on(recover::recover(&shell, &state, &aws, run.as_deref(), trust_journal))
+            block_on(recover::recover(shell, &state, &aws, run.as_deref(), trust_journal))
         }
     }
 }
 
-fn block_on(f: impl std::future::Future<Output = Exit>) -> Exit {
+/// Shows why a command failed, unless it was shown as it happened.
+fn show(shell: &Shell, e: &Error) {
+    match e {
+        _ if e.shown() => {}
+        Error::Invalid(invalid) => {
+            for d in &invalid.0 {
+                shell.print(Level::Error, d);
+            }
+        }
+        Error::Refused(lines) => {
+            for line in lines {
+                shell.error(line);
+            }
+        }
+        e => shell.error(e),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = Result<(), Error>>) -> Result<(), Error> {
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt.block_on(f),
-        Err(e) => {
-            crate::shell::stderr(&format!("error: cannot start the async runtime: {e}\n"));
-            Exit::Error
-        }
+        Err(e) => Err(Error::Failed(format!("cannot start the async runtime: {e}"))),
     }
 }
 
-/// Writes a command's output to stdout: `Exit::Ok`, or `Exit::Error` when it cannot be
-/// written. A reader that went away (`| head -1`) is not an error (see [`crate::shell::stdout`]).
-fn output(shell: &Shell, text: &str) -> Exit {
-    match crate::shell::stdout(text) {
-        Ok(()) => Exit::Ok,
-        Err(e) => {
-            shell.error(format!("cannot write the output: {e}"));
-            Exit::Error
-        }
-    }
+/// Writes a command's output to stdout; [`Error::Failed`] when it cannot be written. A
+/// reader that went away (`| head -1`) is not an error (see [`crate::shell::stdout`]).
+fn output(text: &str) -> Result<(), Error> {
+    crate::shell::stdout(text).map_err(|e| Error::Failed(format!("cannot write the output: {e}")))
 }
 
 /// Debug logs (`RUST_LOG=firedrill=debug`) go to stderr in the chosen format.
@@ -227,56 +218,4 @@ fn init_tracing(format: LogFormat) {
 fn is_library_with_secrets(target: &str) -> bool {
     const PREFIXES: &[&str] = &["aws_", "aws-", "hyper", "h2", "reqwest", "rustls", "tokio_rustls", "tower", "http"];
     PREFIXES.iter().any(|p| target.starts_with(p))
-}
-
-/// Loads and validates a scenario, printing every problem; `Err(Exit::Invalid)` if any.
-fn load(shell: &Shell, file: &std::path::Path) -> Result<crate::scenario::Loaded, Exit> {
-    crate::scenario::load(file).map_err(|invalid| {
-        for d in &invalid.0 {
-            shell.print(crate::shell::Level::Error, d);
-        }
-        Exit::Invalid
-    })
-}
-
-/// For a scenario that uses AWS: connects, resolves the targets (read-only) and runs the
-/// guards and every fault's plan-time checks. `None` for a scenario without AWS. The
-/// refusals are in the resolution; an AWS error is reported here.
-async fn prepare(
-    shell: &Shell,
-    loaded: &crate::scenario::Loaded,
-    opts: &AwsOpts,
-    seed: Option<u64>,
-) -> Result<Option<(crate::aws::Aws, Arc<crate::targets::Resolution>)>, Exit> {
-    let s = &loaded.scenario;
-    let Some(env) = &s.environment else { return Ok(None) };
-    let aws = match crate::aws::Aws::connect(opts, Some(&env.region)).await {
-        Ok(a) => a,
-        Err(e) => {
-            shell.error(format!("cannot set up AWS access: {e}"));
-            return Err(Exit::Error);
-        }
-    };
-    let seed = seed.unwrap_or_else(random_seed);
-    shell.status("Resolving", format!("targets of {} in {}", s.name, aws.region()));
-    let mut res = match crate::targets::resolve(&aws, s, seed).await {
-        Ok(r) => r,
-        Err(e) => {
-            shell.error(format!("cannot resolve targets, nothing was touched: {e}"));
-            return Err(Exit::Error);
-        }
-    };
-    if res.refusals.is_empty() {
-        for f in &s.faults {
-            res.refusals.extend(crate::faults::preflight(f, &res));
-        }
-    }
-    Ok(Some((aws, Arc::new(res))))
-}
-
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    h.finish() >> 11 // fits a JSON number exactly
 }

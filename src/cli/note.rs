@@ -2,7 +2,7 @@
 //! `notes.jsonl` while it runs (or afterwards, for the post-mortem). The run reads the file
 //! into its report when it ends; `firedrill report` reads it again on every re-render.
 
-use super::Exit;
+use super::Error;
 use crate::journal::Entry;
 use crate::notes::{self, Note};
 use crate::shell::Shell;
@@ -24,36 +24,21 @@ pub struct NoteArgs {
     pub author: Option<String>,
 }
 
-pub fn note(shell: &Shell, state: &StateDir, args: NoteArgs) -> Exit {
+pub fn note(shell: &Shell, state: &StateDir, args: NoteArgs) -> Result<(), Error> {
     let (run, text) = match args.args.as_slice() {
         [text] => (None, text),
         [run, text] => (Some(run.as_str()), text),
         _ => unreachable!("clap takes one or two values"),
     };
-    let text = match notes::check_text(text) {
-        Ok(t) => t,
-        Err(e) => {
-            shell.error(e);
-            return Exit::Invalid;
-        }
-    };
+    let text = notes::check_text(text).map_err(|e| Error::Usage(e.to_string()))?;
     let find = |r: &str| {
         state.find(r).map_err(|e| format!("{e} (a note of several words needs quotes: firedrill note \"{r} ...\")"))
     };
-    let run = match run.map_or_else(|| live_run(state), find) {
-        Ok(r) => r,
-        Err(why) => {
-            shell.error(why);
-            return Exit::Invalid;
-        }
-    };
+    let run = run.map_or_else(|| live_run(state), find).map_err(Error::Usage)?;
     let after_end = run.path.join(crate::report::JSON_FILE).exists();
     let author = notes::author(args.author.as_deref(), std::env::var("USER").ok().as_deref());
     let note = Note::now(&author, text, after_end);
-    if let Err(e) = notes::append(&run.path, &note) {
-        shell.error(format!("cannot add the note: {e}"));
-        return Exit::Error;
-    }
+    notes::append(&run.path, &note).map_err(|e| Error::Failed(format!("cannot add the note: {e}")))?;
 
     let started = run.timed_entries().ok().and_then(|entries| {
         entries.into_iter().find_map(|(at, e)| matches!(e, Entry::RunStarted { .. }).then_some(at))
@@ -71,7 +56,7 @@ pub fn note(shell: &Shell, state: &StateDir, args: NoteArgs) -> Exit {
             notes::FILE
         ));
     }
-    Exit::Ok
+    Ok(())
 }
 
 /// The one run going on now (holding its lock), or why there is not exactly one.

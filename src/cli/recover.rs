@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use super::Exit;
+use super::Error;
 use crate::aws::AwsOpts;
 use crate::engine::RevertPolicy;
 use crate::faults::command::{self, Revert};
@@ -15,11 +15,17 @@ use crate::shell::Shell;
 use crate::state::StateDir;
 use crate::trust::Key;
 
-pub async fn recover(shell: &Shell, state: &StateDir, aws: &AwsOpts, run: Option<&str>, trust_journal: bool) -> Exit {
+pub async fn recover(
+    shell: &Shell,
+    state: &StateDir,
+    aws: &AwsOpts,
+    run: Option<&str>,
+    trust_journal: bool,
+) -> Result<(), Error> {
     if trust_journal && run.is_none() {
-        shell
-            .error("--trust-journal needs the RUN whose journal you reviewed: `firedrill recover RUN --trust-journal`");
-        return Exit::Invalid;
+        return Err(Error::Usage(
+            "--trust-journal needs the RUN whose journal you reviewed: `firedrill recover RUN --trust-journal`".into(),
+        ));
     }
     let key = match Key::installation() {
         Ok(k) => Some(k),
@@ -33,13 +39,7 @@ pub async fn recover(shell: &Shell, state: &StateDir, aws: &AwsOpts, run: Option
         Some(r) => state.find(r).map(|r| vec![r]),
         None => state.list(),
     };
-    let runs = match runs {
-        Ok(r) => r,
-        Err(e) => {
-            shell.error(e);
-            return Exit::Invalid;
-        }
-    };
+    let runs = runs.map_err(|e| Error::Usage(e.to_string()))?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let policy = RevertPolicy::default();
     // `failed`: what a human must now look at.
@@ -139,12 +139,10 @@ pub async fn recover(shell: &Shell, state: &StateDir, aws: &AwsOpts, run: Option
         }
     }
     if failed > 0 {
-        shell.error(format!("{failed} step(s) could not be reverted: a human must act"));
-        Exit::RevertFailed
-    } else {
-        shell.status("Recovered", format!("{reverted} step(s) reverted; nothing left injected"));
-        Exit::Ok
+        return Err(Error::Unreverted(failed));
     }
+    shell.status("Recovered", format!("{reverted} step(s) reverted; nothing left injected"));
+    Ok(())
 }
 
 /// Exactly what reverting `undo` would do: the shell command line, or the AWS calls.

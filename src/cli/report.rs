@@ -1,19 +1,13 @@
 //! `firedrill report RUN [--format md|json|junit|html]`: re-render a run's report to stdout,
 //! with the run's notes as `notes.jsonl` holds them now.
 
-use super::{Exit, ReportFormat};
+use super::{Error, ReportFormat};
 use crate::report::{self, Format};
 use crate::shell::Shell;
 use crate::state::StateDir;
 
-pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) -> Exit {
-    let dir = match state.find(run) {
-        Ok(d) => d,
-        Err(e) => {
-            shell.error(e);
-            return Exit::Invalid;
-        }
-    };
+pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) -> Result<(), Error> {
+    let dir = state.find(run).map_err(|e| Error::Usage(e.to_string()))?;
     match report::read(&dir.path) {
         Ok(r) => {
             // Notes added since the report was written (post-mortem ones too) show as well.
@@ -27,11 +21,10 @@ pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) 
                 ReportFormat::Junit => Format::Junit,
                 ReportFormat::Html => Format::Html,
             };
-            super::output(shell, &report::render(&r, f))
+            super::output(&report::render(&r, f))
         }
         Err(e) => {
-            shell.error(format!("{}: no report ({e}); a crashed run has none — see `firedrill runs`", dir.id));
-            Exit::Invalid
+            Err(Error::Usage(format!("{}: no report ({e}); a crashed run has none — see `firedrill runs`", dir.id)))
         }
     }
 }

@@ -1,21 +1,15 @@
 //! `firedrill runs`: every run with its outcome; crashed runs show what is still injected.
 
-use super::Exit;
+use super::Error;
 use crate::journal::Entry;
 use crate::shell::Shell;
 use crate::state::StateDir;
 
-pub fn runs(shell: &Shell, state: &StateDir) -> Exit {
-    let runs = match state.list() {
-        Ok(r) => r,
-        Err(e) => {
-            shell.error(e);
-            return Exit::Error;
-        }
-    };
+pub fn runs(shell: &Shell, state: &StateDir) -> Result<(), Error> {
+    let runs = state.list().map_err(|e| Error::Failed(e.to_string()))?;
     if runs.is_empty() {
         shell.status("Runs", format!("none in {}", state.runs().display()));
-        return Exit::Ok;
+        return Ok(());
     }
     let mut out = format!("{:<48} {:<18} {:>10} {:>10}\n", "RUN", "OUTCOME", "RECOVERED", "OBJECTIVE");
     for run in runs {
@@ -50,5 +44,5 @@ pub fn runs(shell: &Shell, state: &StateDir) -> Exit {
         };
         out.push_str(&format!("{:<48} {:<18} {:>10} {:>10}\n", run.id, outcome, ttr, objective));
     }
-    super::output(shell, &out)
+    super::output(&out)
 }

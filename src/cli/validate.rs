@@ -2,26 +2,22 @@
 
 use std::path::PathBuf;
 
-use super::Exit;
+use super::Error;
 use crate::shell::{Level, Shell};
 
-pub fn validate(shell: &Shell, files: &[PathBuf]) -> Exit {
+pub fn validate(shell: &Shell, files: &[PathBuf]) -> Result<(), Error> {
     let mut bad = 0;
     for f in files {
-        match crate::scenario::load(f) {
-            Ok(l) => shell.status("Valid", format!("{} ({})", f.display(), l.scenario.name)),
-            Err(invalid) => {
+        match crate::gameday::load(f) {
+            Ok(d) => shell.status("Valid", format!("{} ({})", f.display(), d.loaded.scenario.name)),
+            Err(Error::Invalid(invalid)) => {
                 bad += 1;
                 for d in &invalid.0 {
                     shell.print(Level::Error, d);
                 }
             }
+            Err(e) => return Err(e),
         }
     }
-    if bad == 0 {
-        Exit::Ok
-    } else {
-        shell.error(format!("{bad} of {} file(s) invalid", files.len()));
-        Exit::Invalid
-    }
+    if bad == 0 { Ok(()) } else { Err(Error::InvalidFiles { bad, total: files.len() }) }
 }

@@ -22,6 +22,7 @@ use crate::scenario::file::{ReadError, read_text};
 use crate::scenario::load::MAX_FILE_BYTES;
 use crate::scenario::validate::{command_problem, webhook_problems};
 use crate::scenario::yaml::{self, Loc, Positions, Value, did_you_mean, from_node};
+use crate::scenario::{Diagnostic, Invalid, Loaded};
 
 /// The run events a step can be timed from.
 pub const EVENTS: &[&str] = &["start", "inject", "detect", "recover", "abort", "revert", "end"];
@@ -139,6 +140,20 @@ pub fn load(path: &Path) -> Result<Playbook, Vec<Problem>> {
         vec![(None, String::new(), message)]
     })?;
     parse(&text)
+}
+
+/// The timed steps of a scenario's playbook (none without a playbook or its
+/// front-matter), with each problem named by the playbook file's own positions.
+pub fn for_scenario(loaded: &Loaded) -> Result<Vec<Step>, Invalid> {
+    let Some(p) = &loaded.playbook else { return Ok(Vec::new()) };
+    load(p).map(|pb| pb.steps).map_err(|problems| {
+        Invalid(
+            problems
+                .into_iter()
+                .map(|(loc, path, message)| Diagnostic { file: p.clone(), loc, path, message })
+                .collect(),
+        )
+    })
 }
 
 /// Pure checks: known events, one kind per step, names unique, no person due twice at
@@ -265,5 +280,21 @@ mod tests {
                 "14:78: steps[1].webhook.timeout: timeouts are at least 10ms, found 1ns",
             ]
         );
+    }
+
+    /// The playbook half of the fuzz corpus kept in the repo (`fuzz/seeds/playbook`)
+    /// parses or fails cleanly; `cargo test` replays it without a nightly toolchain.
+    #[test]
+    fn fuzz_corpus_replays_without_panics() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/playbook");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                drop(parse(text));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 10, "the playbook corpus is in fuzz/seeds/playbook: {seen} inputs");
     }
 }

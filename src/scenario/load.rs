@@ -1,6 +1,7 @@
 //! Loading a scenario file: read, parse with positions, deserialize part by part so that
 //! every broken part is reported, then validate. Reading the file (and checking that the
-//! playbook it names exists) is the only I/O.
+//! playbook it names exists) is the only I/O; the playbook's steps are loaded by
+//! `playbook::for_scenario`, from the game day's load stage.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -51,10 +52,9 @@ pub struct Loaded {
     pub file: PathBuf,
     /// The exact text that was loaded (a run keeps it as `scenario.yaml`).
     pub text: String,
-    /// The playbook path resolved against the scenario's directory.
+    /// The playbook path resolved against the scenario's directory (its steps are loaded
+    /// with it by the game day's load stage).
     pub playbook: Option<PathBuf>,
-    /// The playbook's timed steps (none without a playbook or its front-matter).
-    pub steps: Vec<crate::playbook::Step>,
 }
 
 /// Reads, parses and validates one scenario file.
@@ -78,22 +78,7 @@ pub fn load(file: &Path) -> Result<Loaded, Invalid> {
     let (scenario, playbook) = load_str(&text, base).map_err(|problems| {
         Invalid(problems.into_iter().map(|(loc, path, message)| diag(loc, &path, message)).collect())
     })?;
-    // The playbook's steps, with errors named by the playbook file's own positions.
-    let steps = match &playbook {
-        Some(p) => match crate::playbook::load(p) {
-            Ok(pb) => pb.steps,
-            Err(problems) => {
-                return Err(Invalid(
-                    problems
-                        .into_iter()
-                        .map(|(loc, path, message)| Diagnostic { file: p.clone(), loc, path, message })
-                        .collect(),
-                ));
-            }
-        },
-        None => Vec::new(),
-    };
-    Ok(Loaded { scenario, file: file.to_path_buf(), text, playbook, steps })
+    Ok(Loaded { scenario, file: file.to_path_buf(), text, playbook })
 }
 
 type Raw = (Option<Loc>, String, String);
@@ -132,7 +117,7 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
             "steady_state" => items::<Probe>(node, name),
             "faults" => items::<Fault>(node, name),
             "abort" => items::<AbortRule>(node, name),
-            "notify" => items::<crate::notify::Notify>(node, name),
+            "notify" => items::<super::notify::Notify>(node, name),
             _ => {
                 let message = match did_you_mean(name, SCENARIO_FIELDS) {
                     Some(s) => format!("unknown field `{name}`, did you mean `{s}`?"),

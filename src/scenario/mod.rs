@@ -7,6 +7,7 @@ pub mod duration;
 pub mod file;
 pub mod load;
 pub mod model;
+pub mod notify;
 pub mod validate;
 pub mod yaml;
 

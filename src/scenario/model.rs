@@ -42,7 +42,7 @@ pub struct Scenario {
     pub recovery: Recovery,
     /// Webhooks sent on `announce`, `start`, `abort`, `recovered` and `end`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notify: Vec<crate::notify::Notify>,
+    pub notify: Vec<super::notify::Notify>,
     /// Path of the playbook (human steps), relative to the scenario file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playbook: Option<String>,

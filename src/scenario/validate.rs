@@ -198,11 +198,11 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         let at = format!("notify[{i}]");
         out.extend(webhook_problems(&format!("{at}.webhook"), &n.webhook));
         if n.on.is_empty() {
-            out.push(problem(format!("{at}.on"), format!("name at least one event: {}", list(crate::notify::EVENTS))));
+            out.push(problem(format!("{at}.on"), format!("name at least one event: {}", list(super::notify::EVENTS))));
         }
         for (j, e) in n.on.iter().enumerate() {
-            if !crate::notify::EVENTS.contains(&e.as_str()) {
-                out.push(problem(format!("{at}.on[{j}]"), unknown("event", e, crate::notify::EVENTS)));
+            if !super::notify::EVENTS.contains(&e.as_str()) {
+                out.push(problem(format!("{at}.on[{j}]"), unknown("event", e, super::notify::EVENTS)));
             }
         }
     }
@@ -240,7 +240,7 @@ fn check_name<'a>(
 }
 
 /// Problems with a webhook (a scenario's `notify` or a playbook step's), under `at`.
-pub fn webhook_problems(at: &str, w: &crate::notify::Webhook) -> Vec<Problem> {
+pub fn webhook_problems(at: &str, w: &super::notify::Webhook) -> Vec<Problem> {
     let mut out = Vec::new();
     if let Err(e) = w.check_url() {
         out.push(problem(format!("{at}.url"), e));

@@ -1,0 +1,130 @@
+//! The one error type of every command, and the exit codes. Each failure is a variant;
+//! [`Error::exit`] is the only place that decides which exit code it means.
+
+use crate::engine::Outcome;
+use crate::scenario::Invalid;
+
+/// Exit codes (documented in the README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Passed; or the command did what was asked.
+    Ok = 0,
+    /// Every fault reverted, but recovery was slower than the objective or never came.
+    ObjectiveMissed = 1,
+    /// Invalid input: a scenario, a flag, or a refusal to act (no `--yes` without a TTY).
+    Invalid = 2,
+    /// Aborted (abort rule, signal or injection error); every fault reverted.
+    Aborted = 3,
+    /// The steady state did not hold before injection; nothing was injected.
+    NotStarted = 4,
+    /// A fault could not be reverted: a human must act.
+    RevertFailed = 5,
+    /// firedrill itself failed (state directory not writable, AWS unreachable, ...).
+    Error = 6,
+    /// A guard refused the run (account, region, opt-in tag, blast radius, a fault that
+    /// cannot apply); nothing was touched.
+    Refused = 7,
+}
+
+/// Why a command did not end with [`Exit::Ok`]. The messages are the operator's: each
+/// variant's text is what is shown (a few were shown as they happened; see the variant).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Problems in a scenario or its playbook, each `FILE:LINE:COL: field: message`.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// Files given to `validate` that are invalid (their problems were shown per file).
+    #[error("{bad} of {total} file(s) invalid")]
+    InvalidFiles { bad: usize, total: usize },
+    /// A flag, argument or terminal that cannot be used as asked; nothing was done.
+    #[error("{0}")]
+    Usage(String),
+    /// The guards (or a lease held by another run) refused; nothing was injected. The
+    /// lines not yet shown, one per reason (a contested lease is shown as it is found).
+    #[error("{}", .0.join("\n"))]
+    Refused(Vec<String>),
+    /// `plan` found refusals: the plan it printed lists them.
+    #[error("the guards refuse this run (see the plan)")]
+    PlanRefused,
+    /// firedrill itself failed (state directory, journal, AWS access, output, ...).
+    #[error("{0}")]
+    Failed(String),
+    /// Announcements that could not be delivered (each was shown as it failed).
+    #[error("{0} announcement(s) failed")]
+    Undelivered(usize),
+    /// Steps `recover` could not revert: a human must act.
+    #[error("{0} step(s) could not be reverted: a human must act")]
+    Unreverted(usize),
+    /// A game day that ran and did not pass (its summary was shown at its end).
+    #[error("the game day ended {}", .0.as_str())]
+    Run(Outcome),
+}
+
+impl Error {
+    /// The exit code of each failure: the one place that decides it.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Invalid(_) | Error::InvalidFiles { .. } | Error::Usage(_) => Exit::Invalid,
+            Error::Refused(_) | Error::PlanRefused => Exit::Refused,
+            Error::Failed(_) | Error::Undelivered(_) => Exit::Error,
+            Error::Unreverted(_) => Exit::RevertFailed,
+            Error::Run(outcome) => match outcome {
+                Outcome::Passed => Exit::Ok,
+                Outcome::ObjectiveMissed => Exit::ObjectiveMissed,
+                Outcome::Aborted => Exit::Aborted,
+                Outcome::NotStarted => Exit::NotStarted,
+                Outcome::RevertFailed => Exit::RevertFailed,
+            },
+        }
+    }
+
+    /// Whether the message was already shown as it happened (and is not shown again).
+    pub fn shown(&self) -> bool {
+        matches!(self, Error::PlanRefused | Error::Undelivered(_) | Error::Run(_))
+    }
+
+    /// The exit code of a command's result.
+    pub fn code(result: &Result<(), Error>) -> Exit {
+        result.as_ref().err().map_or(Exit::Ok, Error::exit)
+    }
+}
+
+/// A game day that passed is `Ok`; any other outcome is [`Error::Run`].
+pub fn verdict(outcome: Outcome) -> Result<(), Error> {
+    match outcome {
+        Outcome::Passed => Ok(()),
+        o => Err(Error::Run(o)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every outcome of a run keeps the exit code the README documents.
+    #[test]
+    fn each_failure_has_its_documented_exit_code() {
+        let cases = [
+            (Error::Usage("x".into()), 2),
+            (Error::InvalidFiles { bad: 1, total: 2 }, 2),
+            (Error::Invalid(Invalid(Vec::new())), 2),
+            (Error::Refused(vec!["refused: x".into()]), 7),
+            (Error::PlanRefused, 7),
+            (Error::Failed("x".into()), 6),
+            (Error::Undelivered(1), 6),
+            (Error::Unreverted(1), 5),
+            (Error::Run(Outcome::ObjectiveMissed), 1),
+            (Error::Run(Outcome::Aborted), 3),
+            (Error::Run(Outcome::NotStarted), 4),
+            (Error::Run(Outcome::RevertFailed), 5),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.exit() as u8, code, "{e:?}");
+        }
+        assert_eq!(Error::code(&Ok(())), Exit::Ok);
+        assert!(verdict(Outcome::Passed).is_ok());
+        assert_eq!(Error::code(&verdict(Outcome::Aborted)), Exit::Aborted);
+        assert_eq!(Error::Unreverted(2).to_string(), "2 step(s) could not be reverted: a human must act");
+    }
+}

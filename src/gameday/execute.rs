@@ -1,0 +1,201 @@
+//! The execute stage: the engine runs the faults and probes with the journal, the
+//! signals and the run's observers wired in, while the playbook and the notifications
+//! follow the run's events in a task of their own; then the lease is released.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Cleared, Session};
+use crate::engine::executor::Env;
+use crate::engine::{Event, Observer, RevertPolicy, RunRecord};
+use crate::faults::{FaultContext, Undo};
+use crate::lease::Leased;
+use crate::notify::Delivery;
+use crate::playbook::runner::{Prompter, RunEvent, RunInfo, StepRecord, Terminal};
+use crate::shell::Shell;
+
+/// How the operator asked the run to go.
+pub struct Options {
+    /// Prompt the facilitator for each manual playbook step (stdin is a terminal).
+    pub interactive: bool,
+    pub revert: RevertPolicy,
+    /// Shows the run's events as they happen (the CLI's status lines).
+    pub status: Arc<dyn Observer>,
+}
+
+/// A run whose faults are all reverted or listed as still broken. The playbook and the
+/// notifications may still be under way in `side`.
+pub struct Executed {
+    pub record: RunRecord,
+    pub(super) side: JoinHandle<(Vec<StepRecord>, Vec<Delivery>)>,
+    pub(super) cutoff: CancellationToken,
+    pub(super) signals: JoinHandle<()>,
+    pub(super) revert: RevertPolicy,
+}
+
+/// Runs the game day: keeps the scenario next to its run, starts the playbook and
+/// notifications, runs the engine, releases the lease.
+pub async fn execute(
+    shell: &Arc<Shell>,
+    cleared: &Cleared,
+    session: &Session,
+    lease: Option<&Leased>,
+    options: Options,
+) -> Executed {
+    let loaded = &cleared.drill.loaded;
+    let steps = &cleared.drill.steps;
+    let (s, run) = (&loaded.scenario, &session.run);
+    let aws_opts = cleared.aws_opts.clone();
+    // Keep the exact scenario next to its run: the text that was validated, not whatever
+    // the path holds now.
+    let _ = std::fs::write(run.path.join("scenario.yaml"), &loaded.text);
+    shell.status("Running", format!("{} (run {})", s.name, run.id));
+
+    let cancel = CancellationToken::new();
+    let finished = CancellationToken::new();
+    let signals = watch_signals(shell.clone(), cancel.clone(), options.revert.clone(), finished.clone());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let ctx = FaultContext { run_id: run.id.clone(), cwd, aws: cleared.aws.clone() };
+    let mut spec = crate::plan::spec(s, &ctx);
+    spec.revert = options.revert.clone();
+    let mut undo = Undo::new(aws_opts);
+    if let Some((aws, _)) = &cleared.aws {
+        undo = undo.with_client(aws).await;
+    }
+    // The playbook and notifications follow the run's events in their own task: nothing
+    // they do (a prompt, a slow webhook) can hold up the executor or a revert.
+    let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+    let t0 = tokio::time::Instant::now();
+    let info = RunInfo { scenario: s.name.clone(), run_id: run.id.clone(), cwd: ctx.cwd.clone() };
+    let prompter: Option<Arc<dyn Prompter>> = if options.interactive { Some(Arc::new(Terminal::new())) } else { None };
+    if !steps.is_empty() {
+        let manual = steps.iter().filter(|st| st.kind() == "manual").count();
+        shell.status(
+            "Playbook",
+            format!(
+                "{} step(s), {manual} manual{}",
+                steps.len(),
+                if options.interactive { " (you will be prompted)" } else { " (not exercised: not --interactive)" }
+            ),
+        );
+    }
+    let cutoff = CancellationToken::new();
+    let side = tokio::spawn(crate::playbook::runner::run(
+        steps.clone(),
+        s.notify.clone(),
+        info,
+        rx,
+        prompter,
+        t0,
+        cutoff.clone(),
+    ));
+    let _ = events.send(RunEvent {
+        name: "start",
+        at: std::time::Duration::ZERO,
+        text: format!("game day {} started (run {})", s.name, run.id),
+    });
+    let undoer: Arc<dyn crate::engine::Undoer> = Arc::new(undo);
+    let revert = spec.revert.clone();
+    let env = Env {
+        journal: session.journal.clone(),
+        undoer: undoer.clone(),
+        observer: Arc::new(Observers(options.status, Tap { events: events.clone(), t0 })),
+        cancel,
+    };
+    let mut record = crate::engine::execute(spec, env).await;
+    if let Some(l) = lease {
+        super::lease::release(shell, l, undoer.as_ref(), &revert, &session.journal, &mut record).await;
+    }
+    let _ = events.send(RunEvent {
+        name: "end",
+        at: t0.elapsed(),
+        text: format!("game day {} ended: {}", s.name, record.outcome.as_str()),
+    });
+    drop(events);
+    finished.cancel();
+    Executed { record, side, cutoff, signals, revert }
+}
+
+/// First SIGINT/SIGTERM cancels the run (which reverts every fault). The second stops
+/// revert retries (`policy.hurry`): the attempt under way runs to its end or its timeout,
+/// each fault not yet reverted still gets one attempt, and whatever is left is reported as
+/// still broken — a revert is never skipped. Later ones only say what is going on. Once
+/// the run has `finished` (reverts done), any signal cuts the remaining notifications
+/// short. SIGHUP is ignored so a closed terminal does not skip a revert. The handlers are
+/// installed before this returns, so no signal slips past them.
+fn watch_signals(
+    shell: Arc<Shell>,
+    cancel: CancellationToken,
+    policy: RevertPolicy,
+    finished: CancellationToken,
+) -> JoinHandle<()> {
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+    else {
+        shell.warn("cannot install signal handlers; Ctrl-C will not revert");
+        return tokio::spawn(async {});
+    };
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => {
+                    shell.warn("SIGHUP ignored during a run");
+                    continue;
+                }
+            };
+            seen += 1;
+            let limit = humantime::format_duration(policy.timeout);
+            let deadline = humantime::format_duration(policy.deadline);
+            if finished.is_cancelled() {
+                shell.warn(format!("{name}: every fault is reverted or listed; not waiting for notifications"));
+                policy.hurry.cancel();
+            } else if seen == 1 {
+                shell.warn(format!("{name}: aborting, reverting every fault before exiting (each revert step ends within {deadline}; a second signal stops retries)"));
+                cancel.cancel();
+            } else if seen == 2 {
+                policy.hurry.cancel();
+                shell.warn(format!("{name}: reverts are no longer retried: the attempt under way ends within {limit}, each fault not yet reverted gets one attempt, then the report lists what is still broken and how to fix it"));
+            } else {
+                shell.warn(format!("{name}: still reverting (no retries; each attempt ends within {limit}); SIGKILL would leave faults in place (`firedrill recover` then reverts them)"));
+            }
+        }
+    })
+}
+
+/// Sends the run's events to the playbook runner, timed from the start of the run.
+struct Tap {
+    events: tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    t0: tokio::time::Instant,
+}
+
+impl Observer for Tap {
+    fn event(&self, e: &Event) {
+        let now = self.t0.elapsed();
+        let ev = match e {
+            Event::Injected { fault } => RunEvent { name: "inject", at: now, text: format!("fault {fault} injected") },
+            Event::Detected { at } => RunEvent { name: "detect", at: *at, text: "impact detected".into() },
+            Event::Recovered { at } => RunEvent { name: "recover", at: *at, text: "steady state is back".into() },
+            Event::Abort { reason } => RunEvent { name: "abort", at: now, text: format!("aborting: {reason}") },
+            Event::Reverted { fault } => RunEvent { name: "revert", at: now, text: format!("fault {fault} reverted") },
+            _ => return,
+        };
+        let _ = self.events.send(ev);
+    }
+}
+
+/// Two observers in one.
+struct Observers<B>(Arc<dyn Observer>, B);
+
+impl<B: Observer> Observer for Observers<B> {
+    fn event(&self, e: &Event) {
+        self.0.event(e);
+        self.1.event(e);
+    }
+}

@@ -1,0 +1,140 @@
+//! The first stages, shared by `plan`, `run --dry-run` and `run`: [`load`] the scenario
+//! and its playbook, [`prepare`] (connect to AWS, resolve the targets read-only, run the
+//! guards and every fault's plan-time checks), and [`Prepared::clear`], the guards'
+//! verdict that a run needs before anything is touched.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Error;
+use crate::aws::{Aws, AwsOpts};
+use crate::playbook::Step;
+use crate::scenario::Loaded;
+use crate::shell::Shell;
+use crate::targets::Resolution;
+
+/// A valid scenario and its playbook's timed steps.
+#[derive(Clone, Debug)]
+pub struct Drill {
+    pub loaded: Loaded,
+    /// The playbook's timed steps (none without a playbook or its front-matter).
+    pub steps: Vec<Step>,
+}
+
+/// The AWS client and the targets resolved with it.
+pub type Connected = (Aws, Arc<Resolution>);
+
+/// A drill with its targets resolved and the guards' verdict (`aws` is `None` for a
+/// scenario without AWS).
+pub struct Prepared {
+    pub drill: Drill,
+    /// How to reach AWS (a run's reverts use them also for a scenario without AWS).
+    pub aws_opts: AwsOpts,
+    pub aws: Option<Connected>,
+}
+
+/// A prepared drill that no guard refused: the only input a run's session accepts.
+pub struct Cleared(Prepared);
+
+/// Reads and validates a scenario file and its playbook; every problem in either file is
+/// in [`Error::Invalid`].
+pub fn load(file: &Path) -> Result<Drill, Error> {
+    let loaded = crate::scenario::load(file)?;
+    let steps = crate::playbook::for_scenario(&loaded)?;
+    Ok(Drill { loaded, steps })
+}
+
+/// For a scenario that uses AWS: connects, resolves the targets (read-only) and runs the
+/// guards and every fault's plan-time checks. The refusals are in the resolution; an AWS
+/// error is an [`Error::Failed`].
+pub async fn prepare(shell: &Shell, drill: Drill, opts: &AwsOpts, seed: Option<u64>) -> Result<Prepared, Error> {
+    let s = &drill.loaded.scenario;
+    let aws_opts = opts.clone();
+    let Some(env) = &s.environment else { return Ok(Prepared { drill, aws_opts, aws: None }) };
+    let aws = Aws::connect(opts, Some(&env.region))
+        .await
+        .map_err(|e| Error::Failed(format!("cannot set up AWS access: {e}")))?;
+    let seed = seed.unwrap_or_else(random_seed);
+    shell.status("Resolving", format!("targets of {} in {}", s.name, aws.region()));
+    let mut res = crate::targets::resolve(&aws, s, seed)
+        .await
+        .map_err(|e| Error::Failed(format!("cannot resolve targets, nothing was touched: {e}")))?;
+    if res.refusals.is_empty() {
+        for f in &s.faults {
+            res.refusals.extend(crate::faults::preflight(f, &res));
+        }
+    }
+    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))) })
+}
+
+impl Prepared {
+    pub fn resolution(&self) -> Option<&Resolution> {
+        self.aws.as_ref().map(|(_, r)| r.as_ref())
+    }
+
+    /// Why the guards refuse the run (empty: they do not).
+    pub fn refusals(&self) -> &[String] {
+        self.resolution().map_or(&[][..], |r| r.refusals.as_slice())
+    }
+
+    /// The plan, for people (see [`crate::plan::render`]).
+    pub fn render(&self) -> String {
+        crate::plan::render(&self.drill.loaded, self.resolution())
+    }
+
+    /// The guards' verdict: a run may go on only if none refused.
+    pub fn clear(self) -> Result<Cleared, Error> {
+        if self.refusals().is_empty() {
+            return Ok(Cleared(self));
+        }
+        let mut lines: Vec<String> = self.refusals().iter().map(|why| format!("refused: {why}")).collect();
+        lines.push("nothing was touched".into());
+        Err(Error::Refused(lines))
+    }
+}
+
+impl std::ops::Deref for Cleared {
+    type Target = Prepared;
+    fn deref(&self) -> &Prepared {
+        &self.0
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() >> 11 // fits a JSON number exactly
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The load stage reads the scenario's playbook, never beyond the size cap, and names
+    /// its problems by the playbook file; a playbook within the cap gives its steps.
+    #[test]
+    fn the_load_stage_reads_the_playbook_and_caps_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/local-web-outage.yaml");
+        let text = std::fs::read_to_string(shipped).unwrap();
+        let scenario = d.join("s.yaml");
+        std::fs::write(&scenario, text.replace("../playbooks/local-web-outage.md", "pb.md")).unwrap();
+        let pb = d.join("pb.md");
+        std::fs::write(&pb, format!("---\nsteps: []\n---\n{}", "x".repeat(1 << 20))).unwrap();
+        match load(&scenario) {
+            Err(Error::Invalid(i)) => assert_eq!(
+                i.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                [format!("{}: the file is larger than 1048576 bytes, the most a playbook may be", pb.display())]
+            ),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a playbook over the cap loaded"),
+        }
+        let steps = "---\nsteps:\n  - name: tell\n    what: Post in #incidents\n    who: ic\n    on: inject\n---\n";
+        std::fs::write(&pb, steps).unwrap();
+        let drill = load(&scenario).unwrap();
+        assert_eq!(drill.steps.len(), 1);
+        assert_eq!(drill.loaded.playbook.as_deref(), Some(pb.as_path()));
+    }
+}

@@ -1,0 +1,65 @@
+//! The report stage: the report goes to disk as soon as every fault is reverted or
+//! listed, then again with the playbook's steps and the notifications' deliveries once
+//! they are done (or cut off).
+
+use super::{Cleared, Executed, Session};
+use crate::engine::RunRecord;
+use crate::report::{self, Report, RunMeta};
+use crate::shell::Shell;
+
+/// Writes the report (twice if notifications are still under way) and returns the run's
+/// record.
+pub async fn finish(shell: &Shell, cleared: &Cleared, session: &Session, executed: Executed) -> RunRecord {
+    let Executed { record, mut side, cutoff, signals, revert } = executed;
+    let (s, run) = (&cleared.drill.loaded.scenario, &session.run);
+    let meta = RunMeta {
+        run_id: run.id.clone(),
+        scenario_file: session.scenario_file.clone(),
+        started_at: session.started_at,
+        run_dir: run.path.display().to_string(),
+    };
+    let write_report = |steps, deliveries, warn: bool| {
+        let mut report = Report::new(meta.clone(), s, &record).with_playbook(steps, deliveries);
+        if let Some((aws, res)) = &cleared.aws {
+            report = report.with_aws(res, aws.calls(), aws.retries());
+        }
+        let (report, warning) = report::attach_notes(report, &run.path);
+        if let Some(w) = warning.filter(|_| warn) {
+            shell.warn(w);
+        }
+        if let Err(e) = report::write_all(&run.path, &report) {
+            shell.error(format!("cannot write the report in {}: {e}", run.path.display()));
+        }
+    };
+    // Every fault is reverted or listed as still broken: the report goes to disk before
+    // waiting on any notification, so nothing a webhook does (or a kill meanwhile) can
+    // lose it. It is written again below with the deliveries and playbook steps.
+    let pending = !side.is_finished();
+    if pending {
+        write_report(Vec::new(), Vec::new(), false);
+    }
+    let waited = tokio::select! {
+        r = &mut side => Some(r.unwrap_or_default()),
+        _ = tokio::time::sleep(crate::notify::FINISH_DEADLINE) => {
+            shell.warn(format!(
+                "notifications still under way {} after the run ended: cut off",
+                humantime::format_duration(crate::notify::FINISH_DEADLINE)
+            ));
+            None
+        }
+        _ = revert.hurry.cancelled() => None,
+    };
+    let (steps, deliveries) = match waited {
+        Some(r) => r,
+        None => {
+            cutoff.cancel();
+            side.await.unwrap_or_default()
+        }
+    };
+    signals.abort();
+    for d in deliveries.iter().filter(|d| !d.ok) {
+        shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));
+    }
+    write_report(steps, deliveries, true);
+    record
+}

@@ -1,0 +1,54 @@
+//! The session stage: the run's directory, its lock (held until the run ends) and its
+//! journal, opened with `RunStarted` before any side effect.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::{Cleared, Error};
+use crate::journal::{Entry, Journal, Sink};
+use crate::state::{RunDir, StateDir};
+
+/// A run that exists on disk: nothing is touched yet.
+pub struct Session {
+    pub run: RunDir,
+    pub journal: Arc<Journal>,
+    pub started_at: SystemTime,
+    /// The scenario file as the operator named it.
+    pub scenario_file: String,
+    /// Held while the run goes on: `runs`, `note` and `recover` see the run as live.
+    _lock: std::fs::File,
+}
+
+/// Creates the run directory, locks it and journals `RunStarted`.
+pub async fn open(state: &StateDir, cleared: &Cleared, file: &Path) -> Result<Session, Error> {
+    let s = &cleared.drill.loaded.scenario;
+    let run = state.create_run(&s.name).map_err(|e| Error::Failed(format!("cannot create the run directory: {e}")))?;
+    let lock = lock_new_run(&run).await.ok_or_else(|| Error::Failed(format!("cannot lock {}", run.path.display())))?;
+    let journal = Arc::new(Journal::open(&run.path).map_err(|e| Error::Failed(e.to_string()))?);
+    let started_at = SystemTime::now();
+    let scenario_file = file.display().to_string();
+    journal
+        .append(Entry::RunStarted {
+            run_id: run.id.clone(),
+            scenario: s.name.clone(),
+            scenario_file: scenario_file.clone(),
+            pid: std::process::id(),
+        })
+        .map_err(|e| Error::Failed(format!("cannot write the journal, nothing was injected: {e}")))?;
+    Ok(Session { run, journal, started_at, scenario_file, _lock: lock })
+}
+
+/// Takes the lock of a run directory this process just created. Nobody else can own it,
+/// but `note`, `runs` or `recover` may be holding it for an instant to see whether the run
+/// is live, so a busy lock is retried for a moment before giving up.
+async fn lock_new_run(run: &RunDir) -> Option<std::fs::File> {
+    for _ in 0..50 {
+        match run.lock() {
+            Ok(Some(l)) => return Some(l),
+            Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Err(_) => return None,
+        }
+    }
+    None
+}
