@@ -56,6 +56,7 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
         stable_for: s.recovery.stable_for.0,
         settle_timeout: s.recovery.settle_timeout.0,
         revert: RevertPolicy::default(),
+        holds: Vec::new(),
     }
 }
 

@@ -193,6 +193,24 @@ pub struct RunSpec {
     pub stable_for: Duration,
     pub settle_timeout: Duration,
     pub revert: RevertPolicy,
+    /// Side effects the caller made before the run (a lease on the targets), released by
+    /// the executor once the last fault is reverted — or at once when the run ends before
+    /// any injection — with the same retries, journal entries and `still_broken` listing as
+    /// a fault's revert. Kept while a fault's revert has failed: they protect a resource
+    /// that is still broken (`recover` releases them). Empty for none.
+    pub holds: Vec<Hold>,
+}
+
+/// A side effect the caller made, and journaled as an intent, before the run: the executor
+/// releases it after the last revert (see [`RunSpec::holds`]). Fault steps are numbered
+/// after the highest hold step.
+#[derive(Clone, Debug)]
+pub struct Hold {
+    /// The name its journal entries carry in place of a fault's (`(lease)`).
+    pub name: String,
+    /// The step number of the caller's intent entry.
+    pub step: u64,
+    pub undo: UndoRecord,
 }
 
 /// What the executor reports while it runs (for status lines).

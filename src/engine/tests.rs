@@ -147,6 +147,7 @@ impl Harness {
                 deadline: ms(60_000),
                 hurry: CancellationToken::new(),
             },
+            holds: Vec::new(),
         };
         Harness { sys, spec, journal: Arc::new(MemJournal::default()), cancel: CancellationToken::new() }
     }
@@ -663,4 +664,345 @@ async fn durations_that_overflow_an_instant_still_revert() {
     assert_eq!(r.faults[0].reverted_at, Some(ms(300)));
     assert_eq!(h.undone(), ["break"]);
     assert_eq!(r.faults[1].inject_started_at, None, "`later` never started");
+}
+
+/// Journals its intent, then panics (a bug in a fault implementation).
+struct PanickingFault(&'static str);
+
+#[async_trait]
+impl Fault for PanickingFault {
+    async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
+        tokio::time::sleep(ms(100)).await;
+        intents.intent(fake_undo(self.0)).await?;
+        panic!("boom in {}", self.0);
+    }
+}
+
+fn fake_undo(name: &str) -> UndoRecord {
+    UndoRecord { kind: "fake".into(), description: format!("undo {name}"), data: serde_json::json!({ "fault": name }) }
+}
+
+/// An undoer that, for the steps of `fault`, panics the first `panics` times and fails
+/// for good if `fails`; every other step goes to the inner undoer.
+struct Flaky {
+    fault: &'static str,
+    panics: Mutex<u32>,
+    fails: bool,
+    calls: Mutex<u32>,
+    inner: FakeUndo,
+}
+
+impl Flaky {
+    fn new(h: &Harness, fault: &'static str, panics: u32, fails: bool) -> Arc<Self> {
+        Arc::new(Flaky {
+            fault,
+            panics: Mutex::new(panics),
+            fails,
+            calls: Mutex::new(0),
+            inner: FakeUndo(h.sys.clone()),
+        })
+    }
+    fn calls(&self) -> u32 {
+        *self.calls.lock().unwrap()
+    }
+}
+
+#[async_trait]
+impl Undoer for Flaky {
+    async fn undo(&self, record: &UndoRecord) -> Result<(), FaultError> {
+        if record.data["fault"] == self.fault {
+            *self.calls.lock().unwrap() += 1;
+            let panic = {
+                let mut p = self.panics.lock().unwrap();
+                let now = *p > 0;
+                *p = p.saturating_sub(1);
+                now
+            };
+            if panic {
+                panic!("undo of {} exploded", self.fault);
+            }
+            if self.fails {
+                return Err(FaultError::Failed("access denied".into()));
+            }
+        }
+        self.inner.undo(record).await
+    }
+}
+
+impl Harness {
+    async fn run_with(&self, undoer: Arc<dyn Undoer>) -> RunRecord {
+        let env = Env { journal: self.journal.clone(), undoer, observer: Arc::new(()), cancel: self.cancel.clone() };
+        execute(self.spec.clone(), env).await
+    }
+
+    fn cancel_at(&self, at: u64) {
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(ms(at)).await;
+            cancel.cancel();
+        });
+    }
+
+    fn hold(mut self, name: &str, step: u64) -> Self {
+        self.spec.holds.push(Hold { name: name.into(), step, undo: fake_undo(name) });
+        self
+    }
+}
+
+/// A fault whose task panics mid-injection counts as failed: the run aborts, and what it
+/// journaled is undone with the rest, newest first.
+#[tokio::test(start_paused = true)]
+async fn a_fault_that_panics_while_injecting_is_reverted_and_the_run_aborts() {
+    let mut h = Harness::new(None).fault("ok", 60_000, 0, &[]).fault("boom", 60_000, 0, &[]);
+    h.spec.faults[1].fault = Arc::new(PanickingFault("boom"));
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(r.abort_reason.as_deref(), Some("a fault task failed: panicked: boom in boom"));
+    assert_eq!(r.faults[1].inject_error.as_deref(), Some("the fault's task crashed: panicked: boom in boom"));
+    assert_eq!(r.faults[1].injected_at, None);
+    assert_eq!(h.undone(), ["boom", "ok"], "its journaled step first, then the older fault");
+    assert_eq!(r.faults[1].reverted_at, Some(ms(100)));
+    let failed = h.journal.entries().into_iter().filter(|e| matches!(e, Entry::InjectFailed { .. })).count();
+    assert_eq!(failed, 1, "the crash is journaled");
+}
+
+/// An undo that panics fails its step once: it is listed as still broken (the run ends
+/// `revert_failed`) instead of being tried again and again, and the other fault is still
+/// reverted.
+#[tokio::test(start_paused = true)]
+async fn an_undo_that_panics_ends_revert_failed_and_is_never_run_again() {
+    let h = Harness::new(None).fault("a", 60_000, 0, &[]).fault("b", 60_000, 10, &[]);
+    h.cancel_at(500);
+    // It would work the fourth time: only a retry loop would get there.
+    let undoer = Flaky::new(&h, "a", 3, false);
+    let r = h.run_with(undoer.clone()).await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    assert_eq!(undoer.calls(), 1, "the panicking undo ran once");
+    assert_eq!(h.undone(), ["b"]);
+    assert_eq!(r.still_broken.len(), 1);
+    assert_eq!(r.still_broken[0].fault, "a");
+    assert_eq!(r.still_broken[0].description, "undo a");
+    assert_eq!(r.still_broken[0].error, "the undo crashed: panicked: undo of a exploded");
+    assert_eq!(r.faults[1].reverted_at, Some(ms(500)));
+    assert!(h.journal.entries().iter().any(|e| matches!(e, Entry::RevertFailed { fault, .. } if fault == "a")));
+    assert_eq!(r.ended_at, ms(500));
+}
+
+/// Both at once: the injection panics, then so does the undo of the step it journaled.
+#[tokio::test(start_paused = true)]
+async fn a_fault_that_panics_while_injecting_and_reverting_ends_revert_failed() {
+    let mut h = Harness::new(None).fault("boom", 60_000, 0, &[]);
+    h.spec.faults[0].fault = Arc::new(PanickingFault("boom"));
+    let undoer = Flaky::new(&h, "boom", u32::MAX, false);
+    let r = h.run_with(undoer.clone()).await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    assert_eq!(undoer.calls(), 1);
+    assert_eq!(r.still_broken.len(), 1);
+    assert_eq!(r.still_broken[0].step, 1);
+    assert!(r.abort_reason.unwrap().starts_with("a fault task failed"));
+}
+
+/// A failed revert ends the faults' part of the run: a fault that comes `after` it is not
+/// injected into a system with a fault still in place.
+#[tokio::test(start_paused = true)]
+async fn a_failed_revert_starts_no_further_fault() {
+    let h = Harness::new(None).fault("first", 1000, 0, &[]).fault("second", 1000, 0, &[0]);
+    let r = h.run_with(Flaky::new(&h, "first", 0, true)).await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    assert_eq!(r.faults[1].inject_started_at, None);
+    assert_eq!(h.sys.lock().unwrap().injected, ["first"]);
+}
+
+fn hold_entries(h: &Harness) -> Vec<Entry> {
+    h.journal
+        .entries()
+        .into_iter()
+        .filter(|e| match e {
+            Entry::Reverted { fault, .. } | Entry::RevertFailed { fault, .. } => fault == "(lease)",
+            _ => false,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn holds_are_released_after_the_last_revert() {
+    let h = Harness::new(None).hold("(lease)", 7).fault("first", 1000, 0, &[]).fault("second", 1000, 0, &[0]);
+    let r = h.run().await;
+    assert_eq!(h.undone(), ["first", "second", "(lease)"]);
+    assert_eq!(r.outcome, Outcome::Passed);
+    assert!(r.still_broken.is_empty());
+    let entries = h.journal.entries();
+    let steps: Vec<u64> =
+        entries.iter().filter_map(|e| if let Entry::Intent { step, .. } = e { Some(*step) } else { None }).collect();
+    assert_eq!(steps, [8, 9], "fault steps are numbered after the hold's");
+    let released =
+        entries.iter().position(|e| matches!(e, Entry::Reverted { step: 7, fault, .. } if fault == "(lease)"));
+    let last_fault = entries.iter().rposition(|e| matches!(e, Entry::Reverted { fault, .. } if fault == "second"));
+    assert!(released > last_fault && last_fault.is_some(), "{entries:?}");
+    assert!(matches!(entries.last(), Some(Entry::RunFinished { .. })));
+    assert!(r.settled, "settle still follows");
+}
+
+#[tokio::test(start_paused = true)]
+async fn holds_are_released_on_abort_and_when_nothing_was_injected() {
+    let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
+    h.cancel_at(750);
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(h.undone(), ["break", "(lease)"]);
+    assert_eq!(hold_entries(&h).len(), 1);
+
+    let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
+    h.sys.lock().unwrap().down_from_start = true;
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(h.undone(), ["(lease)"]);
+
+    let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
+    h.cancel.cancel();
+    let r = h.run().await;
+    assert_eq!(r.abort_reason.as_deref(), Some("interrupted before anything was injected"));
+    assert_eq!(h.undone(), ["(lease)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hold_that_cannot_be_released_ends_revert_failed_naming_it() {
+    let h = Harness::new(None).hold("(lease)", 0).fault("break", 1000, 0, &[]);
+    let r = h.run_with(Flaky::new(&h, "(lease)", 0, true)).await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    assert_eq!(r.faults[0].reverted_at, Some(ms(1000)));
+    assert_eq!(r.still_broken.len(), 1);
+    let b = &r.still_broken[0];
+    assert_eq!((b.fault.as_str(), b.step, b.description.as_str()), ("(lease)", 0, "undo (lease)"));
+    assert_eq!(b.error, "access denied");
+    assert!(matches!(hold_entries(&h)[..], [Entry::RevertFailed { attempts: 4, .. }]));
+    assert!(!r.settled, "a run with something still broken does not settle");
+}
+
+/// After a fault's revert failed the holds stay in place, protecting what is still broken
+/// (`recover` releases them).
+#[tokio::test(start_paused = true)]
+async fn holds_are_kept_while_a_fault_is_still_broken() {
+    let h = Harness::new(None).hold("(lease)", 0).fault("break", 1000, 0, &[]);
+    let undoer = Flaky::new(&h, "break", 0, true);
+    let r = h.run_with(undoer).await;
+    assert_eq!(r.outcome, Outcome::RevertFailed);
+    assert_eq!(r.still_broken.len(), 1);
+    assert_eq!(r.still_broken[0].fault, "break");
+    assert!(hold_entries(&h).is_empty());
+    assert!(h.undone().is_empty());
+}
+
+mod state {
+    //! The state machine alone, fed inputs in orders that real tasks only produce by
+    //! chance.
+
+    use super::super::executor::{Cmd, Input, Phase, RunState, State, Task, Timer};
+    use super::*;
+
+    fn env(h: &Harness) -> Env {
+        Env {
+            journal: h.journal.clone(),
+            undoer: Arc::new(FakeUndo(h.sys.clone())),
+            observer: Arc::new(()),
+            cancel: h.cancel.clone(),
+        }
+    }
+
+    fn record(h: &Harness) -> RunRecord {
+        RunRecord {
+            outcome: Outcome::NotStarted,
+            abort_reason: None,
+            baseline: vec![],
+            samples: vec![],
+            faults: h.spec.faults.iter().map(|f| FaultRecord { name: f.name.clone(), ..Default::default() }).collect(),
+            t_inject: None,
+            detected_at: None,
+            recovered_at: None,
+            settled: false,
+            last_revert_started_at: None,
+            ended_at: Duration::ZERO,
+            objective: h.spec.within,
+            stable_for: h.spec.stable_for,
+            precision: Duration::ZERO,
+            still_broken: vec![],
+        }
+    }
+
+    fn cut_off_error() -> &'static str {
+        "cut off 10s after the run began to abort, so the revert could start"
+    }
+
+    /// The cut-off and the injection's own end land together, the cut-off first: its verdict
+    /// stands (no `done`), and the revert waits for the task to be gone.
+    #[tokio::test(start_paused = true)]
+    async fn an_injection_that_finishes_as_it_is_cut_off_stays_cut_off() {
+        let h = Harness::new(None).fault("slow", 60_000, 0, &[]);
+        let env = env(&h);
+        let t0 = Instant::now();
+        let mut s = RunState::new(&h.spec, &env, t0, record(&h));
+        assert_eq!(s.start(), [Cmd::Inject(0)]);
+        s.intents(0).intent(fake_undo("slow")).await.unwrap();
+        assert_eq!(s.handle(Input::Signal), []);
+        assert_eq!(s.timer(), Some((t0 + super::super::executor::INJECT_GRACE, Timer::CutOff)));
+        tokio::time::advance(super::super::executor::INJECT_GRACE).await;
+        assert_eq!(s.handle(Input::Timer(Timer::CutOff)), [Cmd::CutOff(0)]);
+        assert_eq!(s.fault(0).0, State::Failed);
+        assert_eq!(s.timer(), None);
+        // The task had finished: its result still comes in, and is ignored.
+        assert_eq!(s.handle(Input::Injected { idx: 0, result: Ok(()) }), [Cmd::Revert(0)]);
+        let (state, rec) = s.fault(0);
+        assert_eq!(state, State::Reverting);
+        assert_eq!((rec.injected_at, rec.inject_error.as_deref(), rec.steps), (None, Some(cut_off_error()), 1));
+        assert_eq!(s.handle(Input::Reverted { idx: 0, attempts: 1, failures: vec![] }), []);
+        assert_eq!(s.phase(), Phase::Finished);
+        let r = s.finish();
+        assert_eq!(r.outcome, Outcome::Aborted);
+        assert_eq!(r.t_inject, None);
+        let kinds: Vec<&str> = h
+            .journal
+            .entries()
+            .iter()
+            .map(|e| match e {
+                Entry::Intent { .. } => "intent",
+                Entry::Done { .. } => "done",
+                Entry::InjectFailed { .. } => "inject_failed",
+                Entry::RunFinished { .. } => "finished",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["intent", "inject_failed", "finished"]);
+    }
+
+    /// The other order: the injection ends first, then the cut-off's timer, which finds
+    /// nothing to cut off.
+    #[tokio::test(start_paused = true)]
+    async fn an_injection_that_finishes_just_before_its_cut_off_is_reverted_as_injected() {
+        let h = Harness::new(None).fault("slow", 60_000, 0, &[]);
+        let env = env(&h);
+        let mut s = RunState::new(&h.spec, &env, Instant::now(), record(&h));
+        s.start();
+        s.intents(0).intent(fake_undo("slow")).await.unwrap();
+        s.handle(Input::Signal);
+        tokio::time::advance(super::super::executor::INJECT_GRACE).await;
+        assert_eq!(s.handle(Input::Injected { idx: 0, result: Ok(()) }), [Cmd::Revert(0)]);
+        assert_eq!(s.timer(), None, "nothing left to cut off");
+        assert_eq!(s.handle(Input::Timer(Timer::CutOff)), [], "a stale timer does nothing");
+        let rec = s.fault(0).1;
+        assert!(rec.injected_at.is_some() && rec.inject_error.is_none());
+        assert!(!h.journal.entries().iter().any(|e| matches!(e, Entry::InjectFailed { .. })));
+    }
+
+    /// A cut-off task that was really dropped ends as cancelled: then the revert starts.
+    #[tokio::test(start_paused = true)]
+    async fn the_revert_of_a_cut_off_injection_waits_for_its_task_to_end() {
+        let h = Harness::new(None).fault("hung", 60_000, 0, &[]);
+        let env = env(&h);
+        let mut s = RunState::new(&h.spec, &env, Instant::now(), record(&h));
+        s.start();
+        s.intents(0).intent(fake_undo("hung")).await.unwrap();
+        s.handle(Input::Signal);
+        assert_eq!(s.handle(Input::Timer(Timer::CutOff)), [Cmd::CutOff(0)]);
+        assert_eq!(s.handle(Input::Lost { task: Task::Inject(0), crash: None }), [Cmd::Revert(0)]);
+    }
 }
