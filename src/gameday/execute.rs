@@ -9,9 +9,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::lease::LEASE;
 use super::{Cleared, Session};
 use crate::engine::executor::Env;
-use crate::engine::{Event, Observer, RevertPolicy, RunRecord};
+use crate::engine::{Event, Hold, Observer, RevertPolicy, RunRecord};
 use crate::faults::{FaultContext, Undo};
 use crate::lease::Leased;
 use crate::notify::Delivery;
@@ -62,6 +63,12 @@ pub async fn execute(
     let ctx = FaultContext { run_id: run.id.clone(), cwd, aws: cleared.aws.clone() };
     let mut spec = crate::plan::spec(s, &ctx);
     spec.revert = options.revert.clone();
+    // The lease is released by the engine after the last revert, with the same retries,
+    // journal entries and still-broken bookkeeping as a fault (and kept while a fault is
+    // still broken, so no other run touches it).
+    if let Some(l) = lease {
+        spec.holds.push(Hold { name: LEASE.into(), step: 0, undo: l.undo_record() });
+    }
     let mut undo = Undo::new(aws_opts);
     if let Some((aws, _)) = &cleared.aws {
         undo = undo.with_client(aws).await;
@@ -103,13 +110,13 @@ pub async fn execute(
     let env = Env {
         journal: session.journal.clone(),
         undoer: undoer.clone(),
-        observer: Arc::new(Observers(options.status, Tap { events: events.clone(), t0 })),
+        observer: Arc::new(Observers(
+            Arc::new(LeaseLines(shell.clone(), options.status)),
+            Tap { events: events.clone(), t0 },
+        )),
         cancel,
     };
-    let mut record = crate::engine::execute(spec, env).await;
-    if let Some(l) = lease {
-        super::lease::release(shell, l, undoer.as_ref(), &revert, &session.journal, &mut record).await;
-    }
+    let record = crate::engine::execute(spec, env).await;
     let _ = events.send(RunEvent {
         name: "end",
         at: t0.elapsed(),
@@ -177,6 +184,9 @@ struct Tap {
 
 impl Observer for Tap {
     fn event(&self, e: &Event) {
+        if is_lease(e) {
+            return; // not a fault: nothing for the playbook or the webhooks
+        }
         let now = self.t0.elapsed();
         let ev = match e {
             Event::Injected { fault } => RunEvent { name: "inject", at: now, text: format!("fault {fault} injected") },
@@ -187,6 +197,35 @@ impl Observer for Tap {
             _ => return,
         };
         let _ = self.events.send(ev);
+    }
+}
+
+/// Whether the event is about the lease hold rather than a fault.
+fn is_lease(e: &Event) -> bool {
+    match e {
+        Event::Reverting { fault, .. }
+        | Event::Reverted { fault }
+        | Event::RevertRetry { fault, .. }
+        | Event::RevertFailed { fault, .. } => fault == LEASE,
+        _ => false,
+    }
+}
+
+/// Says what happens to the lease in its own words, and passes every other event on.
+struct LeaseLines(Arc<Shell>, Arc<dyn Observer>);
+
+impl Observer for LeaseLines {
+    fn event(&self, e: &Event) {
+        match e {
+            Event::RevertRetry { attempt, error, .. } if is_lease(e) => {
+                self.0.warn(format!("releasing the lease, attempt {attempt} failed: {error}; retrying"))
+            }
+            Event::RevertFailed { error, .. } if is_lease(e) => {
+                self.0.error(format!("could not release the lease: {error}"))
+            }
+            _ if is_lease(e) => {}
+            _ => self.1.event(e),
+        }
     }
 }
 

@@ -1,14 +1,12 @@
 //! The lease stage: before any fault, the AWS resources the faults act on are leased
-//! (journaled, tagged, read back), and released once every fault is reverted.
-//!
-//! [`release`] repeats the revert bookkeeping the engine does for faults (retries, the
-//! journal's `Reverted`/`RevertFailed`, `still_broken`); it is the one function to replace
-//! once the engine can hold a resource for the run itself.
+//! (journaled, tagged, read back). The lease is then handed to the engine as a hold
+//! ([`crate::engine::Hold`]): released after the last revert with the same retries,
+//! journal entries and still-broken bookkeeping as a fault, and kept while a fault is
+//! still broken so no other run touches it (`recover` releases it then).
 
 use std::time::SystemTime;
 
 use super::{Connected, Error};
-use crate::engine::{Outcome, RevertPolicy, RunRecord, Undoer};
 use crate::journal::{Entry, Journal, Sink};
 use crate::lease::Leased;
 use crate::shell::Shell;
@@ -57,46 +55,6 @@ pub async fn take(
             }
             let _ = journal.append(Entry::RunFinished { outcome: "refused".into() });
             Err(Error::Refused(Vec::new()))
-        }
-    }
-}
-
-/// LEASE RELEASE (to be handed to the engine's hold). Releases the lease once every fault
-/// is reverted; after a failed revert keeps it, so no other run touches a resource that is
-/// still broken (`recover` releases it). The lease is a side effect like any other:
-/// retried like a revert, and if it cannot be undone the run is `revert_failed`, listing
-/// the tag and the command that removes it.
-pub async fn release(
-    shell: &Shell,
-    lease: &Leased,
-    undoer: &dyn Undoer,
-    policy: &RevertPolicy,
-    journal: &Journal,
-    record: &mut RunRecord,
-) {
-    if record.outcome == Outcome::RevertFailed {
-        return;
-    }
-    let undo = lease.undo_record();
-    let retry =
-        |attempt: u32, e: &str| shell.warn(format!("releasing the lease, attempt {attempt} failed: {e}; retrying"));
-    match crate::engine::revert_with_retries(undoer, &undo, policy, retry).await {
-        Ok(_) => {
-            let _ = journal.append(Entry::Reverted { step: 0, fault: LEASE.into(), by: "run".into() });
-        }
-        Err((error, attempts)) => {
-            shell.error(format!("could not release the lease: {error}"));
-            let entry = Entry::RevertFailed { step: 0, fault: LEASE.into(), error: error.clone(), attempts };
-            let _ = journal.append(entry);
-            record.outcome = Outcome::RevertFailed;
-            record.still_broken.push(crate::engine::record::StillBroken {
-                fault: LEASE.into(),
-                step: 0,
-                description: undo.description,
-                kind: undo.kind,
-                data: undo.data,
-                error,
-            });
         }
     }
 }
