@@ -303,8 +303,10 @@ fn a_revert_never_clobbers_a_change_someone_else_made() {
     let seed = moto.seed(&[]);
     let subnet_c = seed["subnets"]["us-east-1c"].as_str().unwrap().to_string();
     let targets = "  asg:\n    type: autoscaling:group\n    tags: { app: shop }";
-    let (sb, running) =
-        start(&moto, &scenario(targets, "    az_outage: { zone: us-east-1a, targets: [asg], asg: remove_zone }", "10s"));
+    let (sb, running) = start(
+        &moto,
+        &scenario(targets, "    az_outage: { zone: us-east-1a, targets: [asg], asg: remove_zone }", "10s"),
+    );
     sb.wait_for_journal("done", WAIT);
     // An operator pins the group to one subnet while the drill runs.
     moto.boto(&format!(
