@@ -49,7 +49,9 @@ fn start(moto: &Moto, yaml: &str) -> (Sandbox, crate::support::Running) {
 }
 
 /// Runs the scenario; while its fault is injected (journal `done`) calls `during` with a
-/// snapshot; returns the finished run's report and the snapshot after it.
+/// snapshot; returns the finished run's report and the snapshot after it. The snapshot is
+/// a Python process: faults looked at this way last 10 s, so that on a loaded machine it
+/// still lands before the revert (the tests assert what is seen, never how fast).
 fn run_through(moto: &Moto, yaml: &str, during: impl FnOnce(&Value)) -> (Value, Value, Sandbox) {
     let (sb, running) = start(moto, yaml);
     sb.wait_for_journal("done", WAIT);
@@ -72,7 +74,7 @@ fn ec2_stop_instances_stops_the_zone_and_starts_exactly_those_again() {
     let zone_a = ids(&seed["instances"]["us-east-1a"]);
     moto.boto(&format!("ec2.stop_instances(InstanceIds=['{}'])", zone_a[1]));
     let before = moto.snapshot();
-    let yaml = scenario(WEB, "    ec2_stop_instances: { target: web }", "4s");
+    let yaml = scenario(WEB, "    ec2_stop_instances: { target: web }", "10s");
     let (report, after, sb) = run_through(&moto, &yaml, |during| {
         assert_eq!(during["instances"][&zone_a[0]], "stopped");
         for id in ids(&seed["instances"]["us-east-1b"]) {
@@ -94,7 +96,7 @@ fn ebs_detach_reattaches_to_the_same_instance_and_device() {
     let before = moto.snapshot();
     let (vol, att) = seed["volumes"].as_object().unwrap().iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap();
     let targets = format!("  data:\n    type: ec2:volume\n    ids: [{vol}]\n    tags: {{ role: data }}");
-    let yaml = scenario(&targets, "    ebs_detach_volumes: { target: data, force: true }", "4s");
+    let yaml = scenario(&targets, "    ebs_detach_volumes: { target: data, force: true }", "10s");
     let (report, after, _) = run_through(&moto, &yaml, |during| {
         assert_eq!(during["volumes"][&vol], json!([]), "detached while the fault lasts");
     });
@@ -117,7 +119,7 @@ fn az_outage_swaps_nacls_stops_instances_shrinks_the_asg_fails_over_and_puts_it_
     let targets = "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n  web:\n    type: ec2:instance\n    tags: { app: shop }\n  \
                    asg:\n    type: autoscaling:group\n    tags: { app: shop }\n  db:\n    type: rds:cluster\n    tags: { app: shop }";
     let fault = "    az_outage: { zone: us-east-1a, targets: [subnets, web, asg, db], network: true, stop_instances: true, asg: remove_zone, rds: failover }";
-    let (report, after, _) = run_through(&moto, &scenario(targets, fault, "4s"), |during| {
+    let (report, after, _) = run_through(&moto, &scenario(targets, fault, "10s"), |during| {
         let clone = &during["nacl_of_subnet"][&subnet_a];
         assert_ne!(clone, &original_nacl, "subnet in the zone uses firedrill's ACL");
         assert_eq!(during["firedrill_nacls"], json!([clone]));
