@@ -24,5 +24,6 @@ pub mod report;
 pub mod scenario;
 pub mod shell;
 pub mod state;
+pub mod tags;
 pub mod targets;
 pub mod trust;

@@ -366,7 +366,8 @@ async fn take_lease(
     run_id: &str,
     journal: &Journal,
 ) -> Result<Option<crate::lease::Leased>, Exit> {
-    let lease = crate::lease::Leased::new(s, res, run_id);
+    let opt_in_tag = s.environment.as_ref().map(|e| e.opt_in_tag.clone());
+    let lease = crate::lease::Leased::new(crate::faults::lease_resources(s, res), res, opt_in_tag, run_id);
     if lease.is_empty() {
         return Ok(None);
     }

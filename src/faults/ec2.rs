@@ -71,7 +71,7 @@ impl Fault for Injector {
 }
 
 pub fn failed(e: crate::aws::AwsError) -> FaultError {
-    FaultError::Failed(e.to_string())
+    FaultError::Aws(e)
 }
 
 /// `i-1, i-2, i-3` or `i-1, i-2 and 8 more`.

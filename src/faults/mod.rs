@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use crate::aws::{Aws, AwsOpts};
 use crate::engine::{self, FaultError, FaultSpec, Intents, Undoer};
 use crate::journal::UndoRecord;
-use crate::scenario::{Fault, FaultKind, TargetType};
+use crate::scenario::{Fault, FaultKind, Scenario, TargetType};
 use crate::targets::Resolution;
 
 /// Undo kind of a journaled side effect that has nothing to undo (a reboot, a failover,
@@ -124,6 +124,26 @@ pub fn build(f: &Fault, after: Vec<usize>, ctx: &FaultContext) -> FaultSpec {
     };
     let kind = kind.map_or("none", |k| k.name());
     FaultSpec { name: f.name.clone(), kind: kind.to_string(), duration: f.duration.0, after, fault }
+}
+
+/// What the scenario's faults act on, for the lease: each kind's [`resources`].
+pub fn lease_resources<'a>(s: &'a Scenario, res: &'a Resolution) -> impl Iterator<Item = (TargetType, String)> + 'a {
+    s.faults.iter().flat_map(move |f| resources(f, res))
+}
+
+/// The resources a fault acts on (and so leases): those of its targets, or for a zone
+/// failure only what is in the zone.
+pub fn resources(f: &Fault, res: &Resolution) -> Vec<(TargetType, String)> {
+    match f.kind() {
+        Some(FaultKind::AzOutage(a)) => az_outage::Plan::new(a, res).resources(),
+        Some(kind) => kind
+            .targets()
+            .into_iter()
+            .filter_map(|t| res.targets.get(t))
+            .flat_map(|rt| rt.resources.iter().map(|r| (rt.kind, r.id.clone())))
+            .collect(),
+        None => vec![],
+    }
 }
 
 /// How the fault is injected and reverted, for `firedrill plan`; with the resolved
@@ -539,6 +559,48 @@ mod tests {
         sh_args(root.path(), &fix);
         assert!(cwd.join("reverted").exists(), "{fix}");
         assert!(!root.path().join("pwned").exists() && !cwd.join("pwned").exists(), "{fix}");
+    }
+
+    /// An undoer whose every attempt fails with an AWS error of `kind`.
+    struct FailsWith(crate::aws::ErrorKind, std::sync::atomic::AtomicU32);
+
+    #[async_trait]
+    impl Undoer for FailsWith {
+        async fn undo(&self, _: &UndoRecord) -> Result<(), FaultError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(FaultError::Aws(crate::aws::AwsError {
+                op: "ec2:StartInstances".into(),
+                kind: self.0,
+                code: None,
+                message: "no".into(),
+            }))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_revert_denied_by_iam_is_not_retried_but_a_throttled_one_is() {
+        use crate::aws::ErrorKind;
+        let policy = crate::engine::RevertPolicy {
+            attempts: 3,
+            timeout: Duration::from_secs(10),
+            backoff: Duration::from_secs(1),
+            deadline: Duration::from_secs(600),
+            hurry: Default::default(),
+        };
+        let record = nothing("x".into());
+        for (kind, attempts) in [
+            (ErrorKind::AccessDenied, 1),
+            (ErrorKind::Credentials, 1),
+            (ErrorKind::Throttled, 3),
+            (ErrorKind::Other, 3),
+        ] {
+            let undoer = FailsWith(kind, Default::default());
+            let (err, used) =
+                crate::engine::revert_with_retries(&undoer, &record, &policy, |_, _| {}).await.unwrap_err();
+            assert_eq!((used, undoer.1.into_inner()), (attempts, attempts), "{kind:?}: {err}");
+            // The AWS error reads as before.
+            assert_eq!(err, "ec2:StartInstances: no");
+        }
     }
 
     #[tokio::test]

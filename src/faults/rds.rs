@@ -72,3 +72,40 @@ pub fn preflight(fault: &str, resources: &[Resource], to: Option<&str>) -> Vec<S
         .chain(already)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(id: &str, attrs: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: id.into(),
+            zones: vec!["us-east-1a".into()],
+            state: None,
+            tags: Default::default(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn preflight_refuses_a_single_az_instance_and_a_failover_to_the_writer() {
+        let rs = [
+            resource("db-single", &[("multi_az", "false")]),
+            resource("db-multi", &[("multi_az", "true")]),
+            // A cluster member is failed over through its cluster, never rebooted.
+            resource("db-member", &[("multi_az", "false"), ("cluster", "c")]),
+            resource("cluster-1", &[("writer", "db-w")]),
+        ];
+        assert_eq!(
+            preflight("f", &rs, None),
+            [
+                "fault `f`: RDS instance db-single is single-AZ; rebooting it with failover is impossible (make it Multi-AZ or target its cluster)"
+            ]
+        );
+        assert_eq!(
+            preflight("f", &rs[3..], Some("db-w")),
+            ["fault `f`: db-w is already the writer of cluster cluster-1; failing over to it would test nothing"]
+        );
+        assert!(preflight("f", &rs[1..], Some("db-other")).is_empty());
+    }
+}
