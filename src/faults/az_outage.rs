@@ -15,8 +15,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AwsFaultCtx;
+use std::sync::Arc;
+
 use super::ec2::{failed, list, start_record};
+use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Selector, Tags};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
@@ -28,6 +30,38 @@ pub const RESTORE_NACL: &str = "ec2_restore_network_acl";
 pub const RESTORE_SUBNETS: &str = "autoscaling_restore_subnets";
 /// Tag key that marks firedrill's deny-all ACLs; its value names the run, fault and VPC.
 pub const NACL_TAG: &str = "firedrill:deny-all";
+
+/// The `az_outage` fault kind.
+pub struct AzOutage;
+
+impl super::Kind for AzOutage {
+    type Config = AzOutageFault;
+
+    fn describe(a: &AzOutageFault, _: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
+        let mut out = vec![format!("inject: fail zone {} for targets {}", a.zone, a.targets.join(", "))];
+        if let Some(r) = res {
+            out.extend(Plan::new(a, r).describe().into_iter().map(|l| format!("  {l}")));
+        }
+        out.push(
+            "revert: in reverse: restore ASG subnets, start instances, restore ACL associations, delete the ACL".into(),
+        );
+        out
+    }
+
+    fn preflight(fault: &str, a: &AzOutageFault, res: &Resolution) -> Vec<String> {
+        preflight(fault, a, res)
+    }
+
+    /// A zone failure acts only on what is in the zone.
+    fn resources(a: &AzOutageFault, _: &[&str], res: &Resolution) -> Vec<(TargetType, String)> {
+        Plan::new(a, res).resources()
+    }
+
+    fn build(fault: &str, a: &AzOutageFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        let (ctx, res) = ctx.aws()?;
+        Some(Arc::new(Injector { ctx, fault: fault.to_string(), plan: Plan::new(a, res) }))
+    }
+}
 
 /// What the fault acts on, from the resolved targets.
 #[derive(Clone, Debug, Default)]

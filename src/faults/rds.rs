@@ -5,11 +5,43 @@
 
 use async_trait::async_trait;
 
-use super::AwsFaultCtx;
+use std::sync::Arc;
+
 use super::ec2::failed;
+use super::{AwsFaultCtx, FaultContext};
 use crate::engine::{Fault, FaultError, Intents};
+use crate::scenario::RdsFailoverFault;
 use crate::scenario::TargetType;
+use crate::targets::Resolution;
 use crate::targets::Resource;
+
+/// `rds_failover`.
+pub struct Failover;
+
+impl super::Kind for Failover {
+    type Config = RdsFailoverFault;
+
+    fn describe(x: &RdsFailoverFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        vec![
+            format!(
+                "inject: fail over {}{}",
+                ids(&x.target),
+                x.to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
+            ),
+            "revert: nothing (a failover is its own recovery)".into(),
+        ]
+    }
+
+    fn preflight(fault: &str, x: &RdsFailoverFault, res: &Resolution) -> Vec<String> {
+        preflight(fault, res.resources(&x.target), x.to.as_deref())
+    }
+
+    fn build(_: &str, x: &RdsFailoverFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        let (ctx, res) = ctx.aws()?;
+        let kind = res.targets.get(&x.target).map_or(TargetType::RdsCluster, |t| t.kind);
+        Some(Arc::new(Injector { ctx, kind, ids: res.ids(&x.target), to: x.to.clone() }))
+    }
+}
 
 pub struct Injector {
     pub ctx: AwsFaultCtx,
