@@ -15,17 +15,12 @@ use serde_json::json;
 
 use crate::aws::{Aws, AwsError, PrincipalKind, Selector, Tags};
 use crate::journal::UndoRecord;
-use crate::scenario::{FaultKind, OptInTag, Scenario, TargetType};
+use crate::scenario::{OptInTag, TargetType};
+pub use crate::tags::{LEASE_PREFIX as PREFIX, lease_holders as holders};
 use crate::targets::Resolution;
 
-pub const PREFIX: &str = "firedrill:lease:";
 /// Undo kind: remove this run's lease tag.
 pub const RELEASE: &str = "lease_release";
-
-/// The run ids holding a lease in these tags.
-pub fn holders(tags: &Tags) -> Vec<String> {
-    tags.keys().filter_map(|k| k.strip_prefix(PREFIX)).map(str::to_string).collect()
-}
 
 /// What a run leases: the selected resources of every target an AWS fault acts on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,41 +36,28 @@ pub struct Leased {
 }
 
 impl Leased {
-    pub fn new(s: &Scenario, res: &Resolution, run_id: &str) -> Leased {
-        let mut resources: BTreeMap<TargetType, Vec<String>> = BTreeMap::new();
-        let mut add = |kind: TargetType, id: &str| {
-            let ids = resources.entry(kind).or_default();
-            if !ids.iter().any(|i| i == id) {
-                ids.push(id.to_string());
-            }
-        };
-        for f in &s.faults {
-            match f.kind() {
-                // A zone failure acts only on what is in the zone.
-                Some(FaultKind::AzOutage(a)) => {
-                    let p = crate::faults::az_outage::Plan::new(a, res);
-                    p.subnets.values().flatten().for_each(|id| add(TargetType::Ec2Subnet, id));
-                    p.instances.iter().for_each(|id| add(TargetType::Ec2Instance, id));
-                    p.groups.iter().for_each(|id| add(TargetType::AutoScalingGroup, id));
-                    p.rds.iter().for_each(|(kind, id)| add(*kind, id));
-                }
-                Some(kind) => {
-                    for t in kind.targets() {
-                        if let Some(rt) = res.targets.get(t) {
-                            rt.resources.iter().for_each(|r| add(rt.kind, &r.id));
-                        }
-                    }
-                }
-                None => {}
+    /// The lease on `resources` (what the run's faults act on, each kind saying which of
+    /// its targets' resources that is: see `faults::lease_resources`), deduplicated.
+    pub fn new(
+        resources: impl IntoIterator<Item = (TargetType, String)>,
+        res: &Resolution,
+        opt_in_tag: Option<OptInTag>,
+        run_id: &str,
+    ) -> Leased {
+        let mut by_type: BTreeMap<TargetType, Vec<String>> = BTreeMap::new();
+        for (kind, id) in resources {
+            let ids = by_type.entry(kind).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
             }
         }
-        resources.retain(|_, ids| !ids.is_empty());
+        by_type.retain(|_, ids| !ids.is_empty());
         Leased {
             region: res.region.clone(),
             account: res.account.clone(),
             key: format!("{PREFIX}{run_id}"),
-            resources,
-            opt_in_tag: s.environment.as_ref().map(|e| e.opt_in_tag.clone()),
+            resources: by_type,
+            opt_in_tag,
         }
     }
 
@@ -158,7 +140,7 @@ impl Leased {
 
 /// The AWS CLI commands that remove the lease by hand, one line per resource type.
 pub fn manual_fix(data: &serde_json::Value) -> String {
-    let Ok(l) = crate::faults::parse::<Leased>(RELEASE, data) else {
+    let Ok(l) = Leased::deserialize(data) else {
         return "remove the firedrill:lease:<run id> tag from the leased resources".into();
     };
     // Every value is shell-quoted (see `faults::manual_fix`): the commands paste as they are.
@@ -203,9 +185,10 @@ pub fn manual_fix(data: &serde_json::Value) -> String {
 
 /// Removes the lease tag (resources that are gone are skipped).
 pub async fn release(aws: &Aws, data: &serde_json::Value) -> Result<(), crate::engine::FaultError> {
-    let l: Leased = crate::faults::parse(RELEASE, data)?;
+    let l = Leased::deserialize(data)
+        .map_err(|e| crate::engine::FaultError::Failed(format!("malformed `{RELEASE}` undo record: {e}")))?;
     for (kind, ids) in &l.resources {
-        aws.untag(&l.account, *kind, ids, &l.key).await.map_err(crate::faults::ec2::failed)?;
+        aws.untag(&l.account, *kind, ids, &l.key).await?;
     }
     Ok(())
 }

@@ -25,5 +25,6 @@ pub mod report;
 pub mod scenario;
 pub mod shell;
 pub mod state;
+pub mod tags;
 pub mod targets;
 pub mod trust;

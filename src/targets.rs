@@ -133,7 +133,7 @@ pub fn decide(
         }
     }
     for r in &found {
-        for holder in crate::lease::holders(&r.tags) {
+        for holder in crate::tags::lease_holders(&r.tags) {
             refusals.push(format!(
                 "target `{name}`: {} {} is leased by run {holder} (a game day in progress, or one that died: `firedrill recover` where it ran releases it)",
                 t.kind, r.id

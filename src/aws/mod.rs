@@ -84,6 +84,12 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }
+
+    /// Whether the same call may succeed if tried again: not when IAM denied it or the
+    /// credentials were refused (nothing firedrill does changes either).
+    pub fn may_succeed_later(&self) -> bool {
+        !matches!(self.kind, ErrorKind::AccessDenied | ErrorKind::Credentials)
+    }
 }
 
 /// The most bytes of one AWS response body firedrill reads; a larger answer fails the call.

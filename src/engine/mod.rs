@@ -49,6 +49,9 @@ pub enum FaultError {
     Journal(#[from] JournalError),
     #[error("{0}")]
     Failed(String),
+    /// An AWS call failed; its kind decides whether a retry can help.
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
     #[error("refused: {0}")]
     Refused(String),
     /// The resource was changed by someone else; firedrill did not overwrite it.
@@ -261,6 +264,10 @@ pub async fn revert_with_retries(
             // Someone else changed the resource: retrying would clobber their change. A
             // refusal (a guard) would refuse again.
             Ok(Err(e @ (FaultError::Conflict(_) | FaultError::Refused(_)))) => return Err((e.to_string(), attempt)),
+            // IAM said no, or the credentials were refused: the same call fails the same way.
+            Ok(Err(FaultError::Aws(e))) if !e.may_succeed_later() => {
+                return Err((e.to_string(), attempt));
+            }
             Ok(Err(e)) => last = e.to_string(),
             Err(_) if limit < policy.timeout => {
                 last = format!(

@@ -15,8 +15,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AwsFaultCtx;
+use std::sync::Arc;
+
 use super::ec2::{failed, list, start_record};
+use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Selector, Tags};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
@@ -28,6 +30,38 @@ pub const RESTORE_NACL: &str = "ec2_restore_network_acl";
 pub const RESTORE_SUBNETS: &str = "autoscaling_restore_subnets";
 /// Tag key that marks firedrill's deny-all ACLs; its value names the run, fault and VPC.
 pub const NACL_TAG: &str = "firedrill:deny-all";
+
+/// The `az_outage` fault kind.
+pub struct AzOutage;
+
+impl super::Kind for AzOutage {
+    type Config = AzOutageFault;
+
+    fn describe(a: &AzOutageFault, _: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
+        let mut out = vec![format!("inject: fail zone {} for targets {}", a.zone, a.targets.join(", "))];
+        if let Some(r) = res {
+            out.extend(Plan::new(a, r).describe().into_iter().map(|l| format!("  {l}")));
+        }
+        out.push(
+            "revert: in reverse: restore ASG subnets, start instances, restore ACL associations, delete the ACL".into(),
+        );
+        out
+    }
+
+    fn preflight(fault: &str, a: &AzOutageFault, res: &Resolution) -> Vec<String> {
+        preflight(fault, a, res)
+    }
+
+    /// A zone failure acts only on what is in the zone.
+    fn resources(a: &AzOutageFault, _: &[&str], res: &Resolution) -> Vec<(TargetType, String)> {
+        Plan::new(a, res).resources()
+    }
+
+    fn build(fault: &str, a: &AzOutageFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        let (ctx, res) = ctx.aws()?;
+        Some(Arc::new(Injector { ctx, fault: fault.to_string(), plan: Plan::new(a, res) }))
+    }
+}
 
 /// What the fault acts on, from the resolved targets.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +76,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What the plan acts on (and so leases), by type.
+    pub fn resources(&self) -> Vec<(TargetType, String)> {
+        let mut out: Vec<(TargetType, String)> =
+            self.subnets.values().flatten().map(|id| (TargetType::Ec2Subnet, id.clone())).collect();
+        out.extend(self.instances.iter().map(|id| (TargetType::Ec2Instance, id.clone())));
+        out.extend(self.groups.iter().map(|id| (TargetType::AutoScalingGroup, id.clone())));
+        out.extend(self.rds.iter().cloned());
+        out
+    }
+
     pub fn new(a: &AzOutageFault, r: &Resolution) -> Self {
         let mut p = Plan { zone: a.zone.clone(), ..Default::default() };
         for name in &a.targets {
@@ -289,4 +333,132 @@ pub async fn undo_restore_subnets(aws: &Aws, data: &serde_json::Value) -> Result
         )));
     }
     aws.set_group_subnets(&d.group, &d.original).await.map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::targets::{ResolvedTarget, Resource};
+
+    fn resource(id: &str, zone: &str, attrs: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: id.into(),
+            zones: vec![zone.into()],
+            state: None,
+            tags: Default::default(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn resolution(targets: Vec<(&str, TargetType, Vec<Resource>)>) -> Resolution {
+        Resolution {
+            account: "1".into(),
+            region: "us-east-1".into(),
+            seed: 0,
+            targets: targets
+                .into_iter()
+                .map(|(n, kind, resources)| {
+                    (n.to_string(), ResolvedTarget { kind, matched: resources.len(), resources })
+                })
+                .collect::<BTreeMap<_, _>>(),
+            refusals: vec![],
+            opt_in_tag: None,
+        }
+    }
+
+    fn world() -> Resolution {
+        resolution(vec![
+            (
+                "subnets",
+                TargetType::Ec2Subnet,
+                vec![
+                    resource("subnet-a1", "us-east-1a", &[("vpc", "vpc-1")]),
+                    resource("subnet-a2", "us-east-1a", &[("vpc", "vpc-2")]),
+                    resource("subnet-b", "us-east-1b", &[("vpc", "vpc-1")]),
+                ],
+            ),
+            (
+                "web",
+                TargetType::Ec2Instance,
+                vec![resource("i-a", "us-east-1a", &[]), resource("i-b", "us-east-1b", &[])],
+            ),
+            ("asg", TargetType::AutoScalingGroup, vec![resource("web-asg", "us-east-1a", &[])]),
+            (
+                "dbs",
+                TargetType::RdsInstance,
+                vec![
+                    resource("db-multi", "us-east-1a", &[("multi_az", "true")]),
+                    resource("db-single", "us-east-1a", &[("multi_az", "false")]),
+                ],
+            ),
+        ])
+    }
+
+    fn fault(v: serde_json::Value) -> AzOutageFault {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_plan_takes_only_what_is_in_the_zone_and_enabled() {
+        let all = fault(json!({
+            "zone": "us-east-1a", "targets": ["subnets", "web", "asg", "dbs"],
+            "network": true, "stop_instances": true, "asg": "remove_zone", "rds": "failover",
+        }));
+        let p = Plan::new(&all, &world());
+        assert_eq!(
+            p.subnets,
+            BTreeMap::from([
+                ("vpc-1".to_string(), vec!["subnet-a1".to_string()]),
+                ("vpc-2".into(), vec!["subnet-a2".into()])
+            ])
+        );
+        assert_eq!(p.instances, ["i-a"]);
+        assert_eq!(p.groups, ["web-asg"]);
+        // A single-AZ instance cannot fail over.
+        assert_eq!(p.rds, [(TargetType::RdsInstance, "db-multi".to_string())]);
+        // What is leased is exactly what the plan acts on.
+        assert_eq!(
+            p.resources(),
+            [
+                (TargetType::Ec2Subnet, "subnet-a1".to_string()),
+                (TargetType::Ec2Subnet, "subnet-a2".into()),
+                (TargetType::Ec2Instance, "i-a".into()),
+                (TargetType::AutoScalingGroup, "web-asg".into()),
+                (TargetType::RdsInstance, "db-multi".into()),
+            ]
+        );
+
+        // Only the enabled parts act.
+        let network = fault(json!({"zone": "us-east-1a", "targets": ["subnets", "web", "asg"], "network": true}));
+        let p = Plan::new(&network, &world());
+        assert!(p.instances.is_empty() && p.groups.is_empty() && p.rds.is_empty(), "{p:?}");
+        assert_eq!(p.subnets.values().flatten().count(), 2);
+    }
+
+    #[test]
+    fn preflight_refuses_a_zone_with_nothing_to_act_on() {
+        let none = fault(
+            json!({"zone": "us-east-1c", "targets": ["subnets", "web"], "network": true, "stop_instances": true}),
+        );
+        assert_eq!(
+            preflight("zone", &none, &world()),
+            [
+                "fault `zone`: no targeted subnet is in zone us-east-1c: the network failure has nothing to act on",
+                "fault `zone`: none of its targets has a resource in zone us-east-1c",
+            ]
+        );
+        // Instances in the zone, but the network part finds no subnet there.
+        let no_subnet =
+            fault(json!({"zone": "us-east-1b", "targets": ["web"], "network": true, "stop_instances": true}));
+        assert_eq!(
+            preflight("zone", &no_subnet, &world()),
+            ["fault `zone`: no targeted subnet is in zone us-east-1b: the network failure has nothing to act on"]
+        );
+        let fine = fault(json!({"zone": "us-east-1a", "targets": ["subnets"], "network": true}));
+        assert!(preflight("zone", &fine, &world()).is_empty());
+    }
 }

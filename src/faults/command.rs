@@ -11,11 +11,14 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::FaultContext;
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
 use crate::process::{ShellOpts, run_shell, spawn_shell};
 use crate::scenario::CommandFault;
+use crate::targets::Resolution;
 
 /// The [`UndoRecord::kind`] of this fault.
 pub const KIND: &str = "command";
@@ -182,6 +185,22 @@ fn timeout(c: &CommandFault) -> Duration {
 }
 
 /// Lines for `firedrill plan`.
+/// The `command` fault kind.
+pub struct Command;
+
+impl super::Kind for Command {
+    type Config = CommandFault;
+    const AWS: bool = false;
+
+    fn describe(c: &CommandFault, _: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        describe(c)
+    }
+
+    fn build(fault: &str, c: &CommandFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        Some(Arc::new(Injector::new(fault, c, ctx)))
+    }
+}
+
 pub fn describe(c: &CommandFault) -> Vec<String> {
     vec![
         format!("inject: run `{}` (timeout {})", c.inject, humantime::format_duration(timeout(c))),

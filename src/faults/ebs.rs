@@ -9,15 +9,38 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AwsFaultCtx;
+use std::sync::Arc;
+
 use super::ec2::failed;
+use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Volume};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
+use crate::scenario::EbsDetachFault;
+use crate::targets::Resolution;
 
 /// Undo kind: attach the volume to the instance as the device.
 pub const ATTACH: &str = "ebs_attach_volume";
 const WAIT: Duration = Duration::from_secs(300);
+
+/// `ebs_detach_volumes`.
+pub struct Detach;
+
+impl super::Kind for Detach {
+    type Config = EbsDetachFault;
+
+    fn describe(x: &EbsDetachFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        vec![
+            format!("inject: detach{} attached volumes {}", if x.force { " (force)" } else { "" }, ids(&x.target)),
+            "revert: attach each to its instance and device again, wait until in-use".into(),
+        ]
+    }
+
+    fn build(_: &str, x: &EbsDetachFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        let (ctx, res) = ctx.aws()?;
+        Some(Arc::new(Injector { ctx, ids: res.ids(&x.target), force: x.force }))
+    }
+}
 
 pub struct Injector {
     pub ctx: AwsFaultCtx,

@@ -8,10 +8,14 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AwsFaultCtx;
+use std::sync::Arc;
+
+use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Instance};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
+use crate::scenario::{InstancesFault, TerminateFault};
+use crate::targets::Resolution;
 
 /// Undo kind: start these instances and wait until they run.
 pub const START: &str = "ec2_start_instances";
@@ -23,6 +27,63 @@ pub enum Action {
     Stop,
     Reboot,
     Terminate,
+}
+
+/// `ec2_stop_instances`.
+pub struct Stop;
+/// `ec2_reboot_instances`.
+pub struct Reboot;
+/// `ec2_terminate_instances`.
+pub struct Terminate;
+
+fn build(action: Action, target: &str, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+    let (ctx, res) = ctx.aws()?;
+    Some(Arc::new(Injector { ctx, action, ids: res.ids(target) }))
+}
+
+impl super::Kind for Stop {
+    type Config = InstancesFault;
+
+    fn describe(x: &InstancesFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        vec![
+            format!("inject: stop running instances {}", ids(&x.target)),
+            "revert: start them, wait until running".into(),
+        ]
+    }
+
+    fn build(_: &str, x: &InstancesFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        build(Action::Stop, &x.target, ctx)
+    }
+}
+
+impl super::Kind for Reboot {
+    type Config = InstancesFault;
+
+    fn describe(x: &InstancesFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        vec![
+            format!("inject: reboot running instances {}", ids(&x.target)),
+            "revert: nothing (a reboot recovers by itself)".into(),
+        ]
+    }
+
+    fn build(_: &str, x: &InstancesFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        build(Action::Reboot, &x.target, ctx)
+    }
+}
+
+impl super::Kind for Terminate {
+    type Config = TerminateFault;
+
+    fn describe(x: &TerminateFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        vec![
+            format!("inject: TERMINATE instances {}", ids(&x.target)),
+            "revert: impossible (irreversible: true)".into(),
+        ]
+    }
+
+    fn build(_: &str, x: &TerminateFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        build(Action::Terminate, &x.target, ctx)
+    }
 }
 
 pub struct Injector {
@@ -71,7 +132,7 @@ impl Fault for Injector {
 }
 
 pub fn failed(e: crate::aws::AwsError) -> FaultError {
-    FaultError::Failed(e.to_string())
+    FaultError::Aws(e)
 }
 
 /// `i-1, i-2, i-3` or `i-1, i-2 and 8 more`.

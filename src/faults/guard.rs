@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{az_outage, ebs, ec2, iam};
+use super::{UndoKind, ec2};
 use crate::aws::Aws;
 use crate::engine::{self, FaultError, Intents};
 use crate::journal::UndoRecord;
@@ -76,8 +76,11 @@ fn touched(record: &UndoRecord) -> Result<BTreeMap<TargetType, Vec<String>>, Fau
         })
     };
     let one = |t: TargetType, id: String| BTreeMap::from([(t, vec![id])]);
-    Ok(match record.kind.as_str() {
-        ec2::START => {
+    let Some(kind) = UndoKind::of(record) else {
+        return Err(super::unknown(record));
+    };
+    Ok(match kind {
+        UndoKind::Ec2Start => {
             #[derive(Deserialize)]
             struct D {
                 instance_ids: Vec<String>,
@@ -85,14 +88,15 @@ fn touched(record: &UndoRecord) -> Result<BTreeMap<TargetType, Vec<String>>, Fau
             let x: D = super::parse(ec2::START, d)?;
             BTreeMap::from([(TargetType::Ec2Instance, x.instance_ids)])
         }
-        ebs::ATTACH => one(TargetType::Ec2Volume, s("volume")?),
-        iam::DELETE_POLICY => one(TargetType::IamRole, s("role")?),
-        iam::REACTIVATE => one(TargetType::IamUser, s("user")?),
-        az_outage::RESTORE_NACL => one(TargetType::Ec2Subnet, s("subnet")?),
-        az_outage::RESTORE_SUBNETS => one(TargetType::AutoScalingGroup, s("group")?),
-        az_outage::DELETE_NACL => BTreeMap::new(),
-        lease::RELEASE => super::parse::<Leased>(lease::RELEASE, d)?.resources,
-        other => return Err(FaultError::Failed(format!("no undo for fault kind `{other}` in this firedrill version"))),
+        UndoKind::EbsAttach => one(TargetType::Ec2Volume, s("volume")?),
+        UndoKind::IamDeletePolicy => one(TargetType::IamRole, s("role")?),
+        UndoKind::IamReactivateKeys => one(TargetType::IamUser, s("user")?),
+        UndoKind::RestoreNetworkAcl => one(TargetType::Ec2Subnet, s("subnet")?),
+        UndoKind::RestoreGroupSubnets => one(TargetType::AutoScalingGroup, s("group")?),
+        // Firedrill's own ACL, found by the tag firedrill gave it; the command and
+        // `none` kinds touch no AWS resource.
+        UndoKind::DeleteNetworkAcl | UndoKind::Command | UndoKind::Nothing => BTreeMap::new(),
+        UndoKind::LeaseRelease => super::parse::<Leased>(lease::RELEASE, d)?.resources,
     })
 }
 
@@ -139,6 +143,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::faults::{az_outage, iam};
 
     #[test]
     fn every_aws_kind_names_what_it_touches() {

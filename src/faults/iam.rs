@@ -9,15 +9,42 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AwsFaultCtx;
+use std::sync::Arc;
+
 use super::ec2::failed;
+use super::{AwsFaultCtx, FaultContext};
 use crate::aws::Aws;
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
+use crate::scenario::IamRevokeFault;
 use crate::scenario::TargetType;
+use crate::targets::Resolution;
 
 pub const DELETE_POLICY: &str = "iam_delete_role_policy";
 pub const REACTIVATE: &str = "iam_reactivate_access_keys";
+
+/// `iam_revoke_credentials`.
+pub struct Revoke;
+
+impl super::Kind for Revoke {
+    type Config = IamRevokeFault;
+
+    fn describe(x: &IamRevokeFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        vec![
+            format!(
+                "inject: revoke credentials of {} (role: deny sessions issued before now; user: deactivate active keys)",
+                ids(&x.target)
+            ),
+            "revert: delete the deny policy / reactivate exactly those keys".into(),
+        ]
+    }
+
+    fn build(_: &str, x: &IamRevokeFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        let (ctx, res) = ctx.aws()?;
+        let kind = res.targets.get(&x.target).map_or(TargetType::IamRole, |t| t.kind);
+        Some(Arc::new(Injector { ctx, kind, ids: res.ids(&x.target) }))
+    }
+}
 
 pub struct Injector {
     pub ctx: AwsFaultCtx,

@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use crate::aws::{Aws, AwsOpts};
 use crate::engine::{self, FaultError, FaultSpec, Intents, Undoer};
 use crate::journal::UndoRecord;
-use crate::scenario::{Fault, FaultKind, TargetType};
+use crate::scenario::{Fault, FaultKind, Scenario, TargetType};
 use crate::targets::Resolution;
 
 /// Undo kind of a journaled side effect that has nothing to undo (a reboot, a failover,
@@ -69,61 +69,121 @@ impl AwsFaultCtx {
     }
 }
 
+/// One fault kind, implemented in the kind's own file: its plan lines, plan-time
+/// refusals, what it acts on (for the lease) and how it is built. Registered once in
+/// [`with_kind!`].
+pub trait Kind {
+    /// Its part of the scenario (the value of its kind key).
+    type Config;
+    /// Whether it acts on AWS (its undo records are then stamped with the run's guards).
+    const AWS: bool = true;
+    /// Plan lines; `ids(target)` names a target's selected resources (or the target).
+    fn describe(cfg: &Self::Config, ids: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String>;
+    /// Refusals only the resolved targets can show; empty when it may run.
+    fn preflight(_fault: &str, _cfg: &Self::Config, _res: &Resolution) -> Vec<String> {
+        vec![]
+    }
+    /// What it acts on, and so leases: by default every selected resource of its targets.
+    fn resources(_cfg: &Self::Config, targets: &[&str], res: &Resolution) -> Vec<(TargetType, String)> {
+        targets
+            .iter()
+            .filter_map(|t| res.targets.get(*t))
+            .flat_map(|rt| rt.resources.iter().map(|r| (rt.kind, r.id.clone())))
+            .collect()
+    }
+    /// The engine's fault; `None` when it needs AWS and no connection was made.
+    fn build(fault: &str, cfg: &Self::Config, ctx: &FaultContext) -> Option<Arc<dyn engine::Fault>>;
+}
+
+/// Runs `$body` with `$K` the [`Kind`] of `$kind` and `$c` its config: the one list of
+/// fault kinds and the files that implement them.
+macro_rules! with_kind {
+    ($kind:expr, $K:ident, $c:ident => $body:expr) => {
+        match $kind {
+            FaultKind::Command($c) => {
+                type $K = command::Command;
+                $body
+            }
+            FaultKind::Ec2Stop($c) => {
+                type $K = ec2::Stop;
+                $body
+            }
+            FaultKind::Ec2Reboot($c) => {
+                type $K = ec2::Reboot;
+                $body
+            }
+            FaultKind::Ec2Terminate($c) => {
+                type $K = ec2::Terminate;
+                $body
+            }
+            FaultKind::EbsDetach($c) => {
+                type $K = ebs::Detach;
+                $body
+            }
+            FaultKind::RdsFailover($c) => {
+                type $K = rds::Failover;
+                $body
+            }
+            FaultKind::IamRevoke($c) => {
+                type $K = iam::Revoke;
+                $body
+            }
+            FaultKind::AzOutage($c) => {
+                type $K = az_outage::AzOutage;
+                $body
+            }
+        }
+    };
+}
+
+impl FaultContext {
+    /// What an AWS fault needs, when AWS is connected.
+    pub fn aws(&self) -> Option<(AwsFaultCtx, &Resolution)> {
+        self.aws.as_ref().map(|(aws, res)| (AwsFaultCtx { aws: aws.clone(), run_id: self.run_id.clone() }, &**res))
+    }
+}
+
 /// The executor's view of a (validated) fault; `after` holds the indexes of the faults
 /// it starts after.
 pub fn build(f: &Fault, after: Vec<usize>, ctx: &FaultContext) -> FaultSpec {
-    let kind = f.kind();
-    let fault: Arc<dyn engine::Fault> = match (kind, &ctx.aws) {
-        (Some(FaultKind::Command(c)), _) => Arc::new(command::Injector::new(&f.name, c, ctx)),
-        (Some(k), Some((aws, res))) => {
-            let actx = AwsFaultCtx { aws: aws.clone(), run_id: ctx.run_id.clone() };
-            let ids = |t: &str| res.ids(t);
-            let kind_of = |t: &str| res.targets.get(t).map(|t| t.kind);
-            match k {
-                FaultKind::Command(_) => unreachable!("matched above"),
-                FaultKind::Ec2Stop(x) => {
-                    Arc::new(ec2::Injector { ctx: actx, action: ec2::Action::Stop, ids: ids(&x.target) })
-                }
-                FaultKind::Ec2Reboot(x) => {
-                    Arc::new(ec2::Injector { ctx: actx, action: ec2::Action::Reboot, ids: ids(&x.target) })
-                }
-                FaultKind::Ec2Terminate(x) => {
-                    Arc::new(ec2::Injector { ctx: actx, action: ec2::Action::Terminate, ids: ids(&x.target) })
-                }
-                FaultKind::EbsDetach(x) => Arc::new(ebs::Injector { ctx: actx, ids: ids(&x.target), force: x.force }),
-                FaultKind::RdsFailover(x) => Arc::new(rds::Injector {
-                    ctx: actx,
-                    kind: kind_of(&x.target).unwrap_or(TargetType::RdsCluster),
-                    ids: ids(&x.target),
-                    to: x.to.clone(),
-                }),
-                FaultKind::IamRevoke(x) => Arc::new(iam::Injector {
-                    ctx: actx,
-                    kind: kind_of(&x.target).unwrap_or(TargetType::IamRole),
-                    ids: ids(&x.target),
-                }),
-                FaultKind::AzOutage(a) => Arc::new(az_outage::Injector {
-                    ctx: actx,
-                    fault: f.name.clone(),
-                    plan: az_outage::Plan::new(a, res),
-                }),
-            }
-        }
-        (Some(k), None) => {
-            Arc::new(Refuse(format!("fault `{}` ({}) needs AWS, and no AWS connection was made", f.name, k.name())))
-        }
-        (None, _) => Arc::new(Refuse(format!("fault `{}` has no kind set", f.name))),
+    let (fault, aws): (Arc<dyn engine::Fault>, bool) = match f.kind() {
+        Some(k) => match with_kind!(k, K, c => K::build(&f.name, c, ctx).map(|x| (x, K::AWS))) {
+            Some(built) => built,
+            None => (
+                Arc::new(Refuse(format!(
+                    "fault `{}` ({}) needs AWS, and no AWS connection was made",
+                    f.name,
+                    k.name()
+                ))),
+                false,
+            ),
+        },
+        None => (Arc::new(Refuse(format!("fault `{}` has no kind set", f.name))), false),
     };
     // What recover checks before undoing: the run's account and opt-in tag.
-    let fault = match (kind, &ctx.aws) {
-        (Some(k), Some((_, res))) if !matches!(k, FaultKind::Command(_)) => match &res.opt_in_tag {
+    let fault = match (&ctx.aws, aws) {
+        (Some((_, res)), true) => match &res.opt_in_tag {
             Some(tag) => guard::stamp(fault, &res.account, tag),
             None => fault,
         },
         _ => fault,
     };
-    let kind = kind.map_or("none", |k| k.name());
+    let kind = f.kind().map_or("none", |k| k.name());
     FaultSpec { name: f.name.clone(), kind: kind.to_string(), duration: f.duration.0, after, fault }
+}
+
+/// What the scenario's faults act on, for the lease: each kind's [`resources`].
+pub fn lease_resources<'a>(s: &'a Scenario, res: &'a Resolution) -> impl Iterator<Item = (TargetType, String)> + 'a {
+    s.faults.iter().flat_map(move |f| resources(f, res))
+}
+
+/// The resources a fault acts on (and so leases): those of its targets, or for a zone
+/// failure only what is in the zone.
+pub fn resources(f: &Fault, res: &Resolution) -> Vec<(TargetType, String)> {
+    match f.kind() {
+        Some(k) => with_kind!(k, K, c => K::resources(c, &k.targets(), res)),
+        None => vec![],
+    }
 }
 
 /// How the fault is injected and reverted, for `firedrill plan`; with the resolved
@@ -143,55 +203,7 @@ pub fn describe(f: &Fault, res: Option<&Resolution>) -> Vec<String> {
         }
     };
     match f.kind() {
-        Some(FaultKind::Command(c)) => command::describe(c),
-        Some(FaultKind::Ec2Stop(x)) => {
-            vec![
-                format!("inject: stop running instances {}", ids(&x.target)),
-                "revert: start them, wait until running".into(),
-            ]
-        }
-        Some(FaultKind::Ec2Reboot(x)) => {
-            vec![
-                format!("inject: reboot running instances {}", ids(&x.target)),
-                "revert: nothing (a reboot recovers by itself)".into(),
-            ]
-        }
-        Some(FaultKind::Ec2Terminate(x)) => {
-            vec![
-                format!("inject: TERMINATE instances {}", ids(&x.target)),
-                "revert: impossible (irreversible: true)".into(),
-            ]
-        }
-        Some(FaultKind::EbsDetach(x)) => vec![
-            format!("inject: detach{} attached volumes {}", if x.force { " (force)" } else { "" }, ids(&x.target)),
-            "revert: attach each to its instance and device again, wait until in-use".into(),
-        ],
-        Some(FaultKind::RdsFailover(x)) => vec![
-            format!(
-                "inject: fail over {}{}",
-                ids(&x.target),
-                x.to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
-            ),
-            "revert: nothing (a failover is its own recovery)".into(),
-        ],
-        Some(FaultKind::IamRevoke(x)) => vec![
-            format!(
-                "inject: revoke credentials of {} (role: deny sessions issued before now; user: deactivate active keys)",
-                ids(&x.target)
-            ),
-            "revert: delete the deny policy / reactivate exactly those keys".into(),
-        ],
-        Some(FaultKind::AzOutage(a)) => {
-            let mut out = vec![format!("inject: fail zone {} for targets {}", a.zone, a.targets.join(", "))];
-            if let Some(r) = res {
-                out.extend(az_outage::Plan::new(a, r).describe().into_iter().map(|l| format!("  {l}")));
-            }
-            out.push(
-                "revert: in reverse: restore ASG subnets, start instances, restore ACL associations, delete the ACL"
-                    .into(),
-            );
-            out
-        }
+        Some(k) => with_kind!(k, K, c => K::describe(c, &ids, res)),
         None => vec!["no fault kind is set".to_string()],
     }
 }
@@ -200,9 +212,8 @@ pub fn describe(f: &Fault, res: Option<&Resolution>) -> Vec<String> {
 /// zone with no subnets). An empty list means the fault may run.
 pub fn preflight(f: &Fault, res: &Resolution) -> Vec<String> {
     match f.kind() {
-        Some(FaultKind::RdsFailover(x)) => rds::preflight(&f.name, res.resources(&x.target), x.to.as_deref()),
-        Some(FaultKind::AzOutage(a)) => az_outage::preflight(&f.name, a, res),
-        _ => vec![],
+        Some(k) => with_kind!(k, K, c => K::preflight(&f.name, c, res)),
+        None => vec![],
     }
 }
 
@@ -225,35 +236,40 @@ pub fn manual_fix(record: &UndoRecord) -> String {
     // A value inside an AWS CLI shorthand (`Name=...,Values=...`) or JMESPath literal: the
     // whole argument is quoted once it is built.
     let raw = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-    match record.kind.as_str() {
-        command::KIND => {
+    let Some(kind) = UndoKind::of(record) else {
+        return format!("undo manually: {}", record.description);
+    };
+    match kind {
+        UndoKind::Command => {
             let revert = d.get("revert").and_then(|v| v.as_str()).unwrap_or("?");
             match d.get("cwd").and_then(|v| v.as_str()) {
                 Some(cwd) => format!("cd {} && {revert}", quote(cwd)),
                 None => revert.to_string(),
             }
         }
-        ec2::START => format!("aws ec2 start-instances {region} --instance-ids {}", list("instance_ids").join(" ")),
-        ebs::ATTACH => format!(
+        UndoKind::Ec2Start => {
+            format!("aws ec2 start-instances {region} --instance-ids {}", list("instance_ids").join(" "))
+        }
+        UndoKind::EbsAttach => format!(
             "aws ec2 attach-volume {region} --volume-id {} --instance-id {} --device {}",
             s("volume"),
             s("instance"),
             s("device")
         ),
-        iam::DELETE_POLICY => {
+        UndoKind::IamDeletePolicy => {
             format!("aws iam delete-role-policy --role-name {} --policy-name {}", s("role"), s("policy"))
         }
-        iam::REACTIVATE => list("keys")
+        UndoKind::IamReactivateKeys => list("keys")
             .iter()
             .map(|k| format!("aws iam update-access-key --user-name {} --access-key-id {k} --status Active", s("user")))
             .collect::<Vec<_>>()
             .join(" && "),
-        az_outage::DELETE_NACL => format!(
+        UndoKind::DeleteNetworkAcl => format!(
             "aws ec2 describe-network-acls {region} --filters {} --query 'NetworkAcls[].NetworkAclId' \
              then, once no subnet uses it: aws ec2 delete-network-acl {region} --network-acl-id <that id>",
             quote(&format!("Name=tag:{},Values={}", raw("tag"), raw("value"))),
         ),
-        az_outage::RESTORE_NACL => format!(
+        UndoKind::RestoreNetworkAcl => format!(
             "aws ec2 describe-network-acls {region} --filters {} --query {} \
              then: aws ec2 replace-network-acl-association {region} --association-id <that id> --network-acl-id {}",
             quote(&format!("Name=association.subnet-id,Values={}", raw("subnet"))),
@@ -263,13 +279,60 @@ pub fn manual_fix(record: &UndoRecord) -> String {
             )),
             s("original"),
         ),
-        az_outage::RESTORE_SUBNETS => format!(
+        UndoKind::RestoreGroupSubnets => format!(
             "aws autoscaling update-auto-scaling-group {region} --auto-scaling-group-name {} --vpc-zone-identifier {}",
             s("group"),
             quote(&raw("original"))
         ),
-        crate::lease::RELEASE => crate::lease::manual_fix(d),
-        _ => format!("undo manually: {}", record.description),
+        UndoKind::LeaseRelease => crate::lease::manual_fix(d),
+        UndoKind::Nothing => format!("undo manually: {}", record.description),
+    }
+}
+
+/// Declares [`UndoKind`]: each variant with the journal key it is stored under.
+macro_rules! undo_kinds {
+    ($($(#[$doc:meta])* $v:ident => $key:expr,)*) => {
+        /// Every kind of journaled undo this firedrill version knows. The journal stores
+        /// the kind's [`UndoKind::key`] (unchanged on the wire); dispatch on it is an
+        /// exhaustive `match`, so a kind without an undo, a manual fix or a guard does
+        /// not compile.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum UndoKind {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl UndoKind {
+            pub const ALL: &'static [UndoKind] = &[$(UndoKind::$v,)*];
+
+            /// The kind's name in the journal.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(UndoKind::$v => $key,)*
+                }
+            }
+        }
+    };
+}
+
+undo_kinds! {
+    /// The operator's own revert command.
+    Command => command::KIND,
+    /// Nothing to undo (a reboot, a failover, a termination).
+    Nothing => NOTHING,
+    Ec2Start => ec2::START,
+    EbsAttach => ebs::ATTACH,
+    IamDeletePolicy => iam::DELETE_POLICY,
+    IamReactivateKeys => iam::REACTIVATE,
+    DeleteNetworkAcl => az_outage::DELETE_NACL,
+    RestoreNetworkAcl => az_outage::RESTORE_NACL,
+    RestoreGroupSubnets => az_outage::RESTORE_SUBNETS,
+    LeaseRelease => crate::lease::RELEASE,
+}
+
+impl UndoKind {
+    /// The kind of a journaled record; `None` for a kind this version does not know.
+    pub fn of(record: &UndoRecord) -> Option<UndoKind> {
+        Self::ALL.iter().copied().find(|k| k.key() == record.kind)
     }
 }
 
@@ -280,6 +343,11 @@ pub fn nothing(done: String) -> UndoRecord {
         description: format!("nothing to undo after: {done}"),
         data: serde_json::Value::Null,
     }
+}
+
+/// The error for a record of a kind this version does not know.
+pub(crate) fn unknown(record: &UndoRecord) -> FaultError {
+    FaultError::Failed(format!("no undo for fault kind `{}` in this firedrill version", record.kind))
 }
 
 /// Reads a journaled undo record's data.
@@ -350,18 +418,20 @@ impl Undoer for Undo {
         if self.guarded && guard::is_aws(&record.kind) {
             self.check(record).await?;
         }
-        match record.kind.as_str() {
-            command::KIND => command::undo(d).await,
-            NOTHING => Ok(()),
-            ec2::START => ec2::undo_start(&self.aws(d).await?, d).await,
-            ebs::ATTACH => ebs::undo_attach(&self.aws(d).await?, d).await,
-            iam::DELETE_POLICY => iam::undo_policy(&self.aws(d).await?, d).await,
-            iam::REACTIVATE => iam::undo_keys(&self.aws(d).await?, d).await,
-            az_outage::DELETE_NACL => az_outage::undo_delete_nacl(&self.aws(d).await?, d).await,
-            az_outage::RESTORE_NACL => az_outage::undo_restore_nacl(&self.aws(d).await?, d).await,
-            az_outage::RESTORE_SUBNETS => az_outage::undo_restore_subnets(&self.aws(d).await?, d).await,
-            crate::lease::RELEASE => crate::lease::release(&self.aws(d).await?, d).await,
-            other => Err(FaultError::Failed(format!("no undo for fault kind `{other}` in this firedrill version"))),
+        let Some(kind) = UndoKind::of(record) else {
+            return Err(unknown(record));
+        };
+        match kind {
+            UndoKind::Command => command::undo(d).await,
+            UndoKind::Nothing => Ok(()),
+            UndoKind::Ec2Start => ec2::undo_start(&self.aws(d).await?, d).await,
+            UndoKind::EbsAttach => ebs::undo_attach(&self.aws(d).await?, d).await,
+            UndoKind::IamDeletePolicy => iam::undo_policy(&self.aws(d).await?, d).await,
+            UndoKind::IamReactivateKeys => iam::undo_keys(&self.aws(d).await?, d).await,
+            UndoKind::DeleteNetworkAcl => az_outage::undo_delete_nacl(&self.aws(d).await?, d).await,
+            UndoKind::RestoreNetworkAcl => az_outage::undo_restore_nacl(&self.aws(d).await?, d).await,
+            UndoKind::RestoreGroupSubnets => az_outage::undo_restore_subnets(&self.aws(d).await?, d).await,
+            UndoKind::LeaseRelease => crate::lease::release(&self.aws(d).await?, d).await,
         }
     }
 }
@@ -539,6 +609,58 @@ mod tests {
         sh_args(root.path(), &fix);
         assert!(cwd.join("reverted").exists(), "{fix}");
         assert!(!root.path().join("pwned").exists() && !cwd.join("pwned").exists(), "{fix}");
+    }
+
+    /// An undoer whose every attempt fails with an AWS error of `kind`.
+    struct FailsWith(crate::aws::ErrorKind, std::sync::atomic::AtomicU32);
+
+    #[async_trait]
+    impl Undoer for FailsWith {
+        async fn undo(&self, _: &UndoRecord) -> Result<(), FaultError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(FaultError::Aws(crate::aws::AwsError {
+                op: "ec2:StartInstances".into(),
+                kind: self.0,
+                code: None,
+                message: "no".into(),
+            }))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_revert_denied_by_iam_is_not_retried_but_a_throttled_one_is() {
+        use crate::aws::ErrorKind;
+        let policy = crate::engine::RevertPolicy {
+            attempts: 3,
+            timeout: Duration::from_secs(10),
+            backoff: Duration::from_secs(1),
+            deadline: Duration::from_secs(600),
+            hurry: Default::default(),
+        };
+        let record = nothing("x".into());
+        for (kind, attempts) in [
+            (ErrorKind::AccessDenied, 1),
+            (ErrorKind::Credentials, 1),
+            (ErrorKind::Throttled, 3),
+            (ErrorKind::Other, 3),
+        ] {
+            let undoer = FailsWith(kind, Default::default());
+            let (err, used) =
+                crate::engine::revert_with_retries(&undoer, &record, &policy, |_, _| {}).await.unwrap_err();
+            assert_eq!((used, undoer.1.into_inner()), (attempts, attempts), "{kind:?}: {err}");
+            // The AWS error reads as before.
+            assert_eq!(err, "ec2:StartInstances: no");
+        }
+    }
+
+    #[test]
+    fn every_undo_kind_has_its_own_journal_key() {
+        let keys: std::collections::BTreeSet<_> = UndoKind::ALL.iter().map(|k| k.key()).collect();
+        assert_eq!(keys.len(), UndoKind::ALL.len());
+        for k in UndoKind::ALL {
+            let r = UndoRecord { kind: k.key().into(), description: String::new(), data: json!({}) };
+            assert_eq!(UndoKind::of(&r), Some(*k));
+        }
     }
 
     #[tokio::test]

@@ -5,11 +5,43 @@
 
 use async_trait::async_trait;
 
-use super::AwsFaultCtx;
+use std::sync::Arc;
+
 use super::ec2::failed;
+use super::{AwsFaultCtx, FaultContext};
 use crate::engine::{Fault, FaultError, Intents};
+use crate::scenario::RdsFailoverFault;
 use crate::scenario::TargetType;
+use crate::targets::Resolution;
 use crate::targets::Resource;
+
+/// `rds_failover`.
+pub struct Failover;
+
+impl super::Kind for Failover {
+    type Config = RdsFailoverFault;
+
+    fn describe(x: &RdsFailoverFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+        vec![
+            format!(
+                "inject: fail over {}{}",
+                ids(&x.target),
+                x.to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
+            ),
+            "revert: nothing (a failover is its own recovery)".into(),
+        ]
+    }
+
+    fn preflight(fault: &str, x: &RdsFailoverFault, res: &Resolution) -> Vec<String> {
+        preflight(fault, res.resources(&x.target), x.to.as_deref())
+    }
+
+    fn build(_: &str, x: &RdsFailoverFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
+        let (ctx, res) = ctx.aws()?;
+        let kind = res.targets.get(&x.target).map_or(TargetType::RdsCluster, |t| t.kind);
+        Some(Arc::new(Injector { ctx, kind, ids: res.ids(&x.target), to: x.to.clone() }))
+    }
+}
 
 pub struct Injector {
     pub ctx: AwsFaultCtx,
@@ -71,4 +103,41 @@ pub fn preflight(fault: &str, resources: &[Resource], to: Option<&str>) -> Vec<S
         })
         .chain(already)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(id: &str, attrs: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: id.into(),
+            zones: vec!["us-east-1a".into()],
+            state: None,
+            tags: Default::default(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn preflight_refuses_a_single_az_instance_and_a_failover_to_the_writer() {
+        let rs = [
+            resource("db-single", &[("multi_az", "false")]),
+            resource("db-multi", &[("multi_az", "true")]),
+            // A cluster member is failed over through its cluster, never rebooted.
+            resource("db-member", &[("multi_az", "false"), ("cluster", "c")]),
+            resource("cluster-1", &[("writer", "db-w")]),
+        ];
+        assert_eq!(
+            preflight("f", &rs, None),
+            [
+                "fault `f`: RDS instance db-single is single-AZ; rebooting it with failover is impossible (make it Multi-AZ or target its cluster)"
+            ]
+        );
+        assert_eq!(
+            preflight("f", &rs[3..], Some("db-w")),
+            ["fault `f`: db-w is already the writer of cluster cluster-1; failing over to it would test nothing"]
+        );
+        assert!(preflight("f", &rs[1..], Some("db-other")).is_empty());
+    }
 }

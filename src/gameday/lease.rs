@@ -24,7 +24,8 @@ pub async fn take(
     run_id: &str,
     journal: &Journal,
 ) -> Result<Option<Leased>, Error> {
-    let lease = Leased::new(s, res, run_id);
+    let opt_in_tag = s.environment.as_ref().map(|e| e.opt_in_tag.clone());
+    let lease = Leased::new(crate::faults::lease_resources(s, res), res, opt_in_tag, run_id);
     if lease.is_empty() {
         return Ok(None);
     }
