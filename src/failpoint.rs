@@ -81,14 +81,14 @@ mod tests {
         unsafe { std::env::set_var("FIREDRILL_FAILPOINT", "default_build_probe:1") };
         super::hit("default_build_probe");
         super::hit("default_build_probe");
-        assert!(!super::ENABLED);
+        const { assert!(!super::ENABLED) };
         assert_eq!(super::VERSION, env!("CARGO_PKG_VERSION"));
     }
 
     #[cfg(feature = "failpoints")]
     #[test]
     fn a_failpoints_build_says_so_in_its_version() {
-        assert!(super::ENABLED);
+        const { assert!(super::ENABLED) };
         assert!(super::VERSION.ends_with(" (failpoints)"), "{}", super::VERSION);
     }
 }

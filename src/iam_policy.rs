@@ -332,8 +332,11 @@ fn grant_once(statements: Vec<Stmt>) -> Vec<Stmt> {
     for mut st in statements {
         if st.on_create.is_none() {
             st.actions.retain(|a| {
-                let keep = !(st.tagged && covered(&untagged, a, false, &st.resources))
-                    && !covered(&seen, a, st.tagged, &st.resources);
+                // Dropped when granted already: without the tag condition, or with the
+                // same conditions in an earlier statement.
+                let granted = (st.tagged && covered(&untagged, a, false, &st.resources))
+                    || covered(&seen, a, st.tagged, &st.resources);
+                let keep = !granted;
                 if keep {
                     seen.push((a, st.tagged, st.resources.clone()));
                 }

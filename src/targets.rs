@@ -143,13 +143,13 @@ pub fn decide(
     let matched = found.len();
     let mut selected = select(found, t.selection().unwrap_or(Selection::All), seed_for(seed, name));
     selected.sort_by(|a, b| a.id.cmp(&b.id));
-    if let Some(max) = t.max {
-        if selected.len() > max as usize {
-            refusals.push(format!(
-                "target `{name}`: {} resources would be hit, over its max of {max}: refusing (blast radius)",
-                selected.len()
-            ));
-        }
+    if let Some(max) = t.max
+        && selected.len() > max as usize
+    {
+        refusals.push(format!(
+            "target `{name}`: {} resources would be hit, over its max of {max}: refusing (blast radius)",
+            selected.len()
+        ));
     }
     if selected.is_empty() && t.on_empty == OnEmpty::Fail {
         refusals.push(format!("target `{name}`: no {} matches (set `on_empty: skip` to run without it)", t.kind));

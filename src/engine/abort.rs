@@ -32,7 +32,7 @@ impl AbortTracker {
     /// Feeds one sample (`detail` is what the probe saw); returns the reason when a rule
     /// trips.
     pub fn observe(&mut self, probe: usize, at: Duration, ok: bool, detail: &str) -> Option<String> {
-        let Some(streak) = self.streaks.get_mut(probe) else { return None };
+        let streak = self.streaks.get_mut(probe)?;
         if ok {
             *streak = (None, 0);
             return None;

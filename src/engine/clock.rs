@@ -59,11 +59,12 @@ impl RecoveryClock {
         } else {
             self.healthy_since = None;
         }
-        if let (Some(d), None, Some(h)) = (self.detected, self.recovered, self.healthy_since) {
-            if h >= d && at.saturating_sub(h) >= self.stable_for {
-                self.recovered = Some(h);
-                change = Some(Change::Recovered(h));
-            }
+        if let (Some(d), None, Some(h)) = (self.detected, self.recovered, self.healthy_since)
+            && h >= d
+            && at.saturating_sub(h) >= self.stable_for
+        {
+            self.recovered = Some(h);
+            change = Some(Change::Recovered(h));
         }
         change
     }

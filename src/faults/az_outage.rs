@@ -269,10 +269,10 @@ pub async fn undo_delete_nacl(aws: &Aws, data: &serde_json::Value) -> Result<(),
                 subnets.join(", ")
             )));
         }
-        if let Err(e) = aws.delete_nacl(&id).await {
-            if !e.is_not_found() {
-                return Err(failed(e));
-            }
+        if let Err(e) = aws.delete_nacl(&id).await
+            && !e.is_not_found()
+        {
+            return Err(failed(e));
         }
     }
     Ok(())

@@ -194,10 +194,11 @@ pub fn validate(pb: &Playbook) -> Vec<(String, String)> {
         if let Some(w) = &s.webhook {
             out.extend(webhook_problems(&format!("{at}.webhook"), w).into_iter().map(|p| (p.path, p.message)));
         }
-        if s.kind() == "manual" {
-            if let Some(first) = slots.insert((&s.who, &s.on, s.after()), i) {
-                let field = if s.after.is_some() { "after" } else { "on" };
-                out.push((
+        if s.kind() == "manual"
+            && let Some(first) = slots.insert((&s.who, &s.on, s.after()), i)
+        {
+            let field = if s.after.is_some() { "after" } else { "on" };
+            out.push((
                     format!("{at}.{field}"),
                     format!(
                         "overlaps steps[{first}] (`{}`): both are due for `{}` at {} + {}; stagger them so one person is not asked two things at once",
@@ -207,7 +208,6 @@ pub fn validate(pb: &Playbook) -> Vec<(String, String)> {
                         humantime::format_duration(s.after())
                     ),
                 ));
-            }
         }
     }
     out

@@ -90,11 +90,11 @@ impl Kind for Http {
                 ));
             }
         }
-        if let Some(re) = &h.body_regex {
-            if let Err(e) = regex::Regex::new(re) {
-                let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
-                out.push(problem(format!("{p}.body_regex"), format!("invalid regular expression: {first}")));
-            }
+        if let Some(re) = &h.body_regex
+            && let Err(e) = regex::Regex::new(re)
+        {
+            let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+            out.push(problem(format!("{p}.body_regex"), format!("invalid regular expression: {first}")));
         }
         out.extend(header_problems(&format!("{p}.headers"), &h.headers));
         if let Some(m) = timeout_problem(h.timeout) {

@@ -292,10 +292,10 @@ fn find_cycle(s: &Scenario) -> Option<(usize, Vec<String>)> {
                 cyc.push(j);
                 return Some(cyc);
             }
-            if state[j] == 0 {
-                if let Some(c) = dfs(j, s, index, state, stack) {
-                    return Some(c);
-                }
+            if state[j] == 0
+                && let Some(c) = dfs(j, s, index, state, stack)
+            {
+                return Some(c);
             }
         }
         stack.pop();
@@ -304,13 +304,12 @@ fn find_cycle(s: &Scenario) -> Option<(usize, Vec<String>)> {
     }
     let mut reported = HashSet::new();
     for i in 0..s.faults.len() {
-        if state[i] == 0 {
-            if let Some(c) = dfs(i, s, &index, &mut state, &mut stack) {
-                if reported.insert(c[0]) {
-                    let names = c.iter().map(|&k| s.faults[k].name.clone()).collect();
-                    return Some((c[0], names));
-                }
-            }
+        if state[i] == 0
+            && let Some(c) = dfs(i, s, &index, &mut state, &mut stack)
+            && reported.insert(c[0])
+        {
+            let names = c.iter().map(|&k| s.faults[k].name.clone()).collect();
+            return Some((c[0], names));
         }
     }
     None
@@ -410,13 +409,13 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
                     format!("{at}.filters.availability_zone"),
                     format!("{} resources have no Availability Zone", t.kind),
                 ));
-            } else if let Some(r) = region {
-                if !zone_in_region(z, r) {
-                    out.push(problem(
-                        format!("{at}.filters.availability_zone"),
-                        format!("zone {z:?} is not in the scenario's region {r}"),
-                    ));
-                }
+            } else if let Some(r) = region
+                && !zone_in_region(z, r)
+            {
+                out.push(problem(
+                    format!("{at}.filters.availability_zone"),
+                    format!("zone {z:?} is not in the scenario's region {r}"),
+                ));
             }
         }
         if let Some(st) = &t.filters.state {
@@ -462,13 +461,13 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
                 "terminated instances cannot be brought back: set `irreversible: true` to say you mean it",
             )),
             FaultKind::AzOutage(a) => {
-                if let Some(r) = region {
-                    if !zone_in_region(&a.zone, r) {
-                        out.push(problem(
-                            format!("{at}.zone"),
-                            format!("zone {:?} is not in the scenario's region {r}", a.zone),
-                        ));
-                    }
+                if let Some(r) = region
+                    && !zone_in_region(&a.zone, r)
+                {
+                    out.push(problem(
+                        format!("{at}.zone"),
+                        format!("zone {:?} is not in the scenario's region {r}", a.zone),
+                    ));
                 }
                 if a.targets.is_empty() {
                     out.push(problem(format!("{at}.targets"), "name the targets the zone failure affects"));
