@@ -2,6 +2,8 @@
 //!
 //! The library owns everything; `main.rs` only parses flags and maps outcomes to exit
 //! codes. The engine depends on the small traits in [`engine`], never on a cloud SDK.
+//! The layers, the data flow of one run and the checklists for adding a fault or probe
+//! kind are in ARCHITECTURE.md at the repository's root.
 
 pub mod aws;
 pub mod cli;

@@ -2,6 +2,8 @@
 //! shells: faults, probes and undo actions come in as trait objects, so its logic
 //! (scheduling, abort, recovery clock, revert ordering) is tested under
 //! `tokio::time::pause()` with fakes.
+//!
+//! The executor's states and invariants: ARCHITECTURE.md, "The executor".
 
 pub mod abort;
 pub mod clock;

@@ -2,6 +2,8 @@
 //! objects ([`build`]), plan lines ([`describe`]) and plan-time refusals ([`preflight`]),
 //! and undoes journaled side effects by kind ([`Undo`]), which is all `firedrill recover`
 //! needs. One fault kind a file; AWS faults reach AWS only through [`crate::aws`].
+//!
+//! Adding a fault kind: the checklist in ARCHITECTURE.md.
 
 pub mod az_outage;
 pub mod command;

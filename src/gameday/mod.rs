@@ -16,6 +16,8 @@
 //!
 //! [`run`] chains the stages after `clear`. Every stage that can fail returns an
 //! [`Error`]; the exit code of each is decided in one place, [`Error::exit`].
+//!
+//! The layers around this pipeline: ARCHITECTURE.md.
 
 mod error;
 pub mod execute;

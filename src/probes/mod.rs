@@ -9,6 +9,8 @@
 //! Adding a kind: a new file with a unit struct that implements [`Kind`], plus its `mod`
 //! line and its registration line here. Abort rules on an alarm reuse the
 //! `cloudwatch_alarm` check and IAM statement ([`alarm_watch`]).
+//!
+//! Adding a probe kind: the checklist in ARCHITECTURE.md.
 
 pub mod asg_capacity;
 pub mod cloudwatch_alarm;
