@@ -1,6 +1,7 @@
 //! The execute stage: the engine runs the faults and probes with the journal, the
 //! signals and the run's observers wired in, while the playbook and the notifications
-//! follow the run's events in a task of their own; then the lease is released.
+//! follow the run's events in a task of their own; the engine releases the lease (a hold)
+//! after the last revert.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,7 +40,7 @@ pub struct Executed {
 }
 
 /// Runs the game day: keeps the scenario next to its run, starts the playbook and
-/// notifications, runs the engine, releases the lease.
+/// notifications, runs the engine (which releases the lease after the last revert).
 pub async fn execute(
     shell: &Arc<Shell>,
     cleared: &Cleared,
