@@ -135,7 +135,7 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
     for (i, f) in s.faults.iter().enumerate() {
         let when =
             if f.after.is_empty() { "at start".to_string() } else { format!("after {} reverted", f.after.join(", ")) };
-        let _ = writeln!(o, "  {}. {} ({}), {when}, for {}", i + 1, f.name, f.kinds().join("+"), f.duration);
+        let _ = writeln!(o, "  {}. {} ({}), {when}, for {}", i + 1, f.name, f.kind.key(), f.duration);
         for line in faults::describe(f, res) {
             let _ = writeln!(o, "       {line}");
         }

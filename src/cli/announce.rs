@@ -17,7 +17,7 @@ pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Result<
             file.display()
         )));
     }
-    let faults: Vec<String> = s.faults.iter().map(|f| format!("{} ({})", f.name, f.kinds().join("+"))).collect();
+    let faults: Vec<String> = s.faults.iter().map(|f| format!("{} ({})", f.name, f.kind.key())).collect();
     let text = format!(
         "Game day announced: {}{} — {}. Faults: {}. Objective: recover within {}. Owner: {}.",
         s.name,

@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use std::sync::Arc;
@@ -21,8 +22,10 @@ use super::ec2::{failed, list, start_record};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Selector, Tags};
 use crate::engine::{Fault, FaultError, Intents};
+use crate::iam_policy::stmt::{Res, Stmt, of_type, stmt};
 use crate::journal::UndoRecord;
-use crate::scenario::{AzOutageFault, TargetType};
+use crate::scenario::validate::{Problem, Scope, problem, zone_in_region};
+use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
 
 pub const DELETE_NACL: &str = "ec2_delete_network_acl";
@@ -34,8 +37,132 @@ pub const NACL_TAG: &str = "firedrill:deny-all";
 /// The `az_outage` fault kind.
 pub struct AzOutage;
 
+/// `az_outage`: one Availability Zone fails for the targeted resources.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AzOutageFault {
+    /// The zone that fails, e.g. `us-east-1a`.
+    pub zone: String,
+    /// Targets whose resources in the zone are affected (`ec2:subnet` for `network`,
+    /// `ec2:instance` for `stop_instances`, `autoscaling:group` for `asg`,
+    /// `rds:cluster`/`rds:instance` for `rds`).
+    pub targets: Vec<String>,
+    /// Associate a deny-all network ACL with each targeted subnet in the zone.
+    #[serde(default)]
+    pub network: bool,
+    /// Stop the targeted instances in the zone (started again on revert).
+    #[serde(default)]
+    pub stop_instances: bool,
+    /// `remove_zone`: take the zone's subnets out of the targeted Auto Scaling groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asg: Option<AsgAction>,
+    /// `failover`: fail over targeted RDS clusters whose writer (and Multi-AZ instances
+    /// whose primary) is in the zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds: Option<RdsAction>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AsgAction {
+    RemoveZone,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RdsAction {
+    Failover,
+}
+
 impl super::Kind for AzOutage {
+    const KEY: &'static str = "az_outage";
     type Config = AzOutageFault;
+    const TARGET_TYPES: &'static [TargetType] = &[
+        TargetType::Ec2Subnet,
+        TargetType::Ec2Instance,
+        TargetType::AutoScalingGroup,
+        TargetType::RdsCluster,
+        TargetType::RdsInstance,
+    ];
+
+    fn targets(a: &AzOutageFault) -> Vec<(String, &str)> {
+        a.targets.iter().enumerate().map(|(j, t)| (format!("targets[{j}]"), t.as_str())).collect()
+    }
+
+    fn validate(a: &AzOutageFault, at: &str, scope: &Scope<'_>) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(r) = scope.region
+            && !zone_in_region(&a.zone, r)
+        {
+            out.push(problem(format!("{at}.zone"), format!("zone {:?} is not in the scenario's region {r}", a.zone)));
+        }
+        if a.targets.is_empty() {
+            out.push(problem(format!("{at}.targets"), "name the targets the zone failure affects"));
+        }
+        if !a.network && !a.stop_instances && a.asg.is_none() && a.rds.is_none() {
+            out.push(problem(at, "az_outage does nothing: enable at least one of `network`, `stop_instances`, `asg: remove_zone`, `rds: failover`"));
+        }
+        let needs: [(bool, &str, &[TargetType]); 4] = [
+            (a.network, "network", &[TargetType::Ec2Subnet]),
+            (a.stop_instances, "stop_instances", &[TargetType::Ec2Instance]),
+            (a.asg.is_some(), "asg", &[TargetType::AutoScalingGroup]),
+            (a.rds.is_some(), "rds", &[TargetType::RdsCluster, TargetType::RdsInstance]),
+        ];
+        for (on, field, types) in needs {
+            if on && !scope.has_target_of(&a.targets, types) {
+                out.push(problem(
+                    format!("{at}.{field}"),
+                    format!(
+                        "`{field}` needs a target of type {} in `targets`",
+                        types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or ")
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
+    fn iam(a: &AzOutageFault, targets: &[&Target]) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        if a.network {
+            out.push(stmt(
+                "ZoneNetworkRead",
+                &["ec2:DescribeNetworkAcls", "ec2:DescribeSubnets"],
+                vec![Res::Any],
+                false,
+            ));
+            // A new ACL has no tags to condition on; firedrill tags it at creation and
+            // only ever deletes the ACLs carrying its tag. The ACL a subnet goes back to,
+            // and the VPC of a new one, are any of the account's.
+            let mut r = vec![Res::Ec2("network-acl", "*".into()), Res::Ec2("vpc", "*".into())];
+            r.extend(of_type(targets, TargetType::Ec2Subnet));
+            out.push(stmt(
+                "ZoneNetworkAcls",
+                &["ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation", "ec2:DeleteNetworkAcl"],
+                r,
+                false,
+            ));
+            // AWS authorizes CreateNetworkAcl's TagSpecifications as ec2:CreateTags; only
+            // that use is allowed here, not tagging existing resources.
+            out.push(
+                stmt("TagNewNetworkAcls", &["ec2:CreateTags"], vec![Res::Ec2("network-acl", "*".into())], false)
+                    .on_create("CreateNetworkAcl"),
+            );
+        }
+        if a.stop_instances {
+            let instances = of_type(targets, TargetType::Ec2Instance);
+            out.push(stmt("StopStartInstances", &["ec2:StopInstances", "ec2:StartInstances"], instances, true));
+        }
+        if a.asg.is_some() {
+            let groups = of_type(targets, TargetType::AutoScalingGroup);
+            out.push(stmt("ZoneGroupSubnets", &["autoscaling:UpdateAutoScalingGroup"], groups, true));
+            out.push(stmt("ZoneGroupSubnetsRead", &["ec2:DescribeSubnets"], vec![Res::Any], false));
+        }
+        if a.rds.is_some() {
+            out.extend(targets.iter().filter_map(|t| super::rds::failover_statement(t)));
+        }
+        out
+    }
 
     fn describe(a: &AzOutageFault, _: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
         let mut out = vec![format!("inject: fail zone {} for targets {}", a.zone, a.targets.join(", "))];
@@ -53,7 +180,7 @@ impl super::Kind for AzOutage {
     }
 
     /// A zone failure acts only on what is in the zone.
-    fn resources(a: &AzOutageFault, _: &[&str], res: &Resolution) -> Vec<(TargetType, String)> {
+    fn resources(a: &AzOutageFault, res: &Resolution) -> Vec<(TargetType, String)> {
         Plan::new(a, res).resources()
     }
 

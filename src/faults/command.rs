@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use std::sync::Arc;
@@ -17,13 +18,27 @@ use super::FaultContext;
 use crate::engine::{Fault, FaultError, Intents};
 use crate::journal::UndoRecord;
 use crate::process::{ShellOpts, run_shell, spawn_shell};
-use crate::scenario::CommandFault;
+use crate::scenario::Dur;
+use crate::scenario::validate::{Problem, Scope, command_problem, problem, timeout_problem};
 use crate::targets::Resolution;
 
 /// The [`UndoRecord::kind`] of this fault.
 pub const KIND: &str = "command";
 /// Timeout of each of the inject and revert commands unless the scenario sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Shell commands that inject and revert a fault. The revert command must be safe to run
+/// more than once and when the inject command never ran (firedrill reverts whenever it
+/// cannot be sure).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandFault {
+    pub inject: String,
+    pub revert: String,
+    /// Timeout of each command; default 30s, at least 10ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+}
 
 /// A `command` fault, ready to inject.
 pub struct Injector {
@@ -189,8 +204,31 @@ fn timeout(c: &CommandFault) -> Duration {
 pub struct Command;
 
 impl super::Kind for Command {
+    const KEY: &'static str = "command";
     type Config = CommandFault;
     const AWS: bool = false;
+
+    fn validate(c: &CommandFault, at: &str, _: &Scope<'_>) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if c.inject.trim().is_empty() {
+            out.push(problem(format!("{at}.inject"), "the inject command is empty"));
+        }
+        if c.revert.trim().is_empty() {
+            out.push(problem(
+                format!("{at}.revert"),
+                "the revert command is empty: every command fault must say how to undo it",
+            ));
+        }
+        for (field, cmd) in [("inject", &c.inject), ("revert", &c.revert)] {
+            if let Some(m) = command_problem(cmd) {
+                out.push(problem(format!("{at}.{field}"), m));
+            }
+        }
+        if let Some(m) = timeout_problem(c.timeout) {
+            out.push(problem(format!("{at}.timeout"), m));
+        }
+        out
+    }
 
     fn describe(c: &CommandFault, _: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         describe(c)

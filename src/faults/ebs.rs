@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use super::ec2::failed;
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Volume};
 use crate::engine::{Fault, FaultError, Intents};
+use crate::iam_policy::stmt::{Res, Stmt, of_type, stmt};
 use crate::journal::UndoRecord;
-use crate::scenario::EbsDetachFault;
+use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
 
 /// Undo kind: attach the volume to the instance as the device.
@@ -26,8 +28,34 @@ const WAIT: Duration = Duration::from_secs(300);
 /// `ebs_detach_volumes`.
 pub struct Detach;
 
+/// `ebs_detach_volumes`: detach the target's attached volumes; revert re-attaches each to
+/// the same instance and device.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EbsDetachFault {
+    /// An `ec2:volume` target.
+    pub target: String,
+    /// Force the detachment (data may be lost, as with `aws ec2 detach-volume --force`).
+    #[serde(default)]
+    pub force: bool,
+}
+
 impl super::Kind for Detach {
+    const KEY: &'static str = "ebs_detach_volumes";
     type Config = EbsDetachFault;
+    const TARGET_TYPES: &'static [TargetType] = &[TargetType::Ec2Volume];
+
+    fn targets(x: &EbsDetachFault) -> Vec<(String, &str)> {
+        vec![("target".into(), &x.target)]
+    }
+
+    // The instance a volume goes back to may not carry the opt-in tag: no condition, and
+    // any instance of the account and region.
+    fn iam(_: &EbsDetachFault, targets: &[&Target]) -> Vec<Stmt> {
+        let mut r = of_type(targets, TargetType::Ec2Volume);
+        r.push(Res::Ec2("instance", "*".into()));
+        vec![stmt("DetachAttachVolumes", &["ec2:DetachVolume", "ec2:AttachVolume"], r, false)]
+    }
 
     fn describe(x: &EbsDetachFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         vec![

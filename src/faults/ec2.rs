@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use std::sync::Arc;
@@ -13,14 +14,35 @@ use std::sync::Arc;
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Instance};
 use crate::engine::{Fault, FaultError, Intents};
+use crate::iam_policy::stmt::{Stmt, of_type, stmt};
 use crate::journal::UndoRecord;
-use crate::scenario::{InstancesFault, TerminateFault};
+use crate::scenario::validate::{Problem, Scope, problem};
+use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
 
 /// Undo kind: start these instances and wait until they run.
 pub const START: &str = "ec2_start_instances";
 /// How long a revert waits for instances to stop (if still stopping) and then to run.
 pub const WAIT: Duration = Duration::from_secs(600);
+
+/// `ec2_stop_instances` and `ec2_reboot_instances`: the instances of one target.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstancesFault {
+    /// An `ec2:instance` target.
+    pub target: String,
+}
+
+/// `ec2_terminate_instances`: cannot be reverted, so it must say `irreversible: true`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerminateFault {
+    /// An `ec2:instance` target.
+    pub target: String,
+    /// Must be `true`: terminated instances are gone for good.
+    #[serde(default)]
+    pub irreversible: bool,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -42,7 +64,18 @@ fn build(action: Action, target: &str, ctx: &FaultContext) -> Option<Arc<dyn Fau
 }
 
 impl super::Kind for Stop {
+    const KEY: &'static str = "ec2_stop_instances";
     type Config = InstancesFault;
+    const TARGET_TYPES: &'static [TargetType] = &[TargetType::Ec2Instance];
+
+    fn targets(x: &InstancesFault) -> Vec<(String, &str)> {
+        vec![("target".into(), &x.target)]
+    }
+
+    fn iam(_: &InstancesFault, targets: &[&Target]) -> Vec<Stmt> {
+        let instances = of_type(targets, TargetType::Ec2Instance);
+        vec![stmt("StopStartInstances", &["ec2:StopInstances", "ec2:StartInstances"], instances, true)]
+    }
 
     fn describe(x: &InstancesFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         vec![
@@ -57,7 +90,17 @@ impl super::Kind for Stop {
 }
 
 impl super::Kind for Reboot {
+    const KEY: &'static str = "ec2_reboot_instances";
     type Config = InstancesFault;
+    const TARGET_TYPES: &'static [TargetType] = &[TargetType::Ec2Instance];
+
+    fn targets(x: &InstancesFault) -> Vec<(String, &str)> {
+        vec![("target".into(), &x.target)]
+    }
+
+    fn iam(_: &InstancesFault, targets: &[&Target]) -> Vec<Stmt> {
+        vec![stmt("RebootInstances", &["ec2:RebootInstances"], of_type(targets, TargetType::Ec2Instance), true)]
+    }
 
     fn describe(x: &InstancesFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         vec![
@@ -72,7 +115,28 @@ impl super::Kind for Reboot {
 }
 
 impl super::Kind for Terminate {
+    const KEY: &'static str = "ec2_terminate_instances";
     type Config = TerminateFault;
+    const TARGET_TYPES: &'static [TargetType] = &[TargetType::Ec2Instance];
+
+    fn targets(x: &TerminateFault) -> Vec<(String, &str)> {
+        vec![("target".into(), &x.target)]
+    }
+
+    fn validate(x: &TerminateFault, at: &str, _: &Scope<'_>) -> Vec<Problem> {
+        if x.irreversible {
+            return vec![];
+        }
+        vec![problem(
+            format!("{at}.irreversible"),
+            "terminated instances cannot be brought back: set `irreversible: true` to say you mean it",
+        )]
+    }
+
+    fn iam(_: &TerminateFault, targets: &[&Target]) -> Vec<Stmt> {
+        let instances = of_type(targets, TargetType::Ec2Instance);
+        vec![stmt("TerminateInstances", &["ec2:TerminateInstances"], instances, true)]
+    }
 
     fn describe(x: &TerminateFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         vec![

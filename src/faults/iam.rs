@@ -6,7 +6,8 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use std::sync::Arc;
@@ -15,9 +16,9 @@ use super::ec2::failed;
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::Aws;
 use crate::engine::{Fault, FaultError, Intents};
+use crate::iam_policy::stmt::{Stmt, stmt, target_res};
 use crate::journal::UndoRecord;
-use crate::scenario::IamRevokeFault;
-use crate::scenario::TargetType;
+use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
 
 pub const DELETE_POLICY: &str = "iam_delete_role_policy";
@@ -26,8 +27,44 @@ pub const REACTIVATE: &str = "iam_reactivate_access_keys";
 /// `iam_revoke_credentials`.
 pub struct Revoke;
 
+/// `iam_revoke_credentials`: a role's sessions issued before the injection are denied
+/// everything (an inline policy); a user's active access keys are deactivated.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IamRevokeFault {
+    /// An `iam:role` or `iam:user` target.
+    pub target: String,
+}
+
 impl super::Kind for Revoke {
+    const KEY: &'static str = "iam_revoke_credentials";
     type Config = IamRevokeFault;
+    const TARGET_TYPES: &'static [TargetType] = &[TargetType::IamRole, TargetType::IamUser];
+
+    fn targets(x: &IamRevokeFault) -> Vec<(String, &str)> {
+        vec![("target".into(), &x.target)]
+    }
+
+    fn iam(_: &IamRevokeFault, targets: &[&Target]) -> Vec<Stmt> {
+        targets
+            .iter()
+            .filter_map(|t| match t.kind {
+                TargetType::IamUser => Some(stmt(
+                    "DeactivateAccessKeys",
+                    &["iam:ListAccessKeys", "iam:UpdateAccessKey"],
+                    target_res(t),
+                    true,
+                )),
+                TargetType::IamRole => Some(stmt(
+                    "RevokeRoleSessions",
+                    &["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                    target_res(t),
+                    true,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
 
     fn describe(x: &IamRevokeFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         vec![

@@ -12,19 +12,25 @@ pub mod ec2;
 pub mod guard;
 pub mod iam;
 pub mod rds;
+mod registry;
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use crate::aws::{Aws, AwsOpts};
 use crate::engine::{self, FaultError, FaultSpec, Intents, Undoer};
+use crate::iam_policy::stmt::Stmt;
 use crate::journal::UndoRecord;
-use crate::scenario::{Fault, FaultKind, Scenario, TargetType};
+use crate::scenario::validate::{Problem, Scope};
+use crate::scenario::{Scenario, Target, TargetType};
 use crate::targets::Resolution;
 
 /// Undo kind of a journaled side effect that has nothing to undo (a reboot, a failover,
@@ -71,14 +77,34 @@ impl AwsFaultCtx {
     }
 }
 
-/// One fault kind, implemented in the kind's own file: its plan lines, plan-time
-/// refusals, what it acts on (for the lease) and how it is built. Registered once in
-/// [`with_kind!`].
+/// One fault kind, implemented in the kind's own file: its key and config, validation,
+/// plan lines, plan-time refusals, the targets and resources it acts on (for the lease),
+/// its IAM statements and how it is built. Registered by one line below.
 pub trait Kind {
-    /// Its part of the scenario (the value of its kind key).
-    type Config;
-    /// Whether it acts on AWS (its undo records are then stamped with the run's guards).
+    /// The key that selects the kind in a fault, e.g. `az_outage`.
+    const KEY: &'static str;
+    /// What the scenario file holds under [`Self::KEY`].
+    type Config: Clone + Debug + Serialize + DeserializeOwned + JsonSchema;
+    /// Whether it acts on AWS: the scenario then needs an `environment`, its config is
+    /// checked with the scenario's other AWS parts, and its undo records are stamped with
+    /// the run's guards.
     const AWS: bool = true;
+    /// The target types its targets may have (none for a kind without targets).
+    const TARGET_TYPES: &'static [TargetType] = &[];
+    /// The targets it names, each with its field under the kind (`target`, `targets[1]`);
+    /// unknown targets and targets of another type are refused for every kind.
+    fn targets(_cfg: &Self::Config) -> Vec<(String, &str)> {
+        vec![]
+    }
+    /// Problems with the config, by field path under `at` (`faults[0].az_outage`).
+    fn validate(_cfg: &Self::Config, _at: &str, _scope: &Scope<'_>) -> Vec<Problem> {
+        vec![]
+    }
+    /// The IAM statements it needs to act on `targets` (its targets as declared). The
+    /// lease's tagging statements are added for every target.
+    fn iam(_cfg: &Self::Config, _targets: &[&Target]) -> Vec<Stmt> {
+        vec![]
+    }
     /// Plan lines; `ids(target)` names a target's selected resources (or the target).
     fn describe(cfg: &Self::Config, ids: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String>;
     /// Refusals only the resolved targets can show; empty when it may run.
@@ -86,10 +112,10 @@ pub trait Kind {
         vec![]
     }
     /// What it acts on, and so leases: by default every selected resource of its targets.
-    fn resources(_cfg: &Self::Config, targets: &[&str], res: &Resolution) -> Vec<(TargetType, String)> {
-        targets
+    fn resources(cfg: &Self::Config, res: &Resolution) -> Vec<(TargetType, String)> {
+        Self::targets(cfg)
             .iter()
-            .filter_map(|t| res.targets.get(*t))
+            .filter_map(|(_, t)| res.targets.get(*t))
             .flat_map(|rt| rt.resources.iter().map(|r| (rt.kind, r.id.clone())))
             .collect()
     }
@@ -97,45 +123,17 @@ pub trait Kind {
     fn build(fault: &str, cfg: &Self::Config, ctx: &FaultContext) -> Option<Arc<dyn engine::Fault>>;
 }
 
-/// Runs `$body` with `$K` the [`Kind`] of `$kind` and `$c` its config: the one list of
-/// fault kinds and the files that implement them.
-macro_rules! with_kind {
-    ($kind:expr, $K:ident, $c:ident => $body:expr) => {
-        match $kind {
-            FaultKind::Command($c) => {
-                type $K = command::Command;
-                $body
-            }
-            FaultKind::Ec2Stop($c) => {
-                type $K = ec2::Stop;
-                $body
-            }
-            FaultKind::Ec2Reboot($c) => {
-                type $K = ec2::Reboot;
-                $body
-            }
-            FaultKind::Ec2Terminate($c) => {
-                type $K = ec2::Terminate;
-                $body
-            }
-            FaultKind::EbsDetach($c) => {
-                type $K = ebs::Detach;
-                $body
-            }
-            FaultKind::RdsFailover($c) => {
-                type $K = rds::Failover;
-                $body
-            }
-            FaultKind::IamRevoke($c) => {
-                type $K = iam::Revoke;
-                $body
-            }
-            FaultKind::AzOutage($c) => {
-                type $K = az_outage::AzOutage;
-                $body
-            }
-        }
-    };
+// The registered fault kinds, one line each, in the order the schema and messages list
+// them.
+registry::define_fault_kinds! {
+    Command(command::Command),
+    Ec2Stop(ec2::Stop),
+    Ec2Reboot(ec2::Reboot),
+    Ec2Terminate(ec2::Terminate),
+    AzOutage(az_outage::AzOutage),
+    EbsDetach(ebs::Detach),
+    RdsFailover(rds::Failover),
+    IamRevoke(iam::Revoke),
 }
 
 impl FaultContext {
@@ -145,23 +143,13 @@ impl FaultContext {
     }
 }
 
-/// The executor's view of a (validated) fault; `after` holds the indexes of the faults
-/// it starts after.
-pub fn build(f: &Fault, after: Vec<usize>, ctx: &FaultContext) -> FaultSpec {
-    let (fault, aws): (Arc<dyn engine::Fault>, bool) = match f.kind() {
-        Some(k) => match with_kind!(k, K, c => K::build(&f.name, c, ctx).map(|x| (x, K::AWS))) {
-            Some(built) => built,
-            None => (
-                Arc::new(Refuse(format!(
-                    "fault `{}` ({}) needs AWS, and no AWS connection was made",
-                    f.name,
-                    k.name()
-                ))),
-                false,
-            ),
-        },
-        None => (Arc::new(Refuse(format!("fault `{}` has no kind set", f.name))), false),
-    };
+/// The executor's view of a fault; `after` holds the indexes of the faults it starts
+/// after.
+pub fn build(f: &FaultConfig, after: Vec<usize>, ctx: &FaultContext) -> FaultSpec {
+    let aws = f.kind.needs_aws();
+    let fault = f.kind.build(&f.name, ctx).unwrap_or_else(|| {
+        Arc::new(Refuse(format!("fault `{}` ({}) needs AWS, and no AWS connection was made", f.name, f.kind.key())))
+    });
     // What recover checks before undoing: the run's account and opt-in tag.
     let fault = match (&ctx.aws, aws) {
         (Some((_, res)), true) => match &res.opt_in_tag {
@@ -170,27 +158,17 @@ pub fn build(f: &Fault, after: Vec<usize>, ctx: &FaultContext) -> FaultSpec {
         },
         _ => fault,
     };
-    let kind = f.kind().map_or("none", |k| k.name());
-    FaultSpec { name: f.name.clone(), kind: kind.to_string(), duration: f.duration.0, after, fault }
+    FaultSpec { name: f.name.clone(), kind: f.kind.key().to_string(), duration: f.duration.0, after, fault }
 }
 
-/// What the scenario's faults act on, for the lease: each kind's [`resources`].
+/// What the scenario's faults act on, for the lease: each kind's [`Kind::resources`].
 pub fn lease_resources<'a>(s: &'a Scenario, res: &'a Resolution) -> impl Iterator<Item = (TargetType, String)> + 'a {
-    s.faults.iter().flat_map(move |f| resources(f, res))
-}
-
-/// The resources a fault acts on (and so leases): those of its targets, or for a zone
-/// failure only what is in the zone.
-pub fn resources(f: &Fault, res: &Resolution) -> Vec<(TargetType, String)> {
-    match f.kind() {
-        Some(k) => with_kind!(k, K, c => K::resources(c, &k.targets(), res)),
-        None => vec![],
-    }
+    s.faults.iter().flat_map(move |f| f.kind.resources(res))
 }
 
 /// How the fault is injected and reverted, for `firedrill plan`; with the resolved
 /// targets when there are any.
-pub fn describe(f: &Fault, res: Option<&Resolution>) -> Vec<String> {
+pub fn describe(f: &FaultConfig, res: Option<&Resolution>) -> Vec<String> {
     let ids = |t: &str| -> String {
         match res {
             Some(r) => {
@@ -204,19 +182,13 @@ pub fn describe(f: &Fault, res: Option<&Resolution>) -> Vec<String> {
             None => format!("target `{t}`"),
         }
     };
-    match f.kind() {
-        Some(k) => with_kind!(k, K, c => K::describe(c, &ids, res)),
-        None => vec!["no fault kind is set".to_string()],
-    }
+    f.kind.describe(&ids, res)
 }
 
 /// Refusals that only the resolved targets can show (a single-AZ instance to fail over, a
 /// zone with no subnets). An empty list means the fault may run.
-pub fn preflight(f: &Fault, res: &Resolution) -> Vec<String> {
-    match f.kind() {
-        Some(k) => with_kind!(k, K, c => K::preflight(&f.name, c, res)),
-        None => vec![],
-    }
+pub fn preflight(f: &FaultConfig, res: &Resolution) -> Vec<String> {
+    f.kind.preflight(&f.name, res)
 }
 
 /// How a human undoes a journaled step by hand: the AWS CLI commands (or the shell
@@ -457,7 +429,7 @@ mod tests {
 
     use super::*;
 
-    fn fault(v: serde_json::Value) -> Fault {
+    fn fault(v: serde_json::Value) -> FaultConfig {
         serde_json::from_value(v).unwrap()
     }
 
@@ -476,8 +448,32 @@ mod tests {
         assert_eq!(describe(&f, None), ["inject: run `stop web` (timeout 10s)", "revert: run `start web`"]);
     }
 
+    #[test]
+    fn a_fault_without_exactly_one_kind_does_not_load() {
+        let e = serde_json::from_value::<FaultConfig>(json!({"name": "x", "duration": "1s"})).unwrap_err();
+        assert!(e.to_string().starts_with("fault `x` has no kind: add one of `command`, `ec2_stop_instances`"), "{e}");
+        let e = serde_json::from_value::<FaultConfig>(json!({
+            "name": "x", "duration": "1s",
+            "command": {"inject": "a", "revert": "b"}, "rds_failover": {"target": "db"},
+        }))
+        .unwrap_err();
+        assert!(e.to_string().starts_with("fault `x` has 2 kind keys (`command`, `rds_failover`)"), "{e}");
+    }
+
+    #[test]
+    fn a_fault_round_trips_through_serde_with_after_as_one_name_or_many() {
+        let f = fault(json!({"name": "x", "duration": "1s", "after": "y", "rds_failover": {"target": "db"}}));
+        assert_eq!(f.after, ["y"]);
+        assert_eq!(f.kind.key(), "rds_failover");
+        let back = serde_json::to_value(&f).unwrap();
+        assert_eq!(back, json!({"name": "x", "duration": "1s", "after": ["y"], "rds_failover": {"target": "db"}}));
+        let g = fault(json!({"name": "x", "duration": "1s", "command": {"inject": "a", "revert": "b"}}));
+        assert!(g.after.is_empty());
+        assert!(serde_json::to_value(&g).unwrap().get("after").is_none(), "an empty `after` is not written");
+    }
+
     #[tokio::test]
-    async fn a_fault_without_a_kind_refuses_to_inject() {
+    async fn an_aws_fault_without_a_connection_refuses_to_inject() {
         struct NoIntents;
         #[async_trait]
         impl Intents for NoIntents {
@@ -485,10 +481,13 @@ mod tests {
                 panic!("no intent expected")
             }
         }
-        let f = fault(json!({"name": "x", "duration": "1s"}));
+        let f = fault(json!({"name": "x", "duration": "1s", "ec2_stop_instances": {"target": "web"}}));
         let spec = build(&f, vec![], &FaultContext { run_id: "r".into(), cwd: PathBuf::from("/tmp"), aws: None });
         let err = spec.fault.inject(&NoIntents).await.unwrap_err();
-        assert_eq!(err.to_string(), "refused: fault `x` has no kind set");
+        assert_eq!(
+            err.to_string(),
+            "refused: fault `x` (ec2_stop_instances) needs AWS, and no AWS connection was made"
+        );
     }
 
     #[tokio::test]

@@ -4,22 +4,55 @@
 //! plan time ([`preflight`]).
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
 use super::ec2::failed;
 use super::{AwsFaultCtx, FaultContext};
 use crate::engine::{Fault, FaultError, Intents};
-use crate::scenario::RdsFailoverFault;
-use crate::scenario::TargetType;
+use crate::iam_policy::stmt::{Stmt, stmt, target_res};
+use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
 use crate::targets::Resource;
 
 /// `rds_failover`.
 pub struct Failover;
 
+/// `rds_failover`: a cluster fails over (optionally to a named instance); a Multi-AZ
+/// instance reboots with failover. A failover is its own recovery: nothing to revert.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RdsFailoverFault {
+    /// An `rds:cluster` or `rds:instance` target.
+    pub target: String,
+    /// For a cluster: the instance to promote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// A cluster fails over; an instance reboots with failover.
+pub fn failover_statement(t: &Target) -> Option<Stmt> {
+    match t.kind {
+        TargetType::RdsCluster => Some(stmt("FailOverClusters", &["rds:FailoverDBCluster"], target_res(t), true)),
+        TargetType::RdsInstance => Some(stmt("FailOverInstances", &["rds:RebootDBInstance"], target_res(t), true)),
+        _ => None,
+    }
+}
+
 impl super::Kind for Failover {
+    const KEY: &'static str = "rds_failover";
     type Config = RdsFailoverFault;
+    const TARGET_TYPES: &'static [TargetType] = &[TargetType::RdsCluster, TargetType::RdsInstance];
+
+    fn targets(x: &RdsFailoverFault) -> Vec<(String, &str)> {
+        vec![("target".into(), &x.target)]
+    }
+
+    fn iam(_: &RdsFailoverFault, targets: &[&Target]) -> Vec<Stmt> {
+        targets.iter().filter_map(|t| failover_statement(t)).collect()
+    }
 
     fn describe(x: &RdsFailoverFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         vec![

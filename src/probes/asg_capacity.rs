@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Kind, with_aws};
 use crate::aws::Aws;
 use crate::engine::{self, Check, Probe};
-use crate::iam_policy::{Res, Stmt, stmt};
+use crate::iam_policy::stmt::{Res, Stmt, stmt};
 use crate::scenario::validate::{Problem, problem};
 
 /// Passes while the Auto Scaling group has at least `min_healthy` instances InService and

@@ -3,7 +3,7 @@
 //! its validation, its line for `firedrill plan`, its target for the report, the IAM
 //! statements it needs and the check it builds for the engine. The registration list in
 //! this file generates [`ProbeKind`] (one variant per kind, one-line dispatch arms) and
-//! the loader, serializer and JSON schema of [`Probe`] (`name`, `every` and exactly one
+//! the loader, serializer and JSON schema of [`ProbeConfig`] (`name`, `every` and exactly one
 //! kind key); the machinery is in `registry.rs`.
 //!
 //! Adding a kind: a new file with a unit struct that implements [`Kind`], plus its `mod`
@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 
 use crate::aws::Aws;
 use crate::engine::{self, Check, ProbeSpec};
-use crate::iam_policy::Stmt;
+use crate::iam_policy::stmt::Stmt;
 use crate::scenario::Dur;
 use crate::scenario::validate::Problem;
 
@@ -70,8 +70,6 @@ pub trait Kind {
     fn build(c: &Self::Config, aws: Option<&Aws>) -> (Duration, Arc<dyn engine::Probe>);
 }
 
-pub use registry::Probe;
-
 // The registered probe kinds, one line each, in the order the schema and messages list
 // them.
 registry::define_probe_kinds! {
@@ -86,7 +84,7 @@ registry::define_probe_kinds! {
 
 /// The executor's view of a (validated) probe. AWS probes need `aws`; without it they
 /// fail every check with the reason.
-pub fn build(p: &Probe, aws: Option<&Aws>) -> ProbeSpec {
+pub fn build(p: &ProbeConfig, aws: Option<&Aws>) -> ProbeSpec {
     let (timeout, probe) = p.kind.build(aws);
     ProbeSpec { name: p.name.clone(), every: p.every.0, timeout: timeout.saturating_add(BACKSTOP), probe, steady: true }
 }
@@ -105,7 +103,7 @@ pub fn alarm_watch(alarm: &str, every: Duration, aws: Option<&Aws>) -> ProbeSpec
 
 /// One line for `firedrill plan`, e.g.
 /// `http GET http://127.0.0.1:8080/health expect 200 within 1s, every 200ms`.
-pub fn describe(p: &Probe) -> String {
+pub fn describe(p: &ProbeConfig) -> String {
     format!("{}, every {}", p.kind.describe(), p.every)
 }
 
@@ -147,11 +145,11 @@ mod tests {
 
     use super::*;
 
-    fn build_local(p: &Probe) -> ProbeSpec {
+    fn build_local(p: &ProbeConfig) -> ProbeSpec {
         build(p, None)
     }
 
-    fn probe(kind: serde_json::Value) -> Probe {
+    fn probe(kind: serde_json::Value) -> ProbeConfig {
         let mut p = json!({"name": "p", "every": "200ms"});
         p.as_object_mut().unwrap().extend(kind.as_object().unwrap().clone());
         serde_json::from_value(p).unwrap()
@@ -185,9 +183,9 @@ mod tests {
 
     #[test]
     fn a_probe_without_exactly_one_kind_does_not_load() {
-        let e = serde_json::from_value::<Probe>(json!({"name": "p", "every": "200ms"})).unwrap_err();
+        let e = serde_json::from_value::<ProbeConfig>(json!({"name": "p", "every": "200ms"})).unwrap_err();
         assert!(e.to_string().starts_with("probe `p` has no kind: add one of `http`, `tcp`"), "{e}");
-        let e = serde_json::from_value::<Probe>(
+        let e = serde_json::from_value::<ProbeConfig>(
             json!({"name": "p", "every": "200ms", "tcp": {"address": "a:1"}, "http": {"url": "http://a/"}}),
         )
         .unwrap_err();

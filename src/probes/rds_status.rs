@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Kind, with_aws};
 use crate::aws::{Aws, Selector};
 use crate::engine::{self, Check, Probe};
-use crate::iam_policy::{Stmt, read_databases};
+use crate::iam_policy::stmt::{Stmt, read_databases};
 use crate::scenario::validate::{Problem, problem};
 
 /// Passes while the RDS cluster (or instance) is `available`; records the writer's zone.

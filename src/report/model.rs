@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::engine::record::StillBroken;
 use crate::engine::{FaultRecord, Outcome, RunRecord, Sample};
-use crate::scenario::{Probe, Scenario};
+use crate::scenario::{ProbeConfig, Scenario};
 
 /// The `report_version` this firedrill writes and reads.
 pub const REPORT_VERSION: u32 = 1;
@@ -271,7 +271,7 @@ fn fault(f: &FaultRecord) -> FaultReport {
     }
 }
 
-fn probe(i: usize, p: &Probe, record: &RunRecord) -> ProbeReport {
+fn probe(i: usize, p: &ProbeConfig, record: &RunRecord) -> ProbeReport {
     let checks: Vec<&Sample> = record.baseline.iter().chain(&record.samples).filter(|s| s.probe == i).collect();
     let failures: Vec<u64> = checks.iter().filter(|s| !s.ok).map(|s| ms(s.at)).collect();
     ProbeReport {
@@ -287,7 +287,7 @@ fn probe(i: usize, p: &Probe, record: &RunRecord) -> ProbeReport {
     }
 }
 
-fn sample(s: &Sample, probes: &[Probe]) -> SampleReport {
+fn sample(s: &Sample, probes: &[ProbeConfig]) -> SampleReport {
     SampleReport {
         probe: probes.get(s.probe).map_or_else(|| format!("#{}", s.probe), |p| p.name.clone()),
         t_ms: ms(s.at),

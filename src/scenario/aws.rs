@@ -1,6 +1,7 @@
-//! The AWS part of the scenario model: the `environment` guard, named `targets` (tag
-//! selectors, filters, selection mode, blast-radius cap) and the AWS fault kinds. Validation
-//! of these lives in `validate.rs` with the rest; the AWS probe kinds live in `probes/`.
+//! The AWS part of the scenario model: the `environment` guard and named `targets` (tag
+//! selectors, filters, selection mode, blast-radius cap). Validation of these lives in
+//! `validate.rs` with the rest; the AWS fault and probe kinds live in `faults/` and
+//! `probes/`, one file each.
 
 use std::collections::BTreeMap;
 
@@ -184,95 +185,4 @@ pub enum OnEmpty {
     #[default]
     Fail,
     Skip,
-}
-
-// ---- Faults ----
-
-/// `ec2_stop_instances` and `ec2_reboot_instances`: the instances of one target.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InstancesFault {
-    /// An `ec2:instance` target.
-    pub target: String,
-}
-
-/// `ec2_terminate_instances`: cannot be reverted, so it must say `irreversible: true`.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TerminateFault {
-    /// An `ec2:instance` target.
-    pub target: String,
-    /// Must be `true`: terminated instances are gone for good.
-    #[serde(default)]
-    pub irreversible: bool,
-}
-
-/// `az_outage`: one Availability Zone fails for the targeted resources.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AzOutageFault {
-    /// The zone that fails, e.g. `us-east-1a`.
-    pub zone: String,
-    /// Targets whose resources in the zone are affected (`ec2:subnet` for `network`,
-    /// `ec2:instance` for `stop_instances`, `autoscaling:group` for `asg`,
-    /// `rds:cluster`/`rds:instance` for `rds`).
-    pub targets: Vec<String>,
-    /// Associate a deny-all network ACL with each targeted subnet in the zone.
-    #[serde(default)]
-    pub network: bool,
-    /// Stop the targeted instances in the zone (started again on revert).
-    #[serde(default)]
-    pub stop_instances: bool,
-    /// `remove_zone`: take the zone's subnets out of the targeted Auto Scaling groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asg: Option<AsgAction>,
-    /// `failover`: fail over targeted RDS clusters whose writer (and Multi-AZ instances
-    /// whose primary) is in the zone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rds: Option<RdsAction>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AsgAction {
-    RemoveZone,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RdsAction {
-    Failover,
-}
-
-/// `ebs_detach_volumes`: detach the target's attached volumes; revert re-attaches each to
-/// the same instance and device.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EbsDetachFault {
-    /// An `ec2:volume` target.
-    pub target: String,
-    /// Force the detachment (data may be lost, as with `aws ec2 detach-volume --force`).
-    #[serde(default)]
-    pub force: bool,
-}
-
-/// `rds_failover`: a cluster fails over (optionally to a named instance); a Multi-AZ
-/// instance reboots with failover. A failover is its own recovery: nothing to revert.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RdsFailoverFault {
-    /// An `rds:cluster` or `rds:instance` target.
-    pub target: String,
-    /// For a cluster: the instance to promote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
-}
-
-/// `iam_revoke_credentials`: a role's sessions issued before the injection are denied
-/// everything (an inline policy); a user's active access keys are deactivated.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IamRevokeFault {
-    /// An `iam:role` or `iam:user` target.
-    pub target: String,
 }

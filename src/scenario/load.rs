@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::aws::{Environment, Target};
 use super::file::ReadError;
-use super::model::{AbortRule, Fault, Probe, Recovery, SCENARIO_FIELDS, Scenario};
+use super::model::{AbortRule, FaultConfig, ProbeConfig, Recovery, SCENARIO_FIELDS, Scenario};
 use super::validate::validate;
 use super::yaml::{self, Loc, Node, Positions, Value, did_you_mean, from_node};
 
@@ -114,8 +114,8 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
             "recovery" => check::<Recovery>(node, name),
             "environment" => check::<Environment>(node, name),
             "targets" => entries_of::<Target>(node, name),
-            "steady_state" => items::<Probe>(node, name),
-            "faults" => items::<Fault>(node, name),
+            "steady_state" => items::<ProbeConfig>(node, name),
+            "faults" => items::<FaultConfig>(node, name),
             "abort" => items::<AbortRule>(node, name),
             "notify" => items::<super::notify::Notify>(node, name),
             _ => {

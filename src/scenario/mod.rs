@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod duration;
 pub mod file;
+pub mod keyed;
 pub mod load;
 pub mod model;
 pub mod notify;

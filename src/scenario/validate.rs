@@ -5,8 +5,23 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::Dur;
+use super::aws::Target;
 use super::aws::{Select, TargetType};
-use super::model::{FAULT_KINDS, FaultKind, Scenario};
+use super::model::Scenario;
+
+/// What a fault kind's validation may look at besides its own config: the scenario's
+/// targets and its region (when well-formed).
+pub struct Scope<'a> {
+    pub targets: &'a std::collections::BTreeMap<String, Target>,
+    pub region: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    /// Whether any of `names` is a target of one of `types`.
+    pub fn has_target_of(&self, names: &[String], types: &[TargetType]) -> bool {
+        names.iter().filter_map(|n| self.targets.get(n)).any(|t| types.contains(&t.kind))
+    }
+}
 
 /// One validation problem: the field path (`faults[1].after`) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,33 +125,11 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     for (i, f) in s.faults.iter().enumerate() {
         let at = format!("faults[{i}]");
         check_name(&mut out, &format!("{at}.name"), &f.name, &mut fault_names, i, "fault", "faults");
-        let kinds = f.kinds();
-        match kinds.len() {
-            0 => out.push(problem(&at, format!("fault `{}` has no kind: add one of {}", f.name, list(FAULT_KINDS)))),
-            1 => {}
-            _ => out.push(problem(
-                &at,
-                format!("fault `{}` has {} kind keys; a fault has exactly one", f.name, kinds.len()),
-            )),
-        }
-        if let Some(c) = &f.command {
-            if c.inject.trim().is_empty() {
-                out.push(problem(format!("{at}.command.inject"), "the inject command is empty"));
-            }
-            if c.revert.trim().is_empty() {
-                out.push(problem(
-                    format!("{at}.command.revert"),
-                    "the revert command is empty: every command fault must say how to undo it",
-                ));
-            }
-            for (field, cmd) in [("inject", &c.inject), ("revert", &c.revert)] {
-                if let Some(m) = command_problem(cmd) {
-                    out.push(problem(format!("{at}.command.{field}"), m));
-                }
-            }
-            if let Some(m) = timeout_problem(c.timeout) {
-                out.push(problem(format!("{at}.command.timeout"), m));
-            }
+        // A fault has exactly one kind (the loader makes sure). AWS kinds are checked with
+        // the scenario's other AWS parts.
+        if !f.kind.needs_aws() {
+            let scope = Scope { targets: &s.targets, region: None };
+            out.extend(f.kind.validate(&format!("{at}.{}", f.kind.key()), &scope));
         }
         for (j, dep) in f.after.iter().enumerate() {
             let p = format!("{at}.after[{j}]");
@@ -315,19 +308,6 @@ fn find_cycle(s: &Scenario) -> Option<(usize, Vec<String>)> {
     None
 }
 
-/// The fault kinds that act on AWS resources, and the target types each accepts.
-fn accepted_types(kind: &FaultKind<'_>) -> &'static [TargetType] {
-    use TargetType::*;
-    match kind {
-        FaultKind::Command(_) => &[],
-        FaultKind::Ec2Stop(_) | FaultKind::Ec2Reboot(_) | FaultKind::Ec2Terminate(_) => &[Ec2Instance],
-        FaultKind::AzOutage(_) => &[Ec2Subnet, Ec2Instance, AutoScalingGroup, RdsCluster, RdsInstance],
-        FaultKind::EbsDetach(_) => &[Ec2Volume],
-        FaultKind::RdsFailover(_) => &[RdsCluster, RdsInstance],
-        FaultKind::IamRevoke(_) => &[IamRole, IamUser],
-    }
-}
-
 fn is_region(r: &str) -> bool {
     // e.g. us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4
     let parts: Vec<&str> = r.split('-').collect();
@@ -339,13 +319,13 @@ fn is_region(r: &str) -> bool {
 }
 
 /// A zone of `region`: the region name followed by one letter (`us-east-1a`), or a zone id.
-fn zone_in_region(zone: &str, region: &str) -> bool {
+pub fn zone_in_region(zone: &str, region: &str) -> bool {
     zone.strip_prefix(region).is_some_and(|rest| rest.len() == 1 && rest.chars().all(|c| c.is_ascii_lowercase()))
 }
 
 fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
     let uses_aws = !s.targets.is_empty()
-        || s.faults.iter().any(|f| f.kind_list().iter().any(|k| !matches!(k, FaultKind::Command(_))))
+        || s.faults.iter().any(|f| f.kind.needs_aws())
         || s.steady_state.iter().any(|p| p.kind.needs_aws())
         || s.abort.iter().any(|r| r.alarm.is_some());
     // Zones are checked against the region only when the region itself is well-formed.
@@ -434,69 +414,29 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
         }
     }
 
+    let scope = Scope { targets: &s.targets, region };
     for (i, f) in s.faults.iter().enumerate() {
-        let Some(kind) = f.kind() else { continue };
-        let at = format!("faults[{i}].{}", kind.name());
-        let accepted = accepted_types(&kind);
-        let single = !matches!(kind, FaultKind::AzOutage(_));
-        for (j, name) in kind.targets().iter().enumerate() {
-            let p = if single { format!("{at}.target") } else { format!("{at}.targets[{j}]") };
-            match s.targets.get(*name) {
+        let kind = &f.kind;
+        let at = format!("faults[{i}].{}", kind.key());
+        let accepted = kind.target_types();
+        for (field, name) in kind.targets() {
+            let p = format!("{at}.{field}");
+            match s.targets.get(name) {
                 None => out.push(problem(p, unknown("target", name, &target_names))),
                 Some(t) if !accepted.contains(&t.kind) => out.push(problem(
                     p,
                     format!(
                         "target `{name}` is {}; {} acts on {}",
                         t.kind,
-                        kind.name(),
+                        kind.key(),
                         accepted.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or ")
                     ),
                 )),
                 Some(_) => {}
             }
         }
-        match kind {
-            FaultKind::Ec2Terminate(t) if !t.irreversible => out.push(problem(
-                format!("{at}.irreversible"),
-                "terminated instances cannot be brought back: set `irreversible: true` to say you mean it",
-            )),
-            FaultKind::AzOutage(a) => {
-                if let Some(r) = region
-                    && !zone_in_region(&a.zone, r)
-                {
-                    out.push(problem(
-                        format!("{at}.zone"),
-                        format!("zone {:?} is not in the scenario's region {r}", a.zone),
-                    ));
-                }
-                if a.targets.is_empty() {
-                    out.push(problem(format!("{at}.targets"), "name the targets the zone failure affects"));
-                }
-                if !a.network && !a.stop_instances && a.asg.is_none() && a.rds.is_none() {
-                    out.push(problem(&at, "az_outage does nothing: enable at least one of `network`, `stop_instances`, `asg: remove_zone`, `rds: failover`"));
-                }
-                let has = |types: &[TargetType]| {
-                    a.targets.iter().filter_map(|n| s.targets.get(n)).any(|t| types.contains(&t.kind))
-                };
-                let needs: [(bool, &str, &[TargetType]); 4] = [
-                    (a.network, "network", &[TargetType::Ec2Subnet]),
-                    (a.stop_instances, "stop_instances", &[TargetType::Ec2Instance]),
-                    (a.asg.is_some(), "asg", &[TargetType::AutoScalingGroup]),
-                    (a.rds.is_some(), "rds", &[TargetType::RdsCluster, TargetType::RdsInstance]),
-                ];
-                for (on, field, types) in needs {
-                    if on && !has(types) {
-                        out.push(problem(
-                            format!("{at}.{field}"),
-                            format!(
-                                "`{field}` needs a target of type {} in `targets`",
-                                types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or ")
-                            ),
-                        ));
-                    }
-                }
-            }
-            _ => {}
+        if kind.needs_aws() {
+            out.extend(kind.validate(&at, &scope));
         }
     }
 

@@ -9,103 +9,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::scenario::{FaultKind, Scenario, Target, TargetType};
+pub mod stmt;
 
-/// A resource a statement is scoped to; `"*"` as a name means every one of its kind in
-/// the scenario's accounts and region.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Res {
-    /// `Resource: *`: the action has no resource-level permissions.
-    Any,
-    /// An EC2 resource: its type as in the ARN (`instance`, `volume`, `subnet`,
-    /// `network-acl`, `vpc`) and id.
-    Ec2(&'static str, String),
-    Group(String),
-    Cluster(String),
-    Db(String),
-    Role(String),
-    User(String),
-    Alarm(String),
-}
-
-impl Res {
-    /// Whether every resource `other` matches is matched by `self` too.
-    fn covers(&self, other: &Res) -> bool {
-        use Res::*;
-        let name = |a: &String, b: &String| a == "*" || a == b;
-        match (self, other) {
-            (Any, _) => true,
-            (Ec2(k, a), Ec2(l, b)) => k == l && name(a, b),
-            (Group(a), Group(b))
-            | (Cluster(a), Cluster(b))
-            | (Db(a), Db(b))
-            | (Role(a), Role(b))
-            | (User(a), User(b))
-            | (Alarm(a), Alarm(b)) => name(a, b),
-            _ => false,
-        }
-    }
-
-    /// The ARN patterns of this resource in `account`. An IAM role or user named by the
-    /// scenario is matched with any path (its ARN has the path before the name).
-    fn arns(&self, partition: &str, region: &str, account: &str) -> Vec<String> {
-        let (p, r, a) = (partition, region, account);
-        let iam = |what: &str, name: &str| {
-            if name == "*" {
-                vec![format!("arn:{p}:iam::{a}:{what}/*")]
-            } else {
-                vec![format!("arn:{p}:iam::{a}:{what}/{name}"), format!("arn:{p}:iam::{a}:{what}/*/{name}")]
-            }
-        };
-        match self {
-            Res::Any => vec!["*".into()],
-            Res::Ec2(kind, id) => vec![format!("arn:{p}:ec2:{r}:{a}:{kind}/{id}")],
-            Res::Group(n) => vec![format!("arn:{p}:autoscaling:{r}:{a}:autoScalingGroup:*:autoScalingGroupName/{n}")],
-            Res::Cluster(id) => vec![format!("arn:{p}:rds:{r}:{a}:cluster:{id}")],
-            Res::Db(id) => vec![format!("arn:{p}:rds:{r}:{a}:db:{id}")],
-            Res::Role(n) => iam("role", n),
-            Res::User(n) => iam("user", n),
-            Res::Alarm(n) => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{n}")],
-        }
-    }
-}
-
-/// One resource of `kind` named `id` (`*`: any).
-fn res(kind: TargetType, id: &str) -> Res {
-    use TargetType::*;
-    let id = id.to_string();
-    match kind {
-        Ec2Instance => Res::Ec2("instance", id),
-        Ec2Volume => Res::Ec2("volume", id),
-        Ec2Subnet => Res::Ec2("subnet", id),
-        AutoScalingGroup => Res::Group(id),
-        RdsCluster => Res::Cluster(id),
-        RdsInstance => Res::Db(id),
-        IamRole => Res::Role(id),
-        IamUser => Res::User(id),
-    }
-}
-
-/// The resources a target can resolve to: the ones it names, or any of its type.
-fn target_res(t: &Target) -> Vec<Res> {
-    if t.ids.is_empty() { vec![res(t.kind, "*")] } else { t.ids.iter().map(|id| res(t.kind, id)).collect() }
-}
-
-/// One statement: its purpose (the `Sid`), its actions and resources, whether the opt-in
-/// tag condition applies, and, for tags set by a create call, which call
-/// (`ec2:CreateAction`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stmt {
-    sid: &'static str,
-    actions: Vec<&'static str>,
-    resources: Vec<Res>,
-    tagged: bool,
-    on_create: Option<&'static str>,
-}
-
-pub(crate) fn stmt(sid: &'static str, actions: &[&'static str], resources: Vec<Res>, tagged: bool) -> Stmt {
-    Stmt { sid, actions: actions.to_vec(), resources, tagged, on_create: None }
-}
+use crate::scenario::{Scenario, Target, TargetType};
+pub use stmt::Stmt;
+use stmt::{Res, read_databases, stmt, target_res};
 
 /// What resolving (and reading back) a target needs. Describe calls of EC2 and Auto
 /// Scaling have no resource-level permissions; RDS's are made without an identifier when
@@ -135,15 +43,6 @@ fn read_statements(t: &Target) -> Vec<Stmt> {
     }
 }
 
-pub(crate) fn read_databases() -> Stmt {
-    stmt(
-        "ReadDatabases",
-        &["rds:DescribeDBClusters", "rds:DescribeDBInstances"],
-        vec![Res::Cluster("*".into()), Res::Db("*".into())],
-        false,
-    )
-}
-
 fn lease_statement(t: &Target) -> Stmt {
     use TargetType::*;
     let r = target_res(t);
@@ -158,116 +57,18 @@ fn lease_statement(t: &Target) -> Stmt {
     }
 }
 
-/// A cluster fails over; an instance reboots with failover.
-fn failover_statement(t: &Target) -> Option<Stmt> {
-    match t.kind {
-        TargetType::RdsCluster => Some(stmt("FailOverClusters", &["rds:FailoverDBCluster"], target_res(t), true)),
-        TargetType::RdsInstance => Some(stmt("FailOverInstances", &["rds:RebootDBInstance"], target_res(t), true)),
-        _ => None,
-    }
-}
-
 fn statements(s: &Scenario) -> Vec<Stmt> {
     // sts:GetCallerIdentity (the account guard) needs no permission: AWS allows it to
     // every principal, even under an explicit deny.
     let mut out = Vec::new();
-    let target = |t: &str| s.targets.get(t);
-    let of_kind = |names: &[&str], kind: TargetType| -> Vec<Res> {
-        names.iter().filter_map(|n| target(n)).filter(|t| t.kind == kind).flat_map(target_res).collect()
-    };
     for t in s.targets.values() {
         out.extend(read_statements(t));
     }
+    // Each fault kind says what it needs; the lease tags every target it names.
     for f in &s.faults {
-        let Some(k) = f.kind() else { continue };
-        let names = k.targets();
-        for t in names.iter().filter_map(|n| target(n)) {
-            out.push(lease_statement(t));
-        }
-        let instances = || of_kind(&names, TargetType::Ec2Instance);
-        match k {
-            FaultKind::Command(_) => {}
-            FaultKind::Ec2Stop(_) => {
-                out.push(stmt("StopStartInstances", &["ec2:StopInstances", "ec2:StartInstances"], instances(), true))
-            }
-            FaultKind::Ec2Reboot(_) => out.push(stmt("RebootInstances", &["ec2:RebootInstances"], instances(), true)),
-            FaultKind::Ec2Terminate(_) => {
-                out.push(stmt("TerminateInstances", &["ec2:TerminateInstances"], instances(), true))
-            }
-            // The instance a volume goes back to may not carry the opt-in tag: no
-            // condition, and any instance of the account and region.
-            FaultKind::EbsDetach(_) => {
-                let mut r = of_kind(&names, TargetType::Ec2Volume);
-                r.push(Res::Ec2("instance", "*".into()));
-                out.push(stmt("DetachAttachVolumes", &["ec2:DetachVolume", "ec2:AttachVolume"], r, false))
-            }
-            FaultKind::RdsFailover(_) => {
-                out.extend(names.iter().filter_map(|n| target(n)).filter_map(failover_statement));
-            }
-            FaultKind::IamRevoke(_) => {
-                for t in names.iter().filter_map(|n| target(n)) {
-                    match t.kind {
-                        TargetType::IamUser => out.push(stmt(
-                            "DeactivateAccessKeys",
-                            &["iam:ListAccessKeys", "iam:UpdateAccessKey"],
-                            target_res(t),
-                            true,
-                        )),
-                        TargetType::IamRole => out.push(stmt(
-                            "RevokeRoleSessions",
-                            &["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
-                            target_res(t),
-                            true,
-                        )),
-                        _ => {}
-                    }
-                }
-            }
-            FaultKind::AzOutage(a) => {
-                if a.network {
-                    let any = vec![Res::Any];
-                    out.push(stmt("ZoneNetworkRead", &["ec2:DescribeNetworkAcls", "ec2:DescribeSubnets"], any, false));
-                    // A new ACL has no tags to condition on; firedrill tags it at creation
-                    // and only ever deletes the ACLs carrying its tag. The ACL a subnet
-                    // goes back to, and the VPC of a new one, are any of the account's.
-                    let mut r = vec![Res::Ec2("network-acl", "*".into()), Res::Ec2("vpc", "*".into())];
-                    r.extend(of_kind(&names, TargetType::Ec2Subnet));
-                    out.push(stmt(
-                        "ZoneNetworkAcls",
-                        &["ec2:CreateNetworkAcl", "ec2:ReplaceNetworkAclAssociation", "ec2:DeleteNetworkAcl"],
-                        r,
-                        false,
-                    ));
-                    // AWS authorizes CreateNetworkAcl's TagSpecifications as ec2:CreateTags;
-                    // only that use is allowed here, not tagging existing resources.
-                    out.push(Stmt {
-                        on_create: Some("CreateNetworkAcl"),
-                        ..stmt(
-                            "TagNewNetworkAcls",
-                            &["ec2:CreateTags"],
-                            vec![Res::Ec2("network-acl", "*".into())],
-                            false,
-                        )
-                    });
-                }
-                if a.stop_instances {
-                    out.push(stmt(
-                        "StopStartInstances",
-                        &["ec2:StopInstances", "ec2:StartInstances"],
-                        instances(),
-                        true,
-                    ));
-                }
-                if a.asg.is_some() {
-                    let groups = of_kind(&names, TargetType::AutoScalingGroup);
-                    out.push(stmt("ZoneGroupSubnets", &["autoscaling:UpdateAutoScalingGroup"], groups, true));
-                    out.push(stmt("ZoneGroupSubnetsRead", &["ec2:DescribeSubnets"], vec![Res::Any], false));
-                }
-                if a.rds.is_some() {
-                    out.extend(names.iter().filter_map(|n| target(n)).filter_map(failover_statement));
-                }
-            }
-        }
+        let targets: Vec<&Target> = f.kind.targets().iter().filter_map(|(_, n)| s.targets.get(*n)).collect();
+        out.extend(targets.iter().map(|t| lease_statement(t)));
+        out.extend(f.kind.iam(&targets));
     }
     // Each probe kind says what it needs; an `alarm` abort rule reads its alarm as the
     // `cloudwatch_alarm` probe does.
