@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::aws::{Aws, AwsError, PrincipalKind, Selector, Tags};
-use crate::journal::UndoRecord;
 use crate::scenario::{OptInTag, TargetType};
+use crate::state::journal::UndoRecord;
 pub use crate::tags::{LEASE_PREFIX as PREFIX, lease_holders as holders};
 use crate::targets::Resolution;
 
@@ -139,12 +139,9 @@ impl Leased {
 }
 
 /// The AWS CLI commands that remove the lease by hand, one line per resource type.
-pub fn manual_fix(data: &serde_json::Value) -> String {
-    let Ok(l) = Leased::deserialize(data) else {
-        return "remove the firedrill:lease:<run id> tag from the leased resources".into();
-    };
+pub fn manual_fix(l: &Leased) -> String {
     // Every value is shell-quoted (see `faults::manual_fix`): the commands paste as they are.
-    use crate::shell::quote;
+    use crate::util::console::quote;
     let (raw_key, raw_region) = (l.key.as_str(), l.region.as_str());
     let (key, region) = (quote(raw_key), quote(raw_region));
     let ids_q = |ids: &[String]| ids.iter().map(|i| quote(i).into_owned()).collect::<Vec<_>>().join(" ");
@@ -184,9 +181,7 @@ pub fn manual_fix(data: &serde_json::Value) -> String {
 }
 
 /// Removes the lease tag (resources that are gone are skipped).
-pub async fn release(aws: &Aws, data: &serde_json::Value) -> Result<(), crate::engine::FaultError> {
-    let l = Leased::deserialize(data)
-        .map_err(|e| crate::engine::FaultError::Failed(format!("malformed `{RELEASE}` undo record: {e}")))?;
+pub async fn release(aws: &Aws, l: &Leased) -> Result<(), crate::engine::FaultError> {
     for (kind, ids) in &l.resources {
         aws.untag(&l.account, *kind, ids, &l.key).await?;
     }
@@ -229,7 +224,7 @@ mod tests {
             resources,
             opt_in_tag: None,
         };
-        let fix = manual_fix(&l.undo_record().data);
+        let fix = manual_fix(&l);
         assert!(
             fix.contains("aws ec2 delete-tags --region cn-north-1 --resources i-1 i-2 --tags 'Key=firedrill:lease:r'"),
             "{fix}"

@@ -6,7 +6,7 @@
 //! - every readable entry counts: a torn line (the run died mid-write) is skipped, and an
 //!   unreadable line elsewhere is reported (it might have held a step) but never stops the
 //!   other steps from being reverted;
-//! - a step whose intent lacks this installation's MAC ([`crate::trust`]) is *untrusted*:
+//! - a step whose intent lacks this installation's MAC ([`crate::state::trust`]) is *untrusted*:
 //!   it is reverted only with the operator's consent for that run, else listed with the
 //!   exact command or call and left for a human;
 //! - before reverting a step whose command may still be running (its process group was
@@ -14,10 +14,10 @@
 //! - a run whose lock is held is left alone: by the live run, or by another recover.
 
 use crate::engine::{RevertPolicy, Undoer, revert_with_retries};
-use crate::journal::{self, Entry, Journal, Pending, Sink};
-use crate::process::Survivors;
+use crate::state::journal::{self, Entry, Journal, Pending, Sink};
+use crate::state::trust::Key;
 use crate::state::{Holder, RunDir, StateError};
-use crate::trust::Key;
+use crate::util::sh::Survivors;
 
 /// What is left to do in one run, read from its journal.
 #[derive(Debug, Default)]
@@ -124,7 +124,7 @@ pub async fn recover(
         }
         // A command that outlived firedrill must not finish its inject after the revert.
         if let Some(pgid) = step.pgid
-            && let Survivors::Killed(n) = crate::process::kill_run_group(pgid, &run.id).await
+            && let Survivors::Killed(n) = crate::util::sh::kill_run_group(pgid, &run.id).await
         {
             out.killed.push((step.step, n));
         }

@@ -1,6 +1,6 @@
 //! The scenario and playbook parsers, compiled from firedrill's own source files for
 //! fuzzing. `#[path]` keeps the module tree (`crate::scenario`, `crate::notify`,
-//! `crate::playbook`, `crate::redact`) identical to firedrill's, so the code under test is
+//! `crate::playbook`, `crate::util::redact`) identical to firedrill's, so the code under test is
 //! the shipped code.
 #![allow(dead_code, unused_imports)]
 

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use super::Error;
 use crate::notify::{self, Message};
-use crate::shell::Shell;
+use crate::util::console::Console;
 
-pub async fn announce(shell: &Shell, file: &Path, when: Option<&str>) -> Result<(), Error> {
+pub async fn announce(shell: &Console, file: &Path, when: Option<&str>) -> Result<(), Error> {
     let drill = crate::gameday::load(file)?;
     let s = &drill.loaded.scenario;
     let hooks: Vec<_> = s.notify.iter().filter(|n| n.on.iter().any(|e| e == "announce")).collect();

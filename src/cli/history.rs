@@ -3,10 +3,10 @@
 
 use super::{Error, HistoryFormat};
 use crate::history;
-use crate::shell::Shell;
 use crate::state::StateDir;
+use crate::util::console::Console;
 
-pub fn history(shell: &Shell, state: &StateDir, scenario: Option<&str>, format: HistoryFormat) -> Result<(), Error> {
+pub fn history(shell: &Console, state: &StateDir, scenario: Option<&str>, format: HistoryFormat) -> Result<(), Error> {
     let rows = history::load(state, scenario).map_err(|e| Error::Failed(e.to_string()))?;
     for r in rows.iter().filter(|r| r.outcome == "unreadable") {
         shell.warn(format!("{}: {}", r.run_id, r.detail.as_deref().unwrap_or("unreadable")));

@@ -19,11 +19,11 @@ use clap::{Parser, Subcommand};
 
 use crate::aws::AwsOpts;
 pub use crate::gameday::{Error, Exit};
-use crate::shell::{Level, LogFormat, Shell};
 use crate::state::StateDir;
+use crate::util::console::{Console, Level, LogFormat};
 
 #[derive(Parser, Debug)]
-#[command(name = "firedrill", version = crate::failpoint::VERSION, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
+#[command(name = "firedrill", version = crate::util::failpoint::VERSION, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
 pub struct Cli {
     /// Where runs, journals and reports are kept.
     #[arg(long, global = true, env = "FIREDRILL_STATE_DIR", default_value = ".firedrill")]
@@ -126,7 +126,7 @@ pub enum ReportFormat {
 
 /// Runs the command; returns the process exit code.
 pub fn main(cli: Cli) -> Exit {
-    let shell = Arc::new(Shell::new(cli.log_format, cli.quiet));
+    let shell = Arc::new(Console::new(cli.log_format, cli.quiet));
     init_tracing(cli.log_format);
     let result = dispatch(&shell, cli);
     if let Err(e) = &result {
@@ -135,7 +135,7 @@ pub fn main(cli: Cli) -> Exit {
     Error::code(&result)
 }
 
-fn dispatch(shell: &Arc<Shell>, cli: Cli) -> Result<(), Error> {
+fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
     let state = StateDir::new(&cli.state_dir);
     let aws = AwsOpts { profile: cli.profile, region: cli.region, endpoint_url: cli.endpoint_url };
     match cli.command {
@@ -162,7 +162,7 @@ fn dispatch(shell: &Arc<Shell>, cli: Cli) -> Result<(), Error> {
 }
 
 /// Shows why a command failed, unless it was shown as it happened.
-fn show(shell: &Shell, e: &Error) {
+fn show(shell: &Console, e: &Error) {
     match e {
         _ if e.shown() => {}
         Error::Invalid(invalid) => {
@@ -187,9 +187,9 @@ fn block_on(f: impl std::future::Future<Output = Result<(), Error>>) -> Result<(
 }
 
 /// Writes a command's output to stdout; [`Error::Failed`] when it cannot be written. A
-/// reader that went away (`| head -1`) is not an error (see [`crate::shell::stdout`]).
+/// reader that went away (`| head -1`) is not an error (see [`crate::util::console::stdout`]).
 fn output(text: &str) -> Result<(), Error> {
-    crate::shell::stdout(text).map_err(|e| Error::Failed(format!("cannot write the output: {e}")))
+    crate::util::console::stdout(text).map_err(|e| Error::Failed(format!("cannot write the output: {e}")))
 }
 
 /// Debug logs (`RUST_LOG=firedrill=debug`) go to stderr in the chosen format.

@@ -3,10 +3,10 @@
 //! into its report when it ends; `firedrill report` reads it again on every re-render.
 
 use super::Error;
-use crate::journal::Entry;
 use crate::notes::{self, Note};
-use crate::shell::Shell;
+use crate::state::journal::Entry;
 use crate::state::{RunDir, StateDir};
+use crate::util::console::Console;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -24,7 +24,7 @@ pub struct NoteArgs {
     pub author: Option<String>,
 }
 
-pub fn note(shell: &Shell, state: &StateDir, args: NoteArgs) -> Result<(), Error> {
+pub fn note(shell: &Console, state: &StateDir, args: NoteArgs) -> Result<(), Error> {
     let (run, text) = match args.args.as_slice() {
         [text] => (None, text),
         [run, text] => (Some(run.as_str()), text),

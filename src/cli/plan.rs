@@ -7,9 +7,9 @@ use std::path::Path;
 use super::Error;
 use crate::aws::AwsOpts;
 use crate::gameday;
-use crate::shell::Shell;
+use crate::util::console::Console;
 
-pub async fn plan(shell: &Shell, file: &Path, aws: &AwsOpts, seed: Option<u64>) -> Result<(), Error> {
+pub async fn plan(shell: &Console, file: &Path, aws: &AwsOpts, seed: Option<u64>) -> Result<(), Error> {
     let drill = gameday::load(file)?;
     let prepared = gameday::prepare(shell, drill, aws, seed).await?;
     super::output(&format!("{}\nNothing was touched (plan only).\n", prepared.render()))?;

@@ -1,5 +1,5 @@
 //! `firedrill recover [RUN] [--trust-journal]`: revert what crashed runs left injected.
-//! Steps this installation did not journal (see [`crate::trust`]) are shown exactly and
+//! Steps this installation did not journal (see [`crate::state::trust`]) are shown exactly and
 //! run only with the operator's consent for that run: `--trust-journal` with the RUN, or
 //! `y` at the prompt on a terminal; never by default.
 
@@ -10,13 +10,13 @@ use crate::aws::AwsOpts;
 use crate::engine::RevertPolicy;
 use crate::faults::command::{self, Revert};
 use crate::faults::{NOTHING, Undo, manual_fix};
-use crate::journal::{Pending, UndoRecord};
-use crate::shell::Shell;
 use crate::state::StateDir;
-use crate::trust::Key;
+use crate::state::journal::{Pending, UndoRecord};
+use crate::state::trust::Key;
+use crate::util::console::Console;
 
 pub async fn recover(
-    shell: &Shell,
+    shell: &Console,
     state: &StateDir,
     aws: &AwsOpts,
     run: Option<&str>,

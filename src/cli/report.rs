@@ -3,10 +3,10 @@
 
 use super::{Error, ReportFormat};
 use crate::report::{self, Format};
-use crate::shell::Shell;
 use crate::state::StateDir;
+use crate::util::console::Console;
 
-pub fn report(shell: &Shell, state: &StateDir, run: &str, format: ReportFormat) -> Result<(), Error> {
+pub fn report(shell: &Console, state: &StateDir, run: &str, format: ReportFormat) -> Result<(), Error> {
     let dir = state.find(run).map_err(|e| Error::Usage(e.to_string()))?;
     match report::read(&dir.path) {
         Ok(r) => {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::aws::AwsOpts;
 use crate::engine::{Event, Observer, Outcome, RunRecord};
 use crate::gameday::{self, Error};
-use crate::shell::{Level, Shell, offset};
 use crate::state::StateDir;
+use crate::util::console::{Console, Level, offset};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -33,7 +33,7 @@ pub struct RunArgs {
     pub revert_deadline: Option<std::time::Duration>,
 }
 
-pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: RunArgs) -> Result<(), Error> {
+pub async fn run(shell: Arc<Console>, state: &StateDir, aws_opts: &AwsOpts, args: RunArgs) -> Result<(), Error> {
     let drill = gameday::load(&args.file)?;
     if args.interactive && !std::io::stdin().is_terminal() {
         return Err(Error::Usage("--interactive prompts the facilitator for manual steps, but stdin is not a terminal; run without --interactive (manual steps are then listed as not exercised)".into()));
@@ -45,7 +45,7 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     };
     let prepared = gameday::prepare(&shell, drill, aws_opts, args.seed).await?;
     if !prepared.refusals().is_empty() {
-        crate::shell::stderr(&prepared.render());
+        crate::util::console::stderr(&prepared.render());
     }
     let cleared = prepared.clear()?;
     if args.dry_run {
@@ -57,8 +57,11 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
                 "refusing to inject faults without confirmation: stdin is not a terminal; pass --yes".into(),
             ));
         }
-        crate::shell::stderr(&cleared.render());
-        crate::shell::stderr(&format!("\nInject {} fault(s) now? [y/N] ", cleared.drill.loaded.scenario.faults.len()));
+        crate::util::console::stderr(&cleared.render());
+        crate::util::console::stderr(&format!(
+            "\nInject {} fault(s) now? [y/N] ",
+            cleared.drill.loaded.scenario.faults.len()
+        ));
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -74,13 +77,13 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
     summarize(&shell, &finished.record, &run.id);
     shell.status("Report", run.path.join("report.md").display());
     // The run directory, for scripts. Failing to print it does not change how the run went.
-    if let Err(e) = crate::shell::stdout(&format!("{}\n", run.path.display())) {
+    if let Err(e) = crate::util::console::stdout(&format!("{}\n", run.path.display())) {
         shell.warn(format!("cannot write the run directory to stdout: {e}"));
     }
     gameday::verdict(finished.record.outcome)
 }
 
-struct StatusLines(Arc<Shell>);
+struct StatusLines(Arc<Console>);
 
 impl Observer for StatusLines {
     fn event(&self, e: &Event) {
@@ -117,7 +120,7 @@ fn ms(d: std::time::Duration) -> String {
         .to_string()
 }
 
-fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {
+fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
     let measured = match r.time_to_recover() {
         Some(t) => format!("recovered in {} (objective {}, ±{})", ms(t), ms(r.objective), ms(r.precision)),
         None => format!("no recovery observed (objective {})", ms(r.objective)),
@@ -141,7 +144,7 @@ fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {
                 Level::Error,
                 format!(
                     "!!! Retry with `firedrill recover {}`; report.md lists how to fix each by hand.",
-                    crate::shell::quote(run_id)
+                    crate::util::console::quote(run_id)
                 ),
             );
             shell.print(Level::Error, "");

@@ -1,11 +1,11 @@
 //! `firedrill runs`: every run with its outcome; crashed runs show what is still injected.
 
 use super::Error;
-use crate::journal::Entry;
-use crate::shell::Shell;
 use crate::state::StateDir;
+use crate::state::journal::Entry;
+use crate::util::console::Console;
 
-pub fn runs(shell: &Shell, state: &StateDir) -> Result<(), Error> {
+pub fn runs(shell: &Console, state: &StateDir) -> Result<(), Error> {
     let runs = state.list().map_err(|e| Error::Failed(e.to_string()))?;
     if runs.is_empty() {
         shell.status("Runs", format!("none in {}", state.runs().display()));
@@ -31,7 +31,7 @@ pub fn runs(shell: &Shell, state: &StateDir) -> Result<(), Error> {
                         continue;
                     }
                 };
-                let pending = crate::journal::pending(&entries).len();
+                let pending = crate::state::journal::pending(&entries).len();
                 let finished = entries.iter().any(|e| matches!(e, Entry::RunFinished { .. }));
                 let status = match (live, finished, pending) {
                     (true, _, _) => "running".to_string(),

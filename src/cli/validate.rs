@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::Error;
-use crate::shell::{Level, Shell};
+use crate::util::console::{Console, Level};
 
-pub fn validate(shell: &Shell, files: &[PathBuf]) -> Result<(), Error> {
+pub fn validate(shell: &Console, files: &[PathBuf]) -> Result<(), Error> {
     let mut bad = 0;
     for f in files {
         match crate::gameday::load(f) {

@@ -25,7 +25,7 @@ use super::abort::AbortTracker;
 use super::clock::{Change, RecoveryClock};
 use super::record::{FaultRecord, Outcome, RunRecord, Sample, StillBroken};
 use super::{Check, Event, FaultError, Intents, Observer, RevertPolicy, RunSpec, Undoer, revert_with_retries};
-use crate::journal::{Entry, Sink, UndoRecord};
+use crate::state::journal::{Entry, Sink, UndoRecord};
 
 /// The world the executor acts on.
 #[derive(Clone)]
@@ -70,10 +70,10 @@ struct StepLog {
 impl Intents for StepLog {
     async fn intent(&self, undo: UndoRecord) -> Result<(), FaultError> {
         let step = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
-        crate::failpoint::hit("before_intent");
+        crate::util::failpoint::hit("before_intent");
         self.journal.append(Entry::Intent { step, fault: self.fault.clone(), undo: undo.clone() })?;
         lock(&self.steps).push(Step { step, undo });
-        crate::failpoint::hit("after_intent");
+        crate::util::failpoint::hit("after_intent");
         Ok(())
     }
 
@@ -468,7 +468,7 @@ impl<'a> RunState<'a> {
                 let at = self.rel(now);
                 let f = &mut self.faults[idx];
                 f.rec.steps = lock(&f.steps).len() as u32;
-                crate::failpoint::hit("before_done");
+                crate::util::failpoint::hit("before_done");
                 let step = lock(&f.steps).last().map_or(0, |s| s.step);
                 let _ = self.env.journal.append(Entry::Done { step, fault: name.clone() });
                 f.rec.injected_at = Some(at);
@@ -744,7 +744,7 @@ async fn undo_steps(
             Ok(n) => {
                 attempts += n;
                 if failpoint {
-                    crate::failpoint::hit("before_reverted");
+                    crate::util::failpoint::hit("before_reverted");
                 }
                 let _ = env.journal.append(Entry::Reverted { step: s.step, fault: name, by: "run".into() });
             }

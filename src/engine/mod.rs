@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::{JournalError, UndoRecord};
+use crate::state::journal::{JournalError, UndoRecord};
 
 pub use executor::execute;
 pub use record::{FaultRecord, Outcome, RunRecord, Sample};

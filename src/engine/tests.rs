@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::executor::Env;
 use super::*;
-use crate::journal::{Entry, MemJournal, UndoRecord};
+use crate::state::journal::{Entry, MemJournal, UndoRecord};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -14,19 +14,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use std::sync::Arc;
 
 use super::ec2::{failed, list, start_record};
+use super::step::{Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Selector, Tags};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Res, Stmt, of_type, stmt};
-use crate::journal::UndoRecord;
 use crate::scenario::validate::{Problem, Scope, problem, zone_in_region};
 use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
+use crate::util::console::quote;
 
 pub const DELETE_NACL: &str = "ec2_delete_network_acl";
 pub const RESTORE_NACL: &str = "ec2_restore_network_acl";
@@ -296,11 +296,10 @@ impl Fault for Injector {
                 }
             }
             intents
-                .intent(UndoRecord {
-                    kind: DELETE_NACL.into(),
-                    description: format!("delete firedrill's deny-all network ACL in {vpc}"),
-                    data: json!({"region": aws.region(), "tag": NACL_TAG, "value": token}),
-                })
+                .intent(
+                    NaclData { tag: NACL_TAG.into(), value: token.clone() }
+                        .record(Some(aws.region()), format!("delete firedrill's deny-all network ACL in {vpc}")),
+                )
                 .await?;
             let tags: Tags = [
                 (NACL_TAG.to_string(), token.clone()),
@@ -311,11 +310,13 @@ impl Fault for Injector {
             let clone = aws.create_deny_all_nacl(vpc, &tags).await.map_err(failed)?;
             for a in current {
                 intents
-                    .intent(UndoRecord {
-                        kind: RESTORE_NACL.into(),
-                        description: format!("associate subnet {} with its network ACL {} again", a.subnet_id, a.nacl_id),
-                        data: json!({"region": aws.region(), "subnet": a.subnet_id, "original": a.nacl_id, "clone": clone}),
-                    })
+                    .intent(
+                        RestoreData { subnet: a.subnet_id.clone(), original: a.nacl_id.clone(), clone: clone.clone() }
+                            .record(
+                                Some(aws.region()),
+                                format!("associate subnet {} with its network ACL {} again", a.subnet_id, a.nacl_id),
+                            ),
+                    )
                     .await?;
                 aws.replace_nacl_association(&a.association_id, &clone).await.map_err(failed)?;
             }
@@ -358,14 +359,17 @@ impl Fault for Injector {
                 }
                 let applied = keep.join(",");
                 intents
-                    .intent(UndoRecord {
-                        kind: RESTORE_SUBNETS.into(),
-                        description: format!("put subnets {} back into Auto Scaling group {}", gone.join(", "), g.name),
-                        data: json!({
-                            "region": aws.region(), "group": g.name,
-                            "original": g.vpc_zone_identifier, "applied": applied,
-                        }),
-                    })
+                    .intent(
+                        SubnetsData {
+                            group: g.name.clone(),
+                            original: g.vpc_zone_identifier.clone(),
+                            applied: applied.clone(),
+                        }
+                        .record(
+                            Some(aws.region()),
+                            format!("put subnets {} back into Auto Scaling group {}", gone.join(", "), g.name),
+                        ),
+                    )
                     .await?;
                 aws.set_group_subnets(&g.name, &applied).await.map_err(failed)?;
             }
@@ -379,16 +383,38 @@ impl Fault for Injector {
     }
 }
 
-#[derive(Deserialize)]
-struct NaclData {
-    tag: String,
-    value: String,
+/// Undo step: delete firedrill's deny-all ACL, found by the tag firedrill gave it.
+#[derive(Serialize, Deserialize)]
+pub struct NaclData {
+    pub tag: String,
+    pub value: String,
+}
+
+#[async_trait]
+impl Step for NaclData {
+    const KEY: &'static str = DELETE_NACL;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        undo_delete_nacl(client(aws)?, self).await
+    }
+
+    // A value inside an AWS CLI shorthand (`Name=...,Values=...`) is quoted with the
+    // whole argument once it is built.
+    fn manual_fix(&self, region: &str) -> Option<String> {
+        let region = region_flag(region);
+        Some(format!(
+            "aws ec2 describe-network-acls {region} --filters {} --query 'NetworkAcls[].NetworkAclId' \
+             then, once no subnet uses it: aws ec2 delete-network-acl {region} --network-acl-id <that id>",
+            quote(&format!("Name=tag:{},Values={}", self.tag, self.value)),
+        ))
+    }
+
+    // Firedrill's own ACL, found by its tag: nothing of the operator's is changed.
 }
 
 /// Deletes firedrill's clone ACL(s) for this step; none found means it was never created
 /// or is already deleted.
-pub async fn undo_delete_nacl(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
-    let d: NaclData = super::parse(DELETE_NACL, data)?;
+async fn undo_delete_nacl(aws: &Aws, d: &NaclData) -> Result<(), FaultError> {
     for (id, subnets) in aws.nacls_tagged(&d.tag, &d.value).await.map_err(failed)? {
         if !subnets.is_empty() {
             return Err(FaultError::Failed(format!(
@@ -405,16 +431,45 @@ pub async fn undo_delete_nacl(aws: &Aws, data: &serde_json::Value) -> Result<(),
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct RestoreData {
-    subnet: String,
-    original: String,
-    clone: String,
+/// Undo step: associate the subnet with its original ACL again.
+#[derive(Serialize, Deserialize)]
+pub struct RestoreData {
+    pub subnet: String,
+    pub original: String,
+    pub clone: String,
+}
+
+#[async_trait]
+impl Step for RestoreData {
+    const KEY: &'static str = RESTORE_NACL;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        undo_restore_nacl(client(aws)?, self).await
+    }
+
+    // The subnet id also goes into a JMESPath literal, escaped for it, before the whole
+    // argument is shell-quoted.
+    fn manual_fix(&self, region: &str) -> Option<String> {
+        let region = region_flag(region);
+        Some(format!(
+            "aws ec2 describe-network-acls {region} --filters {} --query {} \
+             then: aws ec2 replace-network-acl-association {region} --association-id <that id> --network-acl-id {}",
+            quote(&format!("Name=association.subnet-id,Values={}", self.subnet)),
+            quote(&format!(
+                "NetworkAcls[].Associations[?SubnetId=='{}'].NetworkAclAssociationId",
+                self.subnet.replace('\\', "\\\\").replace('\'', "\\'")
+            )),
+            quote(&self.original),
+        ))
+    }
+
+    fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
+        BTreeMap::from([(TargetType::Ec2Subnet, vec![self.subnet.clone()])])
+    }
 }
 
 /// Points the subnet back at its original ACL if it still uses firedrill's clone.
-pub async fn undo_restore_nacl(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
-    let d: RestoreData = super::parse(RESTORE_NACL, data)?;
+async fn undo_restore_nacl(aws: &Aws, d: &RestoreData) -> Result<(), FaultError> {
     let now = aws.nacl_associations(std::slice::from_ref(&d.subnet)).await.map_err(failed)?;
     let Some(a) = now.into_iter().next() else {
         return Err(FaultError::Conflict(format!("subnet {} no longer exists", d.subnet)));
@@ -432,11 +487,34 @@ pub async fn undo_restore_nacl(aws: &Aws, data: &serde_json::Value) -> Result<()
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct SubnetsData {
-    group: String,
-    original: String,
-    applied: String,
+/// Undo step: give the Auto Scaling group its original subnets again.
+#[derive(Serialize, Deserialize)]
+pub struct SubnetsData {
+    pub group: String,
+    pub original: String,
+    pub applied: String,
+}
+
+#[async_trait]
+impl Step for SubnetsData {
+    const KEY: &'static str = RESTORE_SUBNETS;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        undo_restore_subnets(client(aws)?, self).await
+    }
+
+    fn manual_fix(&self, region: &str) -> Option<String> {
+        Some(format!(
+            "aws autoscaling update-auto-scaling-group {} --auto-scaling-group-name {} --vpc-zone-identifier {}",
+            region_flag(region),
+            quote(&self.group),
+            quote(&self.original)
+        ))
+    }
+
+    fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
+        BTreeMap::from([(TargetType::AutoScalingGroup, vec![self.group.clone()])])
+    }
 }
 
 fn set_of(s: &str) -> BTreeSet<&str> {
@@ -444,8 +522,7 @@ fn set_of(s: &str) -> BTreeSet<&str> {
 }
 
 /// Restores the group's exact original subnets if they are still what firedrill set.
-pub async fn undo_restore_subnets(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
-    let d: SubnetsData = super::parse(RESTORE_SUBNETS, data)?;
+async fn undo_restore_subnets(aws: &Aws, d: &SubnetsData) -> Result<(), FaultError> {
     let Some(g) = aws.group(&d.group).await.map_err(failed)? else {
         return Err(FaultError::Conflict(format!("Auto Scaling group {} no longer exists", d.group)));
     };

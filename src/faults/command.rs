@@ -10,17 +10,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use std::sync::Arc;
 
 use super::FaultContext;
+use super::step::Step;
+use crate::aws::Aws;
 use crate::engine::{Fault, FaultError, Intents};
-use crate::journal::UndoRecord;
-use crate::process::{ShellOpts, run_shell, spawn_shell};
 use crate::scenario::Dur;
 use crate::scenario::validate::{Problem, Scope, command_problem, problem, timeout_problem};
+use crate::state::journal::UndoRecord;
 use crate::targets::Resolution;
+use crate::util::sh::{ShellOpts, run_shell, spawn_shell};
 
 /// The [`UndoRecord::kind`] of this fault.
 pub const KIND: &str = "command";
@@ -63,16 +64,16 @@ impl Injector {
     }
 
     fn undo_record(&self) -> UndoRecord {
-        UndoRecord {
-            kind: KIND.to_string(),
-            description: format!("run `{}`", self.revert),
-            data: json!({
-                "revert": self.revert,
-                "timeout_ms": u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-                "cwd": self.cwd.to_string_lossy(),
-                "env": {"FIREDRILL_RUN_ID": self.run_id, "FIREDRILL_FAULT": self.fault},
-            }),
+        RevertData {
+            revert: self.revert.clone(),
+            timeout_ms: Some(u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX)),
+            cwd: Some(self.cwd.clone()),
+            env: BTreeMap::from([
+                ("FIREDRILL_RUN_ID".to_string(), self.run_id.clone()),
+                ("FIREDRILL_FAULT".to_string(), self.fault.clone()),
+            ]),
         }
+        .record(None, format!("run `{}`", self.revert))
     }
 }
 
@@ -102,14 +103,40 @@ impl Fault for Injector {
     }
 }
 
-/// What a `command` intent journals.
-#[derive(Deserialize)]
-struct RevertData {
-    revert: String,
-    timeout_ms: Option<u64>,
-    cwd: Option<PathBuf>,
+/// Undo step: what a `command` intent journals, enough to run the revert from the
+/// journal alone.
+#[derive(Serialize, Deserialize)]
+pub struct RevertData {
+    pub revert: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[async_trait]
+impl Step for RevertData {
+    const KEY: &'static str = KIND;
+    const AWS: bool = false;
+
+    async fn undo(&self, _: Option<&Aws>) -> Result<(), FaultError> {
+        let r = Revert::from_data(self);
+        if let Some(w) = r.warning() {
+            tracing::warn!("{w}");
+        }
+        let opts = ShellOpts { timeout: r.timeout, cwd: r.cwd, env: r.env, ..ShellOpts::default() };
+        failed("revert", run_shell(&r.command, &opts).await)
+    }
+
+    /// The operator's own revert command, as written, in the journaled directory.
+    fn manual_fix(&self, _: &str) -> Option<String> {
+        Some(match &self.cwd {
+            Some(cwd) => format!("cd {} && {}", crate::util::console::quote(&cwd.to_string_lossy()), self.revert),
+            None => self.revert.clone(),
+        })
+    }
 }
 
 /// Where a revert runs when the directory its run started in is gone (a CI workspace
@@ -130,22 +157,28 @@ pub struct Revert {
 
 impl Revert {
     pub fn from_record(data: &serde_json::Value) -> Result<Revert, FaultError> {
-        let data = RevertData::deserialize(data)
-            .map_err(|e| FaultError::Failed(format!("malformed `command` undo record: {e}")))?;
-        let (cwd, missing_cwd) = match data.cwd {
+        Ok(Revert::from_data(&super::step::parse::<RevertData>(KIND, data)?))
+    }
+
+    fn from_data(data: &RevertData) -> Revert {
+        let (cwd, missing_cwd) = match data.cwd.clone() {
             Some(dir) if !dir.is_dir() => (Some(PathBuf::from(FALLBACK_DIR)), Some(dir)),
             other => (other, None),
         };
-        let mut env: Vec<(String, String)> =
-            data.env.into_iter().filter(|(k, _)| k.starts_with("FIREDRILL_") && k != "FIREDRILL_PHASE").collect();
+        let mut env: Vec<(String, String)> = data
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with("FIREDRILL_") && *k != "FIREDRILL_PHASE")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         env.push(("FIREDRILL_PHASE".into(), "revert".into()));
-        Ok(Revert {
-            command: data.revert,
+        Revert {
+            command: data.revert.clone(),
             cwd,
             missing_cwd,
             env,
             timeout: data.timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis),
-        })
+        }
     }
 
     /// The exact shell command line, for an operator to review: `cd DIR && VAR=.. sh -c CMD`.
@@ -176,17 +209,12 @@ fn quote(s: &str) -> String {
 
 /// Runs the revert command described by a journaled `command` intent.
 pub async fn undo(data: &serde_json::Value) -> Result<(), FaultError> {
-    let r = Revert::from_record(data)?;
-    if let Some(w) = r.warning() {
-        tracing::warn!("{w}");
-    }
-    let opts = ShellOpts { timeout: r.timeout, cwd: r.cwd, env: r.env, ..ShellOpts::default() };
-    failed("revert", run_shell(&r.command, &opts).await)
+    super::step::parse::<RevertData>(KIND, data)?.undo(None).await
 }
 
 fn failed(
     phase: &str,
-    result: Result<crate::process::ShellOutput, crate::process::ShellError>,
+    result: Result<crate::util::sh::ShellOutput, crate::util::sh::ShellError>,
 ) -> Result<(), FaultError> {
     match result {
         Ok(out) if out.status == Some(0) => Ok(()),
@@ -250,6 +278,8 @@ pub fn describe(c: &CommandFault) -> Vec<String> {
 mod tests {
     use std::path::Path;
     use std::sync::Mutex;
+
+    use serde_json::json;
 
     use super::*;
 

@@ -3,23 +3,24 @@
 //! is already detached is left alone; one that someone attached elsewhere meanwhile is a
 //! conflict, never moved back.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use std::sync::Arc;
 
 use super::ec2::failed;
+use super::step::{Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Volume};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Res, Stmt, of_type, stmt};
-use crate::journal::UndoRecord;
 use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
+use crate::util::console::quote;
 
 /// Undo kind: attach the volume to the instance as the device.
 pub const ATTACH: &str = "ebs_attach_volume";
@@ -85,11 +86,10 @@ impl Fault for Injector {
         for v in volumes {
             let Some(a) = v.attachments.iter().find(|a| a.state == "attached") else { continue };
             intents
-                .intent(UndoRecord {
-                    kind: ATTACH.into(),
-                    description: format!("attach {} to {} as {}", v.id, a.instance, a.device),
-                    data: json!({"region": aws.region(), "volume": v.id, "instance": a.instance, "device": a.device}),
-                })
+                .intent(
+                    AttachData { volume: v.id.clone(), instance: a.instance.clone(), device: a.device.clone() }
+                        .record(Some(aws.region()), format!("attach {} to {} as {}", v.id, a.instance, a.device)),
+                )
                 .await?;
             aws.detach_volume(&v.id, &a.instance, self.force).await.map_err(failed)?;
         }
@@ -97,15 +97,38 @@ impl Fault for Injector {
     }
 }
 
-#[derive(Deserialize)]
-struct AttachData {
-    volume: String,
-    instance: String,
-    device: String,
+/// Undo step: attach the volume to the same instance and device again.
+#[derive(Serialize, Deserialize)]
+pub struct AttachData {
+    pub volume: String,
+    pub instance: String,
+    pub device: String,
 }
 
-pub async fn undo_attach(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
-    let d: AttachData = super::parse(ATTACH, data)?;
+#[async_trait]
+impl Step for AttachData {
+    const KEY: &'static str = ATTACH;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        undo_attach(client(aws)?, self).await
+    }
+
+    fn manual_fix(&self, region: &str) -> Option<String> {
+        Some(format!(
+            "aws ec2 attach-volume {} --volume-id {} --instance-id {} --device {}",
+            region_flag(region),
+            quote(&self.volume),
+            quote(&self.instance),
+            quote(&self.device)
+        ))
+    }
+
+    fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
+        BTreeMap::from([(TargetType::Ec2Volume, vec![self.volume.clone()])])
+    }
+}
+
+async fn undo_attach(aws: &Aws, d: &AttachData) -> Result<(), FaultError> {
     let Some(v) = aws.volume(&d.volume).await.map_err(failed)? else {
         return Err(FaultError::Conflict(format!("volume {} no longer exists", d.volume)));
     };

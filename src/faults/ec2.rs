@@ -2,23 +2,25 @@
 //! and `ec2_terminate_instances` (nothing to revert). Only instances that are running at
 //! injection are stopped, so a revert never starts an instance that was already stopped.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use std::sync::Arc;
 
+use super::step::{Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Instance};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Stmt, of_type, stmt};
-use crate::journal::UndoRecord;
 use crate::scenario::validate::{Problem, Scope, problem};
 use crate::scenario::{Target, TargetType};
+use crate::state::journal::UndoRecord;
 use crate::targets::Resolution;
+use crate::util::console::quote;
 
 /// Undo kind: start these instances and wait until they run.
 pub const START: &str = "ec2_start_instances";
@@ -205,22 +207,37 @@ pub fn list(ids: &[String]) -> String {
 }
 
 pub fn start_record(aws: &Aws, ids: &[String]) -> UndoRecord {
-    UndoRecord {
-        kind: START.into(),
-        description: format!("start {} and wait until running", list(ids)),
-        data: json!({"region": aws.region(), "instance_ids": ids}),
-    }
+    StartData { instance_ids: ids.to_vec() }
+        .record(Some(aws.region()), format!("start {} and wait until running", list(ids)))
 }
 
-#[derive(Deserialize)]
-struct StartData {
-    instance_ids: Vec<String>,
+/// Undo step: start these instances and wait until they run.
+#[derive(Serialize, Deserialize)]
+pub struct StartData {
+    pub instance_ids: Vec<String>,
+}
+
+#[async_trait]
+impl Step for StartData {
+    const KEY: &'static str = START;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        undo_start(client(aws)?, self).await
+    }
+
+    fn manual_fix(&self, region: &str) -> Option<String> {
+        let ids: Vec<String> = self.instance_ids.iter().map(|i| quote(i).into_owned()).collect();
+        Some(format!("aws ec2 start-instances {} --instance-ids {}", region_flag(region), ids.join(" ")))
+    }
+
+    fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
+        BTreeMap::from([(TargetType::Ec2Instance, self.instance_ids.clone())])
+    }
 }
 
 /// Starts what is stopped (waiting for `stopping` ones first), then waits until every
 /// instance runs. Instances already running need nothing; terminated ones are a conflict.
-pub async fn undo_start(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
-    let d: StartData = super::parse(START, data)?;
+async fn undo_start(aws: &Aws, d: &StartData) -> Result<(), FaultError> {
     let now = aws.instances_by_id(&d.instance_ids).await.map_err(failed)?;
     let gone: Vec<String> = d
         .instance_ids

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{UndoKind, ec2};
+use super::{UndoStep, ec2};
 use crate::aws::Aws;
 use crate::engine::{self, FaultError, Intents};
-use crate::journal::UndoRecord;
-use crate::lease::{self, Leased};
+use crate::lease::Leased;
 use crate::scenario::{OptInTag, TargetType};
+use crate::state::journal::UndoRecord;
 
 /// The fields [`stamp`] adds to an AWS undo record's data.
 pub const ACCOUNT: &str = "account";
@@ -61,43 +61,13 @@ impl Intents for StampedIntents<'_> {
     }
 }
 
-/// Whether `kind` is an AWS undo kind (every kind but `command` and `none`).
-pub fn is_aws(kind: &str) -> bool {
-    kind != super::command::KIND && kind != super::NOTHING
-}
-
 /// The resources an AWS undo would change, by type (none for firedrill's own ACL, which
-/// is found by the tag firedrill gave it).
+/// is found by the tag firedrill gave it): each undo step says so itself.
 fn touched(record: &UndoRecord) -> Result<BTreeMap<TargetType, Vec<String>>, FaultError> {
-    let d = &record.data;
-    let s = |k: &str| -> Result<String, FaultError> {
-        d.get(k).and_then(|v| v.as_str()).map(String::from).ok_or_else(|| {
-            FaultError::Refused(format!("the `{}` undo record has no `{k}`: nothing to check it against", record.kind))
-        })
-    };
-    let one = |t: TargetType, id: String| BTreeMap::from([(t, vec![id])]);
-    let Some(kind) = UndoKind::of(record) else {
-        return Err(super::unknown(record));
-    };
-    Ok(match kind {
-        UndoKind::Ec2Start => {
-            #[derive(Deserialize)]
-            struct D {
-                instance_ids: Vec<String>,
-            }
-            let x: D = super::parse(ec2::START, d)?;
-            BTreeMap::from([(TargetType::Ec2Instance, x.instance_ids)])
-        }
-        UndoKind::EbsAttach => one(TargetType::Ec2Volume, s("volume")?),
-        UndoKind::IamDeletePolicy => one(TargetType::IamRole, s("role")?),
-        UndoKind::IamReactivateKeys => one(TargetType::IamUser, s("user")?),
-        UndoKind::RestoreNetworkAcl => one(TargetType::Ec2Subnet, s("subnet")?),
-        UndoKind::RestoreGroupSubnets => one(TargetType::AutoScalingGroup, s("group")?),
-        // Firedrill's own ACL, found by the tag firedrill gave it; the command and
-        // `none` kinds touch no AWS resource.
-        UndoKind::DeleteNetworkAcl | UndoKind::Command | UndoKind::Nothing => BTreeMap::new(),
-        UndoKind::LeaseRelease => super::parse::<Leased>(lease::RELEASE, d)?.resources,
-    })
+    match UndoStep::parse(record)? {
+        Some(step) => Ok(step.touched()),
+        None => Err(super::step::unknown(record)),
+    }
 }
 
 /// Checks an AWS undo record against the caller (`aws`, a client for the caller's own
@@ -153,7 +123,9 @@ mod tests {
         let t = touched(&rec(ec2::START, json!({"instance_ids": ["i-1", "i-2"]}))).unwrap();
         assert_eq!(t[&TargetType::Ec2Instance], ["i-1", "i-2"]);
         assert!(touched(&rec(iam::DELETE_POLICY, json!({"policy": "p"}))).is_err());
-        assert!(touched(&rec(az_outage::DELETE_NACL, json!({}))).unwrap().is_empty());
+        // Firedrill's own ACL, found by its tag, is nothing of the operator's.
+        assert!(touched(&rec(az_outage::DELETE_NACL, json!({"tag": "t", "value": "v"}))).unwrap().is_empty());
+        assert!(touched(&rec("from-a-newer-firedrill", json!({}))).is_err());
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! active sessions" does); for a user, its active access keys are deactivated. Revert
 //! deletes the policy, or reactivates exactly the keys that were deactivated.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -13,13 +14,14 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::ec2::failed;
+use super::step::{Step, client};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::Aws;
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Stmt, stmt, target_res};
-use crate::journal::UndoRecord;
 use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
+use crate::util::console::quote;
 
 pub const DELETE_POLICY: &str = "iam_delete_role_policy";
 pub const REACTIVATE: &str = "iam_reactivate_access_keys";
@@ -124,11 +126,10 @@ impl Fault for Injector {
                     )));
                 }
                 intents
-                    .intent(UndoRecord {
-                        kind: DELETE_POLICY.into(),
-                        description: format!("delete inline policy {name} from role {id}"),
-                        data: json!({"region": aws.region(), "role": id, "policy": name}),
-                    })
+                    .intent(
+                        PolicyData { role: id.clone(), policy: name.clone() }
+                            .record(Some(aws.region()), format!("delete inline policy {name} from role {id}")),
+                    )
                     .await?;
                 aws.put_role_policy(id, &name, &deny_before(SystemTime::now())).await.map_err(failed)?;
             } else {
@@ -138,11 +139,10 @@ impl Fault for Injector {
                     continue;
                 }
                 intents
-                    .intent(UndoRecord {
-                        kind: REACTIVATE.into(),
-                        description: format!("reactivate access keys {} of user {id}", active.join(", ")),
-                        data: json!({"region": aws.region(), "user": id, "keys": active}),
-                    })
+                    .intent(KeysData { user: id.clone(), keys: active.clone() }.record(
+                        Some(aws.region()),
+                        format!("reactivate access keys {} of user {id}", active.join(", ")),
+                    ))
                     .await?;
                 for k in &active {
                     aws.set_access_key_status(id, k, false).await.map_err(failed)?;
@@ -153,25 +153,63 @@ impl Fault for Injector {
     }
 }
 
-#[derive(Deserialize)]
-struct PolicyData {
-    role: String,
-    policy: String,
+/// Undo step: delete firedrill's deny policy from the role.
+#[derive(Serialize, Deserialize)]
+pub struct PolicyData {
+    pub role: String,
+    pub policy: String,
 }
 
-pub async fn undo_policy(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
-    let d: PolicyData = super::parse(DELETE_POLICY, data)?;
-    aws.delete_role_policy(&d.role, &d.policy).await.map_err(failed)
+#[async_trait]
+impl Step for PolicyData {
+    const KEY: &'static str = DELETE_POLICY;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        client(aws)?.delete_role_policy(&self.role, &self.policy).await.map_err(failed)
+    }
+
+    fn manual_fix(&self, _: &str) -> Option<String> {
+        Some(format!(
+            "aws iam delete-role-policy --role-name {} --policy-name {}",
+            quote(&self.role),
+            quote(&self.policy)
+        ))
+    }
+
+    fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
+        BTreeMap::from([(TargetType::IamRole, vec![self.role.clone()])])
+    }
 }
 
-#[derive(Deserialize)]
-struct KeysData {
-    user: String,
-    keys: Vec<String>,
+/// Undo step: reactivate exactly the access keys firedrill deactivated.
+#[derive(Serialize, Deserialize)]
+pub struct KeysData {
+    pub user: String,
+    pub keys: Vec<String>,
 }
 
-pub async fn undo_keys(aws: &Aws, data: &serde_json::Value) -> Result<(), FaultError> {
-    let d: KeysData = super::parse(REACTIVATE, data)?;
+#[async_trait]
+impl Step for KeysData {
+    const KEY: &'static str = REACTIVATE;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        undo_keys(client(aws)?, self).await
+    }
+
+    fn manual_fix(&self, _: &str) -> Option<String> {
+        let user = quote(&self.user);
+        let each = self.keys.iter().map(|k| {
+            format!("aws iam update-access-key --user-name {user} --access-key-id {} --status Active", quote(k))
+        });
+        Some(each.collect::<Vec<_>>().join(" && "))
+    }
+
+    fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
+        BTreeMap::from([(TargetType::IamUser, vec![self.user.clone()])])
+    }
+}
+
+async fn undo_keys(aws: &Aws, d: &KeysData) -> Result<(), FaultError> {
     let now = aws.access_keys(&d.user).await.map_err(failed)?;
     let mut gone = Vec::new();
     for k in &d.keys {

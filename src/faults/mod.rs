@@ -1,7 +1,11 @@
-//! Faults: turns a scenario's faults into the engine's [`crate::engine::Fault`] trait
-//! objects ([`build`]), plan lines ([`describe`]) and plan-time refusals ([`preflight`]),
-//! and undoes journaled side effects by kind ([`Undo`]), which is all `firedrill recover`
-//! needs. One fault kind a file; AWS faults reach AWS only through [`crate::aws`].
+//! Faults. Each fault kind is one file that implements [`Kind`]: its key and config, its
+//! checks, plan lines, plan-time refusals, the targets and resources it acts on (for the
+//! lease), its IAM statements and the injector it builds for the engine, plus the typed
+//! undo steps it journals ([`undo::Step`]). The registration list in this file generates
+//! [`FaultConfig`] (a fault as the scenario writes it, loaded by `scenario::keyed`) and
+//! [`FaultKind`] with one-line dispatch arms; `undo.rs` undoes any journaled step
+//! ([`Undo`]), which is all `firedrill recover` needs. AWS faults reach AWS only through
+//! [`crate::aws`].
 //!
 //! Adding a fault kind: the checklist in ARCHITECTURE.md.
 
@@ -13,8 +17,11 @@ pub mod guard;
 pub mod iam;
 pub mod rds;
 mod registry;
+mod step;
+pub mod undo;
 
-use std::collections::HashMap;
+pub use undo::{NOTHING, Undo, UndoStep, manual_fix, nothing};
+
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,19 +30,13 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
 
-use crate::aws::{Aws, AwsOpts};
-use crate::engine::{self, FaultError, FaultSpec, Intents, Undoer};
+use crate::aws::Aws;
+use crate::engine::{self, FaultError, FaultSpec, Intents};
 use crate::iam_policy::stmt::Stmt;
-use crate::journal::UndoRecord;
 use crate::scenario::validate::{Problem, Scope};
 use crate::scenario::{Scenario, Target, TargetType};
 use crate::targets::Resolution;
-
-/// Undo kind of a journaled side effect that has nothing to undo (a reboot, a failover,
-/// a termination): recorded so the journal lists everything that was done.
-pub const NOTHING: &str = "none";
 
 /// What faults of one run share.
 #[derive(Clone)]
@@ -191,225 +192,6 @@ pub fn preflight(f: &FaultConfig, res: &Resolution) -> Vec<String> {
     f.kind.preflight(&f.name, res)
 }
 
-/// How a human undoes a journaled step by hand: the AWS CLI commands (or the shell
-/// command) that would do what the revert could not. Every value taken from the journal
-/// (ids, names, the region, the directory) is shell-quoted, so the commands can be pasted
-/// as they are: a name holding `$(...)` or a space stays one literal argument. A
-/// `command` fault's revert is the operator's own shell command and is given as written.
-pub fn manual_fix(record: &UndoRecord) -> String {
-    use crate::shell::quote;
-    let d = &record.data;
-    let s = |k: &str| quote(d.get(k).and_then(|v| v.as_str()).unwrap_or("?")).into_owned();
-    let region = format!("--region {}", s("region"));
-    let list = |k: &str| -> Vec<String> {
-        d.get(k)
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(|x| quote(x).into_owned())).collect())
-            .unwrap_or_default()
-    };
-    // A value inside an AWS CLI shorthand (`Name=...,Values=...`) or JMESPath literal: the
-    // whole argument is quoted once it is built.
-    let raw = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-    let Some(kind) = UndoKind::of(record) else {
-        return format!("undo manually: {}", record.description);
-    };
-    match kind {
-        UndoKind::Command => {
-            let revert = d.get("revert").and_then(|v| v.as_str()).unwrap_or("?");
-            match d.get("cwd").and_then(|v| v.as_str()) {
-                Some(cwd) => format!("cd {} && {revert}", quote(cwd)),
-                None => revert.to_string(),
-            }
-        }
-        UndoKind::Ec2Start => {
-            format!("aws ec2 start-instances {region} --instance-ids {}", list("instance_ids").join(" "))
-        }
-        UndoKind::EbsAttach => format!(
-            "aws ec2 attach-volume {region} --volume-id {} --instance-id {} --device {}",
-            s("volume"),
-            s("instance"),
-            s("device")
-        ),
-        UndoKind::IamDeletePolicy => {
-            format!("aws iam delete-role-policy --role-name {} --policy-name {}", s("role"), s("policy"))
-        }
-        UndoKind::IamReactivateKeys => list("keys")
-            .iter()
-            .map(|k| format!("aws iam update-access-key --user-name {} --access-key-id {k} --status Active", s("user")))
-            .collect::<Vec<_>>()
-            .join(" && "),
-        UndoKind::DeleteNetworkAcl => format!(
-            "aws ec2 describe-network-acls {region} --filters {} --query 'NetworkAcls[].NetworkAclId' \
-             then, once no subnet uses it: aws ec2 delete-network-acl {region} --network-acl-id <that id>",
-            quote(&format!("Name=tag:{},Values={}", raw("tag"), raw("value"))),
-        ),
-        UndoKind::RestoreNetworkAcl => format!(
-            "aws ec2 describe-network-acls {region} --filters {} --query {} \
-             then: aws ec2 replace-network-acl-association {region} --association-id <that id> --network-acl-id {}",
-            quote(&format!("Name=association.subnet-id,Values={}", raw("subnet"))),
-            quote(&format!(
-                "NetworkAcls[].Associations[?SubnetId=='{}'].NetworkAclAssociationId",
-                raw("subnet").replace('\\', "\\\\").replace('\'', "\\'")
-            )),
-            s("original"),
-        ),
-        UndoKind::RestoreGroupSubnets => format!(
-            "aws autoscaling update-auto-scaling-group {region} --auto-scaling-group-name {} --vpc-zone-identifier {}",
-            s("group"),
-            quote(&raw("original"))
-        ),
-        UndoKind::LeaseRelease => crate::lease::manual_fix(d),
-        UndoKind::Nothing => format!("undo manually: {}", record.description),
-    }
-}
-
-/// Declares [`UndoKind`]: each variant with the journal key it is stored under.
-macro_rules! undo_kinds {
-    ($($(#[$doc:meta])* $v:ident => $key:expr,)*) => {
-        /// Every kind of journaled undo this firedrill version knows. The journal stores
-        /// the kind's [`UndoKind::key`] (unchanged on the wire); dispatch on it is an
-        /// exhaustive `match`, so a kind without an undo, a manual fix or a guard does
-        /// not compile.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum UndoKind {
-            $($(#[$doc])* $v,)*
-        }
-
-        impl UndoKind {
-            pub const ALL: &'static [UndoKind] = &[$(UndoKind::$v,)*];
-
-            /// The kind's name in the journal.
-            pub fn key(self) -> &'static str {
-                match self {
-                    $(UndoKind::$v => $key,)*
-                }
-            }
-        }
-    };
-}
-
-undo_kinds! {
-    /// The operator's own revert command.
-    Command => command::KIND,
-    /// Nothing to undo (a reboot, a failover, a termination).
-    Nothing => NOTHING,
-    Ec2Start => ec2::START,
-    EbsAttach => ebs::ATTACH,
-    IamDeletePolicy => iam::DELETE_POLICY,
-    IamReactivateKeys => iam::REACTIVATE,
-    DeleteNetworkAcl => az_outage::DELETE_NACL,
-    RestoreNetworkAcl => az_outage::RESTORE_NACL,
-    RestoreGroupSubnets => az_outage::RESTORE_SUBNETS,
-    LeaseRelease => crate::lease::RELEASE,
-}
-
-impl UndoKind {
-    /// The kind of a journaled record; `None` for a kind this version does not know.
-    pub fn of(record: &UndoRecord) -> Option<UndoKind> {
-        Self::ALL.iter().copied().find(|k| k.key() == record.kind)
-    }
-}
-
-/// A record for a side effect that has nothing to undo.
-pub fn nothing(done: String) -> UndoRecord {
-    UndoRecord {
-        kind: NOTHING.into(),
-        description: format!("nothing to undo after: {done}"),
-        data: serde_json::Value::Null,
-    }
-}
-
-/// The error for a record of a kind this version does not know.
-pub(crate) fn unknown(record: &UndoRecord) -> FaultError {
-    FaultError::Failed(format!("no undo for fault kind `{}` in this firedrill version", record.kind))
-}
-
-/// Reads a journaled undo record's data.
-pub fn parse<T: DeserializeOwned>(kind: &str, data: &serde_json::Value) -> Result<T, FaultError> {
-    T::deserialize(data).map_err(|e| FaultError::Failed(format!("malformed `{kind}` undo record: {e}")))
-}
-
-/// Undoes any journaled side effect this firedrill version knows, by [`UndoRecord::kind`].
-/// AWS clients are made on first use, for the region the record names.
-#[derive(Default)]
-pub struct Undo {
-    opts: AwsOpts,
-    clients: Mutex<HashMap<String, Aws>>,
-    /// For `recover`: check every AWS record with [`guard::check`] first.
-    guarded: bool,
-    /// The caller's own client and account, by the journaled region it falls back to
-    /// when the caller configured none (as a run falls back to the scenario's).
-    callers: Mutex<HashMap<String, (Aws, String)>>,
-}
-
-impl Undo {
-    pub fn new(opts: AwsOpts) -> Self {
-        Undo { opts, ..Default::default() }
-    }
-
-    /// An undoer for `firedrill recover`: before any AWS call, the record must pass the
-    /// run's guards (account, region, opt-in tag) against the caller's credentials.
-    pub fn guarded(opts: AwsOpts) -> Self {
-        Undo { opts, guarded: true, ..Default::default() }
-    }
-
-    async fn check(&self, record: &UndoRecord) -> Result<(), FaultError> {
-        let region = record.data.get("region").and_then(|r| r.as_str()).unwrap_or_default().to_string();
-        let mut callers = self.callers.lock().await;
-        if !callers.contains_key(&region) {
-            let fallback = Some(region.as_str()).filter(|r| !r.is_empty());
-            let aws = Aws::connect(&self.opts, fallback).await.map_err(ec2::failed)?;
-            let account = aws.account().await.map_err(ec2::failed)?;
-            callers.insert(region.clone(), (aws, account));
-        }
-        let (aws, account) = &callers[&region];
-        guard::check(aws, account, record).await
-    }
-
-    /// Uses `aws` for its region instead of connecting again.
-    pub async fn with_client(self, aws: &Aws) -> Self {
-        self.clients.lock().await.insert(aws.region().to_string(), aws.clone());
-        self
-    }
-
-    async fn aws(&self, data: &serde_json::Value) -> Result<Aws, FaultError> {
-        let region = data.get("region").and_then(|r| r.as_str()).unwrap_or_default().to_string();
-        let mut clients = self.clients.lock().await;
-        if let Some(a) = clients.get(&region) {
-            return Ok(a.clone());
-        }
-        let opts = AwsOpts { region: Some(region.clone()).filter(|r| !r.is_empty()), ..self.opts.clone() };
-        let aws = Aws::connect(&opts, None).await.map_err(ec2::failed)?;
-        clients.insert(region, aws.clone());
-        Ok(aws)
-    }
-}
-
-#[async_trait]
-impl Undoer for Undo {
-    async fn undo(&self, record: &UndoRecord) -> Result<(), FaultError> {
-        let d = &record.data;
-        if self.guarded && guard::is_aws(&record.kind) {
-            self.check(record).await?;
-        }
-        let Some(kind) = UndoKind::of(record) else {
-            return Err(unknown(record));
-        };
-        match kind {
-            UndoKind::Command => command::undo(d).await,
-            UndoKind::Nothing => Ok(()),
-            UndoKind::Ec2Start => ec2::undo_start(&self.aws(d).await?, d).await,
-            UndoKind::EbsAttach => ebs::undo_attach(&self.aws(d).await?, d).await,
-            UndoKind::IamDeletePolicy => iam::undo_policy(&self.aws(d).await?, d).await,
-            UndoKind::IamReactivateKeys => iam::undo_keys(&self.aws(d).await?, d).await,
-            UndoKind::DeleteNetworkAcl => az_outage::undo_delete_nacl(&self.aws(d).await?, d).await,
-            UndoKind::RestoreNetworkAcl => az_outage::undo_restore_nacl(&self.aws(d).await?, d).await,
-            UndoKind::RestoreGroupSubnets => az_outage::undo_restore_subnets(&self.aws(d).await?, d).await,
-            UndoKind::LeaseRelease => crate::lease::release(&self.aws(d).await?, d).await,
-        }
-    }
-}
-
 /// A fault that cannot be injected (only possible for an unvalidated scenario, or an AWS
 /// fault without a connection): refuses.
 struct Refuse(String);
@@ -428,6 +210,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::engine::Undoer;
+    use crate::state::journal::UndoRecord;
 
     fn fault(v: serde_json::Value) -> FaultConfig {
         serde_json::from_value(v).unwrap()
@@ -541,7 +325,7 @@ mod tests {
             ),
             (
                 az_outage::RESTORE_SUBNETS,
-                json!({"region": h, "group": h, "original": h}),
+                json!({"region": h, "group": h, "original": h, "applied": h}),
                 vec![h.to_string(), h.to_string(), h.to_string()],
             ),
             (
@@ -551,7 +335,7 @@ mod tests {
             ),
             (
                 az_outage::RESTORE_NACL,
-                json!({"region": h, "subnet": h, "original": h}),
+                json!({"region": h, "subnet": h, "original": h, "clone": h}),
                 vec![h.to_string(), format!("Name=association.subnet-id,Values={h}")],
             ),
         ];
@@ -655,12 +439,55 @@ mod tests {
     }
 
     #[test]
-    fn every_undo_kind_has_its_own_journal_key() {
-        let keys: std::collections::BTreeSet<_> = UndoKind::ALL.iter().map(|k| k.key()).collect();
-        assert_eq!(keys.len(), UndoKind::ALL.len());
-        for k in UndoKind::ALL {
-            let r = UndoRecord { kind: k.key().into(), description: String::new(), data: json!({}) };
-            assert_eq!(UndoKind::of(&r), Some(*k));
+    fn every_undo_step_has_its_own_journal_key() {
+        let keys: std::collections::BTreeSet<_> = UndoStep::KEYS.iter().collect();
+        assert_eq!(keys.len(), UndoStep::KEYS.len());
+    }
+
+    /// The records each step writes keep the journal's wire format (old journals still
+    /// recover, and new ones read as before), and are read back as that step.
+    #[test]
+    fn undo_records_keep_their_wire_format_and_read_back_as_their_step() {
+        use undo::Step;
+        let r = Some("us-east-1");
+        let cases = [
+            (
+                ec2::StartData { instance_ids: vec!["i-1".into()] }.record(r, String::new()),
+                json!({"region": "us-east-1", "instance_ids": ["i-1"]}),
+            ),
+            (
+                ebs::AttachData { volume: "vol-1".into(), instance: "i-1".into(), device: "/dev/sdf".into() }
+                    .record(r, String::new()),
+                json!({"region": "us-east-1", "volume": "vol-1", "instance": "i-1", "device": "/dev/sdf"}),
+            ),
+            (
+                iam::PolicyData { role: "app".into(), policy: "p".into() }.record(r, String::new()),
+                json!({"region": "us-east-1", "role": "app", "policy": "p"}),
+            ),
+            (
+                iam::KeysData { user: "ci".into(), keys: vec!["AKIA1".into()] }.record(r, String::new()),
+                json!({"region": "us-east-1", "user": "ci", "keys": ["AKIA1"]}),
+            ),
+            (
+                az_outage::NaclData { tag: "t".into(), value: "v".into() }.record(r, String::new()),
+                json!({"region": "us-east-1", "tag": "t", "value": "v"}),
+            ),
+            (
+                az_outage::RestoreData { subnet: "s".into(), original: "a".into(), clone: "b".into() }
+                    .record(r, String::new()),
+                json!({"region": "us-east-1", "subnet": "s", "original": "a", "clone": "b"}),
+            ),
+            (
+                az_outage::SubnetsData { group: "g".into(), original: "a,b".into(), applied: "b".into() }
+                    .record(r, String::new()),
+                json!({"region": "us-east-1", "group": "g", "original": "a,b", "applied": "b"}),
+            ),
+            (nothing("reboot".into()), serde_json::Value::Null),
+        ];
+        for (record, wire) in cases {
+            assert_eq!(record.data, wire, "{}", record.kind);
+            let step = UndoStep::parse(&record).unwrap().unwrap_or_else(|| panic!("{} not known", record.kind));
+            assert_eq!(step.key(), record.kind);
         }
     }
 

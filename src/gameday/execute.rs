@@ -18,7 +18,7 @@ use crate::faults::{FaultContext, Undo};
 use crate::lease::Leased;
 use crate::notify::Delivery;
 use crate::playbook::runner::{Prompter, RunEvent, RunInfo, StepRecord, Terminal};
-use crate::shell::Shell;
+use crate::util::console::Console;
 
 /// How the operator asked the run to go.
 pub struct Options {
@@ -42,7 +42,7 @@ pub struct Executed {
 /// Runs the game day: keeps the scenario next to its run, starts the playbook and
 /// notifications, runs the engine (which releases the lease after the last revert).
 pub async fn execute(
-    shell: &Arc<Shell>,
+    shell: &Arc<Console>,
     cleared: &Cleared,
     session: &Session,
     lease: Option<&Leased>,
@@ -136,7 +136,7 @@ pub async fn execute(
 /// short. SIGHUP is ignored so a closed terminal does not skip a revert. The handlers are
 /// installed before this returns, so no signal slips past them.
 fn watch_signals(
-    shell: Arc<Shell>,
+    shell: Arc<Console>,
     cancel: CancellationToken,
     policy: RevertPolicy,
     finished: CancellationToken,
@@ -213,7 +213,7 @@ fn is_lease(e: &Event) -> bool {
 }
 
 /// Says what happens to the lease in its own words, and passes every other event on.
-struct LeaseLines(Arc<Shell>, Arc<dyn Observer>);
+struct LeaseLines(Arc<Console>, Arc<dyn Observer>);
 
 impl Observer for LeaseLines {
     fn event(&self, e: &Event) {

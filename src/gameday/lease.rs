@@ -7,9 +7,9 @@
 use std::time::SystemTime;
 
 use super::{Connected, Error};
-use crate::journal::{Entry, Journal, Sink};
 use crate::lease::Leased;
-use crate::shell::Shell;
+use crate::state::journal::{Entry, Journal, Sink};
+use crate::util::console::Console;
 
 /// The journal's name for the lease step (step 0, before every fault's steps).
 pub const LEASE: &str = "(lease)";
@@ -18,7 +18,7 @@ pub const LEASE: &str = "(lease)";
 /// run leased any of them too, this one releases its lease and stops ([`Error::Refused`]).
 /// `None`: nothing to lease.
 pub async fn take(
-    shell: &Shell,
+    shell: &Console,
     (aws, res): &Connected,
     s: &crate::scenario::Scenario,
     run_id: &str,
@@ -48,7 +48,7 @@ pub async fn take(
         }
         Err(why) => {
             shell.error(format!("refused: {why}; nothing was injected"));
-            match crate::lease::release(aws, &undo.data).await {
+            match crate::lease::release(aws, &lease).await {
                 Ok(()) => {
                     let _ = journal.append(Entry::Reverted { step: 0, fault: LEASE.into(), by: "run".into() });
                 }

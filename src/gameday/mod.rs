@@ -35,8 +35,8 @@ pub use prepare::{Cleared, Connected, Drill, Prepared, load, prepare};
 pub use session::Session;
 
 use crate::engine::RunRecord;
-use crate::shell::Shell;
 use crate::state::StateDir;
+use crate::util::console::Console;
 
 /// A game day that ended: its record, and its session (the run directory stays locked
 /// until this is dropped).
@@ -47,7 +47,7 @@ pub struct Finished {
 
 /// Runs a cleared drill: session, lease, execute, report.
 pub async fn run(
-    shell: &Arc<Shell>,
+    shell: &Arc<Console>,
     state: &StateDir,
     cleared: Cleared,
     file: &Path,

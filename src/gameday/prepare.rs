@@ -10,8 +10,8 @@ use super::Error;
 use crate::aws::{Aws, AwsOpts};
 use crate::playbook::Step;
 use crate::scenario::Loaded;
-use crate::shell::Shell;
 use crate::targets::Resolution;
+use crate::util::console::Console;
 
 /// A valid scenario and its playbook's timed steps.
 #[derive(Clone, Debug)]
@@ -47,7 +47,7 @@ pub fn load(file: &Path) -> Result<Drill, Error> {
 /// For a scenario that uses AWS: connects, resolves the targets (read-only) and runs the
 /// guards and every fault's plan-time checks. The refusals are in the resolution; an AWS
 /// error is an [`Error::Failed`].
-pub async fn prepare(shell: &Shell, drill: Drill, opts: &AwsOpts, seed: Option<u64>) -> Result<Prepared, Error> {
+pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option<u64>) -> Result<Prepared, Error> {
     let s = &drill.loaded.scenario;
     let aws_opts = opts.clone();
     let Some(env) = &s.environment else { return Ok(Prepared { drill, aws_opts, aws: None }) };

@@ -5,11 +5,11 @@
 use super::{Cleared, Executed, Session};
 use crate::engine::RunRecord;
 use crate::report::{self, Report, RunMeta};
-use crate::shell::Shell;
+use crate::util::console::Console;
 
 /// Writes the report (twice if notifications are still under way) and returns the run's
 /// record.
-pub async fn finish(shell: &Shell, cleared: &Cleared, session: &Session, executed: Executed) -> RunRecord {
+pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, executed: Executed) -> RunRecord {
     let Executed { record, mut side, cutoff, signals, revert } = executed;
     let (s, run) = (&cleared.drill.loaded.scenario, &session.run);
     let meta = RunMeta {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{Cleared, Error};
-use crate::journal::{Entry, Journal, Sink};
+use crate::state::journal::{Entry, Journal, Sink};
 use crate::state::{RunDir, StateDir};
 
 /// A run that exists on disk: nothing is touched yet.

@@ -15,9 +15,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Outcome;
-use crate::journal::Entry;
 use crate::report::markdown::duration;
 use crate::scenario::file::{ReadError, read_text};
+use crate::state::journal::Entry;
 use crate::state::{RunDir, StateDir, StateError};
 
 /// One run, as `firedrill history` lists it (and as `--format json` prints it).
@@ -167,7 +167,7 @@ fn from_journal(run: &RunDir) -> Row {
     });
     let (scenario, at) = started.map_or((None, None), |(s, a)| (Some(s), Some(a)));
     let plain: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
-    let pending = crate::journal::pending(&plain).len();
+    let pending = crate::state::journal::pending(&plain).len();
     let finished = plain.iter().any(|e| matches!(e, Entry::RunFinished { .. }));
     if run.is_live().unwrap_or(false) {
         return bare(run, scenario, at, "running", None);
@@ -313,7 +313,7 @@ fn short_time(t: &str) -> String {
 pub fn text(rows: &[Row]) -> String {
     let header = ["STARTED", "RUN", "OUTCOME", "DETECT", "RECOVER", "OBJECTIVE", "MET"];
     let body: Vec<[String; 7]> =
-        rows.iter().map(|r| cells(r).map(|c| crate::shell::terminal_safe(&c, false).into_owned())).collect();
+        rows.iter().map(|r| cells(r).map(|c| crate::util::console::terminal_safe(&c, false).into_owned())).collect();
     let mut widths = header.map(str::len);
     for cells in &body {
         for (w, c) in widths.iter_mut().zip(cells) {
@@ -334,7 +334,7 @@ pub fn text(rows: &[Row]) -> String {
     let mut out = vec![line(&header.map(String::from))];
     out.extend(body.iter().map(|c| line(c)));
     out.push(String::new());
-    out.extend(summarize(rows).iter().map(|s| crate::shell::terminal_safe(&s.line(), false).into_owned()));
+    out.extend(summarize(rows).iter().map(|s| crate::util::console::terminal_safe(&s.line(), false).into_owned()));
     out.push(String::new());
     out.join("\n")
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::html::{self, Point};
 use super::*;
-use crate::journal::{Journal, Sink, UndoRecord};
+use crate::state::journal::{Journal, Sink, UndoRecord};
 
 fn mk(id: &str, scenario: &str, outcome: &str, ttr: Option<u64>) -> Row {
     let injected = outcome != "not_started";

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Step;
 use crate::engine::executor::later;
 use crate::notify::{self, Delivery, Message, Notify};
-use crate::process::{ShellOpts, run_shell};
+use crate::util::sh::{ShellOpts, run_shell};
 
 /// How long an automated `run` step may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -79,7 +79,7 @@ impl Prompter for Terminal {
         );
         let answer = tokio::task::spawn_blocking(move || {
             use std::io::BufRead;
-            crate::shell::stderr(&prompt);
+            crate::util::console::stderr(&prompt);
             let mut line = String::new();
             match std::io::stdin().lock().read_line(&mut line) {
                 Ok(0) | Err(_) => None,

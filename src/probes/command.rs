@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::{Kind, with_default};
 use crate::aws::Aws;
 use crate::engine::{self, Check, Probe};
-use crate::process::{ShellOpts, run_shell};
 use crate::scenario::Dur;
 use crate::scenario::validate::{Problem, command_problem, problem, timeout_problem};
+use crate::util::sh::{ShellOpts, run_shell};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 

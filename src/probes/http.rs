@@ -108,7 +108,7 @@ impl Kind for Http {
     }
 
     fn target(c: &Config) -> String {
-        crate::redact::url(&c.url, crate::redact::Keep::Path)
+        crate::util::redact::url(&c.url, crate::util::redact::Keep::Path)
     }
 
     fn build(c: &Config, _aws: Option<&Aws>) -> (Duration, Arc<dyn engine::Probe>) {
@@ -261,7 +261,7 @@ impl Probe for HttpCheck {
             // reqwest's errors may quote the URL, credentials included.
             Err(e) => {
                 let detail = self.error_detail(&e);
-                return Check::fail(crate::redact::in_text(&detail, crate::redact::Keep::Path));
+                return Check::fail(crate::util::redact::in_text(&detail, crate::util::redact::Keep::Path));
             }
         };
         let took = started.elapsed();
@@ -297,7 +297,7 @@ fn expected(statuses: &[u16]) -> String {
 
 /// `http GET http://127.0.0.1:8080/health expect 200 within 1s`.
 pub fn describe(p: &Config) -> String {
-    let url = crate::redact::url(&p.url, crate::redact::Keep::Path);
+    let url = crate::util::redact::url(&p.url, crate::util::redact::Keep::Path);
     let mut s = format!("http {} {url} expect {}", p.method, expected(&p.expect_status));
     if let Some(text) = &p.body_contains {
         s += &format!(" body containing {text:?}");

@@ -283,7 +283,7 @@ fn still_broken(o: &mut String, r: &Report) {
          <p>These side effects could not be undone and are <strong>still in place</strong>. Retry with \
          <code>firedrill recover {}</code>, or fix each by hand:</p>\n<table>\n\
          <thead><tr><th>Fault</th><th>Step</th><th>What</th><th>Error</th><th>Fix</th></tr></thead>\n<tbody>\n",
-        esc(&crate::shell::quote(&r.run_id))
+        esc(&crate::util::console::quote(&r.run_id))
     );
     for b in &r.still_broken {
         let _ = writeln!(

@@ -161,7 +161,7 @@ pub fn esc(s: &str) -> String {
 /// `c`, or U+FFFD for a control character (newline and tab included: the callers want
 /// one line) or a bidirectional override.
 fn one_line(c: char) -> char {
-    match crate::shell::terminal_safe(c.encode_utf8(&mut [0; 4]), false) {
+    match crate::util::console::terminal_safe(c.encode_utf8(&mut [0; 4]), false) {
         std::borrow::Cow::Borrowed(_) => c,
         std::borrow::Cow::Owned(_) => '\u{fffd}',
     }
@@ -202,7 +202,7 @@ fn still_broken(o: &mut Vec<String>, r: &Report) {
     o.push(format!(
         "These side effects could not be undone and are **still in place**. \
          Retry with {}, or fix each by hand:",
-        code(&format!("firedrill recover {}", crate::shell::quote(&r.run_id)))
+        code(&format!("firedrill recover {}", crate::util::console::quote(&r.run_id)))
     ));
     o.push(String::new());
     for (i, b) in r.still_broken.iter().enumerate() {

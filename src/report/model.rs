@@ -357,7 +357,7 @@ impl Report {
 
 /// What a human should do to undo `b` by hand.
 fn fix(b: &StillBroken) -> String {
-    crate::faults::manual_fix(&crate::journal::UndoRecord {
+    crate::faults::manual_fix(&crate::state::journal::UndoRecord {
         kind: b.kind.clone(),
         description: b.description.clone(),
         data: b.data.clone(),

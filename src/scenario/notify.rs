@@ -80,6 +80,6 @@ impl Webhook {
 
     /// The URL without path, query or credentials: `https://hooks.slack.com/…`.
     pub fn redacted(&self) -> String {
-        crate::redact::url(&self.url, crate::redact::Keep::Origin)
+        crate::util::redact::url(&self.url, crate::util::redact::Keep::Origin)
     }
 }

@@ -39,22 +39,22 @@ impl Level {
     }
 }
 
-pub struct Shell {
+pub struct Console {
     format: LogFormat,
     color: bool,
     quiet: bool,
     err: Mutex<Box<dyn Write + Send>>,
 }
 
-impl Shell {
+impl Console {
     pub fn new(format: LogFormat, quiet: bool) -> Self {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Shell { format, color, quiet, err: Mutex::new(Box::new(std::io::stderr())) }
+        Console { format, color, quiet, err: Mutex::new(Box::new(std::io::stderr())) }
     }
 
     /// A shell writing plain text into `w` (for tests).
     pub fn to_writer(w: Box<dyn Write + Send>, format: LogFormat) -> Self {
-        Shell { format, color: false, quiet: false, err: Mutex::new(w) }
+        Console { format, color: false, quiet: false, err: Mutex::new(w) }
     }
 
     pub fn format(&self) -> LogFormat {
@@ -225,7 +225,7 @@ mod tests {
     fn status_lines_never_carry_escape_sequences() {
         for format in [LogFormat::Text, LogFormat::Json] {
             let buf = Buf::default();
-            let shell = Shell::to_writer(Box::new(buf.clone()), format);
+            let shell = Console::to_writer(Box::new(buf.clone()), format);
             shell.status("Probe", HOSTILE);
             shell.warn(HOSTILE);
             shell.error(HOSTILE);

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::journal::UndoRecord;
+use serde::Serialize;
 
 /// Overrides where the installation key lives.
 pub const KEY_FILE_ENV: &str = "FIREDRILL_KEY_FILE";
@@ -116,31 +116,32 @@ impl Key {
         Key(bytes)
     }
 
-    fn hmac(&self, run_id: &str, step: u64, fault: &str, undo: &UndoRecord) -> Hmac<Sha256> {
+    fn hmac(&self, run_id: &str, step: u64, fault: &str, undo: &impl Serialize) -> Hmac<Sha256> {
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("any key length"));
         m.update(canonical_intent(run_id, step, fault, undo).as_bytes());
         m
     }
 
     /// The MAC (lowercase hex) of one intent of `run_id`.
-    pub fn mac(&self, run_id: &str, step: u64, fault: &str, undo: &UndoRecord) -> String {
+    pub fn mac(&self, run_id: &str, step: u64, fault: &str, undo: &impl Serialize) -> String {
         self.hmac(run_id, step, fault, undo).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Whether `mac` is this key's MAC of the intent (compared in constant time).
-    pub fn verify(&self, run_id: &str, step: u64, fault: &str, undo: &UndoRecord, mac: &str) -> bool {
+    pub fn verify(&self, run_id: &str, step: u64, fault: &str, undo: &impl Serialize, mac: &str) -> bool {
         let Some(bytes) = unhex(mac) else { return false };
         self.hmac(run_id, step, fault, undo).verify_slice(&bytes).is_ok()
     }
 }
 
 /// The bytes a MAC covers: the intent as JSON with every object's keys sorted.
-fn canonical_intent(run_id: &str, step: u64, fault: &str, undo: &UndoRecord) -> String {
+fn canonical_intent(run_id: &str, step: u64, fault: &str, undo: &impl Serialize) -> String {
     let v = serde_json::json!({
         "run": run_id,
         "step": step,
         "fault": fault,
-        "undo": {"kind": undo.kind, "description": undo.description, "data": undo.data},
+        // The undo record (`kind`, `description`, `data`) as it is journaled.
+        "undo": serde_json::to_value(undo).unwrap_or_default(),
     });
     let mut out = String::new();
     canonical(&v, &mut out);
@@ -188,6 +189,16 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::journal::UndoRecord;
+
+    /// What a MAC covers is fixed: journals written by earlier versions still verify.
+    #[test]
+    fn the_mac_covers_the_intent_as_canonical_json() {
+        assert_eq!(
+            canonical_intent("r", 1, "f", &undo("x")),
+            r#"{"fault":"f","run":"r","step":1,"undo":{"data":{"env":{"A":"1","B":"2"},"revert":"x"},"description":"run `true`","kind":"command"}}"#
+        );
+    }
 
     fn undo(cmd: &str) -> UndoRecord {
         UndoRecord {

@@ -2,7 +2,7 @@
 //! object a line, fsynced before `append` returns. Every side effect is preceded by an
 //! `intent` entry holding what is needed to undo it, so a crashed run can be reverted by
 //! `firedrill recover` from the journal alone. Each intent carries a MAC made with the
-//! installation key ([`crate::trust`]), so that `recover` can tell the undo records this
+//! installation key ([`crate::state::trust`]), so that `recover` can tell the undo records this
 //! installation wrote from ones it did not.
 //!
 //! A process killed mid-write leaves a *torn* line: a prefix of an entry, with no newline.
@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::trust::Key;
+use crate::state::trust::Key;
 
 /// How to undo one side effect: the fault kind that knows how, a human description, and
 /// the kind's own data (commands, resource ids, original values).
@@ -88,7 +88,7 @@ struct Line {
     at: String,
     #[serde(flatten)]
     entry: Entry,
-    /// HMAC of an intent with the installation key ([`crate::trust`]).
+    /// HMAC of an intent with the installation key ([`crate::state::trust`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mac: Option<String>,
 }

@@ -1,12 +1,17 @@
 //! The state directory (`--state-dir`, default `.firedrill`): one folder per run under
 //! `runs/<run id>/` holding the journal, a copy of the scenario, the reports and a lock
 //! file that a live run holds so `recover` never touches a run that is still going.
+//! [`journal`] is the write-ahead journal of one run and [`trust`] the key that
+//! authenticates what a journal asks `recover` to run.
+
+pub mod journal;
+pub mod trust;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::journal::{self, Entry, Journal};
+use journal::{Entry, Journal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
