@@ -3,8 +3,8 @@
 //! its validation, its line for `firedrill plan`, its target for the report, the IAM
 //! statements it needs and the check it builds for the engine. The registration list in
 //! this file generates [`ProbeKind`] (one variant per kind, one-line dispatch arms) and
-//! the loader, serializer and JSON schema of [`ProbeConfig`] (`name`, `every` and exactly one
-//! kind key); the machinery is in `registry.rs`.
+//! [`ProbeConfig`] (`name`, `every` and exactly one kind key) with its loader, serializer
+//! and JSON schema; the machinery is in `registry.rs` and `scenario/keyed.rs`.
 //!
 //! Adding a kind: a new file with a unit struct that implements [`Kind`], plus its `mod`
 //! line and its registration line here. Abort rules on an alarm reuse the
