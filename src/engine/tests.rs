@@ -205,12 +205,13 @@ async fn recovery_only_after_revert_misses_the_objective() {
     let r = h.run().await;
     assert_eq!(r.time_to_detect(), Some(ms(100)));
     assert_eq!(r.faults[0].reverted_at, Some(ms(3050)));
-    assert_eq!(r.time_to_recover(), Some(ms(3100)), "first passing sample after the revert");
+    // Every probe is sampled as soon as the last revert ends, not at its next tick.
+    assert_eq!(r.time_to_recover(), Some(ms(3050)), "first passing sample: right after the revert");
     assert_eq!(r.recovered_during_fault(), Some(false));
     assert!(r.settled);
-    assert_eq!(r.outcome, Outcome::ObjectiveMissed, "3.1s > 2.5s objective");
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed, "3.05s > 2.5s objective");
     // Settle ends once stable_for has passed after the revert.
-    assert_eq!(r.ended_at, ms(4100));
+    assert_eq!(r.ended_at, ms(4050));
 }
 
 #[tokio::test(start_paused = true)]
@@ -488,6 +489,65 @@ async fn never_recovering_after_revert_is_objective_missed_with_no_recovery_time
     assert_eq!(r.time_to_recover(), None);
     assert!(!r.settled);
     assert_eq!(r.ended_at, ms(4000), "revert at 1s + settle_timeout 3s");
+}
+
+/// A probe whose answer takes `latency` to come back (what it reports is the state when it
+/// asked).
+struct Latent(FakeProbe, Duration);
+
+#[async_trait]
+impl Probe for Latent {
+    async fn check(&self) -> Check {
+        let c = self.0.check().await;
+        tokio::time::sleep(self.1).await;
+        c
+    }
+}
+
+/// Settle samples every probe as soon as the last revert ends, and again the moment the
+/// window could be complete: the verdict comes `stable_for` plus one probe round-trip after
+/// the last revert (plus one more round-trip when the system is only seen healthy after
+/// it), never up to a probe interval later.
+#[tokio::test(start_paused = true)]
+async fn settle_judges_stable_for_plus_one_round_trip_after_the_last_revert() {
+    let latency = ms(30);
+    // stable_for a whole number of intervals, and not: the probes' own ticks then miss the
+    // window's end by half an interval.
+    for stable_for in [ms(1000), ms(1500)] {
+        for heal_after in [Some(ms(1500)), None] {
+            let mut h = Harness::new(heal_after).fault("break", 2500, 0, &[]);
+            h.spec.probes[0].every = ms(1000);
+            h.spec.probes[0].timeout = ms(500);
+            h.spec.probes[0].probe = Arc::new(Latent(FakeProbe(h.sys.clone()), latency));
+            h.spec.stable_for = stable_for;
+            h.spec.within = ms(10_000);
+            let r = h.run().await;
+            let case = format!("stable_for {stable_for:?}, heal_after {heal_after:?}");
+            assert_eq!(r.outcome, Outcome::Passed, "{case}");
+            assert!(r.settled, "{case}");
+            assert!(r.time_to_detect().is_some(), "the fault was seen: {case}");
+            // The baseline takes one round-trip; the fault is injected right after it.
+            let last_revert = r.faults[0].reverted_at.unwrap();
+            assert_eq!(last_revert, latency + ms(2500), "{case}");
+            let verdict = match heal_after {
+                // Healthy when the revert ended: the window starts there.
+                Some(_) => last_revert + stable_for + latency,
+                // Seen healthy one round-trip after the revert (sampled at once, not at the
+                // next tick): the window starts there.
+                None => {
+                    assert_eq!(r.time_to_recover(), Some(last_revert + latency - r.t_inject.unwrap()), "{case}");
+                    // With stable_for a whole number of intervals, the probe's own tick (from
+                    // the sample taken at the revert) lands a round-trip earlier.
+                    if stable_for == ms(1000) {
+                        last_revert + stable_for + latency
+                    } else {
+                        last_revert + latency + stable_for + latency
+                    }
+                }
+            };
+            assert_eq!(r.ended_at, verdict, "{case}");
+        }
+    }
 }
 
 /// Passes until the instant given, then fails forever.
