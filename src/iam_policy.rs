@@ -26,6 +26,8 @@ pub(crate) enum Res {
     Role(String),
     User(String),
     Alarm(String),
+    /// An SSM parameter, by name (`/firedrill/halt`).
+    Parameter(String),
 }
 
 impl Res {
@@ -41,7 +43,8 @@ impl Res {
             | (Db(a), Db(b))
             | (Role(a), Role(b))
             | (User(a), User(b))
-            | (Alarm(a), Alarm(b)) => name(a, b),
+            | (Alarm(a), Alarm(b))
+            | (Parameter(a), Parameter(b)) => name(a, b),
             _ => false,
         }
     }
@@ -66,6 +69,7 @@ impl Res {
             Res::Role(n) => iam("role", n),
             Res::User(n) => iam("user", n),
             Res::Alarm(n) => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{n}")],
+            Res::Parameter(n) => vec![format!("arn:{p}:ssm:{r}:{a}:parameter/{}", n.trim_start_matches('/'))],
         }
     }
 }
@@ -277,6 +281,8 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
     for name in s.abort.iter().filter_map(|r| r.alarm.as_deref()) {
         out.push(crate::probes::cloudwatch_alarm::read_alarm(name));
     }
+    // Every AWS run watches the emergency halt like a stop condition.
+    out.push(crate::halt::read_statement());
     // One statement per purpose, its actions and resources merged and sorted; a
     // statement without resources (a fault kind without a target of that type) has
     // nothing to act on.
@@ -457,6 +463,7 @@ recovery: {{ within: 1m }}
                 "ListRoles",
                 "ReadAlarms",
                 "ReadGroups",
+                "ReadHalt",
                 "ReadInstances",
                 "ReadRoles",
                 "ReadSubnets",
@@ -627,6 +634,9 @@ recovery: { within: 1m }
                     format!("arn:{pt}:cloudwatch:{r}:{a}:alarm:shop-latency")
                 ])
             );
+            // The emergency halt, read by every AWS run.
+            assert_eq!(arns("ReadHalt"), both(&|a| vec![format!("arn:{pt}:ssm:{r}:{a}:parameter/firedrill/halt")]));
+            assert_eq!(statement(&p, "ReadHalt")["Action"], json!(["ssm:GetParameter"]));
             // A named role or user, with or without a path; IAM ARNs have no region.
             assert_eq!(
                 arns("RevokeRoleSessions"),

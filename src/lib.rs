@@ -11,6 +11,7 @@ pub mod engine;
 pub mod failpoint;
 pub mod faults;
 pub mod gameday;
+pub mod halt;
 pub mod history;
 pub mod iam_policy;
 pub mod journal;

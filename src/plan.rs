@@ -16,7 +16,8 @@ use crate::targets::Resolution;
 pub const ALARM_EVERY: Duration = Duration::from_secs(5);
 
 /// The executor's input. The scenario must have passed validation. Probes come first in
-/// scenario order, then one watcher per `alarm` abort rule.
+/// scenario order, then one watcher per `alarm` abort rule, then (with AWS) the emergency
+/// halt's watcher.
 pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
     let aws = ctx.aws.as_ref().map(|(a, _)| a);
     let fault_idx: HashMap<&str, usize> = s.faults.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect();
@@ -27,6 +28,11 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
     for alarm in s.abort.iter().filter_map(|r| r.alarm.as_ref()) {
         alarm_rules.push(AbortRule::Alarm { probe: probes.len(), alarm: alarm.clone() });
         probes.push(probes::alarm_watch(alarm, ALARM_EVERY, aws));
+    }
+    let mut halt_rule = None;
+    if let Some(aws) = aws {
+        halt_rule = Some(AbortRule::Halt { probe: probes.len(), parameter: crate::halt::PARAMETER.into() });
+        probes.push(crate::halt::watch(aws, crate::halt::interval(s.steady_state.iter().map(|p| p.every.0))));
     }
     RunSpec {
         probes,
@@ -51,6 +57,7 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
                 }
             })
             .chain(alarm_rules)
+            .chain(halt_rule)
             .collect(),
         within: s.recovery.within.0,
         stable_for: s.recovery.stable_for.0,
@@ -158,6 +165,14 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
                 humantime::format_duration(ALARM_EVERY)
             );
         }
+    }
+    if res.is_some() {
+        let every = crate::halt::interval(s.steady_state.iter().map(|p| p.every.0));
+        let _ = writeln!(
+            o,
+            "  - the emergency halt is set in this account and region (`firedrill halt`; read every {})",
+            humantime::format_duration(every)
+        );
     }
     let _ = writeln!(o, "  - SIGINT or SIGTERM (Ctrl-C), or any fault fails to inject");
     let _ = writeln!(

@@ -611,6 +611,85 @@ async fn an_alarm_watcher_aborts_but_never_counts_as_the_steady_state() {
     assert_eq!(h.undone(), ["break"]);
 }
 
+/// The emergency halt's watcher: clear until `from` (virtual time since it was built), then
+/// what `status` says.
+struct HaltAt {
+    start: tokio::time::Instant,
+    from: Duration,
+    status: crate::halt::Status,
+}
+
+#[async_trait]
+impl Probe for HaltAt {
+    async fn check(&self) -> Check {
+        let now = if self.start.elapsed() >= self.from { self.status.clone() } else { crate::halt::Status::Clear };
+        crate::halt::check(now)
+    }
+}
+
+fn halt_watch(from: Duration, status: crate::halt::Status) -> ProbeSpec {
+    ProbeSpec {
+        name: "halt".into(),
+        every: crate::halt::interval([ms(100)]),
+        timeout: ms(500),
+        probe: Arc::new(HaltAt { start: tokio::time::Instant::now(), from, status }),
+        steady: false,
+    }
+}
+
+/// A halt set mid-run aborts it at the watcher's first sample that sees it (the watcher
+/// reads every second here: the shortest probe interval, 100ms, raised to the 1 s floor),
+/// and every fault in place is reverted, newest first; the reason names the halt. An
+/// unreadable halt aborts the same way, saying why.
+#[tokio::test(start_paused = true)]
+async fn an_emergency_halt_aborts_the_run_and_reverts_every_fault() {
+    let halted = crate::halt::Status::Halted(crate::halt::Halt {
+        reason: "db migration".into(),
+        by: "arn:aws:iam::123456789012:user/maya".into(),
+        at: "2026-12-01T18:00:00Z".into(),
+    });
+    let unreadable = crate::halt::Status::Unreadable("ssm:GetParameter: AccessDeniedException: not allowed".into());
+    for (status, reason) in [
+        (
+            halted,
+            "emergency halt (`firedrill halt`): db migration (by arn:aws:iam::123456789012:user/maya at \
+             2026-12-01T18:00:00Z)",
+        ),
+        (
+            unreadable,
+            "could not read the emergency halt (/firedrill/halt): ssm:GetParameter: AccessDeniedException: not \
+             allowed (a halt that cannot be read aborts the run, since the lever is no longer watched)",
+        ),
+    ] {
+        // Two faults in place for 10s; the halt comes at 2.5s.
+        let mut h = Harness::new(None).fault("first", 10_000, 0, &[]).fault("second", 10_000, 200, &[]);
+        h.spec.probes.push(halt_watch(ms(2500), status));
+        h.spec.abort = vec![AbortRule::Halt { probe: 1, parameter: crate::halt::PARAMETER.into() }];
+        let r = h.run().await;
+        assert_eq!(r.outcome, Outcome::Aborted);
+        assert_eq!(r.abort_reason.as_deref(), Some(reason));
+        // The watcher samples at 1s, 2s, 3s: the 3s sample is the first to see it.
+        assert_eq!(r.faults[1].revert_started_at, Some(ms(3000)), "within one watcher interval");
+        assert!(r.faults.iter().all(|f| f.reverted_at.is_some()), "{:?}", r.faults);
+        assert_eq!(h.undone(), ["second", "first"], "newest first");
+        assert_eq!(r.precision, ms(100), "the watcher does not widen the precision bound");
+    }
+}
+
+/// A halt already set when a run starts (set between `plan`/prepare and the baseline):
+/// nothing is injected.
+#[tokio::test(start_paused = true)]
+async fn a_halt_set_before_injection_injects_nothing() {
+    let mut h = Harness::new(None).fault("break", 5000, 0, &[]);
+    h.spec.probes.push(halt_watch(ms(0), crate::halt::Status::Halted(crate::halt::Halt::parse("stop"))));
+    h.spec.abort = vec![AbortRule::Halt { probe: 1, parameter: crate::halt::PARAMETER.into() }];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert!(r.abort_reason.as_deref().unwrap().contains("halt (halted: stop"), "{:?}", r.abort_reason);
+    assert!(h.sys.lock().unwrap().injected.is_empty());
+    assert!(h.undone().is_empty());
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
     let mut h = Harness::new(None).fault("break", 5000, 0, &[]);
