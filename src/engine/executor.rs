@@ -858,11 +858,16 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     env.observer.event(&Event::Baseline { ok: baseline_ok });
     record.baseline = baseline;
     if !baseline_ok {
+        // A watcher (an alarm stop condition, the emergency halt) says why in its rule's words.
+        let mut rules = AbortTracker::new(spec.abort.clone(), spec.probes.iter().map(|p| p.name.clone()).collect());
         let failing: Vec<String> = record
             .baseline
             .iter()
             .filter(|s| !s.ok)
-            .map(|s| format!("{} ({})", spec.probes[s.probe].name, s.detail))
+            .map(|s| {
+                let watcher = (!spec.probes[s.probe].steady).then(|| rules.observe(s.probe, s.at, false, &s.detail));
+                watcher.flatten().unwrap_or_else(|| format!("{} ({})", spec.probes[s.probe].name, s.detail))
+            })
             .collect();
         record.abort_reason = Some(format!("steady state did not hold before injection: {}", failing.join(", ")));
         release_now(&spec, &env, &mut record).await;

@@ -685,7 +685,13 @@ async fn a_halt_set_before_injection_injects_nothing() {
     h.spec.abort = vec![AbortRule::Halt { probe: 1, parameter: crate::halt::PARAMETER.into() }];
     let r = h.run().await;
     assert_eq!(r.outcome, Outcome::NotStarted);
-    assert!(r.abort_reason.as_deref().unwrap().contains("halt (halted: stop"), "{:?}", r.abort_reason);
+    assert_eq!(
+        r.abort_reason.as_deref(),
+        Some(
+            "steady state did not hold before injection: emergency halt (`firedrill halt`): stop (by unknown at \
+             unknown)"
+        )
+    );
     assert!(h.sys.lock().unwrap().injected.is_empty());
     assert!(h.undone().is_empty());
 }
@@ -703,6 +709,10 @@ async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
     h.spec.abort = vec![AbortRule::Alarm { probe: 1, alarm: "latency".into() }];
     let r = h.run().await;
     assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(
+        r.abort_reason.as_deref(),
+        Some("steady state did not hold before injection: CloudWatch alarm `latency` is in ALARM (abort rule: alarm)")
+    );
     assert!(h.undone().is_empty());
     assert!(r.faults[0].inject_started_at.is_none());
 }
