@@ -147,12 +147,17 @@ pub fn interval(probe_intervals: impl IntoIterator<Item = Duration>) -> Duration
 /// that fails while the halt is set (detail [`HALTED`]…) or cannot be read.
 pub fn watch(aws: &Aws, every: Duration) -> ProbeSpec {
     ProbeSpec {
-        name: "halt".into(),
+        name: watch_name().into(),
         every,
         timeout: READ_TIMEOUT + Duration::from_secs(1),
         probe: Arc::new(Watch(aws.clone())),
         steady: false,
     }
+}
+
+/// The watcher's probe name (as reports show its samples).
+pub fn watch_name() -> &'static str {
+    "halt"
 }
 
 struct Watch(Aws);

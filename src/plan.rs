@@ -193,3 +193,26 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report names each sample by the probe `spec` made it from: the scenario's
+    /// probes, then one watcher per `alarm` rule, then (with AWS) the emergency halt's.
+    #[test]
+    fn the_report_names_every_probe_spec_makes_in_its_order() {
+        let text = "version: 1\nname: n\nenvironment:\n  region: us-east-1\n  accounts: [\"123456789012\"]\n  \
+                    opt_in_tag: { key: firedrill, value: allowed }\nsteady_state:\n  - name: web\n    command: { run: \
+                    \"true\" }\n    every: 1s\n  - name: db\n    command: { run: \"true\" }\n    every: 1s\nfaults:\n  \
+                    - name: f\n    command: { inject: \"true\", revert: \"true\" }\n    duration: 1s\nabort:\n  \
+                    - alarm: shop-5xx\nrecovery: { within: 1m }\n";
+        let s = crate::scenario::load_str(text, std::path::Path::new(".")).map(|(s, _)| s).unwrap();
+        let ctx = FaultContext { run_id: "r".into(), cwd: ".".into(), aws: None };
+        let made: Vec<String> = spec(&s, &ctx).probes.into_iter().map(|p| p.name).collect();
+        assert_eq!(made, ["web", "db", "alarm:shop-5xx"]);
+        // With an AWS connection, `spec` adds the halt's watcher last.
+        assert_eq!(crate::report::model::probe_names(&s), ["web", "db", "alarm:shop-5xx", "halt"]);
+        assert_eq!(crate::halt::watch_name(), "halt");
+    }
+}
