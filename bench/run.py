@@ -24,6 +24,11 @@ large a reservation is: EC2 (and moto) page DescribeInstances by reservation, so
 Auto Scaling launches, the default) lets pages bound memory, and 500 puts a whole zone
 in one reservation that no page size can split.
 
+--settle R skips the sizes: it runs the same scenario R times with N = 30 (no floor) and
+prints, per run, the time from the last revert to the verdict (report.json `duration_ms`
+minus the latest `reverted_at_ms`: the lease's release and the settle phase, where every
+probe must pass for `stable_for` = 1 s, probes every 1 s), then the median.
+
 Only loopback is used. Nothing is asserted: this prints figures for BENCHMARKS.md.
 """
 import argparse
@@ -127,16 +132,18 @@ def floor(url, seed, page):
     return t
 
 
-def run_one(n, binary, per_launch):
+def run_one(n, binary, per_launch, with_floor=True):
     proc, url = start_moto()
     try:
-        seed = json.loads(subprocess.check_output(
-            [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n),
-             "--per-launch", str(per_launch)]))
-        floor_t = floor(url, seed, 1000)
-        floor_paged = floor(url, seed, PAGE)
-        # Fresh state for firedrill: reset and seed again.
-        urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"))
+        floor_t = floor_paged = None
+        if with_floor:
+            seed = json.loads(subprocess.check_output(
+                [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances",
+                 str(n), "--per-launch", str(per_launch)]))
+            floor_t = floor(url, seed, 1000)
+            floor_paged = floor(url, seed, PAGE)
+            # Fresh state for firedrill: reset and seed again.
+            urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"))
         seed = json.loads(subprocess.check_output(
             [str(VENV / "bin/python"), str(ROOT / "demo/seed.py"), "--endpoint", url, "--minimal", "--instances", str(n),
              "--per-launch", str(per_launch)]))
@@ -174,6 +181,7 @@ def run_one(n, binary, per_launch):
             "resolve_s": resolve, "inject_s": inject, "revert_s": revert,
             "api_calls": report["aws"]["api_calls"], "peak_rss_mb": rss_kb / 1024,
             "floor": floor_t, "floor_paged": floor_paged, "total_s": total,
+            "settle_s": (report["duration_ms"] - max(x["reverted_at_ms"] for x in report["faults"])) / 1000,
         }
     finally:
         proc.kill()
@@ -192,7 +200,20 @@ def main():
     ap.add_argument("--per-launch", type=int, default=1,
                     help="instances per RunInstances call when seeding: 1 is how Auto Scaling launches; "
                          "500 puts a zone's instances in one reservation, which EC2 cannot page")
+    ap.add_argument("--settle", type=int, default=0, metavar="R",
+                    help="instead of the sizes: R runs with N = 30, printing the time from the last revert "
+                         "to the verdict")
     a = ap.parse_args()
+    if a.settle:
+        print(f"binary: {a.binary}; last revert -> verdict (stable_for 1s, probe every 1s), N = 30")
+        got = []
+        for i in range(a.settle):
+            r = run_one(30, a.binary, a.per_launch, with_floor=False)
+            got.append(r["settle_s"])
+            print(f"  run {i + 1}: {r['settle_s']:.3f}s", flush=True)
+        got.sort()
+        print(f"  min {got[0]:.3f}s, median {got[len(got) // 2]:.3f}s, max {got[-1]:.3f}s")
+        return
     print(f"binary: {a.binary}; seeded {a.per_launch} instance(s) per launch")
     print(f"{'N':>5} {'in zone':>7} {'resolve':>8} {'inject':>8} {'revert':>8} {'fd total':>9} "
           f"{'floor/200':>9} {'ratio':>6} {'floor/1000':>10} {'ratio':>6} {'calls':>6} {'peak RSS':>9}")

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod faults;
 pub mod gameday;
+pub mod halt;
 pub mod history;
 pub mod iam_policy;
 pub mod lease;

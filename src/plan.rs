@@ -16,7 +16,8 @@ use crate::targets::Resolution;
 pub const ALARM_EVERY: Duration = Duration::from_secs(5);
 
 /// The executor's input. The scenario must have passed validation. Probes come first in
-/// scenario order, then one watcher per `alarm` abort rule.
+/// scenario order, then one watcher per `alarm` abort rule, then (with AWS) the emergency
+/// halt's watcher.
 pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
     let aws = ctx.aws.as_ref().map(|(a, _)| a);
     let fault_idx: HashMap<&str, usize> = s.faults.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect();
@@ -27,6 +28,11 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
     for alarm in s.abort.iter().filter_map(|r| r.alarm.as_ref()) {
         alarm_rules.push(AbortRule::Alarm { probe: probes.len(), alarm: alarm.clone() });
         probes.push(probes::alarm_watch(alarm, ALARM_EVERY, aws));
+    }
+    let mut halt_rule = None;
+    if let Some(aws) = aws {
+        halt_rule = Some(AbortRule::Halt { probe: probes.len(), parameter: crate::halt::PARAMETER.into() });
+        probes.push(crate::halt::watch(aws, crate::halt::interval(s.steady_state.iter().map(|p| p.every.0))));
     }
     RunSpec {
         probes,
@@ -51,6 +57,7 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
                 }
             })
             .chain(alarm_rules)
+            .chain(halt_rule)
             .collect(),
         within: s.recovery.within.0,
         stable_for: s.recovery.stable_for.0,
@@ -159,6 +166,14 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
             );
         }
     }
+    if res.is_some() {
+        let every = crate::halt::interval(s.steady_state.iter().map(|p| p.every.0));
+        let _ = writeln!(
+            o,
+            "  - the emergency halt is set in this account and region (`firedrill halt`; read every {})",
+            humantime::format_duration(every)
+        );
+    }
     let _ = writeln!(o, "  - SIGINT or SIGTERM (Ctrl-C), or any fault fails to inject");
     let _ = writeln!(
         o,
@@ -177,4 +192,27 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report names each sample by the probe `spec` made it from: the scenario's
+    /// probes, then one watcher per `alarm` rule, then (with AWS) the emergency halt's.
+    #[test]
+    fn the_report_names_every_probe_spec_makes_in_its_order() {
+        let text = "version: 1\nname: n\nenvironment:\n  region: us-east-1\n  accounts: [\"123456789012\"]\n  \
+                    opt_in_tag: { key: firedrill, value: allowed }\nsteady_state:\n  - name: web\n    command: { run: \
+                    \"true\" }\n    every: 1s\n  - name: db\n    command: { run: \"true\" }\n    every: 1s\nfaults:\n  \
+                    - name: f\n    command: { inject: \"true\", revert: \"true\" }\n    duration: 1s\nabort:\n  \
+                    - alarm: shop-5xx\nrecovery: { within: 1m }\n";
+        let s = crate::scenario::load_str(text, std::path::Path::new(".")).map(|(s, _)| s).unwrap();
+        let ctx = FaultContext { run_id: "r".into(), cwd: ".".into(), aws: None };
+        let made: Vec<String> = spec(&s, &ctx).probes.into_iter().map(|p| p.name).collect();
+        assert_eq!(made, ["web", "db", "alarm:shop-5xx"]);
+        // With an AWS connection, `spec` adds the halt's watcher last.
+        assert_eq!(crate::report::model::probe_names(&s), ["web", "db", "alarm:shop-5xx", "halt"]);
+        assert_eq!(crate::halt::watch_name(), "halt");
+    }
 }

@@ -17,6 +17,7 @@ mod cloudwatch;
 mod ec2;
 mod iam;
 mod rds;
+mod ssm;
 mod tags;
 mod types;
 
@@ -329,6 +330,7 @@ pub struct Aws {
     iam: aws_sdk_iam::Client,
     cw: aws_sdk_cloudwatch::Client,
     sts: aws_sdk_sts::Client,
+    ssm: aws_sdk_ssm::Client,
     calls: CallCounter,
     /// First wait between polls of a resource's state; doubles up to 5 s.
     pub poll: Duration,
@@ -418,6 +420,13 @@ impl Aws {
                     .retry_classifier(NoRetryOverCap)
                     .build(),
             ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
+            ),
             calls,
             poll: poll_interval(),
         })
@@ -442,6 +451,12 @@ impl Aws {
     pub async fn account(&self) -> Result<String, AwsError> {
         let out = self.sts.get_caller_identity().send().await.map_err(|e| sdk_err("sts:GetCallerIdentity", e))?;
         out.account.ok_or_else(|| AwsError::other("sts:GetCallerIdentity", "the answer has no account id"))
+    }
+
+    /// The caller's ARN (STS GetCallerIdentity): who is acting, for records people read.
+    pub async fn caller_arn(&self) -> Result<String, AwsError> {
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| sdk_err("sts:GetCallerIdentity", e))?;
+        out.arn.ok_or_else(|| AwsError::other("sts:GetCallerIdentity", "the answer has no ARN"))
     }
 
     /// Waits until `check` returns `Some`, polling with backoff, for at most `limit`.

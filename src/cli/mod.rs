@@ -3,6 +3,7 @@
 //! exit code ([`Error::exit`] decides which).
 
 mod announce;
+mod halt;
 mod history;
 mod note;
 mod plan;
@@ -97,6 +98,11 @@ pub enum Command {
     /// Print the least IAM policy (JSON) the scenario needs, with the opt-in tag as a
     /// condition where AWS supports one.
     IamPolicy { file: PathBuf },
+    /// Emergency halt: every firedrill run in the account and region aborts and reverts,
+    /// and no new one injects, until `unhalt` (SSM parameter /firedrill/halt).
+    Halt(halt::HaltArgs),
+    /// Clear the emergency halt in the account and region.
+    Unhalt(halt::UnhaltArgs),
     /// Send the scenario's `announce` webhooks ahead of a game day.
     Announce {
         file: PathBuf,
@@ -154,6 +160,8 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
             let policy = crate::iam_policy::policy(&drill.loaded.scenario);
             output(&format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()))
         }
+        Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
+        Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),
         Command::Recover { run, trust_journal } => {
             block_on(recover::recover(shell, &state, &aws, run.as_deref(), trust_journal))

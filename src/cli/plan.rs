@@ -13,5 +13,8 @@ pub async fn plan(shell: &Console, file: &Path, aws: &AwsOpts, seed: Option<u64>
     let drill = gameday::load(file)?;
     let prepared = gameday::prepare(shell, drill, aws, seed).await?;
     super::output(&format!("{}\nNothing was touched (plan only).\n", prepared.render()))?;
+    if let Some(why) = prepared.halted() {
+        return Err(Error::Halted(why));
+    }
     if prepared.refusals().is_empty() { Ok(()) } else { Err(Error::PlanRefused) }
 }

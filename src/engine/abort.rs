@@ -5,7 +5,8 @@
 //! An `alarm` rule trips on the first failing sample of its watcher, and says which it
 //! was: the alarm in `ALARM`, or the alarm that could not be read. An unreadable alarm
 //! aborts too: the stop condition is then not being watched, and the SDK has already
-//! retried the call, so going on would drill blind.
+//! retried the call, so going on would drill blind. The emergency halt's watcher
+//! (`crate::halt`) is a rule of the same kind: set, or unreadable, it aborts.
 
 use std::time::Duration;
 
@@ -14,6 +15,10 @@ use super::AbortRule;
 /// The detail of an alarm watcher's sample when the alarm is in `ALARM`; any other
 /// failing detail means the alarm could not be read.
 pub const ALARM: &str = "ALARM";
+
+/// The start of the failing detail of the emergency halt's watcher while the halt is set;
+/// any other failing detail means the halt could not be read.
+pub const HALTED: &str = "halted: ";
 
 #[derive(Clone, Debug)]
 pub struct AbortTracker {
@@ -66,6 +71,15 @@ impl AbortTracker {
                          cannot be read aborts the run, since the stop condition is no longer watched)"
                     ));
                 }
+                AbortRule::Halt { probe: p, ref parameter } if p == probe => {
+                    return Some(match detail.strip_prefix(HALTED) {
+                        Some(why) => format!("emergency halt (`firedrill halt`): {why}"),
+                        None => format!(
+                            "could not read the emergency halt ({parameter}): {detail} (a halt that cannot be read \
+                             aborts the run, since the lever is no longer watched)"
+                        ),
+                    });
+                }
                 _ => {}
             }
         }
@@ -116,6 +130,19 @@ mod tests {
             "{why}"
         );
         assert!(!why.contains("is in ALARM"), "{why}");
+    }
+
+    #[test]
+    fn a_halt_rule_names_the_halt_and_its_reason_or_why_it_could_not_be_read() {
+        let s = |n| Duration::from_secs(n);
+        let rules = vec![AbortRule::Halt { probe: 0, parameter: "/firedrill/halt".into() }];
+        let mut t = AbortTracker::new(rules.clone(), vec!["halt".into()]);
+        assert_eq!(t.observe(0, s(1), true, "not halted"), None);
+        let why = t.observe(0, s(2), false, "halted: db migration (by arn:x at 2026-12-01T18:00:00Z)").unwrap();
+        assert_eq!(why, "emergency halt (`firedrill halt`): db migration (by arn:x at 2026-12-01T18:00:00Z)");
+        let mut t = AbortTracker::new(rules, vec!["halt".into()]);
+        let why = t.observe(0, s(1), false, "ssm:GetParameter: AccessDeniedException: no").unwrap();
+        assert!(why.starts_with("could not read the emergency halt (/firedrill/halt): ssm:GetParameter"), "{why}");
     }
 
     #[test]

@@ -77,6 +77,11 @@ impl RecoveryClock {
         self.recovered
     }
 
+    /// When every probe has been passing since (its latest samples all passed), if it has.
+    pub fn healthy_since(&self) -> Option<Duration> {
+        self.healthy_since
+    }
+
     /// Whether every probe has passed for `stable_for`, counted from no earlier than `since`.
     pub fn stable_since(&self, since: Duration) -> bool {
         self.healthy_since.is_some_and(|h| self.last_at.saturating_sub(h.max(since)) >= self.stable_for)

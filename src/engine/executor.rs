@@ -160,6 +160,9 @@ pub(crate) enum Timer {
     CutOff,
     /// `settle_timeout` passed since the last revert.
     SettleTimeout,
+    /// The steady state may have held for `stable_for` now: every probe is sampled at once
+    /// rather than at its next tick, so the verdict does not wait up to an interval more.
+    Judge,
 }
 
 /// What the loop must do for the state machine.
@@ -173,6 +176,8 @@ pub(crate) enum Cmd {
     CutOff(usize),
     /// Release the holds, newest first.
     ReleaseHolds,
+    /// Sample every probe now; each probe's schedule goes on from there.
+    SampleNow,
 }
 
 /// Every decision of a run, from the end of the baseline to the end of settle.
@@ -196,6 +201,10 @@ pub(crate) struct RunState<'a> {
     tasks: usize,
     /// When the last fault revert ended: settle is measured from there.
     reverts_ended: Option<Instant>,
+    /// Every probe is to be sampled at once (the last revert just ended).
+    sample_now: bool,
+    /// The start of the settle window that was last judged (see [`Timer::Judge`]).
+    judged: Option<Duration>,
 }
 
 impl<'a> RunState<'a> {
@@ -223,6 +232,8 @@ impl<'a> RunState<'a> {
             max_deadline: None,
             tasks: 0,
             reverts_ended: None,
+            sample_now: false,
+            judged: None,
         }
     }
 
@@ -276,9 +287,24 @@ impl<'a> RunState<'a> {
                 }
             }
             Phase::Unwinding { cut_off } => cut_off.filter(|_| self.injecting()).map(|at| (at, Timer::CutOff)),
-            Phase::Settling { deadline, .. } => Some((deadline, Timer::SettleTimeout)),
+            Phase::Settling { deadline, .. } => match self.judge_at() {
+                Some((at, _)) if at < deadline => Some((at, Timer::Judge)),
+                _ => Some((deadline, Timer::SettleTimeout)),
+            },
             Phase::Releasing | Phase::Finished => None,
         }
+    }
+
+    /// While settling: when the current window of all-passing probes (from no earlier than
+    /// the last revert) will have lasted `stable_for`, and the window's start; `None` when a
+    /// probe is failing or that window was already judged.
+    fn judge_at(&self) -> Option<(Instant, Duration)> {
+        let Phase::Settling { since, .. } = self.phase else { return None };
+        let start = self.clock.healthy_since()?.max(since);
+        if self.judged == Some(start) {
+            return None;
+        }
+        Some((later(self.t0, start.saturating_add(self.spec.stable_for)), start))
     }
 
     /// The first commands: the faults that start at once.
@@ -370,8 +396,11 @@ impl<'a> RunState<'a> {
                 _ => {}
             }
             if self.phase == before {
-                return;
+                break;
             }
+        }
+        if std::mem::take(&mut self.sample_now) && self.phase != Phase::Finished {
+            cmds.push(Cmd::SampleNow);
         }
     }
 
@@ -424,6 +453,9 @@ impl<'a> RunState<'a> {
     /// still broken, to protect it), then settle or finish.
     fn reverts_done(&mut self, cmds: &mut Vec<Cmd>) {
         self.reverts_ended = Some(Instant::now());
+        // Settle starts now: see at once whether the steady state is back, rather than at
+        // each probe's next tick (up to an interval later).
+        self.sample_now = self.abort.is_none() && !self.revert_failed;
         if !self.revert_failed && !self.spec.holds.is_empty() {
             self.phase = Phase::Releasing;
             self.tasks += 1;
@@ -612,6 +644,12 @@ impl<'a> RunState<'a> {
                 }
             }
             (Timer::SettleTimeout, Phase::Settling { .. }) => self.phase = Phase::Finished,
+            (Timer::Judge, Phase::Settling { .. }) => {
+                if let Some((_, start)) = self.judge_at() {
+                    self.judged = Some(start);
+                    cmds.push(Cmd::SampleNow);
+                }
+            }
             // A timer for a phase the run has left.
             _ => {}
         }
@@ -820,11 +858,16 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     env.observer.event(&Event::Baseline { ok: baseline_ok });
     record.baseline = baseline;
     if !baseline_ok {
+        // A watcher (an alarm stop condition, the emergency halt) says why in its rule's words.
+        let mut rules = AbortTracker::new(spec.abort.clone(), spec.probes.iter().map(|p| p.name.clone()).collect());
         let failing: Vec<String> = record
             .baseline
             .iter()
             .filter(|s| !s.ok)
-            .map(|s| format!("{} ({})", spec.probes[s.probe].name, s.detail))
+            .map(|s| {
+                let watcher = (!spec.probes[s.probe].steady).then(|| rules.observe(s.probe, s.at, false, &s.detail));
+                watcher.flatten().unwrap_or_else(|| format!("{} ({})", spec.probes[s.probe].name, s.detail))
+            })
             .collect();
         record.abort_reason = Some(format!("steady state did not hold before injection: {}", failing.join(", ")));
         release_now(&spec, &env, &mut record).await;
@@ -834,20 +877,35 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
 
     // Probes sample until `stop`, which the run's cancellation does not trigger: they keep
     // watching through revert and settle.
+    // `sample_by` asks every probe for a sample no later than the instant it holds (now, in
+    // practice): a probe that has not started a check since then starts one at once.
     let stop = CancellationToken::new();
     let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
+    let (sample_by, _) = tokio::sync::watch::channel(t0);
     let mut probe_tasks = JoinSet::new();
     for (i, p) in spec.probes.iter().cloned().enumerate() {
         let tx = tx.clone();
         let stop = stop.clone();
+        let mut asked = sample_by.subscribe();
         probe_tasks.spawn(async move {
-            let mut next = later(Instant::now(), p.every);
+            let mut last_started = Instant::now();
+            let mut listening = true;
+            let mut next = later(last_started, p.every);
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = sleep_until(next) => {}
+                    changed = asked.changed(), if listening => {
+                        listening = changed.is_ok();
+                        let by = *asked.borrow_and_update();
+                        if by > last_started && by < next {
+                            next = by;
+                        }
+                        continue;
+                    }
                 }
                 let started = Instant::now();
+                last_started = started;
                 let check = tokio::select! {
                     _ = stop.cancelled() => return,
                     c = timed_check(&p) => c,
@@ -905,6 +963,9 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                     if let Some(task) = inject_tasks[i].take() {
                         task.abort();
                     }
+                }
+                Cmd::SampleNow => {
+                    sample_by.send_replace(Instant::now());
                 }
                 Cmd::ReleaseHolds => {
                     let (steps, env, policy) = (hold_steps(&spec), env.clone(), spec.revert.clone());

@@ -131,6 +131,13 @@ pub enum AbortRule {
         probe: usize,
         alarm: String,
     },
+    /// Trips on the first failing sample of `probe`, which watches the emergency halt
+    /// (`crate::halt`): the halt is set, or cannot be read.
+    Halt {
+        probe: usize,
+        /// Where the halt is kept (`/firedrill/halt`), for the reason when it cannot be read.
+        parameter: String,
+    },
 }
 
 /// How reverts are retried, and for how long. A revert step never runs past its

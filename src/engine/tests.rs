@@ -205,12 +205,13 @@ async fn recovery_only_after_revert_misses_the_objective() {
     let r = h.run().await;
     assert_eq!(r.time_to_detect(), Some(ms(100)));
     assert_eq!(r.faults[0].reverted_at, Some(ms(3050)));
-    assert_eq!(r.time_to_recover(), Some(ms(3100)), "first passing sample after the revert");
+    // Every probe is sampled as soon as the last revert ends, not at its next tick.
+    assert_eq!(r.time_to_recover(), Some(ms(3050)), "first passing sample: right after the revert");
     assert_eq!(r.recovered_during_fault(), Some(false));
     assert!(r.settled);
-    assert_eq!(r.outcome, Outcome::ObjectiveMissed, "3.1s > 2.5s objective");
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed, "3.05s > 2.5s objective");
     // Settle ends once stable_for has passed after the revert.
-    assert_eq!(r.ended_at, ms(4100));
+    assert_eq!(r.ended_at, ms(4050));
 }
 
 #[tokio::test(start_paused = true)]
@@ -490,6 +491,65 @@ async fn never_recovering_after_revert_is_objective_missed_with_no_recovery_time
     assert_eq!(r.ended_at, ms(4000), "revert at 1s + settle_timeout 3s");
 }
 
+/// A probe whose answer takes `latency` to come back (what it reports is the state when it
+/// asked).
+struct Latent(FakeProbe, Duration);
+
+#[async_trait]
+impl Probe for Latent {
+    async fn check(&self) -> Check {
+        let c = self.0.check().await;
+        tokio::time::sleep(self.1).await;
+        c
+    }
+}
+
+/// Settle samples every probe as soon as the last revert ends, and again the moment the
+/// window could be complete: the verdict comes `stable_for` plus one probe round-trip after
+/// the last revert (plus one more round-trip when the system is only seen healthy after
+/// it), never up to a probe interval later.
+#[tokio::test(start_paused = true)]
+async fn settle_judges_stable_for_plus_one_round_trip_after_the_last_revert() {
+    let latency = ms(30);
+    // stable_for a whole number of intervals, and not: the probes' own ticks then miss the
+    // window's end by half an interval.
+    for stable_for in [ms(1000), ms(1500)] {
+        for heal_after in [Some(ms(1500)), None] {
+            let mut h = Harness::new(heal_after).fault("break", 2500, 0, &[]);
+            h.spec.probes[0].every = ms(1000);
+            h.spec.probes[0].timeout = ms(500);
+            h.spec.probes[0].probe = Arc::new(Latent(FakeProbe(h.sys.clone()), latency));
+            h.spec.stable_for = stable_for;
+            h.spec.within = ms(10_000);
+            let r = h.run().await;
+            let case = format!("stable_for {stable_for:?}, heal_after {heal_after:?}");
+            assert_eq!(r.outcome, Outcome::Passed, "{case}");
+            assert!(r.settled, "{case}");
+            assert!(r.time_to_detect().is_some(), "the fault was seen: {case}");
+            // The baseline takes one round-trip; the fault is injected right after it.
+            let last_revert = r.faults[0].reverted_at.unwrap();
+            assert_eq!(last_revert, latency + ms(2500), "{case}");
+            let verdict = match heal_after {
+                // Healthy when the revert ended: the window starts there.
+                Some(_) => last_revert + stable_for + latency,
+                // Seen healthy one round-trip after the revert (sampled at once, not at the
+                // next tick): the window starts there.
+                None => {
+                    assert_eq!(r.time_to_recover(), Some(last_revert + latency - r.t_inject.unwrap()), "{case}");
+                    // With stable_for a whole number of intervals, the probe's own tick (from
+                    // the sample taken at the revert) lands a round-trip earlier.
+                    if stable_for == ms(1000) {
+                        last_revert + stable_for + latency
+                    } else {
+                        last_revert + latency + stable_for + latency
+                    }
+                }
+            };
+            assert_eq!(r.ended_at, verdict, "{case}");
+        }
+    }
+}
+
 /// Passes until the instant given, then fails forever.
 struct FailAfter(Instant);
 
@@ -551,6 +611,91 @@ async fn an_alarm_watcher_aborts_but_never_counts_as_the_steady_state() {
     assert_eq!(h.undone(), ["break"]);
 }
 
+/// The emergency halt's watcher: clear until `from` (virtual time since it was built), then
+/// what `status` says.
+struct HaltAt {
+    start: tokio::time::Instant,
+    from: Duration,
+    status: crate::halt::Status,
+}
+
+#[async_trait]
+impl Probe for HaltAt {
+    async fn check(&self) -> Check {
+        let now = if self.start.elapsed() >= self.from { self.status.clone() } else { crate::halt::Status::Clear };
+        crate::halt::check(now)
+    }
+}
+
+fn halt_watch(from: Duration, status: crate::halt::Status) -> ProbeSpec {
+    ProbeSpec {
+        name: "halt".into(),
+        every: crate::halt::interval([ms(100)]),
+        timeout: ms(500),
+        probe: Arc::new(HaltAt { start: tokio::time::Instant::now(), from, status }),
+        steady: false,
+    }
+}
+
+/// A halt set mid-run aborts it at the watcher's first sample that sees it (the watcher
+/// reads every second here: the shortest probe interval, 100ms, raised to the 1 s floor),
+/// and every fault in place is reverted, newest first; the reason names the halt. An
+/// unreadable halt aborts the same way, saying why.
+#[tokio::test(start_paused = true)]
+async fn an_emergency_halt_aborts_the_run_and_reverts_every_fault() {
+    let halted = crate::halt::Status::Halted(crate::halt::Halt {
+        reason: "db migration".into(),
+        by: "arn:aws:iam::123456789012:user/maya".into(),
+        at: "2026-12-01T18:00:00Z".into(),
+    });
+    let unreadable = crate::halt::Status::Unreadable("ssm:GetParameter: AccessDeniedException: not allowed".into());
+    for (status, reason) in [
+        (
+            halted,
+            "emergency halt (`firedrill halt`): db migration (by arn:aws:iam::123456789012:user/maya at \
+             2026-12-01T18:00:00Z)",
+        ),
+        (
+            unreadable,
+            "could not read the emergency halt (/firedrill/halt): ssm:GetParameter: AccessDeniedException: not \
+             allowed (a halt that cannot be read aborts the run, since the lever is no longer watched)",
+        ),
+    ] {
+        // Two faults in place for 10s; the halt comes at 2.5s.
+        let mut h = Harness::new(None).fault("first", 10_000, 0, &[]).fault("second", 10_000, 200, &[]);
+        h.spec.probes.push(halt_watch(ms(2500), status));
+        h.spec.abort = vec![AbortRule::Halt { probe: 1, parameter: crate::halt::PARAMETER.into() }];
+        let r = h.run().await;
+        assert_eq!(r.outcome, Outcome::Aborted);
+        assert_eq!(r.abort_reason.as_deref(), Some(reason));
+        // The watcher samples at 1s, 2s, 3s: the 3s sample is the first to see it.
+        assert_eq!(r.faults[1].revert_started_at, Some(ms(3000)), "within one watcher interval");
+        assert!(r.faults.iter().all(|f| f.reverted_at.is_some()), "{:?}", r.faults);
+        assert_eq!(h.undone(), ["second", "first"], "newest first");
+        assert_eq!(r.precision, ms(100), "the watcher does not widen the precision bound");
+    }
+}
+
+/// A halt already set when a run starts (set between `plan`/prepare and the baseline):
+/// nothing is injected.
+#[tokio::test(start_paused = true)]
+async fn a_halt_set_before_injection_injects_nothing() {
+    let mut h = Harness::new(None).fault("break", 5000, 0, &[]);
+    h.spec.probes.push(halt_watch(ms(0), crate::halt::Status::Halted(crate::halt::Halt::parse("stop"))));
+    h.spec.abort = vec![AbortRule::Halt { probe: 1, parameter: crate::halt::PARAMETER.into() }];
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(
+        r.abort_reason.as_deref(),
+        Some(
+            "steady state did not hold before injection: emergency halt (`firedrill halt`): stop (by unknown at \
+             unknown)"
+        )
+    );
+    assert!(h.sys.lock().unwrap().injected.is_empty());
+    assert!(h.undone().is_empty());
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
     let mut h = Harness::new(None).fault("break", 5000, 0, &[]);
@@ -564,6 +709,10 @@ async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
     h.spec.abort = vec![AbortRule::Alarm { probe: 1, alarm: "latency".into() }];
     let r = h.run().await;
     assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(
+        r.abort_reason.as_deref(),
+        Some("steady state did not hold before injection: CloudWatch alarm `latency` is in ALARM (abort rule: alarm)")
+    );
     assert!(h.undone().is_empty());
     assert!(r.faults[0].inject_started_at.is_none());
 }

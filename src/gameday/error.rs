@@ -44,6 +44,10 @@ pub enum Error {
     /// lines not yet shown, one per reason (a contested lease is shown as it is found).
     #[error("{}", .0.join("\n"))]
     Refused(Vec<String>),
+    /// The emergency halt is set (or cannot be read) in the run's account and region;
+    /// nothing was touched.
+    #[error("{0}; nothing was touched")]
+    Halted(String),
     /// `plan` found refusals: the plan it printed lists them.
     #[error("the guards refuse this run (see the plan)")]
     PlanRefused,
@@ -69,6 +73,7 @@ impl Error {
             Error::Refused(_) | Error::PlanRefused => Exit::Refused,
             Error::Failed(_) | Error::Undelivered(_) => Exit::Error,
             Error::Unreverted(_) => Exit::RevertFailed,
+            Error::Halted(_) => Exit::NotStarted,
             Error::Run(outcome) => match outcome {
                 Outcome::Passed => Exit::Ok,
                 Outcome::ObjectiveMissed => Exit::ObjectiveMissed,
@@ -117,6 +122,7 @@ mod tests {
             (Error::Run(Outcome::ObjectiveMissed), 1),
             (Error::Run(Outcome::Aborted), 3),
             (Error::Run(Outcome::NotStarted), 4),
+            (Error::Halted("halted: x".into()), 4),
             (Error::Run(Outcome::RevertFailed), 5),
         ];
         for (e, code) in cases {

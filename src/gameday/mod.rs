@@ -54,6 +54,7 @@ pub async fn run(
     options: Options,
 ) -> Result<Finished, Error> {
     let session = session::open(state, &cleared, file).await?;
+    session::announce(shell, &session);
     // Lease the AWS resources before anything else touches them.
     let lease = match &cleared.aws {
         Some(connected) => {

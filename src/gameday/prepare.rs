@@ -31,6 +31,9 @@ pub struct Prepared {
     /// How to reach AWS (a run's reverts use them also for a scenario without AWS).
     pub aws_opts: AwsOpts,
     pub aws: Option<Connected>,
+    /// The emergency halt in the scenario's account and region (`None` without AWS: a
+    /// scenario without AWS ignores halts).
+    pub halt: Option<crate::halt::Status>,
 }
 
 /// A prepared drill that no guard refused: the only input a run's session accepts.
@@ -50,7 +53,7 @@ pub fn load(file: &Path) -> Result<Drill, Error> {
 pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option<u64>) -> Result<Prepared, Error> {
     let s = &drill.loaded.scenario;
     let aws_opts = opts.clone();
-    let Some(env) = &s.environment else { return Ok(Prepared { drill, aws_opts, aws: None }) };
+    let Some(env) = &s.environment else { return Ok(Prepared { drill, aws_opts, aws: None, halt: None }) };
     let aws = Aws::connect(opts, Some(&env.region))
         .await
         .map_err(|e| Error::Failed(format!("cannot set up AWS access: {e}")))?;
@@ -64,7 +67,8 @@ pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option
             res.refusals.extend(crate::faults::preflight(f, &res));
         }
     }
-    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))) })
+    let halt = crate::halt::status(&aws).await;
+    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))), halt: Some(halt) })
 }
 
 impl Prepared {
@@ -77,13 +81,31 @@ impl Prepared {
         self.resolution().map_or(&[][..], |r| r.refusals.as_slice())
     }
 
-    /// The plan, for people (see [`crate::plan::render`]).
+    /// The plan, for people (see [`crate::plan::render`]), and the halt when it blocks.
     pub fn render(&self) -> String {
-        crate::plan::render(&self.drill.loaded, self.resolution())
+        let mut plan = crate::plan::render(&self.drill.loaded, self.resolution());
+        if let Some(why) = self.halted() {
+            let then = match self.halt {
+                Some(crate::halt::Status::Halted(_)) => "while the halt is set (`firedrill unhalt` clears it)",
+                _ => "until the halt can be read (ssm:GetParameter on /firedrill/halt)",
+            };
+            plan.push_str(&format!("\n{why}\nNothing will be injected {then}.\n"));
+        }
+        plan
     }
 
-    /// The guards' verdict: a run may go on only if none refused.
+    /// Why the emergency halt blocks a run (`halted: REASON (by … at …)`, or that it could
+    /// not be read); `None` when it does not.
+    pub fn halted(&self) -> Option<String> {
+        self.halt.as_ref().and_then(crate::halt::Status::blocks)
+    }
+
+    /// The guards' verdict: a run may go on only if none refused — and no emergency halt
+    /// is set (or unreadable) in its account and region.
     pub fn clear(self) -> Result<Cleared, Error> {
+        if let Some(why) = self.halted() {
+            return Err(Error::Halted(why));
+        }
         if self.refusals().is_empty() {
             return Ok(Cleared(self));
         }

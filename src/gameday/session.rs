@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use super::{Cleared, Error};
 use crate::state::journal::{Entry, Journal, Sink};
 use crate::state::{RunDir, StateDir};
+use crate::util::console::Console;
 
 /// A run that exists on disk: nothing is touched yet.
 pub struct Session {
@@ -37,6 +38,15 @@ pub async fn open(state: &StateDir, cleared: &Cleared, file: &Path) -> Result<Se
         })
         .map_err(|e| Error::Failed(format!("cannot write the journal, nothing was injected: {e}")))?;
     Ok(Session { run, journal, started_at, scenario_file, _lock: lock })
+}
+
+/// Says which run this is and where its state is, as soon as it exists and before anything
+/// is touched: a job killed mid-run (a cancelled CI job, SIGKILL) has already logged what
+/// `firedrill recover` and `firedrill report` need. With `--log-format json` it is the
+/// `run_started` event, with `run_id` and `run_dir`.
+pub fn announce(shell: &Console, session: &Session) {
+    let (id, dir) = (&session.run.id, session.run.path.display().to_string());
+    shell.status_event("Started", format!("run {id} in {dir}"), "run_started", &[("run_id", id), ("run_dir", &dir)]);
 }
 
 /// Takes the lock of a run directory this process just created. Nobody else can own it,

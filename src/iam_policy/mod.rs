@@ -78,6 +78,8 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
     for name in s.abort.iter().filter_map(|r| r.alarm.as_deref()) {
         out.push(crate::probes::cloudwatch_alarm::read_alarm(name));
     }
+    // Every AWS run watches the emergency halt like a stop condition.
+    out.push(crate::halt::read_statement());
     // One statement per purpose, its actions and resources merged and sorted; a
     // statement without resources (a fault kind without a target of that type) has
     // nothing to act on.
@@ -258,6 +260,7 @@ recovery: {{ within: 1m }}
                 "ListRoles",
                 "ReadAlarms",
                 "ReadGroups",
+                "ReadHalt",
                 "ReadInstances",
                 "ReadRoles",
                 "ReadSubnets",
@@ -428,6 +431,9 @@ recovery: { within: 1m }
                     format!("arn:{pt}:cloudwatch:{r}:{a}:alarm:shop-latency")
                 ])
             );
+            // The emergency halt, read by every AWS run.
+            assert_eq!(arns("ReadHalt"), both(&|a| vec![format!("arn:{pt}:ssm:{r}:{a}:parameter/firedrill/halt")]));
+            assert_eq!(statement(&p, "ReadHalt")["Action"], json!(["ssm:GetParameter"]));
             // A named role or user, with or without a path; IAM ARNs have no region.
             assert_eq!(
                 arns("RevokeRoleSessions"),

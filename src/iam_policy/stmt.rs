@@ -20,6 +20,8 @@ pub enum Res {
     Role(String),
     User(String),
     Alarm(String),
+    /// An SSM parameter, by name (`/firedrill/halt`).
+    Parameter(String),
 }
 
 impl Res {
@@ -35,7 +37,8 @@ impl Res {
             | (Db(a), Db(b))
             | (Role(a), Role(b))
             | (User(a), User(b))
-            | (Alarm(a), Alarm(b)) => name(a, b),
+            | (Alarm(a), Alarm(b))
+            | (Parameter(a), Parameter(b)) => name(a, b),
             _ => false,
         }
     }
@@ -60,6 +63,7 @@ impl Res {
             Res::Role(n) => iam("role", n),
             Res::User(n) => iam("user", n),
             Res::Alarm(n) => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{n}")],
+            Res::Parameter(n) => vec![format!("arn:{p}:ssm:{r}:{a}:parameter/{}", n.trim_start_matches('/'))],
         }
     }
 }

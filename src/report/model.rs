@@ -206,7 +206,9 @@ impl Report {
 
     pub fn new(meta: RunMeta, scenario: &Scenario, record: &RunRecord) -> Report {
         let probes = &scenario.steady_state;
-        let samples = |list: &[Sample]| list.iter().map(|s| sample(s, probes)).collect();
+        // The watchers (alarm stop conditions, the emergency halt) come after the probes.
+        let names = probe_names(scenario);
+        let samples = |list: &[Sample]| list.iter().map(|s| sample(s, &names)).collect();
         Report {
             report_version: REPORT_VERSION,
             firedrill_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -287,9 +289,18 @@ fn probe(i: usize, p: &ProbeConfig, record: &RunRecord) -> ProbeReport {
     }
 }
 
-fn sample(s: &Sample, probes: &[ProbeConfig]) -> SampleReport {
+/// The name of each probe of a run, in the order `plan::spec` makes them (and so by the
+/// index its samples carry): the scenario's probes, then `alarm:NAME` per `alarm` abort
+/// rule, then, for a scenario with AWS, the emergency halt's watcher `halt`.
+pub(crate) fn probe_names(s: &Scenario) -> Vec<String> {
+    let alarms = s.abort.iter().filter_map(|r| r.alarm.as_ref()).map(|a| format!("alarm:{a}"));
+    let halt = s.environment.as_ref().map(|_| "halt".to_string());
+    s.steady_state.iter().map(|p| p.name.clone()).chain(alarms).chain(halt).collect()
+}
+
+fn sample(s: &Sample, names: &[String]) -> SampleReport {
     SampleReport {
-        probe: probes.get(s.probe).map_or_else(|| format!("#{}", s.probe), |p| p.name.clone()),
+        probe: names.get(s.probe).cloned().unwrap_or_else(|| format!("#{}", s.probe)),
         t_ms: ms(s.at),
         ok: s.ok,
         latency_ms: ms(s.latency),

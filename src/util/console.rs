@@ -68,6 +68,27 @@ impl Console {
         }
     }
 
+    /// A progress line that is also a named event: with `--log-format json` its object
+    /// carries `"event": event` and each of `fields` (values made terminal-safe), so a log
+    /// reader finds it without parsing the message.
+    pub fn status_event(&self, verb: &str, msg: impl Display, event: &str, fields: &[(&str, &str)]) {
+        if self.quiet {
+            return;
+        }
+        let msg = msg.to_string();
+        match self.format {
+            LogFormat::Text => self.line(Level::Info, verb, &msg, "1;32"),
+            LogFormat::Json => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("event".into(), event.into());
+                for (k, v) in fields {
+                    extra.insert((*k).into(), terminal_safe(v, false).into_owned().into());
+                }
+                self.json_with(Level::Info, verb, &msg, extra);
+            }
+        }
+    }
+
     pub fn warn(&self, msg: impl Display) {
         self.line(Level::Warn, "warning", &msg.to_string(), "1;33");
     }
@@ -111,11 +132,18 @@ impl Console {
     }
 
     fn json(&self, level: Level, verb: &str, msg: &str) {
+        self.json_with(level, verb, msg, serde_json::Map::new());
+    }
+
+    fn json_with(&self, level: Level, verb: &str, msg: &str, extra: serde_json::Map<String, serde_json::Value>) {
         let msg = &terminal_safe(msg, true);
         let ts = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         let mut obj = serde_json::json!({ "ts": ts, "level": level.as_str(), "message": msg });
         if !verb.is_empty() && level == Level::Info {
             obj["status"] = serde_json::Value::String(verb.to_string());
+        }
+        for (k, v) in extra {
+            obj[k] = v;
         }
         let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(w, "{obj}");
@@ -238,6 +266,30 @@ mod tests {
                 assert!(!out.contains("\\u001b") && !out.contains("\\u0007"), "{out}");
             }
         }
+    }
+
+    #[test]
+    fn a_status_event_is_a_line_in_text_and_carries_its_fields_in_json() {
+        let buf = Buf::default();
+        let shell = Console::to_writer(Box::new(buf.clone()), LogFormat::Json);
+        shell.status_event(
+            "Started",
+            "run r1 in /s/runs/r1",
+            "run_started",
+            &[("run_id", "r1"), ("run_dir", "/s/\x1b[2Jr1")],
+        );
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["event"], "run_started", "{out}");
+        assert_eq!(v["status"], "Started", "{out}");
+        assert_eq!(v["run_id"], "r1", "{out}");
+        assert_eq!(v["message"], "run r1 in /s/runs/r1", "{out}");
+        no_controls(&out);
+        let buf = Buf::default();
+        let shell = Console::to_writer(Box::new(buf.clone()), LogFormat::Text);
+        shell.status_event("Started", "run r1 in /s/runs/r1", "run_started", &[("run_id", "r1")]);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out, "     Started run r1 in /s/runs/r1\n");
     }
 
     #[test]

@@ -333,6 +333,52 @@ fn second_signal_during_the_revert_does_not_skip_it() {
     assert_step_reverted_once(&read_journal(&out.run_dir()), "run");
 }
 
+/// A run killed outright (a cancelled CI job, the OOM killer) has already said, on stderr,
+/// which run it is and where its state is — as a status line, and as the `run_started`
+/// event with `--log-format json` — before anything was injected.
+#[test]
+fn a_killed_runs_log_already_names_its_run_id_and_directory() {
+    for json in [false, true] {
+        let web = WebService::start(Heal::Never);
+        let sandbox = Sandbox::new();
+        let file = Scenario { fault_duration: "20s", ..Default::default() }.write(&sandbox, &web);
+        let format = if json { "json" } else { "text" };
+        let mut running = sandbox.spawn(&["--log-format", format, "run", "--yes", &file]);
+        sandbox.wait_for_journal("done", WAIT);
+        running.kill();
+        let out = running.wait();
+        assert_eq!(out.code(), None, "killed by SIGKILL\n{out}");
+        let run_dir = sandbox.only_run_dir();
+        let run_id = run_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let dir = run_dir.display().to_string();
+        let injecting = out.stderr.find("Injecting").unwrap_or_else(|| panic!("no Injecting line\n{out}"));
+        if json {
+            let started: Vec<Value> = out
+                .stderr
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|v| v["event"] == "run_started")
+                .collect();
+            assert_eq!(started.len(), 1, "{out}");
+            assert_eq!(started[0]["run_id"], run_id.as_str(), "{out}");
+            assert_eq!(started[0]["run_dir"], dir.as_str(), "{out}");
+            let at = out.stderr.find("run_started").unwrap_or_default();
+            assert!(at < injecting, "run_started before the first injection\n{out}");
+        } else {
+            let line = out
+                .stderr
+                .lines()
+                .find(|l| l.trim_start().starts_with("Started "))
+                .unwrap_or_else(|| panic!("no Started line\n{out}"));
+            assert!(line.contains(&run_id) && line.contains(&dir), "{line}\n{out}");
+            assert!(out.stderr.find(line).unwrap_or_default() < injecting, "{out}");
+        }
+        // What the log named is what `recover` needs.
+        sandbox.run(&["recover", &run_id]).assert_exit(0);
+        assert!(web.is_healthy());
+    }
+}
+
 #[test]
 fn sigkill_mid_fault_leaves_the_fault_for_recover_which_reverts_it_once() {
     let web = WebService::start(Heal::Never);

@@ -19,6 +19,8 @@
 //! - [`crash`]: the process dies at every fail point of every AWS fault; `recover` puts
 //!   moto back. Needs `cargo test --features failpoints`; without it one test fails and
 //!   says so.
+//! - [`halt`]: the emergency halt (`firedrill halt`/`unhalt`) against moto: concurrent
+//!   runs abort and revert, new runs are refused, an unreadable halt blocks and aborts.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
 //!   (parliament, pinned, from the test venv).
 //!
@@ -42,6 +44,7 @@ mod crash {
     }
 }
 mod gameday;
+mod halt;
 mod html;
 mod iam_lint;
 mod lease;
