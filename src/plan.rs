@@ -87,9 +87,9 @@ pub fn longest_run(s: &Scenario) -> Duration {
     faults.saturating_add(s.recovery.settle_timeout.0)
 }
 
-/// What a run of `l` would do, for people; with the resolved targets and the guards'
-/// verdict when the scenario uses AWS.
-pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
+/// What a run of `l` would do, for people; with the resolved targets, the guards' verdict
+/// and the `warnings` (a stop-condition alarm in ALARM, say) when the scenario uses AWS.
+pub fn render(l: &Loaded, res: Option<&Resolution>, warnings: &[String]) -> String {
     let s = &l.scenario;
     let mut o = String::new();
     let _ = writeln!(o, "Scenario {} ({})", s.name, l.file.display());
@@ -174,6 +174,12 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
             for why in &r.refusals {
                 let _ = writeln!(o, "  - {why}");
             }
+        }
+    }
+    if !warnings.is_empty() {
+        let _ = writeln!(o, "\nWarnings:");
+        for w in warnings {
+            let _ = writeln!(o, "  - {w}");
         }
     }
     o

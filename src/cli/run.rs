@@ -44,6 +44,9 @@ pub async fn run(shell: Arc<Shell>, state: &StateDir, aws_opts: &AwsOpts, args: 
         Some(Err(e)) => return Err(Error::Usage(format!("--revert-deadline: {e}"))),
     };
     let prepared = gameday::prepare(&shell, drill, aws_opts, args.seed).await?;
+    for w in &prepared.warnings {
+        shell.warn(w);
+    }
     if !prepared.refusals().is_empty() {
         crate::shell::stderr(&prepared.render());
     }
@@ -128,9 +131,14 @@ fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {
         Outcome::Aborted => {
             shell.warn(format!("aborted and reverted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")))
         }
-        Outcome::NotStarted => {
-            shell.warn(format!("not started: {}", r.abort_reason.as_deref().unwrap_or("baseline failed")))
-        }
+        Outcome::NoImpact => shell.warn(format!(
+            "no impact: every fault was reverted, but no probe ever failed, so recovery (objective {}) was not tested",
+            ms(r.objective)
+        )),
+        Outcome::Blocked => shell.warn(format!(
+            "blocked, nothing was injected: {}",
+            r.abort_reason.as_deref().unwrap_or("the baseline failed")
+        )),
         Outcome::RevertFailed => {
             shell.print(Level::Error, "");
             shell.print(Level::Error, "!!! REVERT FAILED: A HUMAN MUST ACT. These side effects are STILL IN PLACE:");

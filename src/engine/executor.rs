@@ -784,7 +784,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     let rel = move |i: Instant| i.saturating_duration_since(t0);
     let precision = spec.probes.iter().filter(|p| p.steady).map(|p| p.every).max().unwrap_or_default();
     let mut record = RunRecord {
-        outcome: Outcome::NotStarted,
+        outcome: Outcome::Blocked,
         abort_reason: None,
         baseline: Vec::new(),
         samples: Vec::new(),
@@ -820,13 +820,20 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     env.observer.event(&Event::Baseline { ok: baseline_ok });
     record.baseline = baseline;
     if !baseline_ok {
-        let failing: Vec<String> = record
-            .baseline
-            .iter()
-            .filter(|s| !s.ok)
-            .map(|s| format!("{} ({})", spec.probes[s.probe].name, s.detail))
-            .collect();
-        record.abort_reason = Some(format!("steady state did not hold before injection: {}", failing.join(", ")));
+        // Blocked: by the steady state, by a stop condition (an alarm watcher), or both.
+        let failing = |steady: bool| -> Vec<String> {
+            let failing = record.baseline.iter().filter(|s| !s.ok && spec.probes[s.probe].steady == steady);
+            failing.map(|s| format!("{} ({})", spec.probes[s.probe].name, s.detail)).collect()
+        };
+        let (steady, gates) = (failing(true), failing(false));
+        let mut why = Vec::new();
+        if !steady.is_empty() {
+            why.push(format!("steady state did not hold before injection: {}", steady.join(", ")));
+        }
+        if !gates.is_empty() {
+            why.push(format!("a stop condition was not clear before injection: {}", gates.join(", ")));
+        }
+        record.abort_reason = Some(why.join("; "));
         release_now(&spec, &env, &mut record).await;
         record.ended_at = rel(Instant::now());
         return record;

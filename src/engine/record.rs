@@ -18,14 +18,22 @@ pub struct Sample {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Recovered within the objective and every fault reverted.
+    /// The objective was met and every fault reverted: recovered within `within` after a
+    /// visible impact, or (`sustain`) no probe failed at all.
     Passed,
-    /// Every fault reverted, but recovery was slower than the objective or never came.
+    /// Every fault reverted, but recovery was slower than the objective or never came, or
+    /// (`sustain`) a probe failed.
     ObjectiveMissed,
+    /// A recover objective, every fault reverted, but no probe ever failed: the faults had
+    /// no visible impact, so recovery was not tested.
+    NoImpact,
     /// An abort rule, a signal or an error stopped the run; every fault reverted.
     Aborted,
-    /// The steady state did not hold before injection; nothing was injected.
-    NotStarted,
+    /// Nothing was injected: the steady state did not hold before injection, or a
+    /// stop-condition alarm was in ALARM or could not be read. Reports written before this
+    /// outcome had its name say `not_started`; they still read as `blocked`.
+    #[serde(alias = "not_started")]
+    Blocked,
     /// At least one fault could not be reverted: a human must act.
     RevertFailed,
 }
@@ -35,8 +43,9 @@ impl Outcome {
         match self {
             Outcome::Passed => "passed",
             Outcome::ObjectiveMissed => "objective_missed",
+            Outcome::NoImpact => "no_impact",
             Outcome::Aborted => "aborted",
-            Outcome::NotStarted => "not_started",
+            Outcome::Blocked => "blocked",
             Outcome::RevertFailed => "revert_failed",
         }
     }

@@ -326,7 +326,7 @@ async fn failed_baseline_injects_nothing() {
     let h = Harness::new(None).fault("break", 1000, 0, &[]);
     h.sys.lock().unwrap().down_from_start = true;
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert!(h.sys.lock().unwrap().injected.is_empty());
     assert!(h.journal.entries().is_empty(), "nothing journaled: {:?}", h.journal.entries());
     assert!(r.abort_reason.unwrap().contains("web (down)"));
@@ -511,7 +511,7 @@ async fn a_hanging_probe_is_a_failing_sample_not_a_hang() {
         steady: true,
     });
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert_eq!(r.baseline[1].detail, "timed out after 50ms");
 }
 
@@ -563,9 +563,14 @@ async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
     });
     h.spec.abort = vec![AbortRule::Alarm { probe: 1, alarm: "latency".into() }];
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert!(h.undone().is_empty());
     assert!(r.faults[0].inject_started_at.is_none());
+    assert_eq!(
+        r.abort_reason.as_deref(),
+        Some("a stop condition was not clear before injection: alarm:latency (ALARM)"),
+        "named as a stop condition, not as the steady state"
+    );
 }
 
 /// A small deterministic generator for the property tests below.
@@ -855,7 +860,7 @@ async fn holds_are_released_on_abort_and_when_nothing_was_injected() {
     let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
     h.sys.lock().unwrap().down_from_start = true;
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert_eq!(h.undone(), ["(lease)"]);
 
     let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
@@ -911,7 +916,7 @@ mod state {
 
     fn record(h: &Harness) -> RunRecord {
         RunRecord {
-            outcome: Outcome::NotStarted,
+            outcome: Outcome::Blocked,
             abort_reason: None,
             baseline: vec![],
             samples: vec![],

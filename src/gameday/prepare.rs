@@ -31,6 +31,9 @@ pub struct Prepared {
     /// How to reach AWS (a run's reverts use them also for a scenario without AWS).
     pub aws_opts: AwsOpts,
     pub aws: Option<Connected>,
+    /// What the operator should know before a run that is not a refusal: a stop-condition
+    /// alarm already in ALARM, or one that could not be read (the run would be blocked).
+    pub warnings: Vec<String>,
 }
 
 /// A prepared drill that no guard refused: the only input a run's session accepts.
@@ -50,7 +53,7 @@ pub fn load(file: &Path) -> Result<Drill, Error> {
 pub async fn prepare(shell: &Shell, drill: Drill, opts: &AwsOpts, seed: Option<u64>) -> Result<Prepared, Error> {
     let s = &drill.loaded.scenario;
     let aws_opts = opts.clone();
-    let Some(env) = &s.environment else { return Ok(Prepared { drill, aws_opts, aws: None }) };
+    let Some(env) = &s.environment else { return Ok(Prepared { drill, aws_opts, aws: None, warnings: Vec::new() }) };
     let aws = Aws::connect(opts, Some(&env.region))
         .await
         .map_err(|e| Error::Failed(format!("cannot set up AWS access: {e}")))?;
@@ -64,7 +67,35 @@ pub async fn prepare(shell: &Shell, drill: Drill, opts: &AwsOpts, seed: Option<u
             res.refusals.extend(crate::faults::preflight(f, &res));
         }
     }
-    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))) })
+    let warnings = gate_alarms(&aws, s, &mut res.refusals).await;
+    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))), warnings })
+}
+
+/// Reads each stop-condition alarm (`abort: - alarm: NAME`) before anything is touched. An
+/// alarm that does not exist is a refusal: the stop condition could never be watched (a
+/// typo in its name, say). One in ALARM, or that cannot be read, is a warning: a run would
+/// be blocked by it before injection (it is read again there), and the plan says so.
+async fn gate_alarms(aws: &Aws, s: &crate::scenario::Scenario, refusals: &mut Vec<String>) -> Vec<String> {
+    let mut names: Vec<&str> = s.abort.iter().filter_map(|r| r.alarm.as_deref()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut warnings = Vec::new();
+    for name in names {
+        match aws.alarm_state(name).await {
+            Ok(Some(state)) if state == "ALARM" => warnings.push(format!(
+                "stop-condition alarm `{name}` is in ALARM now: a run would be blocked before injection (exit 4) until it is OK"
+            )),
+            Ok(Some(_)) => {}
+            Ok(None) => refusals.push(format!(
+                "stop-condition alarm `{name}` does not exist in {}: the stop condition could never be watched",
+                aws.region()
+            )),
+            Err(e) => warnings.push(format!(
+                "could not read stop-condition alarm `{name}`: {e}; a run would be blocked before injection (exit 4) unless it can be read then"
+            )),
+        }
+    }
+    warnings
 }
 
 impl Prepared {
@@ -79,7 +110,7 @@ impl Prepared {
 
     /// The plan, for people (see [`crate::plan::render`]).
     pub fn render(&self) -> String {
-        crate::plan::render(&self.drill.loaded, self.resolution())
+        crate::plan::render(&self.drill.loaded, self.resolution(), &self.warnings)
     }
 
     /// The guards' verdict: a run may go on only if none refused.

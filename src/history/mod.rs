@@ -28,7 +28,7 @@ pub struct Row {
     /// When the run started (RFC 3339, UTC); from the journal or the run id when the run
     /// has no report.
     pub started_at: Option<String>,
-    /// The report's outcome (`passed`, `objective_missed`, `aborted`, `not_started`,
+    /// The report's outcome (`passed`, `objective_missed`, `aborted`, `blocked`, `no_impact`,
     /// `revert_failed`), or, for a run without a readable report: `running`, `crashed`,
     /// `finished` (the journal says it ended, but it wrote no report) or `unreadable`.
     pub outcome: String,

@@ -159,8 +159,15 @@ fn verdict(o: Outcome) -> (&'static str, &'static str) {
         Outcome::ObjectiveMissed => {
             ("OBJECTIVE MISSED", "Every fault was reverted, but recovery missed the objective.")
         }
+        Outcome::NoImpact => (
+            "NO IMPACT",
+            "Every fault was reverted, but no probe ever failed: the faults had no visible impact, so recovery was not tested.",
+        ),
         Outcome::Aborted => ("ABORTED", "The run was stopped early; every fault was reverted."),
-        Outcome::NotStarted => ("NOT STARTED", "The steady state did not hold before injection; nothing was injected."),
+        Outcome::Blocked => (
+            "BLOCKED",
+            "Nothing was injected: the steady state did not hold before injection, or a stop-condition alarm was in ALARM or unreadable.",
+        ),
         Outcome::RevertFailed => ("REVERT FAILED", "A side effect could not be undone: a human must act now."),
     }
 }
@@ -245,10 +252,10 @@ fn measures(o: &mut String, r: &Report) {
     };
     let settled = match r.outcome {
         _ if r.settled => format!("held for {}", duration(r.stable_for_ms)),
-        Outcome::NotStarted => "—".into(),
+        Outcome::Blocked => "—".into(),
         Outcome::Aborted => "not checked (aborted)".into(),
         Outcome::RevertFailed => "not checked (revert failed)".into(),
-        Outcome::Passed | Outcome::ObjectiveMissed => "did not hold in time".into(),
+        Outcome::Passed | Outcome::ObjectiveMissed | Outcome::NoImpact => "did not hold in time".into(),
     };
     let cards = [
         ("time-to-recover", "Time to recover", recover, recover_note, recover_class),

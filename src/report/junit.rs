@@ -87,7 +87,7 @@ fn xml(s: &str) -> String {
 }
 
 fn baseline(r: &Report) -> Case {
-    let verdict = if r.outcome == Outcome::NotStarted {
+    let verdict = if r.outcome == Outcome::Blocked {
         let failing = r.baseline.iter().filter(|s| !s.ok).map(|s| format!("{}: {}", s.probe, s.detail));
         Verdict::Fail {
             message: "the steady state did not hold before injection: nothing was injected".into(),
@@ -103,7 +103,7 @@ fn baseline(r: &Report) -> Case {
 
 fn recovery(r: &Report) -> Case {
     let objective = duration(r.objective_ms);
-    let verdict = if r.outcome == Outcome::NotStarted {
+    let verdict = if r.outcome == Outcome::Blocked {
         Verdict::Skip("nothing was injected: the steady state did not hold before injection".into())
     } else if r.objective_met {
         Verdict::Pass

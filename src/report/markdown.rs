@@ -124,8 +124,9 @@ fn verdict(o: Outcome) -> &'static str {
     match o {
         Outcome::Passed => "✅ passed",
         Outcome::ObjectiveMissed => "❌ objective missed",
+        Outcome::NoImpact => "➖ no impact",
         Outcome::Aborted => "⚠️ aborted",
-        Outcome::NotStarted => "⏸ not started",
+        Outcome::Blocked => "⏸ blocked",
         Outcome::RevertFailed => "🚨 REVERT FAILED",
     }
 }
@@ -282,10 +283,10 @@ fn measures(o: &mut Vec<String>, r: &Report) {
     };
     let settled = match r.outcome {
         _ if r.settled => format!("yes, for {}", duration(r.stable_for_ms)),
-        Outcome::NotStarted => "—".into(),
+        Outcome::Blocked => "—".into(),
         Outcome::Aborted => "not checked: the run was aborted".into(),
         Outcome::RevertFailed => "not checked: a revert failed".into(),
-        Outcome::Passed | Outcome::ObjectiveMissed => "no, not within the settle timeout".into(),
+        Outcome::Passed | Outcome::ObjectiveMissed | Outcome::NoImpact => "no, not within the settle timeout".into(),
     };
     o.extend([
         "| Measure | Value |".to_string(),
@@ -360,7 +361,7 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
     o.push(String::new());
     o.extend(events.into_iter().map(|(t, text)| format!("- `{}` {text}", at(t))));
     // The record has no abort time: the abort is listed untimed, before the end.
-    if let (Some(reason), false) = (&r.abort_reason, r.outcome == Outcome::NotStarted) {
+    if let (Some(reason), false) = (&r.abort_reason, r.outcome == Outcome::Blocked) {
         o.push(format!("- ⚠️ aborted: {}", esc(reason)));
     }
     o.push(format!("- `{}` end: {}", at(r.duration_ms), r.outcome.as_str()));

@@ -149,7 +149,7 @@ fn revert_failed() -> RunRecord {
     }
 }
 
-fn not_started() -> RunRecord {
+fn blocked() -> RunRecord {
     RunRecord {
         abort_reason: Some("steady state did not hold before injection: web (connection refused)".into()),
         baseline: vec![sample(0, 8, false, "connection refused"), sample(1, 5, false, "connection refused")],
@@ -157,7 +157,7 @@ fn not_started() -> RunRecord {
         t_inject: None,
         last_revert_started_at: None,
         ended_at: ms(20),
-        ..record(Outcome::NotStarted)
+        ..record(Outcome::Blocked)
     }
 }
 
@@ -166,7 +166,7 @@ fn report(r: &RunRecord) -> Report {
 }
 
 fn runs() -> [(&'static str, RunRecord); 4] {
-    [("passed", passed()), ("aborted", aborted()), ("revert_failed", revert_failed()), ("not_started", not_started())]
+    [("passed", passed()), ("aborted", aborted()), ("revert_failed", revert_failed()), ("blocked", blocked())]
 }
 
 #[test]
@@ -175,7 +175,7 @@ fn markdown_snapshots() {
         include_str!("snapshots/passed.md"),
         include_str!("snapshots/aborted.md"),
         include_str!("snapshots/revert_failed.md"),
-        include_str!("snapshots/not_started.md"),
+        include_str!("snapshots/blocked.md"),
     ];
     for ((name, r), want) in runs().into_iter().zip(expected) {
         assert_eq!(markdown::render(&report(&r)), want, "snapshots/{name}.md");
@@ -188,7 +188,7 @@ fn junit_snapshots() {
         include_str!("snapshots/passed.xml"),
         include_str!("snapshots/aborted.xml"),
         include_str!("snapshots/revert_failed.xml"),
-        include_str!("snapshots/not_started.xml"),
+        include_str!("snapshots/blocked.xml"),
     ];
     for ((name, r), want) in runs().into_iter().zip(expected) {
         assert_eq!(junit::render(&report(&r)), want, "snapshots/{name}.xml");
@@ -238,9 +238,11 @@ fn json_round_trips() {
 
 #[test]
 fn json_uses_stable_names_and_nulls() {
-    let v = serde_json::to_value(report(&not_started())).unwrap();
+    let v = serde_json::to_value(report(&blocked())).unwrap();
     assert_eq!(v["report_version"], 1);
-    assert_eq!(v["outcome"], "not_started");
+    assert_eq!(v["outcome"], "blocked");
+    // Reports written before the outcome was called `blocked` still read.
+    assert_eq!(serde_json::from_value::<Outcome>(json!("not_started")).unwrap(), Outcome::Blocked);
     assert_eq!(v["started_at"], "2026-11-18T11:06:40.000Z");
     assert_eq!(v["ended_at"], "2026-11-18T11:06:40.020Z");
     assert_eq!(v["duration_ms"], 20);
@@ -789,7 +791,7 @@ fn html_renders_odd_runs_without_panicking() {
     }
     // No checks at all, a zero-length run, a sample of a probe the report does not list,
     // no probes and no faults, a fault that never started next to one never reverted.
-    let mut r = report(&not_started());
+    let mut r = report(&blocked());
     r.baseline.clear();
     r.samples.clear();
     r.duration_ms = 0;
@@ -804,7 +806,7 @@ fn html_renders_odd_runs_without_panicking() {
     r.samples.clear();
     odd.push(("nothing".into(), r));
     let mut r = report(&revert_failed());
-    r.faults.push(FaultReport { name: "later".into(), ..report(&not_started()).faults[0].clone() });
+    r.faults.push(FaultReport { name: "later".into(), ..report(&blocked()).faults[0].clone() });
     r.faults[0].revert_started_at_ms = None;
     odd.push(("never reverted".into(), r));
     let mut r = report(&passed());
@@ -821,11 +823,11 @@ fn html_renders_odd_runs_without_panicking() {
         let _ = outline(svg);
     }
 
-    // not_started: the faults are listed as not injected, with no span and no markers.
-    let page = html::render(&report(&not_started()));
+    // blocked: the faults are listed as not injected, with no span and no markers.
+    let page = html::render(&report(&blocked()));
     let svg = timeline_of(&page);
     assert!(svg.contains("not injected") && !svg.contains("fault-span") && !svg.contains("class=\"marker"));
-    assert!(page.contains("NOT STARTED") && page.contains("nothing to revert"));
+    assert!(page.contains("BLOCKED") && page.contains("nothing to revert"));
 
     // revert_failed: a broken span to the end of the run, and the still-broken table first.
     let page = html::render(&report(&revert_failed()));

@@ -574,3 +574,77 @@ fn no_credentials_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("no usable AWS credentials"), "{stderr}");
 }
+
+/// Nothing is injected while the system is not ready for a drill, and the run says so
+/// with its own exit code (4, `blocked`): a stop-condition alarm already in ALARM, and a
+/// steady state that does not hold, each block the run before any fault is journaled, and
+/// moto is left as it was. `plan` does not call the guards passed without naming the
+/// alarm in ALARM, and refuses a stop-condition alarm that does not exist (exit 7).
+#[test]
+fn an_alarm_in_alarm_or_an_unhealthy_steady_state_blocks_the_run_and_plan_says_so() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let with_gate = |alarm: &str| {
+        scenario(WEB, "    ec2_stop_instances: { target: web }", "1s")
+            .replace("recovery:", &format!("abort:\n  - alarm: {alarm}\nrecovery:"))
+    };
+    let faults_journaled = |dir: &std::path::Path| {
+        read_journal(dir).iter().filter(|e| e["event"] == "intent" && e["fault"] == "f").count()
+    };
+
+    // The gate alarm is in ALARM: plan warns beside "Guards: passed"; the run is blocked.
+    moto.boto("cw.set_alarm_state(AlarmName='shop-latency', StateValue='ALARM', StateReason='firedrill test')");
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("gated", &with_gate("shop-latency"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "a warning, not a refusal\n{plan}");
+    assert!(plan.stdout.contains("Guards: passed"), "{plan}");
+    assert!(
+        plan.stdout.contains(
+            "Warnings:\n  - stop-condition alarm `shop-latency` is in ALARM now: a run would be blocked before injection (exit 4)"
+        ),
+        "{plan}"
+    );
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(4), "blocked\n{done}");
+    assert!(done.stderr.contains("stop-condition alarm `shop-latency` is in ALARM now"), "{done}");
+    let dir = sb.only_run_dir();
+    let report = read_report(&dir);
+    assert_eq!(report["outcome"], "blocked", "{report}");
+    assert_eq!(
+        report["abort_reason"], "a stop condition was not clear before injection: alarm:shop-latency (ALARM)",
+        "{report}"
+    );
+    assert_eq!(faults_journaled(&dir), 0, "no fault was even journaled");
+    assert_eq!(report["t_inject_ms"], Value::Null);
+    assert_eq!(moto.snapshot(), before, "nothing touched (the lease was released)");
+
+    // The gate is clear again, but the steady state (the shop-5xx alarm) does not hold.
+    moto.boto("cw.set_alarm_state(AlarmName='shop-latency', StateValue='OK', StateReason='firedrill test')");
+    moto.boto("cw.set_alarm_state(AlarmName='shop-5xx', StateValue='ALARM', StateReason='firedrill test')");
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("unhealthy", &with_gate("shop-latency"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+    assert!(!plan.stdout.contains("Warnings:"), "the gate is clear\n{plan}");
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(4), "blocked\n{done}");
+    let dir = sb.only_run_dir();
+    let report = read_report(&dir);
+    assert_eq!(report["outcome"], "blocked");
+    assert_eq!(report["abort_reason"], "steady state did not hold before injection: errors (ALARM)", "{report}");
+    assert_eq!(faults_journaled(&dir), 0);
+    assert_eq!(moto.snapshot(), before, "nothing touched");
+
+    // A stop-condition alarm that does not exist: plan and run refuse, before any run.
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("typo", &with_gate("shop-latencyy"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(7), "{plan}");
+    let why =
+        "stop-condition alarm `shop-latencyy` does not exist in us-east-1: the stop condition could never be watched";
+    assert!(plan.stdout.contains(&format!("Guards: REFUSED — nothing will be touched:\n  - {why}")), "{plan}");
+    refused(&moto, &sb, &with_gate("shop-latencyy"), &[], why);
+}

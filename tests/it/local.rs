@@ -441,7 +441,7 @@ fn failing_baseline_injects_nothing() {
     let out = sandbox.run(&["run", "--yes", &file]);
     out.assert_exit(4);
     let report = read_report(&out.run_dir());
-    assert_eq!(report["outcome"], "not_started", "{out}");
+    assert_eq!(report["outcome"], "blocked", "{out}");
     let reason = report["abort_reason"].as_str().expect("abort_reason");
     assert!(reason.contains("web (HTTP 503"), "abort_reason: {reason}");
     assert_eq!(report["baseline"][0]["ok"], false);

@@ -64,7 +64,7 @@ fn a_reader_that_went_away_is_not_a_panic_and_keeps_the_exit_code() {
 #[test]
 fn a_run_with_stdout_and_stderr_closed_still_exits_with_how_it_went() {
     let sb = Sandbox::new();
-    for (name, probe, code, outcome) in [("pass", "true", 0, "passed"), ("nostart", "false", 4, "not_started")] {
+    for (name, probe, code, outcome) in [("pass", "true", 0, "passed"), ("nostart", "false", 4, "blocked")] {
         sb.write_scenario(name, &quick_scenario(probe).replace("name: quick", &format!("name: {name}")));
         let mut c = sb.command(&["run", "--yes", &format!("{name}.yaml")]);
         c.stdout(closed_pipe()).stderr(closed_pipe());
