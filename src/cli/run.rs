@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::aws::AwsOpts;
-use crate::engine::{Event, Observer, Outcome, RunRecord};
+use crate::engine::{Event, ObjectiveKind, Observer, Outcome, RunRecord};
 use crate::gameday::{self, Error};
 use crate::shell::{Level, Shell, offset};
 use crate::state::StateDir;
@@ -121,9 +121,14 @@ fn ms(d: std::time::Duration) -> String {
 }
 
 fn summarize(shell: &Shell, r: &RunRecord, run_id: &str) {
-    let measured = match r.time_to_recover() {
-        Some(t) => format!("recovered in {} (objective {}, ±{})", ms(t), ms(r.objective), ms(r.precision)),
-        None => format!("no recovery observed (objective {})", ms(r.objective)),
+    let measured = match (r.objective_kind, r.time_to_recover()) {
+        (ObjectiveKind::Sustain, _) if !r.impact => format!("sustained: no probe failed (±{})", ms(r.precision)),
+        (ObjectiveKind::Sustain, _) => {
+            let first = r.detected_at.map(|d| format!(", first at {}", offset(d))).unwrap_or_default();
+            format!("a probe failed during the run{first}: the sustain objective allows no impact")
+        }
+        (_, Some(t)) => format!("recovered in {} (objective {}, ±{})", ms(t), ms(r.objective), ms(r.precision)),
+        (_, None) => format!("no recovery observed (objective {})", ms(r.objective)),
     };
     match r.outcome {
         Outcome::Passed => shell.status("Passed", measured),

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::abort::AbortTracker;
 use super::clock::{Change, RecoveryClock};
-use super::record::{FaultRecord, Outcome, RunRecord, Sample, StillBroken};
+use super::record::{FaultRecord, ObjectiveKind, Outcome, RunRecord, Sample, StillBroken};
 use super::{Check, Event, FaultError, Intents, Observer, RevertPolicy, RunSpec, Undoer, revert_with_retries};
 use crate::journal::{Entry, Sink, UndoRecord};
 
@@ -645,12 +645,17 @@ impl<'a> RunState<'a> {
         record.detected_at = self.clock.detected();
         record.recovered_at = self.clock.recovered();
         record.ended_at = Instant::now().saturating_duration_since(self.t0);
+        let steady = |s: &Sample| self.spec.probes.get(s.probe).is_some_and(|p| p.steady);
+        record.impact = record.detected_at.is_some() || record.samples.iter().any(|s| !s.ok && steady(s));
         record.outcome = if self.revert_failed {
             Outcome::RevertFailed
         } else if self.abort.is_some() {
             Outcome::Aborted
         } else if record.objective_met() {
             Outcome::Passed
+        } else if record.objective_kind == ObjectiveKind::Recover && !record.impact {
+            // Nothing failed, so nothing recovered: the objective was not tested.
+            Outcome::NoImpact
         } else {
             Outcome::ObjectiveMissed
         };
@@ -799,7 +804,9 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         settled: false,
         last_revert_started_at: None,
         ended_at: Duration::ZERO,
-        objective: spec.within,
+        objective_kind: spec.objective,
+        objective: if spec.objective == ObjectiveKind::Sustain { Duration::ZERO } else { spec.within },
+        impact: false,
         stable_for: spec.stable_for,
         precision,
         still_broken: Vec::new(),

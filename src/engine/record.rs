@@ -51,6 +51,27 @@ impl Outcome {
     }
 }
 
+/// The kind of objective a run is judged by (the scenario's `recovery.objective`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveKind {
+    /// Impact is expected: the steady state must be back within the objective's time. A
+    /// run in which no probe ever failed is [`Outcome::NoImpact`], not a pass.
+    #[default]
+    Recover,
+    /// No steady-state probe may fail from the first injection to the end of the run.
+    Sustain,
+}
+
+impl ObjectiveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectiveKind::Recover => "recover",
+            ObjectiveKind::Sustain => "sustain",
+        }
+    }
+}
+
 /// What happened to one fault.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultRecord {
@@ -96,7 +117,12 @@ pub struct RunRecord {
     pub settled: bool,
     pub last_revert_started_at: Option<Duration>,
     pub ended_at: Duration,
+    /// The kind of objective; `objective` is its time (zero for `sustain`).
+    pub objective_kind: ObjectiveKind,
     pub objective: Duration,
+    /// A steady-state probe failed at least once after the baseline (the faults had a
+    /// visible impact).
+    pub impact: bool,
     pub stable_for: Duration,
     /// Bound on the measured times: the longest probe interval.
     pub precision: Duration,
@@ -125,7 +151,13 @@ impl RunRecord {
         Some(self.last_revert_started_at.is_none_or(|rv| r < rv))
     }
 
+    /// `recover`: there was an impact, the steady state was back within the objective and
+    /// held after the last revert. `sustain`: no probe failed, and the steady state held.
     pub fn objective_met(&self) -> bool {
-        self.settled && self.time_to_recover().is_some_and(|t| t <= self.objective)
+        self.settled
+            && match self.objective_kind {
+                ObjectiveKind::Sustain => !self.impact,
+                ObjectiveKind::Recover => self.impact && self.time_to_recover().is_some_and(|t| t <= self.objective),
+            }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::markdown::duration;
 use super::model::{ProbeReport, Report};
-use crate::engine::Outcome;
+use crate::engine::{ObjectiveKind, Outcome};
 
 struct Case {
     name: String,
@@ -111,6 +111,14 @@ fn recovery(r: &Report) -> Case {
         let message = match (r.outcome, r.time_to_recover_ms) {
             (Outcome::Aborted, _) => format!("run aborted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")),
             (Outcome::RevertFailed, _) => "a revert failed: recovery could not be confirmed".into(),
+            (Outcome::NoImpact, _) => {
+                format!(
+                    "no probe failed: the faults had no visible impact, so recovery (objective {objective}) was not tested"
+                )
+            }
+            (Outcome::ObjectiveMissed, _) if r.objective == ObjectiveKind::Sustain && r.settled => {
+                "a probe failed during the run: the sustain objective allows no impact".into()
+            }
             (_, Some(t)) if t > r.objective_ms => {
                 format!("recovered in {}, over the {objective} objective", duration(t))
             }
@@ -131,7 +139,14 @@ fn measured(r: &Report) -> String {
         format!("outcome: {}", r.outcome.as_str()),
         format!("time to detect: {}", opt(r.time_to_detect_ms, "not detected")),
         format!("time to recover: {}", opt(r.time_to_recover_ms, "never")),
-        format!("objective: {} (then hold for {})", duration(r.objective_ms), duration(r.stable_for_ms)),
+        match r.objective {
+            ObjectiveKind::Recover => {
+                format!("objective: {} (then hold for {})", duration(r.objective_ms), duration(r.stable_for_ms))
+            }
+            ObjectiveKind::Sustain => {
+                format!("objective: sustain, no probe may fail (then hold for {})", duration(r.stable_for_ms))
+            }
+        },
         format!("steady state after the last revert: {}", if r.settled { "held" } else { "not confirmed" }),
         format!("precision: ± {}", duration(r.precision_ms)),
     ]

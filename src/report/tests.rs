@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::engine::record::StillBroken;
-use crate::engine::{FaultRecord, Outcome, RunRecord, Sample};
+use crate::engine::{FaultRecord, ObjectiveKind, Outcome, RunRecord, Sample};
 use crate::scenario::Scenario;
 
 fn scenario() -> Scenario {
@@ -81,7 +81,9 @@ fn record(outcome: Outcome) -> RunRecord {
         settled: false,
         last_revert_started_at: Some(ms(6000)),
         ended_at: ms(7500),
+        objective_kind: ObjectiveKind::Recover,
         objective: ms(3000),
+        impact: true,
         stable_for: ms(1000),
         precision: ms(500),
         still_broken: Vec::new(),
@@ -1104,4 +1106,84 @@ fn a_report_path_that_is_not_a_file_is_refused() {
     let e = read(dir.path()).unwrap_err().to_string();
     assert!(e.ends_with("report.json: is a directory, not a regular file"), "{e}");
     assert!(read(Path::new("/dev/zero")).unwrap_err().to_string().ends_with("is a device, not a regular file"));
+}
+
+/// A recover run in which no probe failed: every fault reverted, the steady state held,
+/// nothing recovered from.
+fn no_impact() -> RunRecord {
+    RunRecord {
+        samples: vec![
+            sample(0, 1200, true, "200 OK"),
+            sample(1, 1300, true, "connected"),
+            sample(0, 7000, true, "200 OK"),
+        ],
+        settled: true,
+        impact: false,
+        ..record(Outcome::NoImpact)
+    }
+}
+
+/// `no_impact` is not a pass in any rendering: the objective reads "not tested", JUnit
+/// fails the objective's case, the page says NO IMPACT, the JSON says so for CI.
+#[test]
+fn a_no_impact_run_is_not_a_pass_in_any_rendering() {
+    let r = report(&no_impact());
+    assert!(!r.objective_met);
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!((v["outcome"].as_str(), v["objective"].as_str()), (Some("no_impact"), Some("recover")));
+    let md = markdown::render(&r);
+    assert!(md.starts_with("## ➖ no impact — local-web-outage"), "{md}");
+    assert!(
+        md.contains("| Objective | recover within 3s, then hold for 1s — ➖ not tested: no probe failed |"),
+        "{md}"
+    );
+    let xml = junit::render(&r);
+    assert!(xml.contains(r#"<property name="outcome" value="no_impact"/>"#), "{xml}");
+    assert!(
+        xml.contains(r#"<failure message="no probe failed: the faults had no visible impact, so recovery (objective 3s) was not tested" type="no_impact">"#),
+        "{xml}"
+    );
+    let page = html::render(&r);
+    assert!(page.contains("NO IMPACT") && page.contains("not tested: no probe failed"), "{page}");
+    assert!(!page.contains(">PASSED<"), "{page}");
+}
+
+/// A sustain run says so wherever the objective is shown, has no objective time on the
+/// timeline (nothing may fail at any time), and a failing probe misses it.
+#[test]
+fn a_sustain_run_shows_its_objective() {
+    let passed_sustain = RunRecord { objective_kind: ObjectiveKind::Sustain, objective: Duration::ZERO, ..no_impact() };
+    let r = report(&RunRecord { outcome: Outcome::Passed, ..passed_sustain.clone() });
+    assert!(r.objective_met);
+    assert_eq!(serde_json::to_value(&r).unwrap()["objective"], "sustain");
+    let md = markdown::render(&r);
+    assert!(md.contains("| Objective | sustain (no probe may fail), then hold for 1s — ✅ met |"), "{md}");
+    let page = html::render(&r);
+    assert!(page.contains("<dd>sustain<small>no probe may fail, then hold for 1s — met</small></dd>"), "{page}");
+    assert!(!html::timeline_svg(&r).contains("objective"), "no objective marker for sustain");
+    assert!(!junit::render(&r).contains("<failure"));
+
+    let missed = RunRecord {
+        outcome: Outcome::ObjectiveMissed,
+        impact: true,
+        detected_at: Some(ms(1200)),
+        recovered_at: Some(ms(1600)),
+        ..passed_sustain
+    };
+    let r = report(&missed);
+    assert!(!r.objective_met, "healed fast, but sustain allows no impact");
+    let xml = junit::render(&r);
+    assert!(xml.contains("a probe failed during the run: the sustain objective allows no impact"), "{xml}");
+    let md = markdown::render(&r);
+    assert!(md.contains("600ms (a probe failed: `sustain` allows no impact)"), "{md}");
+}
+
+/// A report written before `objective` existed reads as a recover objective.
+#[test]
+fn an_older_report_without_objective_reads_as_recover() {
+    let mut v = serde_json::to_value(report(&passed())).unwrap();
+    v.as_object_mut().unwrap().remove("objective");
+    let back: Report = serde_json::from_value(v).unwrap();
+    assert_eq!(back.objective, ObjectiveKind::Recover);
+    assert_eq!(back, report(&passed()));
 }

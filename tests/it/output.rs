@@ -26,12 +26,13 @@ fn finish(mut c: Command, what: &str) -> Finished {
     }
 }
 
-/// A local game day in a blink: a `command` probe and a `command` fault that do nothing.
+/// A local game day in a blink: a `command` probe and a `command` fault that do nothing
+/// (so the objective is `sustain`: nothing should break).
 fn quick_scenario(probe: &str) -> String {
     format!(
         "version: 1\nname: quick\nsteady_state:\n  - name: ok\n    command: {{ run: \"{probe}\" }}\n    every: 100ms\n\
          faults:\n  - name: f\n    command: {{ inject: \"true\", revert: \"true\" }}\n    duration: 200ms\n\
-         recovery:\n  within: 5s\n  stable_for: 200ms\n  settle_timeout: 5s\n"
+         recovery:\n  objective: sustain\n  stable_for: 200ms\n  settle_timeout: 5s\n"
     )
 }
 
@@ -95,7 +96,7 @@ fn probe_url_credentials_reach_no_report_plan_or_status_line() {
     let yaml = format!(
         "version: 1\nname: secret-url\nsteady_state:\n  - name: web\n    http: {{ url: \"{url}\", expect_status: [404], timeout: 2s }}\n    every: 100ms\n\
          faults:\n  - name: f\n    command: {{ inject: \"true\", revert: \"true\" }}\n    duration: 200ms\n\
-         recovery:\n  within: 5s\n  stable_for: 200ms\n  settle_timeout: 5s\n"
+         recovery:\n  objective: sustain\n  stable_for: 200ms\n  settle_timeout: 5s\n"
     );
     sb.write_scenario("secret-url", &yaml);
     let shown = format!("http://ops:***@127.0.0.1:{}/health?api_key=***&v=***", web.port());
