@@ -18,6 +18,7 @@ pub mod lease;
 pub mod notes;
 pub mod notify;
 pub mod plan;
+pub mod plan_json;
 pub mod playbook;
 pub mod probes;
 pub mod process;

@@ -651,3 +651,85 @@ fn an_alarm_in_alarm_or_an_unhealthy_steady_state_blocks_the_run_and_plan_says_s
     assert!(plan.stdout.contains(&format!("Guards: REFUSED — nothing will be touched:\n  - {why}")), "{plan}");
     refused(&moto, &sb, &with_gate("shop-latencyy"), &[], why);
 }
+
+/// `plan --format json` is the plan for scripts and CI, from the same read-only calls as
+/// the text plan: the resolved ids, each fault's steps as the text shows them, the IAM
+/// actions the run needs, the guards' verdict with its warnings or refusals, and a bound
+/// to set a CI job's timeout by. Exit codes are the text plan's (7 when refused).
+#[test]
+fn plan_json_has_resolved_targets_steps_iam_actions_and_a_ci_timeout() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    moto.boto("cw.set_alarm_state(AlarmName='shop-latency', StateValue='ALARM', StateReason='firedrill test')");
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let yaml = scenario(WEB, "    ec2_stop_instances: { target: web }", "10s")
+        .replace("recovery:", "abort:\n  - alarm: shop-latency\nrecovery:");
+    let file = sb.write_scenario("s", &yaml);
+    let args = |format: &str| -> Vec<std::ffi::OsString> {
+        ["plan", "--seed", "7", "--format", format].iter().map(Into::into).chain([file.clone().into()]).collect()
+    };
+    let json = sb.run(&args("json"));
+    assert_eq!(json.code(), Some(0), "{json}");
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    let mut zone_a = ids(&seed["instances"]["us-east-1a"]);
+    zone_a.sort();
+    let selected: Vec<String> = doc["targets"]["web"]["selected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(selected, zone_a, "the resolved ids: {doc:#}");
+    assert_eq!(doc["targets"]["web"]["type"], "ec2:instance");
+    assert_eq!(doc["environment"]["account"], "123456789012");
+    assert_eq!(doc["environment"]["seed"], 7);
+    assert_eq!(doc["guards"], "passed");
+    assert_eq!(doc["refusals"], json!([]));
+    assert_eq!(
+        doc["warnings"][0],
+        "stop-condition alarm `shop-latency` is in ALARM now: a run would be blocked before injection (exit 4) until it is OK"
+    );
+    let actions: Vec<&str> = doc["iam_actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    for needed in ["ec2:StopInstances", "ec2:StartInstances", "ec2:DescribeInstances", "cloudwatch:DescribeAlarms"] {
+        assert!(actions.contains(&needed), "{needed} in {actions:?}");
+    }
+    // The fault's steps are the text plan's lines under it, with the same resolved ids.
+    let text = sb.run(&args("text"));
+    assert_eq!(text.code(), Some(0), "{text}");
+    let steps = doc["faults"][0]["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    for step in steps {
+        assert!(text.stdout.contains(&format!("       {}\n", step.as_str().unwrap())), "{step} in\n{text}");
+    }
+    assert!(steps.iter().any(|s| zone_a.iter().all(|id| s.as_str().unwrap().contains(id.as_str()))), "{steps:?}");
+    // The alarm's read (21s) + the 10s fault + 6 revert steps at 5m (at most 2 per
+    // instance + 1, and the lease) + 10s cut-off + 30s settle + 30s notifications + 60s
+    // margin; a shorter revert deadline lowers it.
+    assert_eq!(doc["longest_run_secs"], 21 + 10 + 6 * 300 + 10 + 30 + 30 + 60, "{doc:#}");
+    let short = sb.run(&[
+        "plan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--revert-deadline".as_ref(),
+        "1m".as_ref(),
+        file.as_os_str(),
+    ]);
+    let short: Value = serde_json::from_str(&short.stdout).unwrap();
+    assert_eq!(short["longest_run_secs"], 21 + 10 + 6 * 60 + 10 + 30 + 30 + 60);
+
+    // Refused: the JSON says so, with the same exit code as the text plan.
+    let over = sb.write_scenario(
+        "over",
+        &yaml.replace(
+            "filters: { availability_zone: us-east-1a }",
+            "filters: { availability_zone: us-east-1a }\n    max: 1",
+        ),
+    );
+    let refused = sb.run(&["plan".as_ref(), "--format".as_ref(), "json".as_ref(), over.as_os_str()]);
+    assert_eq!(refused.code(), Some(7), "{refused}");
+    let doc: Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(doc["guards"], "refused");
+    assert!(doc["refusals"][0].as_str().unwrap().contains("max"), "{doc:#}");
+    assert_eq!(moto.snapshot(), before, "plan touches nothing");
+}
