@@ -1,8 +1,11 @@
 //! `junit.xml`: a [`Report`] as one JUnit test suite, so CI shows a game day as tests:
-//! `baseline`, `recovery within <objective>`, one `probe <name>` per probe and `revert`.
+//! `baseline`, `objective`, one `fault: <name>` per fault, one `probe: <name>` per probe
+//! and `revert`. Test names are made of the scenario's, faults' and probes' names only,
+//! never of the objective or a duration, so that CI keeps one history per test however
+//! the objective is tuned; the numbers are in the messages.
 
 use super::markdown::duration;
-use super::model::{ProbeReport, Report};
+use super::model::{FaultReport, ProbeReport, Report};
 use crate::engine::{ObjectiveKind, Outcome};
 
 struct Case {
@@ -20,6 +23,7 @@ enum Verdict {
 pub fn render(r: &Report) -> String {
     let suite = format!("firedrill.{}", r.scenario.name);
     let mut cases = vec![baseline(r), recovery(r)];
+    cases.extend(r.faults.iter().map(|f| fault(r, f)));
     cases.extend(r.probes.iter().map(|p| probe(r, p)));
     cases.push(revert(r));
     let failures = cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail { .. })).count();
@@ -129,7 +133,7 @@ fn recovery(r: &Report) -> Case {
         };
         Verdict::Fail { message, body: measured(r) }
     };
-    Case { name: format!("recovery within {objective}"), time_ms: r.time_to_recover_ms.unwrap_or(0), verdict }
+    Case { name: "objective".into(), time_ms: r.time_to_recover_ms.unwrap_or(0), verdict }
 }
 
 /// The measured numbers, one per line.
@@ -171,7 +175,34 @@ fn probe(r: &Report, p: &ProbeReport) -> Case {
             }
         }
     };
-    Case { name: format!("probe {}", p.name), time_ms: checks.iter().map(|s| s.latency_ms).sum(), verdict }
+    Case { name: format!("probe: {}", p.name), time_ms: checks.iter().map(|s| s.latency_ms).sum(), verdict }
+}
+
+/// One fault: injected and reverted (skipped when it never started).
+fn fault(r: &Report, f: &FaultReport) -> Case {
+    let broken: Vec<String> = r
+        .still_broken
+        .iter()
+        .filter(|b| b.fault == f.name)
+        .map(|b| format!("step {}: {}\n  error: {}\n  fix: {}", b.step, b.description, b.error, b.fix))
+        .collect();
+    let verdict = match (&f.inject_started_at_ms, &f.inject_error, &f.revert_error) {
+        (None, _, _) => Verdict::Skip(match r.outcome {
+            Outcome::Blocked => "not injected: the run was blocked before injection".into(),
+            _ => "not injected: the run ended before this fault started".into(),
+        }),
+        (_, _, Some(error)) => {
+            Verdict::Fail { message: format!("revert failed: {error}: a human must act"), body: broken.join("\n") }
+        }
+        (_, Some(error), _) => Verdict::Fail {
+            message: format!("failed to inject: {error}"),
+            body: format!("{} step(s) journaled, every one reverted", f.steps),
+        },
+        _ => Verdict::Pass,
+    };
+    let end = f.reverted_at_ms.or(f.revert_started_at_ms).unwrap_or(r.duration_ms);
+    let time_ms = f.inject_started_at_ms.map_or(0, |t| end.saturating_sub(t));
+    Case { name: format!("fault: {}", f.name), time_ms, verdict }
 }
 
 fn revert(r: &Report) -> Case {

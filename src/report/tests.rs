@@ -200,7 +200,7 @@ fn junit_snapshots() {
 #[test]
 fn junit_counts_match_the_testcases() {
     // (tests, failures, skipped) for each run.
-    let expected = [(5, 0, 0), (5, 2, 0), (5, 3, 0), (5, 3, 2)];
+    let expected = [(6, 0, 0), (6, 2, 0), (6, 4, 0), (6, 3, 3)];
     for ((name, r), (tests, failures, skipped)) in runs().into_iter().zip(expected) {
         let xml = junit::render(&report(&r));
         let attrs = format!(r#"tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}""#);
@@ -1186,4 +1186,61 @@ fn an_older_report_without_objective_reads_as_recover() {
     let back: Report = serde_json::from_value(v).unwrap();
     assert_eq!(back.objective, ObjectiveKind::Recover);
     assert_eq!(back, report(&passed()));
+}
+
+/// The names of a report's JUnit test cases, in order.
+fn junit_names(r: &Report) -> Vec<String> {
+    junit::render(r)
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix(r#"<testcase name=""#))
+        .map(|l| l.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+/// JUnit test names are the scenario's, faults' and probes' names, never the objective
+/// or a duration: tuning `within` (or switching to `sustain`) keeps every test's history
+/// in CI, whatever the outcome. The numbers are in the messages.
+#[test]
+fn junit_test_names_do_not_change_with_the_objective() {
+    let expected = ["baseline", "objective", "fault: break-web", "probe: web", "probe: web-port", "revert"];
+    for (name, r) in runs().into_iter().chain([("no_impact", no_impact())]) {
+        let mut names = Vec::new();
+        for objective in [ms(3000), ms(45_000), ms(90 * 60_000)] {
+            names.push(junit_names(&report(&RunRecord { objective, ..r.clone() })));
+        }
+        names.push(junit_names(&report(&RunRecord {
+            objective_kind: ObjectiveKind::Sustain,
+            objective: Duration::ZERO,
+            ..r.clone()
+        })));
+        for n in &names {
+            assert_eq!(n, &expected, "{name}");
+        }
+    }
+    let suite = junit::render(&report(&passed()));
+    assert!(suite.contains(r#"<testsuite name="firedrill.local-web-outage" "#), "{suite}");
+    // The objective is still there to read, in the failure's message.
+    let missed = junit::render(&report(&RunRecord { objective: ms(300), ..passed() }));
+    assert!(missed.contains(r#"<failure message="recovered in 600ms, over the 300ms objective""#), "{missed}");
+}
+
+/// A fault's case fails with what went wrong with it, and is skipped when it never ran.
+#[test]
+fn junit_fault_cases_say_how_each_fault_went() {
+    let xml = junit::render(&report(&revert_failed()));
+    assert!(
+        xml.contains(r#"<failure message="revert failed: revert command failed: exit status 7: curl: (7) Failed to connect: a human must act" type="revert_failed">step 1: run `curl -X POST :18080/fix`"#),
+        "{xml}"
+    );
+    let xml = junit::render(&report(&blocked()));
+    assert!(
+        xml.contains("<testcase name=\"fault: break-web\" classname=\"firedrill.local-web-outage\" time=\"0.000\">\n    <skipped message=\"not injected: the run was blocked before injection\"/>"),
+        "{xml}"
+    );
+    let failed = RunRecord {
+        faults: vec![FaultRecord { inject_error: Some("the API said no".into()), ..fault(1100, Some(1150)) }],
+        ..aborted()
+    };
+    let xml = junit::render(&report(&failed));
+    assert!(xml.contains(r#"<failure message="failed to inject: the API said no" type="aborted">1 step(s) journaled, every one reverted</failure>"#), "{xml}");
 }

@@ -569,10 +569,11 @@ fn report_rerenders_junit_with_every_test_case() {
     assert!(xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?>"#), "{xml}");
     assert_well_formed(xml);
     assert!(
-        xml.contains(r#"<testsuite name="firedrill.it-junit" tests="4" failures="0" errors="0" skipped="0""#),
+        xml.contains(r#"<testsuite name="firedrill.it-junit" tests="5" failures="0" errors="0" skipped="0""#),
         "{xml}"
     );
-    for case in ["baseline", "recovery within 2s", "probe web", "revert"] {
+    // Named after the scenario's parts only, never after the objective (2s here).
+    for case in ["baseline", "objective", "fault: break-web", "probe: web", "revert"] {
         assert!(
             xml.contains(&format!(r#"<testcase name="{case}" classname="firedrill.it-junit""#)),
             "no {case}: {xml}"
