@@ -234,7 +234,10 @@ pub fn summarize(rows: &[Row]) -> Vec<Summary> {
         .into_iter()
         .map(|name| {
             let runs: Vec<&Row> = rows.iter().filter(|r| r.scenario == name).collect();
-            let mut times: Vec<u64> = runs.iter().filter_map(|r| r.time_to_recover_ms).collect();
+            // Runs in which no probe failed (`no_impact`, a `sustain` pass) recovered from
+            // nothing: their zero would pull the median down.
+            let mut times: Vec<u64> =
+                runs.iter().filter(|r| r.time_to_detect_ms.is_some()).filter_map(|r| r.time_to_recover_ms).collect();
             Summary {
                 scenario: name.to_string(),
                 runs: runs.len(),

@@ -76,6 +76,10 @@ fn summary_counts_runs_passes_and_never_recovered() {
 
     let only_never = summarize(&[mk("01", "x", "aborted", None), mk("02", "x", "aborted", None)]);
     assert_eq!(only_never[0].line(), "x: 2 runs, 0 passed; time to recover never recovered (2 runs); objective 3s");
+    // A run in which no probe failed measured no recovery: it counts as a run, not a time.
+    let untouched = Row { time_to_detect_ms: None, time_to_recover_ms: Some(0), ..mk("03", "x", "no_impact", None) };
+    let with_it = summarize(&[mk("01", "x", "passed", Some(800)), untouched]);
+    assert_eq!(with_it[0].line(), "x: 2 runs, 1 passed; time to recover median 800ms, worst 800ms; objective 3s");
     let nothing = summarize(&[crashed("01", "x")]);
     assert_eq!(nothing[0].line(), "x: 1 run, 0 passed; time to recover no recovery measured");
 }
