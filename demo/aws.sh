@@ -2,7 +2,9 @@
 # A complete AWS game day on this machine, with no AWS account: start moto (an AWS
 # emulator) on a free loopback port, seed a "staging twin" of the shop into it
 # (demo/seed.py), then plan and run scenarios/az-failure.yaml against it and print the
-# report. Exits with firedrill's exit code.
+# report. Exits with firedrill's exit code: against moto nothing runs on the instances, so
+# no probe sees the outage and az-failure (a recover objective) ends no_impact, exit 8 —
+# honestly not a pass (README, "Exit codes").
 #
 #   demo/aws.sh [SCENARIO]      # default: scenarios/az-failure.yaml
 #
@@ -110,5 +112,10 @@ if [ -n "$run_dir" ] && [ -f "$run_dir/report.md" ]; then
   echo "Run directory: $run_dir (report.json, report.md, junit.xml, report.html, journal.jsonl)"
 else
   echo "firedrill exited with $code before writing a report" >&2
+fi
+if [ "$code" = 8 ]; then
+  echo "no_impact (exit 8): every fault was injected and reverted, but no probe failed, so" >&2
+  echo "recovery was not tested. Expected against moto (nothing runs on its instances);" >&2
+  echo "against a real staging twin the probes see the outage." >&2
 fi
 exit "$code"

@@ -17,6 +17,7 @@ pub mod lease;
 pub mod notes;
 pub mod notify;
 pub mod plan;
+pub mod plan_json;
 pub mod playbook;
 pub mod probes;
 pub mod recover;

@@ -59,7 +59,11 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
             .chain(alarm_rules)
             .chain(halt_rule)
             .collect(),
-        within: s.recovery.within.0,
+        objective: match s.recovery.objective {
+            crate::scenario::Objective::Recover => crate::engine::ObjectiveKind::Recover,
+            crate::scenario::Objective::Sustain => crate::engine::ObjectiveKind::Sustain,
+        },
+        within: s.recovery.within(),
         stable_for: s.recovery.stable_for.0,
         settle_timeout: s.recovery.settle_timeout.0,
         revert: RevertPolicy::default(),
@@ -67,9 +71,15 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
     }
 }
 
-/// The longest a run can last if nothing aborts it: the longest chain of `after` faults
-/// plus the settle timeout.
+/// The longest a run can last if nothing aborts it and every revert is quick: the longest
+/// chain of `after` faults plus the settle timeout. (`plan --format json` gives a bound
+/// that holds whatever happens: [`crate::plan_json::longest_run_bound`].)
 pub fn longest_run(s: &Scenario) -> Duration {
+    longest_chain(s).saturating_add(s.recovery.settle_timeout.0)
+}
+
+/// The longest chain of faults through `after`: the sum of their durations.
+pub fn longest_chain(s: &Scenario) -> Duration {
     fn end(i: usize, s: &Scenario, memo: &mut HashMap<usize, Duration>, depth: usize) -> Duration {
         if let Some(d) = memo.get(&i) {
             return *d;
@@ -90,13 +100,50 @@ pub fn longest_run(s: &Scenario) -> Duration {
         d
     }
     let mut memo = HashMap::new();
-    let faults = (0..s.faults.len()).map(|i| end(i, s, &mut memo, 0)).max().unwrap_or_default();
-    faults.saturating_add(s.recovery.settle_timeout.0)
+    (0..s.faults.len()).map(|i| end(i, s, &mut memo, 0)).max().unwrap_or_default()
 }
 
-/// What a run of `l` would do, for people; with the resolved targets and the guards'
-/// verdict when the scenario uses AWS.
-pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
+/// When a run aborts, one line each: the scenario's rules, its stop-condition alarms, then
+/// what always aborts.
+pub(crate) fn abort_lines(s: &Scenario) -> Vec<String> {
+    let mut lines = Vec::new();
+    for r in &s.abort {
+        let line = match (&r.probe, r.failing_for, r.consecutive_failures, r.max_duration) {
+            (Some(p), Some(d), _, _) => format!("probe {p} has failed for {d}"),
+            (Some(p), None, Some(n), _) => format!("probe {p} has failed {n} times in a row"),
+            (None, _, _, Some(d)) => format!("the run has lasted {d} since the first injection"),
+            _ => continue,
+        };
+        lines.push(line);
+    }
+    for r in &s.abort {
+        if let Some(a) = &r.alarm {
+            lines.push(format!(
+                "CloudWatch alarm {a} is in ALARM (read every {})",
+                humantime::format_duration(ALARM_EVERY)
+            ));
+        }
+    }
+    // Every AWS run watches the emergency halt.
+    if s.environment.is_some() {
+        let every = crate::halt::interval(s.steady_state.iter().map(|p| p.every.0));
+        lines.push(format!(
+            "the emergency halt is set in this account and region (`firedrill halt`; read every {})",
+            humantime::format_duration(every)
+        ));
+    }
+    lines.push("SIGINT or SIGTERM (Ctrl-C), or any fault fails to inject".into());
+    lines
+}
+
+/// When fault `f` starts, in words.
+pub(crate) fn starts(f: &crate::scenario::FaultConfig) -> String {
+    if f.after.is_empty() { "at start".to_string() } else { format!("after {} reverted", f.after.join(", ")) }
+}
+
+/// What a run of `l` would do, for people; with the resolved targets, the guards' verdict
+/// and the `warnings` (a stop-condition alarm in ALARM, say) when the scenario uses AWS.
+pub fn render(l: &Loaded, res: Option<&Resolution>, warnings: &[String]) -> String {
     let s = &l.scenario;
     let mut o = String::new();
     let _ = writeln!(o, "Scenario {} ({})", s.name, l.file.display());
@@ -140,45 +187,22 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
     }
     let _ = writeln!(o, "\nFaults:");
     for (i, f) in s.faults.iter().enumerate() {
-        let when =
-            if f.after.is_empty() { "at start".to_string() } else { format!("after {} reverted", f.after.join(", ")) };
+        let when = starts(f);
         let _ = writeln!(o, "  {}. {} ({}), {when}, for {}", i + 1, f.name, f.kind.key(), f.duration);
         for line in faults::describe(f, res) {
             let _ = writeln!(o, "       {line}");
         }
     }
     let _ = writeln!(o, "\nAbort and revert everything when:");
-    for r in &s.abort {
-        let line = match (&r.probe, r.failing_for, r.consecutive_failures, r.max_duration) {
-            (Some(p), Some(d), _, _) => format!("probe {p} has failed for {d}"),
-            (Some(p), None, Some(n), _) => format!("probe {p} has failed {n} times in a row"),
-            (None, _, _, Some(d)) => format!("the run has lasted {d} since the first injection"),
-            _ => continue,
-        };
+    for line in abort_lines(s) {
         let _ = writeln!(o, "  - {line}");
     }
-    for r in &s.abort {
-        if let Some(a) = &r.alarm {
-            let _ = writeln!(
-                o,
-                "  - CloudWatch alarm {a} is in ALARM (read every {})",
-                humantime::format_duration(ALARM_EVERY)
-            );
-        }
-    }
-    if res.is_some() {
-        let every = crate::halt::interval(s.steady_state.iter().map(|p| p.every.0));
-        let _ = writeln!(
-            o,
-            "  - the emergency halt is set in this account and region (`firedrill halt`; read every {})",
-            humantime::format_duration(every)
-        );
-    }
-    let _ = writeln!(o, "  - SIGINT or SIGTERM (Ctrl-C), or any fault fails to inject");
     let _ = writeln!(
         o,
-        "\nObjective: recover within {} (every probe passing for {}; wait up to {} after the last revert)",
-        s.recovery.within, s.recovery.stable_for, s.recovery.settle_timeout
+        "\nObjective: {} (every probe passing for {}; wait up to {} after the last revert)",
+        s.recovery.describe(),
+        s.recovery.stable_for,
+        s.recovery.settle_timeout
     );
     let _ = writeln!(o, "Longest possible run: {}", humantime::format_duration(longest_run(s)));
     if let Some(r) = res {
@@ -189,6 +213,12 @@ pub fn render(l: &Loaded, res: Option<&Resolution>) -> String {
             for why in &r.refusals {
                 let _ = writeln!(o, "  - {why}");
             }
+        }
+    }
+    if !warnings.is_empty() {
+        let _ = writeln!(o, "\nWarnings:");
+        for w in warnings {
+            let _ = writeln!(o, "  - {w}");
         }
     }
     o

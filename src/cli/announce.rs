@@ -19,12 +19,12 @@ pub async fn announce(shell: &Console, file: &Path, when: Option<&str>) -> Resul
     }
     let faults: Vec<String> = s.faults.iter().map(|f| format!("{} ({})", f.name, f.kind.key())).collect();
     let text = format!(
-        "Game day announced: {}{} — {}. Faults: {}. Objective: recover within {}. Owner: {}.",
+        "Game day announced: {}{} — {}. Faults: {}. Objective: {}. Owner: {}.",
         s.name,
         when.map(|w| format!(" on {w}")).unwrap_or_default(),
         s.description.as_deref().unwrap_or("no description"),
         faults.join(", "),
-        s.recovery.within,
+        s.recovery.describe(),
         s.owner.as_deref().unwrap_or("unknown"),
     );
     let msg = Message {

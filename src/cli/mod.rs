@@ -57,12 +57,7 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Show exactly what a run would do: resolves targets (read-only) and runs the guards.
-    Plan {
-        file: PathBuf,
-        /// Seed for `count`/`percent` target selection (default: random, printed).
-        #[arg(long)]
-        seed: Option<u64>,
-    },
+    Plan(plan::PlanArgs),
     /// Run a game day: baseline, inject, observe, revert, settle, report.
     Run(run::RunArgs),
     /// Revert every fault a crashed run left injected (all runs, or RUN).
@@ -93,8 +88,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: HistoryFormat,
     },
-    /// Print the JSON Schema of scenario files.
-    Schema,
+    /// Print the JSON Schema of scenario files (or of `plan --format json`).
+    Schema {
+        #[arg(value_enum, default_value = "scenario")]
+        of: SchemaOf,
+    },
     /// Print the least IAM policy (JSON) the scenario needs, with the opt-in tag as a
     /// condition where AWS supports one.
     IamPolicy { file: PathBuf },
@@ -123,6 +121,14 @@ pub enum HistoryFormat {
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SchemaOf {
+    /// Scenario files (schema/scenario.schema.json).
+    Scenario,
+    /// `plan --format json` (schema/plan.schema.json).
+    Plan,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ReportFormat {
     Md,
     Json,
@@ -146,9 +152,13 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
     let aws = AwsOpts { profile: cli.profile, region: cli.region, endpoint_url: cli.endpoint_url };
     match cli.command {
         Command::Validate { files } => validate::validate(shell, &files),
-        Command::Plan { file, seed } => block_on(plan::plan(shell, &file, &aws, seed)),
-        Command::Schema => {
-            output(&format!("{}\n", serde_json::to_string_pretty(&crate::scenario::json_schema()).unwrap_or_default()))
+        Command::Plan(args) => block_on(plan::plan(shell, &aws, args)),
+        Command::Schema { of } => {
+            let schema = match of {
+                SchemaOf::Scenario => crate::scenario::json_schema(),
+                SchemaOf::Plan => crate::plan_json::json_schema(),
+            };
+            output(&format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()))
         }
         Command::Runs => runs::runs(shell, &state),
         Command::Report { run, format } => report::report(shell, &state, &run, format),

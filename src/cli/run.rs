@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::aws::AwsOpts;
-use crate::engine::{Event, Observer, Outcome, RunRecord};
+use crate::engine::{Event, ObjectiveKind, Observer, Outcome, RunRecord};
 use crate::gameday::{self, Error};
 use crate::state::StateDir;
 use crate::util::console::{Console, Level, offset};
@@ -44,6 +44,9 @@ pub async fn run(shell: Arc<Console>, state: &StateDir, aws_opts: &AwsOpts, args
         Some(Err(e)) => return Err(Error::Usage(format!("--revert-deadline: {e}"))),
     };
     let prepared = gameday::prepare(&shell, drill, aws_opts, args.seed).await?;
+    for w in &prepared.warnings {
+        shell.warn(w);
+    }
     if !prepared.refusals().is_empty() {
         crate::util::console::stderr(&prepared.render());
     }
@@ -121,9 +124,14 @@ fn ms(d: std::time::Duration) -> String {
 }
 
 fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
-    let measured = match r.time_to_recover() {
-        Some(t) => format!("recovered in {} (objective {}, ±{})", ms(t), ms(r.objective), ms(r.precision)),
-        None => format!("no recovery observed (objective {})", ms(r.objective)),
+    let measured = match (r.objective_kind, r.time_to_recover()) {
+        (ObjectiveKind::Sustain, _) if !r.impact => format!("sustained: no probe failed (±{})", ms(r.precision)),
+        (ObjectiveKind::Sustain, _) => {
+            let first = r.detected_at.map(|d| format!(", first at {}", offset(d))).unwrap_or_default();
+            format!("a probe failed during the run{first}: the sustain objective allows no impact")
+        }
+        (_, Some(t)) => format!("recovered in {} (objective {}, ±{})", ms(t), ms(r.objective), ms(r.precision)),
+        (_, None) => format!("no recovery observed (objective {})", ms(r.objective)),
     };
     match r.outcome {
         Outcome::Passed => shell.status("Passed", measured),
@@ -131,9 +139,14 @@ fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
         Outcome::Aborted => {
             shell.warn(format!("aborted and reverted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")))
         }
-        Outcome::NotStarted => {
-            shell.warn(format!("not started: {}", r.abort_reason.as_deref().unwrap_or("baseline failed")))
-        }
+        Outcome::NoImpact => shell.warn(format!(
+            "no impact: every fault was reverted, but no probe ever failed, so recovery (objective {}) was not tested",
+            ms(r.objective)
+        )),
+        Outcome::Blocked => shell.warn(format!(
+            "blocked, nothing was injected: {}",
+            r.abort_reason.as_deref().unwrap_or("the baseline failed")
+        )),
         Outcome::RevertFailed => {
             shell.print(Level::Error, "");
             shell.print(Level::Error, "!!! REVERT FAILED: A HUMAN MUST ACT. These side effects are STILL IN PLACE:");

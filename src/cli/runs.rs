@@ -17,7 +17,10 @@ pub fn runs(shell: &Console, state: &StateDir) -> Result<(), Error> {
             Ok(r) => (
                 r.outcome.as_str().to_string(),
                 r.time_to_recover_ms.map_or("-".to_string(), |t| format!("{t}ms")),
-                format!("{}ms", r.objective_ms),
+                match r.objective {
+                    crate::engine::ObjectiveKind::Recover => format!("{}ms", r.objective_ms),
+                    crate::engine::ObjectiveKind::Sustain => "sustain".into(),
+                },
             ),
             Err(_) => {
                 let live = matches!(run.lock(), Ok(None));

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::abort::AbortTracker;
 use super::clock::{Change, RecoveryClock};
-use super::record::{FaultRecord, Outcome, RunRecord, Sample, StillBroken};
+use super::record::{FaultRecord, ObjectiveKind, Outcome, RunRecord, Sample, StillBroken};
 use super::{Check, Event, FaultError, Intents, Observer, RevertPolicy, RunSpec, Undoer, revert_with_retries};
 use crate::state::journal::{Entry, Sink, UndoRecord};
 
@@ -683,12 +683,17 @@ impl<'a> RunState<'a> {
         record.detected_at = self.clock.detected();
         record.recovered_at = self.clock.recovered();
         record.ended_at = Instant::now().saturating_duration_since(self.t0);
+        let steady = |s: &Sample| self.spec.probes.get(s.probe).is_some_and(|p| p.steady);
+        record.impact = record.detected_at.is_some() || record.samples.iter().any(|s| !s.ok && steady(s));
         record.outcome = if self.revert_failed {
             Outcome::RevertFailed
         } else if self.abort.is_some() {
             Outcome::Aborted
         } else if record.objective_met() {
             Outcome::Passed
+        } else if record.objective_kind == ObjectiveKind::Recover && !record.impact {
+            // Nothing failed, so nothing recovered: the objective was not tested.
+            Outcome::NoImpact
         } else {
             Outcome::ObjectiveMissed
         };
@@ -822,7 +827,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     let rel = move |i: Instant| i.saturating_duration_since(t0);
     let precision = spec.probes.iter().filter(|p| p.steady).map(|p| p.every).max().unwrap_or_default();
     let mut record = RunRecord {
-        outcome: Outcome::NotStarted,
+        outcome: Outcome::Blocked,
         abort_reason: None,
         baseline: Vec::new(),
         samples: Vec::new(),
@@ -837,7 +842,9 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         settled: false,
         last_revert_started_at: None,
         ended_at: Duration::ZERO,
-        objective: spec.within,
+        objective_kind: spec.objective,
+        objective: if spec.objective == ObjectiveKind::Sustain { Duration::ZERO } else { spec.within },
+        impact: false,
         stable_for: spec.stable_for,
         precision,
         still_broken: Vec::new(),
@@ -858,18 +865,27 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     env.observer.event(&Event::Baseline { ok: baseline_ok });
     record.baseline = baseline;
     if !baseline_ok {
-        // A watcher (an alarm stop condition, the emergency halt) says why in its rule's words.
+        // Blocked: by the steady state, by a stop condition (a watcher: an alarm, the
+        // emergency halt), or both; a watcher says why in its rule's words.
         let mut rules = AbortTracker::new(spec.abort.clone(), spec.probes.iter().map(|p| p.name.clone()).collect());
-        let failing: Vec<String> = record
-            .baseline
-            .iter()
-            .filter(|s| !s.ok)
-            .map(|s| {
-                let watcher = (!spec.probes[s.probe].steady).then(|| rules.observe(s.probe, s.at, false, &s.detail));
-                watcher.flatten().unwrap_or_else(|| format!("{} ({})", spec.probes[s.probe].name, s.detail))
-            })
-            .collect();
-        record.abort_reason = Some(format!("steady state did not hold before injection: {}", failing.join(", ")));
+        let (mut steady, mut gates) = (Vec::new(), Vec::new());
+        for s in record.baseline.iter().filter(|s| !s.ok) {
+            let p = &spec.probes[s.probe];
+            let named = || format!("{} ({})", p.name, s.detail);
+            if p.steady {
+                steady.push(named());
+            } else {
+                gates.push(rules.observe(s.probe, s.at, false, &s.detail).unwrap_or_else(named));
+            }
+        }
+        let mut why = Vec::new();
+        if !steady.is_empty() {
+            why.push(format!("steady state did not hold before injection: {}", steady.join(", ")));
+        }
+        if !gates.is_empty() {
+            why.push(format!("a stop condition was not clear before injection: {}", gates.join(", ")));
+        }
+        record.abort_reason = Some(why.join("; "));
         release_now(&spec, &env, &mut record).await;
         record.ended_at = rel(Instant::now());
         return record;

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::state::journal::{JournalError, UndoRecord};
 
 pub use executor::execute;
-pub use record::{FaultRecord, Outcome, RunRecord, Sample};
+pub use record::{FaultRecord, ObjectiveKind, Outcome, RunRecord, Sample};
 
 /// The result of one probe check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,6 +201,8 @@ pub struct RunSpec {
     pub probes: Vec<ProbeSpec>,
     pub faults: Vec<FaultSpec>,
     pub abort: Vec<AbortRule>,
+    /// `recover` within `within`, or `sustain` (then `within` is not used).
+    pub objective: ObjectiveKind,
     pub within: Duration,
     pub stable_for: Duration,
     pub settle_timeout: Duration,

@@ -18,14 +18,22 @@ pub struct Sample {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Recovered within the objective and every fault reverted.
+    /// The objective was met and every fault reverted: recovered within `within` after a
+    /// visible impact, or (`sustain`) no probe failed at all.
     Passed,
-    /// Every fault reverted, but recovery was slower than the objective or never came.
+    /// Every fault reverted, but recovery was slower than the objective or never came, or
+    /// (`sustain`) a probe failed.
     ObjectiveMissed,
+    /// A recover objective, every fault reverted, but no probe ever failed: the faults had
+    /// no visible impact, so recovery was not tested.
+    NoImpact,
     /// An abort rule, a signal or an error stopped the run; every fault reverted.
     Aborted,
-    /// The steady state did not hold before injection; nothing was injected.
-    NotStarted,
+    /// Nothing was injected: the steady state did not hold before injection, or a
+    /// stop-condition alarm was in ALARM or could not be read. Reports written before this
+    /// outcome had its name say `not_started`; they still read as `blocked`.
+    #[serde(alias = "not_started")]
+    Blocked,
     /// At least one fault could not be reverted: a human must act.
     RevertFailed,
 }
@@ -35,9 +43,31 @@ impl Outcome {
         match self {
             Outcome::Passed => "passed",
             Outcome::ObjectiveMissed => "objective_missed",
+            Outcome::NoImpact => "no_impact",
             Outcome::Aborted => "aborted",
-            Outcome::NotStarted => "not_started",
+            Outcome::Blocked => "blocked",
             Outcome::RevertFailed => "revert_failed",
+        }
+    }
+}
+
+/// The kind of objective a run is judged by (the scenario's `recovery.objective`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveKind {
+    /// Impact is expected: the steady state must be back within the objective's time. A
+    /// run in which no probe ever failed is [`Outcome::NoImpact`], not a pass.
+    #[default]
+    Recover,
+    /// No steady-state probe may fail from the first injection to the end of the run.
+    Sustain,
+}
+
+impl ObjectiveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectiveKind::Recover => "recover",
+            ObjectiveKind::Sustain => "sustain",
         }
     }
 }
@@ -87,7 +117,12 @@ pub struct RunRecord {
     pub settled: bool,
     pub last_revert_started_at: Option<Duration>,
     pub ended_at: Duration,
+    /// The kind of objective; `objective` is its time (zero for `sustain`).
+    pub objective_kind: ObjectiveKind,
     pub objective: Duration,
+    /// A steady-state probe failed at least once after the baseline (the faults had a
+    /// visible impact).
+    pub impact: bool,
     pub stable_for: Duration,
     /// Bound on the measured times: the longest probe interval.
     pub precision: Duration,
@@ -116,7 +151,13 @@ impl RunRecord {
         Some(self.last_revert_started_at.is_none_or(|rv| r < rv))
     }
 
+    /// `recover`: there was an impact, the steady state was back within the objective and
+    /// held after the last revert. `sustain`: no probe failed, and the steady state held.
     pub fn objective_met(&self) -> bool {
-        self.settled && self.time_to_recover().is_some_and(|t| t <= self.objective)
+        self.settled
+            && match self.objective_kind {
+                ObjectiveKind::Sustain => !self.impact,
+                ObjectiveKind::Recover => self.impact && self.time_to_recover().is_some_and(|t| t <= self.objective),
+            }
     }
 }

@@ -137,6 +137,7 @@ impl Harness {
             }],
             faults: vec![],
             abort: vec![],
+            objective: ObjectiveKind::Recover,
             within: ms(2500),
             stable_for: ms(1000),
             settle_timeout: ms(10_000),
@@ -327,7 +328,7 @@ async fn failed_baseline_injects_nothing() {
     let h = Harness::new(None).fault("break", 1000, 0, &[]);
     h.sys.lock().unwrap().down_from_start = true;
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert!(h.sys.lock().unwrap().injected.is_empty());
     assert!(h.journal.entries().is_empty(), "nothing journaled: {:?}", h.journal.entries());
     assert!(r.abort_reason.unwrap().contains("web (down)"));
@@ -455,8 +456,8 @@ async fn journal_has_intent_before_done_and_reverted() {
     assert_eq!(kinds, ["intent", "done", "reverted", "finished"]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn no_visible_impact_counts_as_zero_recovery() {
+/// A harness whose one fault (`delay` to inject) breaks nothing.
+fn harmless(delay: u64) -> Harness {
     let mut h = Harness::new(None);
     h.spec.faults.push(FaultSpec {
         name: "harmless".into(),
@@ -466,16 +467,86 @@ async fn no_visible_impact_counts_as_zero_recovery() {
         fault: Arc::new(FakeFault {
             name: "harmless".into(),
             sys: h.sys.clone(),
-            delay: ms(0),
+            delay: ms(delay),
             breaks: false,
             fail_after_intent: false,
             hang_after_intent: false,
         }),
     });
+    h
+}
+
+/// A recover objective tests recovery: a run in which no probe ever failed did not, so it
+/// is `no_impact`, never `passed`, whatever the measured (zero) time to recover.
+#[tokio::test(start_paused = true)]
+async fn a_recover_run_without_impact_is_no_impact_not_passed() {
+    let h = harmless(0);
     let r = h.run().await;
     assert_eq!(r.time_to_detect(), None);
     assert_eq!(r.time_to_recover(), Some(Duration::ZERO));
+    assert!(r.settled && !r.impact);
+    assert!(!r.objective_met(), "nothing was recovered from");
+    assert_eq!(r.outcome, Outcome::NoImpact);
+    assert_eq!(h.undone(), ["harmless"], "every fault reverted all the same");
+}
+
+/// `sustain`: the system must absorb the fault. No probe failing is a pass...
+#[tokio::test(start_paused = true)]
+async fn a_sustain_run_in_which_no_probe_fails_passes() {
+    let mut h = harmless(0);
+    h.spec.objective = ObjectiveKind::Sustain;
+    let r = h.run().await;
+    assert_eq!(r.objective_kind, ObjectiveKind::Sustain);
+    assert_eq!(r.objective, Duration::ZERO, "sustain has no recovery time");
+    assert!(r.objective_met());
     assert_eq!(r.outcome, Outcome::Passed);
+}
+
+/// ...and one failing sample misses it, even when the system heals well within what a
+/// recover objective would allow.
+#[tokio::test(start_paused = true)]
+async fn a_sustain_run_in_which_a_probe_fails_misses_the_objective_even_if_it_heals_fast() {
+    let mut h = Harness::new(Some(ms(200))).fault("break", 2000, 0, &[]);
+    h.spec.objective = ObjectiveKind::Sustain;
+    let r = h.run().await;
+    assert_eq!(r.time_to_detect(), Some(ms(100)));
+    assert_eq!(r.time_to_recover(), Some(ms(200)), "healed after 200ms, far inside the 2.5s `within`");
+    assert!(r.settled && r.impact);
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed);
+    // The same run judged by a recover objective passes.
+    h.spec.objective = ObjectiveKind::Recover;
+    h.sys.lock().unwrap().undone.clear();
+    assert_eq!(h.run().await.outcome, Outcome::Passed);
+}
+
+/// Fails from `from` to `to` after it was built, passes otherwise.
+struct FailsBetween {
+    start: Instant,
+    from: Duration,
+    to: Duration,
+}
+
+#[async_trait]
+impl Probe for FailsBetween {
+    async fn check(&self) -> Check {
+        let t = self.start.elapsed();
+        if t >= self.from && t < self.to { Check::fail("blip") } else { Check::pass("ok") }
+    }
+}
+
+/// "No probe may fail during the run" includes the injection itself: a failure while a
+/// slow injection is still under way (before it is confirmed, so not counted as
+/// detection) still misses a sustain objective, and it is an impact for a recover one.
+#[tokio::test(start_paused = true)]
+async fn a_failure_while_injecting_is_an_impact() {
+    let mut h = harmless(500);
+    h.spec.objective = ObjectiveKind::Sustain;
+    h.spec.probes[0].probe = Arc::new(FailsBetween { start: Instant::now(), from: ms(150), to: ms(250) });
+    let r = h.run().await;
+    assert_eq!(r.faults[0].injected_at, Some(ms(500)));
+    assert_eq!(r.time_to_detect(), None, "before the injection was confirmed");
+    assert!(r.impact);
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -571,7 +642,7 @@ async fn a_hanging_probe_is_a_failing_sample_not_a_hang() {
         steady: true,
     });
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert_eq!(r.baseline[1].detail, "timed out after 50ms");
 }
 
@@ -684,11 +755,11 @@ async fn a_halt_set_before_injection_injects_nothing() {
     h.spec.probes.push(halt_watch(ms(0), crate::halt::Status::Halted(crate::halt::Halt::parse("stop"))));
     h.spec.abort = vec![AbortRule::Halt { probe: 1, parameter: crate::halt::PARAMETER.into() }];
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert_eq!(
         r.abort_reason.as_deref(),
         Some(
-            "steady state did not hold before injection: emergency halt (`firedrill halt`): stop (by unknown at \
+            "a stop condition was not clear before injection: emergency halt (`firedrill halt`): stop (by unknown at \
              unknown)"
         )
     );
@@ -708,13 +779,16 @@ async fn an_alarm_already_in_alarm_stops_the_run_before_injection() {
     });
     h.spec.abort = vec![AbortRule::Alarm { probe: 1, alarm: "latency".into() }];
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
-    assert_eq!(
-        r.abort_reason.as_deref(),
-        Some("steady state did not hold before injection: CloudWatch alarm `latency` is in ALARM (abort rule: alarm)")
-    );
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert!(h.undone().is_empty());
     assert!(r.faults[0].inject_started_at.is_none());
+    assert_eq!(
+        r.abort_reason.as_deref(),
+        Some(
+            "a stop condition was not clear before injection: CloudWatch alarm `latency` is in ALARM (abort rule: alarm)"
+        ),
+        "named as a stop condition, not as the steady state"
+    );
 }
 
 /// A small deterministic generator for the property tests below.
@@ -1004,7 +1078,7 @@ async fn holds_are_released_on_abort_and_when_nothing_was_injected() {
     let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
     h.sys.lock().unwrap().down_from_start = true;
     let r = h.run().await;
-    assert_eq!(r.outcome, Outcome::NotStarted);
+    assert_eq!(r.outcome, Outcome::Blocked);
     assert_eq!(h.undone(), ["(lease)"]);
 
     let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
@@ -1060,7 +1134,7 @@ mod state {
 
     fn record(h: &Harness) -> RunRecord {
         RunRecord {
-            outcome: Outcome::NotStarted,
+            outcome: Outcome::Blocked,
             abort_reason: None,
             baseline: vec![],
             samples: vec![],
@@ -1071,7 +1145,9 @@ mod state {
             settled: false,
             last_revert_started_at: None,
             ended_at: Duration::ZERO,
+            objective_kind: h.spec.objective,
             objective: h.spec.within,
+            impact: false,
             stable_for: h.spec.stable_for,
             precision: Duration::ZERO,
             still_broken: vec![],

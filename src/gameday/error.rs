@@ -4,7 +4,7 @@
 use crate::engine::Outcome;
 use crate::scenario::Invalid;
 
-/// Exit codes (documented in the README).
+/// Exit codes. The README's exit-code table lists exactly these (a test compares them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {
@@ -16,8 +16,9 @@ pub enum Exit {
     Invalid = 2,
     /// Aborted (abort rule, signal or injection error); every fault reverted.
     Aborted = 3,
-    /// The steady state did not hold before injection; nothing was injected.
-    NotStarted = 4,
+    /// Blocked: the steady state did not hold before injection, or a stop-condition alarm
+    /// was in ALARM or could not be read; nothing was injected.
+    Blocked = 4,
     /// A fault could not be reverted: a human must act.
     RevertFailed = 5,
     /// firedrill itself failed (state directory not writable, AWS unreachable, ...).
@@ -25,6 +26,40 @@ pub enum Exit {
     /// A guard refused the run (account, region, opt-in tag, blast radius, a fault that
     /// cannot apply); nothing was touched.
     Refused = 7,
+    /// A recover objective, every fault reverted, but no probe ever failed: the faults had
+    /// no visible impact and recovery was not tested.
+    NoImpact = 8,
+}
+
+impl Exit {
+    /// Every exit code, in the README table's order (a new variant goes here too: the
+    /// README test then asks for its row).
+    pub const ALL: [Exit; 9] = [
+        Exit::Ok,
+        Exit::ObjectiveMissed,
+        Exit::Invalid,
+        Exit::Aborted,
+        Exit::Blocked,
+        Exit::RevertFailed,
+        Exit::Error,
+        Exit::Refused,
+        Exit::NoImpact,
+    ];
+
+    /// The name the README's exit-code table gives the code.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Ok => "passed",
+            Exit::ObjectiveMissed => "objective missed",
+            Exit::Invalid => "invalid input",
+            Exit::Aborted => "aborted",
+            Exit::Blocked => "blocked",
+            Exit::RevertFailed => "revert failed",
+            Exit::Error => "firedrill error",
+            Exit::Refused => "refused by a guard",
+            Exit::NoImpact => "no impact",
+        }
+    }
 }
 
 /// Why a command did not end with [`Exit::Ok`]. The messages are the operator's: each
@@ -73,12 +108,13 @@ impl Error {
             Error::Refused(_) | Error::PlanRefused => Exit::Refused,
             Error::Failed(_) | Error::Undelivered(_) => Exit::Error,
             Error::Unreverted(_) => Exit::RevertFailed,
-            Error::Halted(_) => Exit::NotStarted,
+            Error::Halted(_) => Exit::Blocked,
             Error::Run(outcome) => match outcome {
                 Outcome::Passed => Exit::Ok,
                 Outcome::ObjectiveMissed => Exit::ObjectiveMissed,
                 Outcome::Aborted => Exit::Aborted,
-                Outcome::NotStarted => Exit::NotStarted,
+                Outcome::NoImpact => Exit::NoImpact,
+                Outcome::Blocked => Exit::Blocked,
                 Outcome::RevertFailed => Exit::RevertFailed,
             },
         }
@@ -121,8 +157,9 @@ mod tests {
             (Error::Unreverted(1), 5),
             (Error::Run(Outcome::ObjectiveMissed), 1),
             (Error::Run(Outcome::Aborted), 3),
-            (Error::Run(Outcome::NotStarted), 4),
+            (Error::Run(Outcome::Blocked), 4),
             (Error::Halted("halted: x".into()), 4),
+            (Error::Run(Outcome::NoImpact), 8),
             (Error::Run(Outcome::RevertFailed), 5),
         ];
         for (e, code) in cases {
@@ -132,5 +169,29 @@ mod tests {
         assert!(verdict(Outcome::Passed).is_ok());
         assert_eq!(Error::code(&verdict(Outcome::Aborted)), Exit::Aborted);
         assert_eq!(Error::Unreverted(2).to_string(), "2 step(s) could not be reverted: a human must act");
+    }
+
+    /// The README's exit-code table is the enum: the same codes, each with its name, in
+    /// order, and nothing else. A code added, renumbered or renamed on one side only fails.
+    #[test]
+    fn the_readme_exit_code_table_is_the_exit_enum() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let table: Vec<(u8, String)> = readme
+            .lines()
+            .skip_while(|l| l.trim() != "### Exit codes")
+            .skip(1)
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                let code = cells.first()?.parse::<u8>().ok()?;
+                Some((code, cells.get(1)?.to_string()))
+            })
+            .collect();
+        let enum_: Vec<(u8, String)> = Exit::ALL.iter().map(|e| (*e as u8, e.name().to_string())).collect();
+        assert_eq!(table, enum_, "README.md \"### Exit codes\" (code | name | meaning) must list exactly `Exit`");
+        let mut codes: Vec<u8> = Exit::ALL.iter().map(|e| *e as u8).collect();
+        codes.dedup();
+        assert_eq!(codes, (0..=8).collect::<Vec<u8>>(), "ALL holds each code once, in order");
     }
 }

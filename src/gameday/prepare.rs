@@ -34,6 +34,9 @@ pub struct Prepared {
     /// The emergency halt in the scenario's account and region (`None` without AWS: a
     /// scenario without AWS ignores halts).
     pub halt: Option<crate::halt::Status>,
+    /// What the operator should know before a run that is not a refusal: a stop-condition
+    /// alarm already in ALARM, or one that could not be read (the run would be blocked).
+    pub warnings: Vec<String>,
 }
 
 /// A prepared drill that no guard refused: the only input a run's session accepts.
@@ -53,7 +56,9 @@ pub fn load(file: &Path) -> Result<Drill, Error> {
 pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option<u64>) -> Result<Prepared, Error> {
     let s = &drill.loaded.scenario;
     let aws_opts = opts.clone();
-    let Some(env) = &s.environment else { return Ok(Prepared { drill, aws_opts, aws: None, halt: None }) };
+    let Some(env) = &s.environment else {
+        return Ok(Prepared { drill, aws_opts, aws: None, halt: None, warnings: Vec::new() });
+    };
     let aws = Aws::connect(opts, Some(&env.region))
         .await
         .map_err(|e| Error::Failed(format!("cannot set up AWS access: {e}")))?;
@@ -67,8 +72,36 @@ pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option
             res.refusals.extend(crate::faults::preflight(f, &res));
         }
     }
+    let warnings = gate_alarms(&aws, s, &mut res.refusals).await;
     let halt = crate::halt::status(&aws).await;
-    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))), halt: Some(halt) })
+    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))), halt: Some(halt), warnings })
+}
+
+/// Reads each stop-condition alarm (`abort: - alarm: NAME`) before anything is touched. An
+/// alarm that does not exist is a refusal: the stop condition could never be watched (a
+/// typo in its name, say). One in ALARM, or that cannot be read, is a warning: a run would
+/// be blocked by it before injection (it is read again there), and the plan says so.
+async fn gate_alarms(aws: &Aws, s: &crate::scenario::Scenario, refusals: &mut Vec<String>) -> Vec<String> {
+    let mut names: Vec<&str> = s.abort.iter().filter_map(|r| r.alarm.as_deref()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut warnings = Vec::new();
+    for name in names {
+        match aws.alarm_state(name).await {
+            Ok(Some(state)) if state == "ALARM" => warnings.push(format!(
+                "stop-condition alarm `{name}` is in ALARM now: a run would be blocked before injection (exit 4) until it is OK"
+            )),
+            Ok(Some(_)) => {}
+            Ok(None) => refusals.push(format!(
+                "stop-condition alarm `{name}` does not exist in {}: the stop condition could never be watched",
+                aws.region()
+            )),
+            Err(e) => warnings.push(format!(
+                "could not read stop-condition alarm `{name}`: {e}; a run would be blocked before injection (exit 4) unless it can be read then"
+            )),
+        }
+    }
+    warnings
 }
 
 impl Prepared {
@@ -83,7 +116,7 @@ impl Prepared {
 
     /// The plan, for people (see [`crate::plan::render`]), and the halt when it blocks.
     pub fn render(&self) -> String {
-        let mut plan = crate::plan::render(&self.drill.loaded, self.resolution());
+        let mut plan = crate::plan::render(&self.drill.loaded, self.resolution(), &self.warnings);
         if let Some(why) = self.halted() {
             let then = match self.halt {
                 Some(crate::halt::Status::Halted(_)) => "while the halt is set (`firedrill unhalt` clears it)",

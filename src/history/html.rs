@@ -146,7 +146,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#1f2
 table{border-collapse:collapse;font-size:14px}\
 th,td{padding:.25em .75em;border-bottom:1px solid #d0d7de;text-align:left;white-space:nowrap}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}\
-.passed{color:#1a7f37}.objective_missed,.aborted,.revert_failed,.crashed,.unreadable{color:#cf222e}\
+.passed{color:#1a7f37}.objective_missed,.no_impact,.aborted,.revert_failed,.crashed,.unreadable{color:#cf222e}\
 code{font-size:13px}";
 
 /// The page: heading, table, then each scenario's summary and plot.

@@ -28,7 +28,7 @@ pub struct Row {
     /// When the run started (RFC 3339, UTC); from the journal or the run id when the run
     /// has no report.
     pub started_at: Option<String>,
-    /// The report's outcome (`passed`, `objective_missed`, `aborted`, `not_started`,
+    /// The report's outcome (`passed`, `objective_missed`, `aborted`, `blocked`, `no_impact`,
     /// `revert_failed`), or, for a run without a readable report: `running`, `crashed`,
     /// `finished` (the journal says it ended, but it wrote no report) or `unreadable`.
     pub outcome: String,
@@ -38,6 +38,8 @@ pub struct Row {
     /// Whether a fault was injected (`t_inject_ms` not null). False without a report.
     pub injected: bool,
     pub duration_ms: Option<u64>,
+    /// `recover` or `sustain`, as in the report; null without one.
+    pub objective: Option<String>,
     pub objective_ms: Option<u64>,
     pub time_to_detect_ms: Option<u64>,
     pub time_to_recover_ms: Option<u64>,
@@ -65,6 +67,8 @@ struct ReportHead {
     started_at: String,
     duration_ms: u64,
     outcome: Outcome,
+    #[serde(default)]
+    objective: crate::engine::ObjectiveKind,
     objective_ms: u64,
     t_inject_ms: Option<u64>,
     time_to_detect_ms: Option<u64>,
@@ -112,6 +116,7 @@ fn from_report(run: &RunDir, h: ReportHead) -> Row {
         detail: None,
         injected: h.t_inject_ms.is_some(),
         duration_ms: Some(h.duration_ms),
+        objective: Some(h.objective.as_str().to_string()),
         objective_ms: Some(h.objective_ms),
         time_to_detect_ms: h.time_to_detect_ms,
         time_to_recover_ms: h.time_to_recover_ms,
@@ -136,6 +141,7 @@ fn bare(
         detail,
         injected: false,
         duration_ms: None,
+        objective: None,
         objective_ms: None,
         time_to_detect_ms: None,
         time_to_recover_ms: None,
@@ -215,6 +221,8 @@ pub struct Summary {
     pub never_recovered: usize,
     /// The objective of the newest run with a report (a scenario's objective may change).
     pub objective_ms: Option<u64>,
+    /// Its kind: `recover` or `sustain`.
+    pub objective: Option<String>,
 }
 
 /// One summary per scenario, by scenario name; `rows` oldest first.
@@ -226,7 +234,10 @@ pub fn summarize(rows: &[Row]) -> Vec<Summary> {
         .into_iter()
         .map(|name| {
             let runs: Vec<&Row> = rows.iter().filter(|r| r.scenario == name).collect();
-            let mut times: Vec<u64> = runs.iter().filter_map(|r| r.time_to_recover_ms).collect();
+            // Runs in which no probe failed (`no_impact`, a `sustain` pass) recovered from
+            // nothing: their zero would pull the median down.
+            let mut times: Vec<u64> =
+                runs.iter().filter(|r| r.time_to_detect_ms.is_some()).filter_map(|r| r.time_to_recover_ms).collect();
             Summary {
                 scenario: name.to_string(),
                 runs: runs.len(),
@@ -235,6 +246,7 @@ pub fn summarize(rows: &[Row]) -> Vec<Summary> {
                 worst_ms: times.iter().max().copied(),
                 never_recovered: runs.iter().filter(|r| r.never_recovered()).count(),
                 objective_ms: runs.iter().rev().find_map(|r| r.objective_ms),
+                objective: runs.iter().rev().find_map(|r| r.objective.clone()),
             }
         })
         .collect()
@@ -261,7 +273,11 @@ impl Summary {
             (Some(m), _, n) if n > 0 => format!("median {}, worst never ({})", duration(m), plural(n, "run")),
             (Some(m), w, _) => format!("median {}, worst {}", duration(m), duration(w.unwrap_or(m))),
         };
-        let objective = self.objective_ms.map_or(String::new(), |o| format!("; objective {}", duration(o)));
+        let objective = match (self.objective.as_deref(), self.objective_ms) {
+            (Some("sustain"), _) => "; objective sustain".to_string(),
+            (_, Some(o)) => format!("; objective {}", duration(o)),
+            (_, None) => String::new(),
+        };
         format!(
             "{}: {}, {} passed; time to recover {ttr}{objective}",
             self.scenario,
@@ -291,7 +307,10 @@ pub fn cells(r: &Row) -> [String; 7] {
         None if measured => "never".into(),
         None => dash(),
     };
-    let objective = r.objective_ms.map_or_else(dash, duration);
+    let objective = match r.objective.as_deref() {
+        Some("sustain") => "sustain".to_string(),
+        _ => r.objective_ms.map_or_else(dash, duration),
+    };
     let met = match r.objective_met {
         Some(true) => "yes".to_string(),
         Some(false) if r.injected => "no".into(),

@@ -8,7 +8,7 @@ use super::*;
 use crate::state::journal::{Journal, Sink, UndoRecord};
 
 fn mk(id: &str, scenario: &str, outcome: &str, ttr: Option<u64>) -> Row {
-    let injected = outcome != "not_started";
+    let injected = outcome != "blocked";
     Row {
         run_id: id.into(),
         scenario: scenario.into(),
@@ -17,6 +17,7 @@ fn mk(id: &str, scenario: &str, outcome: &str, ttr: Option<u64>) -> Row {
         detail: None,
         injected,
         duration_ms: Some(9000),
+        objective: Some("recover".into()),
         objective_ms: Some(3000),
         time_to_detect_ms: ttr.map(|_| 200),
         time_to_recover_ms: ttr,
@@ -29,6 +30,7 @@ fn crashed(id: &str, scenario: &str) -> Row {
         detail: Some("1 injected".into()),
         injected: false,
         duration_ms: None,
+        objective: None,
         objective_ms: None,
         time_to_detect_ms: None,
         time_to_recover_ms: None,
@@ -37,14 +39,14 @@ fn crashed(id: &str, scenario: &str) -> Row {
     }
 }
 
-/// web: passed 600ms, missed 4.5s, aborted (never), not started, crashed; db: passed 1s.
+/// web: passed 600ms, missed 4.5s, aborted (never), blocked, crashed; db: passed 1s.
 fn rows() -> Vec<Row> {
     vec![
         mk("01", "web", "passed", Some(600)),
         mk("02", "web", "objective_missed", Some(4500)),
         mk("03", "db", "passed", Some(1000)),
         mk("04", "web", "aborted", None),
-        mk("05", "web", "not_started", None),
+        mk("05", "web", "blocked", None),
         crashed("06", "web"),
     ]
 }
@@ -74,6 +76,10 @@ fn summary_counts_runs_passes_and_never_recovered() {
 
     let only_never = summarize(&[mk("01", "x", "aborted", None), mk("02", "x", "aborted", None)]);
     assert_eq!(only_never[0].line(), "x: 2 runs, 0 passed; time to recover never recovered (2 runs); objective 3s");
+    // A run in which no probe failed measured no recovery: it counts as a run, not a time.
+    let untouched = Row { time_to_detect_ms: None, time_to_recover_ms: Some(0), ..mk("03", "x", "no_impact", None) };
+    let with_it = summarize(&[mk("01", "x", "passed", Some(800)), untouched]);
+    assert_eq!(with_it[0].line(), "x: 2 runs, 1 passed; time to recover median 800ms, worst 800ms; objective 3s");
     let nothing = summarize(&[crashed("01", "x")]);
     assert_eq!(nothing[0].line(), "x: 1 run, 0 passed; time to recover no recovery measured");
 }
@@ -96,7 +102,7 @@ fn table_is_aligned_oldest_first_with_summaries() {
     }
     assert!(lines[2].contains("objective_missed") && lines[2].contains("4.5s") && lines[2].ends_with("no"), "{text}");
     assert!(lines[4].contains("aborted") && lines[4].contains("never"), "{text}");
-    assert!(lines[5].contains("not_started") && lines[5].ends_with('-'), "not injected: no verdict\n{text}");
+    assert!(lines[5].contains("blocked") && lines[5].ends_with('-'), "not injected: no verdict\n{text}");
     assert!(lines[6].contains("crashed, 1 injected"), "{text}");
     assert_eq!(lines[7], "");
     assert!(lines[8].starts_with("db: 1 run"), "{text}");
@@ -187,7 +193,7 @@ fn html_page_is_self_contained_with_a_plot_per_scenario() {
 
     let empty = html::render(&[], "runs in x");
     assert!(empty.contains("No runs.") && !empty.contains("<svg"));
-    let never_injected = html::render(&[mk("01", "web", "not_started", None)], "runs in x");
+    let never_injected = html::render(&[mk("01", "web", "blocked", None)], "runs in x");
     assert!(never_injected.contains("nothing to plot") && !never_injected.contains("<svg"));
 }
 

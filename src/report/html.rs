@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::markdown::duration;
 use super::model::{FaultReport, Report, SampleReport};
-use crate::engine::Outcome;
+use crate::engine::{ObjectiveKind, Outcome};
 
 /// `report.html` for `r`.
 pub fn render(r: &Report) -> String {
@@ -159,8 +159,15 @@ fn verdict(o: Outcome) -> (&'static str, &'static str) {
         Outcome::ObjectiveMissed => {
             ("OBJECTIVE MISSED", "Every fault was reverted, but recovery missed the objective.")
         }
+        Outcome::NoImpact => (
+            "NO IMPACT",
+            "Every fault was reverted, but no probe ever failed: the faults had no visible impact, so recovery was not tested.",
+        ),
         Outcome::Aborted => ("ABORTED", "The run was stopped early; every fault was reverted."),
-        Outcome::NotStarted => ("NOT STARTED", "The steady state did not hold before injection; nothing was injected."),
+        Outcome::Blocked => (
+            "BLOCKED",
+            "Nothing was injected: the steady state did not hold before injection, or a stop-condition alarm was in ALARM or unreadable.",
+        ),
         Outcome::RevertFailed => ("REVERT FAILED", "A side effect could not be undone: a human must act now."),
     }
 }
@@ -219,7 +226,13 @@ fn measures(o: &mut String, r: &Report) {
     let no_impact = r.time_to_detect_ms.is_none() && r.time_to_recover_ms == Some(0);
     let (recover, recover_note, recover_class) = match r.time_to_recover_ms {
         _ if !injected => ("—".to_string(), "nothing was injected".to_string(), ""),
+        Some(_) if no_impact && r.outcome == Outcome::NoImpact => {
+            ("0ms".into(), "no visible impact: recovery was not tested".into(), "missed")
+        }
         Some(_) if no_impact => ("0ms".into(), "no visible impact".into(), "met"),
+        Some(t) if r.objective == ObjectiveKind::Sustain => {
+            (duration(t), "a probe failed: sustain allows no impact".into(), "missed")
+        }
         Some(t) if t <= r.objective_ms => {
             (duration(t), format!("within the {} objective", duration(r.objective_ms)), "met")
         }
@@ -231,10 +244,15 @@ fn measures(o: &mut String, r: &Report) {
         Some(t) => (duration(t), "first failing check after the injection"),
         None => ("not detected".into(), "no probe failed"),
     };
-    let (met, met_class) = match (injected, r.objective_met) {
-        (false, _) => ("not measured", ""),
-        (true, true) => ("met", "met"),
-        (true, false) => ("not met", "missed"),
+    let (met, met_class) = match (injected, r.objective_met, r.outcome) {
+        (false, _, _) => ("not measured", ""),
+        (true, true, _) => ("met", "met"),
+        (true, false, Outcome::NoImpact) => ("not tested: no probe failed", "missed"),
+        (true, false, _) => ("not met", "missed"),
+    };
+    let (goal, goal_note) = match r.objective {
+        ObjectiveKind::Recover => (format!("≤ {}", duration(r.objective_ms)), "then hold"),
+        ObjectiveKind::Sustain => ("sustain".to_string(), "no probe may fail, then hold"),
     };
     let recovered = match r.recovered_during_fault {
         Some(true) => "during the fault",
@@ -245,20 +263,14 @@ fn measures(o: &mut String, r: &Report) {
     };
     let settled = match r.outcome {
         _ if r.settled => format!("held for {}", duration(r.stable_for_ms)),
-        Outcome::NotStarted => "—".into(),
+        Outcome::Blocked => "—".into(),
         Outcome::Aborted => "not checked (aborted)".into(),
         Outcome::RevertFailed => "not checked (revert failed)".into(),
-        Outcome::Passed | Outcome::ObjectiveMissed => "did not hold in time".into(),
+        Outcome::Passed | Outcome::ObjectiveMissed | Outcome::NoImpact => "did not hold in time".into(),
     };
     let cards = [
         ("time-to-recover", "Time to recover", recover, recover_note, recover_class),
-        (
-            "objective",
-            "Objective",
-            format!("≤ {}", duration(r.objective_ms)),
-            format!("then hold for {} — {met}", duration(r.stable_for_ms)),
-            met_class,
-        ),
+        ("objective", "Objective", goal, format!("{goal_note} for {} — {met}", duration(r.stable_for_ms)), met_class),
         ("time-to-detect", "Time to detect", detect, detect_note.to_string(), ""),
         ("precision", "Precision", format!("± {}", duration(r.precision_ms)), "longest probe interval".into(), ""),
         ("recovered", "Recovered", recovered.to_string(), String::new(), "words"),
@@ -358,9 +370,12 @@ fn markers(r: &Report) -> Vec<Marker> {
                 "no probe failed after the injection".into(),
             );
         }
-        let objective = duration(r.objective_ms);
-        let title = format!("objective: recover within {objective} of the injection");
-        push(t0.saturating_add(r.objective_ms), "objective", format!("objective {objective}"), title);
+        // A `sustain` objective has no moment: no probe may fail at any time.
+        if r.objective == ObjectiveKind::Recover {
+            let objective = duration(r.objective_ms);
+            let title = format!("objective: recover within {objective} of the injection");
+            push(t0.saturating_add(r.objective_ms), "objective", format!("objective {objective}"), title);
+        }
     }
     if r.outcome == Outcome::Aborted {
         let reason = r.abort_reason.as_deref().unwrap_or("no reason recorded");

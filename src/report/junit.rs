@@ -1,9 +1,12 @@
 //! `junit.xml`: a [`Report`] as one JUnit test suite, so CI shows a game day as tests:
-//! `baseline`, `recovery within <objective>`, one `probe <name>` per probe and `revert`.
+//! `baseline`, `objective`, one `fault: <name>` per fault, one `probe: <name>` per probe
+//! and `revert`. Test names are made of the scenario's, faults' and probes' names only,
+//! never of the objective or a duration, so that CI keeps one history per test however
+//! the objective is tuned; the numbers are in the messages.
 
 use super::markdown::duration;
-use super::model::{ProbeReport, Report};
-use crate::engine::Outcome;
+use super::model::{FaultReport, ProbeReport, Report};
+use crate::engine::{ObjectiveKind, Outcome};
 
 struct Case {
     name: String,
@@ -20,6 +23,7 @@ enum Verdict {
 pub fn render(r: &Report) -> String {
     let suite = format!("firedrill.{}", r.scenario.name);
     let mut cases = vec![baseline(r), recovery(r)];
+    cases.extend(r.faults.iter().map(|f| fault(r, f)));
     cases.extend(r.probes.iter().map(|p| probe(r, p)));
     cases.push(revert(r));
     let failures = cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail { .. })).count();
@@ -87,7 +91,7 @@ fn xml(s: &str) -> String {
 }
 
 fn baseline(r: &Report) -> Case {
-    let verdict = if r.outcome == Outcome::NotStarted {
+    let verdict = if r.outcome == Outcome::Blocked {
         let failing = r.baseline.iter().filter(|s| !s.ok).map(|s| format!("{}: {}", s.probe, s.detail));
         Verdict::Fail {
             message: "the steady state did not hold before injection: nothing was injected".into(),
@@ -103,7 +107,7 @@ fn baseline(r: &Report) -> Case {
 
 fn recovery(r: &Report) -> Case {
     let objective = duration(r.objective_ms);
-    let verdict = if r.outcome == Outcome::NotStarted {
+    let verdict = if r.outcome == Outcome::Blocked {
         Verdict::Skip("nothing was injected: the steady state did not hold before injection".into())
     } else if r.objective_met {
         Verdict::Pass
@@ -111,6 +115,14 @@ fn recovery(r: &Report) -> Case {
         let message = match (r.outcome, r.time_to_recover_ms) {
             (Outcome::Aborted, _) => format!("run aborted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")),
             (Outcome::RevertFailed, _) => "a revert failed: recovery could not be confirmed".into(),
+            (Outcome::NoImpact, _) => {
+                format!(
+                    "no probe failed: the faults had no visible impact, so recovery (objective {objective}) was not tested"
+                )
+            }
+            (Outcome::ObjectiveMissed, _) if r.objective == ObjectiveKind::Sustain && r.settled => {
+                "a probe failed during the run: the sustain objective allows no impact".into()
+            }
             (_, Some(t)) if t > r.objective_ms => {
                 format!("recovered in {}, over the {objective} objective", duration(t))
             }
@@ -121,7 +133,7 @@ fn recovery(r: &Report) -> Case {
         };
         Verdict::Fail { message, body: measured(r) }
     };
-    Case { name: format!("recovery within {objective}"), time_ms: r.time_to_recover_ms.unwrap_or(0), verdict }
+    Case { name: "objective".into(), time_ms: r.time_to_recover_ms.unwrap_or(0), verdict }
 }
 
 /// The measured numbers, one per line.
@@ -131,7 +143,14 @@ fn measured(r: &Report) -> String {
         format!("outcome: {}", r.outcome.as_str()),
         format!("time to detect: {}", opt(r.time_to_detect_ms, "not detected")),
         format!("time to recover: {}", opt(r.time_to_recover_ms, "never")),
-        format!("objective: {} (then hold for {})", duration(r.objective_ms), duration(r.stable_for_ms)),
+        match r.objective {
+            ObjectiveKind::Recover => {
+                format!("objective: {} (then hold for {})", duration(r.objective_ms), duration(r.stable_for_ms))
+            }
+            ObjectiveKind::Sustain => {
+                format!("objective: sustain, no probe may fail (then hold for {})", duration(r.stable_for_ms))
+            }
+        },
         format!("steady state after the last revert: {}", if r.settled { "held" } else { "not confirmed" }),
         format!("precision: ± {}", duration(r.precision_ms)),
     ]
@@ -156,7 +175,34 @@ fn probe(r: &Report, p: &ProbeReport) -> Case {
             }
         }
     };
-    Case { name: format!("probe {}", p.name), time_ms: checks.iter().map(|s| s.latency_ms).sum(), verdict }
+    Case { name: format!("probe: {}", p.name), time_ms: checks.iter().map(|s| s.latency_ms).sum(), verdict }
+}
+
+/// One fault: injected and reverted (skipped when it never started).
+fn fault(r: &Report, f: &FaultReport) -> Case {
+    let broken: Vec<String> = r
+        .still_broken
+        .iter()
+        .filter(|b| b.fault == f.name)
+        .map(|b| format!("step {}: {}\n  error: {}\n  fix: {}", b.step, b.description, b.error, b.fix))
+        .collect();
+    let verdict = match (&f.inject_started_at_ms, &f.inject_error, &f.revert_error) {
+        (None, _, _) => Verdict::Skip(match r.outcome {
+            Outcome::Blocked => "not injected: the run was blocked before injection".into(),
+            _ => "not injected: the run ended before this fault started".into(),
+        }),
+        (_, _, Some(error)) => {
+            Verdict::Fail { message: format!("revert failed: {error}: a human must act"), body: broken.join("\n") }
+        }
+        (_, Some(error), _) => Verdict::Fail {
+            message: format!("failed to inject: {error}"),
+            body: format!("{} step(s) journaled, every one reverted", f.steps),
+        },
+        _ => Verdict::Pass,
+    };
+    let end = f.reverted_at_ms.or(f.revert_started_at_ms).unwrap_or(r.duration_ms);
+    let time_ms = f.inject_started_at_ms.map_or(0, |t| end.saturating_sub(t));
+    Case { name: format!("fault: {}", f.name), time_ms, verdict }
 }
 
 fn revert(r: &Report) -> Case {

@@ -8,7 +8,7 @@
 //! the file (a terminal that shows it would obey them).
 
 use super::model::{FaultReport, Report};
-use crate::engine::Outcome;
+use crate::engine::{ObjectiveKind, Outcome};
 
 pub fn render(r: &Report) -> String {
     let mut o = vec![format!("## {} — {}", verdict(r.outcome), esc(&r.scenario.name)), String::new()];
@@ -124,8 +124,9 @@ fn verdict(o: Outcome) -> &'static str {
     match o {
         Outcome::Passed => "✅ passed",
         Outcome::ObjectiveMissed => "❌ objective missed",
+        Outcome::NoImpact => "➖ no impact",
         Outcome::Aborted => "⚠️ aborted",
-        Outcome::NotStarted => "⏸ not started",
+        Outcome::Blocked => "⏸ blocked",
         Outcome::RevertFailed => "🚨 REVERT FAILED",
     }
 }
@@ -259,18 +260,25 @@ fn measures(o: &mut Vec<String>, r: &Report) {
     let recover = match r.time_to_recover_ms {
         _ if !injected => "—".to_string(),
         Some(_) if no_impact => "0ms (no visible impact)".into(),
+        Some(t) if r.objective == ObjectiveKind::Sustain => {
+            format!("{} (a probe failed: `sustain` allows no impact)", duration(t))
+        }
         Some(t) if t <= r.objective_ms => format!("{} (within the objective)", duration(t)),
         Some(t) => format!("{} (over the objective by {})", duration(t), duration(t - r.objective_ms)),
         None => "never".into(),
     };
+    let goal = match r.objective {
+        ObjectiveKind::Recover => format!("recover within {}", duration(r.objective_ms)),
+        ObjectiveKind::Sustain => "sustain (no probe may fail)".into(),
+    };
     let objective = format!(
-        "recover within {}, then hold for {}{}",
-        duration(r.objective_ms),
+        "{goal}, then hold for {}{}",
         duration(r.stable_for_ms),
-        match (injected, r.objective_met) {
-            (false, _) => "",
-            (true, true) => " — ✅ met",
-            (true, false) => " — ❌ not met",
+        match (injected, r.objective_met, r.outcome) {
+            (false, _, _) => "",
+            (true, true, _) => " — ✅ met",
+            (true, false, Outcome::NoImpact) => " — ➖ not tested: no probe failed",
+            (true, false, _) => " — ❌ not met",
         }
     );
     let recovered = match r.recovered_during_fault {
@@ -282,10 +290,10 @@ fn measures(o: &mut Vec<String>, r: &Report) {
     };
     let settled = match r.outcome {
         _ if r.settled => format!("yes, for {}", duration(r.stable_for_ms)),
-        Outcome::NotStarted => "—".into(),
+        Outcome::Blocked => "—".into(),
         Outcome::Aborted => "not checked: the run was aborted".into(),
         Outcome::RevertFailed => "not checked: a revert failed".into(),
-        Outcome::Passed | Outcome::ObjectiveMissed => "no, not within the settle timeout".into(),
+        Outcome::Passed | Outcome::ObjectiveMissed | Outcome::NoImpact => "no, not within the settle timeout".into(),
     };
     o.extend([
         "| Measure | Value |".to_string(),
@@ -360,7 +368,7 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
     o.push(String::new());
     o.extend(events.into_iter().map(|(t, text)| format!("- `{}` {text}", at(t))));
     // The record has no abort time: the abort is listed untimed, before the end.
-    if let (Some(reason), false) = (&r.abort_reason, r.outcome == Outcome::NotStarted) {
+    if let (Some(reason), false) = (&r.abort_reason, r.outcome == Outcome::Blocked) {
         o.push(format!("- ⚠️ aborted: {}", esc(reason)));
     }
     o.push(format!("- `{}` end: {}", at(r.duration_ms), r.outcome.as_str()));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::record::StillBroken;
-use crate::engine::{FaultRecord, Outcome, RunRecord, Sample};
+use crate::engine::{FaultRecord, ObjectiveKind, Outcome, RunRecord, Sample};
 use crate::scenario::{ProbeConfig, Scenario};
 
 /// The `report_version` this firedrill writes and reads.
@@ -38,6 +38,9 @@ pub struct Report {
     pub duration_ms: u64,
     pub outcome: Outcome,
     pub abort_reason: Option<String>,
+    /// `recover` or `sustain`; reports from before `sustain` existed read as `recover`.
+    #[serde(default)]
+    pub objective: ObjectiveKind,
     pub objective_ms: u64,
     pub stable_for_ms: u64,
     pub precision_ms: u64,
@@ -226,6 +229,7 @@ impl Report {
             duration_ms: ms(record.ended_at),
             outcome: record.outcome,
             abort_reason: record.abort_reason.clone(),
+            objective: record.objective_kind,
             objective_ms: ms(record.objective),
             stable_for_ms: ms(record.stable_for),
             precision_ms: ms(record.precision),

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::engine::record::StillBroken;
-use crate::engine::{FaultRecord, Outcome, RunRecord, Sample};
+use crate::engine::{FaultRecord, ObjectiveKind, Outcome, RunRecord, Sample};
 use crate::scenario::Scenario;
 
 fn scenario() -> Scenario {
@@ -81,7 +81,9 @@ fn record(outcome: Outcome) -> RunRecord {
         settled: false,
         last_revert_started_at: Some(ms(6000)),
         ended_at: ms(7500),
+        objective_kind: ObjectiveKind::Recover,
         objective: ms(3000),
+        impact: true,
         stable_for: ms(1000),
         precision: ms(500),
         still_broken: Vec::new(),
@@ -149,7 +151,7 @@ fn revert_failed() -> RunRecord {
     }
 }
 
-fn not_started() -> RunRecord {
+fn blocked() -> RunRecord {
     RunRecord {
         abort_reason: Some("steady state did not hold before injection: web (connection refused)".into()),
         baseline: vec![sample(0, 8, false, "connection refused"), sample(1, 5, false, "connection refused")],
@@ -157,7 +159,7 @@ fn not_started() -> RunRecord {
         t_inject: None,
         last_revert_started_at: None,
         ended_at: ms(20),
-        ..record(Outcome::NotStarted)
+        ..record(Outcome::Blocked)
     }
 }
 
@@ -166,7 +168,7 @@ fn report(r: &RunRecord) -> Report {
 }
 
 fn runs() -> [(&'static str, RunRecord); 4] {
-    [("passed", passed()), ("aborted", aborted()), ("revert_failed", revert_failed()), ("not_started", not_started())]
+    [("passed", passed()), ("aborted", aborted()), ("revert_failed", revert_failed()), ("blocked", blocked())]
 }
 
 #[test]
@@ -175,7 +177,7 @@ fn markdown_snapshots() {
         include_str!("snapshots/passed.md"),
         include_str!("snapshots/aborted.md"),
         include_str!("snapshots/revert_failed.md"),
-        include_str!("snapshots/not_started.md"),
+        include_str!("snapshots/blocked.md"),
     ];
     for ((name, r), want) in runs().into_iter().zip(expected) {
         assert_eq!(markdown::render(&report(&r)), want, "snapshots/{name}.md");
@@ -188,7 +190,7 @@ fn junit_snapshots() {
         include_str!("snapshots/passed.xml"),
         include_str!("snapshots/aborted.xml"),
         include_str!("snapshots/revert_failed.xml"),
-        include_str!("snapshots/not_started.xml"),
+        include_str!("snapshots/blocked.xml"),
     ];
     for ((name, r), want) in runs().into_iter().zip(expected) {
         assert_eq!(junit::render(&report(&r)), want, "snapshots/{name}.xml");
@@ -198,7 +200,7 @@ fn junit_snapshots() {
 #[test]
 fn junit_counts_match_the_testcases() {
     // (tests, failures, skipped) for each run.
-    let expected = [(5, 0, 0), (5, 2, 0), (5, 3, 0), (5, 3, 2)];
+    let expected = [(6, 0, 0), (6, 2, 0), (6, 4, 0), (6, 3, 3)];
     for ((name, r), (tests, failures, skipped)) in runs().into_iter().zip(expected) {
         let xml = junit::render(&report(&r));
         let attrs = format!(r#"tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}""#);
@@ -238,9 +240,11 @@ fn json_round_trips() {
 
 #[test]
 fn json_uses_stable_names_and_nulls() {
-    let v = serde_json::to_value(report(&not_started())).unwrap();
+    let v = serde_json::to_value(report(&blocked())).unwrap();
     assert_eq!(v["report_version"], 1);
-    assert_eq!(v["outcome"], "not_started");
+    assert_eq!(v["outcome"], "blocked");
+    // Reports written before the outcome was called `blocked` still read.
+    assert_eq!(serde_json::from_value::<Outcome>(json!("not_started")).unwrap(), Outcome::Blocked);
     assert_eq!(v["started_at"], "2026-11-18T11:06:40.000Z");
     assert_eq!(v["ended_at"], "2026-11-18T11:06:40.020Z");
     assert_eq!(v["duration_ms"], 20);
@@ -789,7 +793,7 @@ fn html_renders_odd_runs_without_panicking() {
     }
     // No checks at all, a zero-length run, a sample of a probe the report does not list,
     // no probes and no faults, a fault that never started next to one never reverted.
-    let mut r = report(&not_started());
+    let mut r = report(&blocked());
     r.baseline.clear();
     r.samples.clear();
     r.duration_ms = 0;
@@ -804,7 +808,7 @@ fn html_renders_odd_runs_without_panicking() {
     r.samples.clear();
     odd.push(("nothing".into(), r));
     let mut r = report(&revert_failed());
-    r.faults.push(FaultReport { name: "later".into(), ..report(&not_started()).faults[0].clone() });
+    r.faults.push(FaultReport { name: "later".into(), ..report(&blocked()).faults[0].clone() });
     r.faults[0].revert_started_at_ms = None;
     odd.push(("never reverted".into(), r));
     let mut r = report(&passed());
@@ -821,11 +825,11 @@ fn html_renders_odd_runs_without_panicking() {
         let _ = outline(svg);
     }
 
-    // not_started: the faults are listed as not injected, with no span and no markers.
-    let page = html::render(&report(&not_started()));
+    // blocked: the faults are listed as not injected, with no span and no markers.
+    let page = html::render(&report(&blocked()));
     let svg = timeline_of(&page);
     assert!(svg.contains("not injected") && !svg.contains("fault-span") && !svg.contains("class=\"marker"));
-    assert!(page.contains("NOT STARTED") && page.contains("nothing to revert"));
+    assert!(page.contains("BLOCKED") && page.contains("nothing to revert"));
 
     // revert_failed: a broken span to the end of the run, and the still-broken table first.
     let page = html::render(&report(&revert_failed()));
@@ -1102,4 +1106,141 @@ fn a_report_path_that_is_not_a_file_is_refused() {
     let e = read(dir.path()).unwrap_err().to_string();
     assert!(e.ends_with("report.json: is a directory, not a regular file"), "{e}");
     assert!(read(Path::new("/dev/zero")).unwrap_err().to_string().ends_with("is a device, not a regular file"));
+}
+
+/// A recover run in which no probe failed: every fault reverted, the steady state held,
+/// nothing recovered from.
+fn no_impact() -> RunRecord {
+    RunRecord {
+        samples: vec![
+            sample(0, 1200, true, "200 OK"),
+            sample(1, 1300, true, "connected"),
+            sample(0, 7000, true, "200 OK"),
+        ],
+        settled: true,
+        impact: false,
+        ..record(Outcome::NoImpact)
+    }
+}
+
+/// `no_impact` is not a pass in any rendering: the objective reads "not tested", JUnit
+/// fails the objective's case, the page says NO IMPACT, the JSON says so for CI.
+#[test]
+fn a_no_impact_run_is_not_a_pass_in_any_rendering() {
+    let r = report(&no_impact());
+    assert!(!r.objective_met);
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!((v["outcome"].as_str(), v["objective"].as_str()), (Some("no_impact"), Some("recover")));
+    let md = markdown::render(&r);
+    assert!(md.starts_with("## ➖ no impact — local-web-outage"), "{md}");
+    assert!(
+        md.contains("| Objective | recover within 3s, then hold for 1s — ➖ not tested: no probe failed |"),
+        "{md}"
+    );
+    let xml = junit::render(&r);
+    assert!(xml.contains(r#"<property name="outcome" value="no_impact"/>"#), "{xml}");
+    assert!(
+        xml.contains(r#"<failure message="no probe failed: the faults had no visible impact, so recovery (objective 3s) was not tested" type="no_impact">"#),
+        "{xml}"
+    );
+    let page = html::render(&r);
+    assert!(page.contains("NO IMPACT") && page.contains("not tested: no probe failed"), "{page}");
+    assert!(!page.contains(">PASSED<"), "{page}");
+}
+
+/// A sustain run says so wherever the objective is shown, has no objective time on the
+/// timeline (nothing may fail at any time), and a failing probe misses it.
+#[test]
+fn a_sustain_run_shows_its_objective() {
+    let passed_sustain = RunRecord { objective_kind: ObjectiveKind::Sustain, objective: Duration::ZERO, ..no_impact() };
+    let r = report(&RunRecord { outcome: Outcome::Passed, ..passed_sustain.clone() });
+    assert!(r.objective_met);
+    assert_eq!(serde_json::to_value(&r).unwrap()["objective"], "sustain");
+    let md = markdown::render(&r);
+    assert!(md.contains("| Objective | sustain (no probe may fail), then hold for 1s — ✅ met |"), "{md}");
+    let page = html::render(&r);
+    assert!(page.contains("<dd>sustain<small>no probe may fail, then hold for 1s — met</small></dd>"), "{page}");
+    assert!(!html::timeline_svg(&r).contains("objective"), "no objective marker for sustain");
+    assert!(!junit::render(&r).contains("<failure"));
+
+    let missed = RunRecord {
+        outcome: Outcome::ObjectiveMissed,
+        impact: true,
+        detected_at: Some(ms(1200)),
+        recovered_at: Some(ms(1600)),
+        ..passed_sustain
+    };
+    let r = report(&missed);
+    assert!(!r.objective_met, "healed fast, but sustain allows no impact");
+    let xml = junit::render(&r);
+    assert!(xml.contains("a probe failed during the run: the sustain objective allows no impact"), "{xml}");
+    let md = markdown::render(&r);
+    assert!(md.contains("600ms (a probe failed: `sustain` allows no impact)"), "{md}");
+}
+
+/// A report written before `objective` existed reads as a recover objective.
+#[test]
+fn an_older_report_without_objective_reads_as_recover() {
+    let mut v = serde_json::to_value(report(&passed())).unwrap();
+    v.as_object_mut().unwrap().remove("objective");
+    let back: Report = serde_json::from_value(v).unwrap();
+    assert_eq!(back.objective, ObjectiveKind::Recover);
+    assert_eq!(back, report(&passed()));
+}
+
+/// The names of a report's JUnit test cases, in order.
+fn junit_names(r: &Report) -> Vec<String> {
+    junit::render(r)
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix(r#"<testcase name=""#))
+        .map(|l| l.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+/// JUnit test names are the scenario's, faults' and probes' names, never the objective
+/// or a duration: tuning `within` (or switching to `sustain`) keeps every test's history
+/// in CI, whatever the outcome. The numbers are in the messages.
+#[test]
+fn junit_test_names_do_not_change_with_the_objective() {
+    let expected = ["baseline", "objective", "fault: break-web", "probe: web", "probe: web-port", "revert"];
+    for (name, r) in runs().into_iter().chain([("no_impact", no_impact())]) {
+        let mut names = Vec::new();
+        for objective in [ms(3000), ms(45_000), ms(90 * 60_000)] {
+            names.push(junit_names(&report(&RunRecord { objective, ..r.clone() })));
+        }
+        names.push(junit_names(&report(&RunRecord {
+            objective_kind: ObjectiveKind::Sustain,
+            objective: Duration::ZERO,
+            ..r.clone()
+        })));
+        for n in &names {
+            assert_eq!(n, &expected, "{name}");
+        }
+    }
+    let suite = junit::render(&report(&passed()));
+    assert!(suite.contains(r#"<testsuite name="firedrill.local-web-outage" "#), "{suite}");
+    // The objective is still there to read, in the failure's message.
+    let missed = junit::render(&report(&RunRecord { objective: ms(300), ..passed() }));
+    assert!(missed.contains(r#"<failure message="recovered in 600ms, over the 300ms objective""#), "{missed}");
+}
+
+/// A fault's case fails with what went wrong with it, and is skipped when it never ran.
+#[test]
+fn junit_fault_cases_say_how_each_fault_went() {
+    let xml = junit::render(&report(&revert_failed()));
+    assert!(
+        xml.contains(r#"<failure message="revert failed: revert command failed: exit status 7: curl: (7) Failed to connect: a human must act" type="revert_failed">step 1: run `curl -X POST :18080/fix`"#),
+        "{xml}"
+    );
+    let xml = junit::render(&report(&blocked()));
+    assert!(
+        xml.contains("<testcase name=\"fault: break-web\" classname=\"firedrill.local-web-outage\" time=\"0.000\">\n    <skipped message=\"not injected: the run was blocked before injection\"/>"),
+        "{xml}"
+    );
+    let failed = RunRecord {
+        faults: vec![FaultRecord { inject_error: Some("the API said no".into()), ..fault(1100, Some(1150)) }],
+        ..aborted()
+    };
+    let xml = junit::render(&report(&failed));
+    assert!(xml.contains(r#"<failure message="failed to inject: the API said no" type="aborted">1 step(s) journaled, every one reverted</failure>"#), "{xml}");
 }

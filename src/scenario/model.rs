@@ -95,18 +95,75 @@ pub struct AbortRule {
     pub alarm: Option<String>,
 }
 
-/// The recovery objective.
+/// The objective, of one of two kinds (as AWS Resilience Hub tells them apart):
+/// `recover` (the default: impact is expected, and recovery must come `within`) or
+/// `sustain` (the system absorbs the fault: no probe may fail during the run).
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = {"properties": {"objective": {"const": "sustain"}}, "required": ["objective"]},
+    "then" = {"not": {"required": ["within"]}},
+    "else" = {"required": ["within"]}
+))]
 pub struct Recovery {
-    /// The objective: time to recover must not exceed this.
-    pub within: Dur,
+    /// `recover` (default): the faults are expected to hurt, and the steady state must be
+    /// back within `within`; a run in which no probe ever failed ends `no_impact`.
+    /// `sustain`: no probe may fail from the first injection to the end of the run.
+    #[serde(default, skip_serializing_if = "Objective::is_recover")]
+    pub objective: Objective,
+    /// The `recover` objective: time to recover must not exceed this. Required with
+    /// `recover`; not allowed with `sustain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Dur>,
     /// Every probe passing for this long counts as recovered; default 10s.
     #[serde(default = "default_stable_for")]
     pub stable_for: Dur,
     /// How long to wait for recovery after the last revert; default 5m.
     #[serde(default = "default_settle_timeout")]
     pub settle_timeout: Dur,
+}
+
+/// The kind of objective (`recovery.objective`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Impact is expected; recovery must come within `within`.
+    #[default]
+    Recover,
+    /// No probe may fail during the run: the system absorbs the fault.
+    Sustain,
+}
+
+impl Objective {
+    pub fn is_recover(&self) -> bool {
+        *self == Objective::Recover
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Objective::Recover => "recover",
+            Objective::Sustain => "sustain",
+        }
+    }
+}
+
+impl Recovery {
+    /// The recover objective's time (zero for `sustain`, which allows no impact at all).
+    pub fn within(&self) -> std::time::Duration {
+        match self.objective {
+            Objective::Recover => self.within.map(|d| d.0).unwrap_or_default(),
+            Objective::Sustain => std::time::Duration::ZERO,
+        }
+    }
+
+    /// The objective in words: `recover within 90s` or `sustain (no probe may fail)`.
+    pub fn describe(&self) -> String {
+        match (self.objective, self.within) {
+            (Objective::Sustain, _) => "sustain: no probe may fail during the run".into(),
+            (Objective::Recover, Some(w)) => format!("recover within {w}"),
+            (Objective::Recover, None) => "recover (no `within` given)".into(),
+        }
+    }
 }
 
 fn default_stable_for() -> Dur {

@@ -593,3 +593,59 @@ fn capacity_probes_need_a_minimum_of_one() {
         ]
     );
 }
+
+/// The two kinds of objective: `recover` (the default, with `within`; every scenario
+/// written before `objective` existed means it) and `sustain` (no `within`). Each shape
+/// error is reported at its field, in the user's words.
+#[test]
+fn recovery_objective_is_recover_within_or_sustain() {
+    use super::model::Objective;
+    let (s, _) = load_str(VALID, Path::new(".")).unwrap();
+    assert_eq!(s.recovery.objective, Objective::Recover, "no `objective`: recover, as before");
+    assert_eq!(s.recovery.within(), std::time::Duration::from_secs(5));
+    assert_eq!(s.recovery.describe(), "recover within 5s");
+
+    let explicit = with("  within: 5s", "  objective: recover\n  within: 5s");
+    assert_eq!(load_str(&explicit, Path::new(".")).unwrap().0.recovery.objective, Objective::Recover);
+
+    let sustain = with("  within: 5s", "  objective: sustain");
+    let (s, _) = load_str(&sustain, Path::new(".")).unwrap();
+    assert_eq!(s.recovery.objective, Objective::Sustain);
+    assert_eq!(s.recovery.within(), std::time::Duration::ZERO);
+    assert_eq!(s.recovery.describe(), "sustain: no probe may fail during the run");
+
+    assert_eq!(
+        errors(&with("  within: 5s\n", "")),
+        [
+            "21:3: recovery: missing `within`: how soon recovery must come (e.g. `within: 90s`); or `objective: sustain` when no probe may fail at all"
+        ]
+    );
+    assert_eq!(
+        errors(&with("  within: 5s", "  objective: sustain\n  within: 5s")),
+        [
+            "22:11: recovery.within: `objective: sustain` takes no `within` (no probe may fail at all); remove it, or use `objective: recover`"
+        ]
+    );
+    let e = errors(&with("  within: 5s", "  objective: survive"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("21:14: recovery.objective: ") && e[0].contains("`recover`, `sustain`"), "{e:?}");
+}
+
+/// Every shipped scenario is valid, and each says which kind of objective it has: the
+/// faults that should hurt `recover`, the ones the shop should absorb `sustain`.
+#[test]
+fn shipped_scenarios_say_their_objective() {
+    use super::model::Objective;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let expected = [
+        ("az-failure", Objective::Recover),
+        ("credential-revocation", Objective::Sustain),
+        ("ebs-detach", Objective::Sustain),
+        ("local-web-outage", Objective::Recover),
+        ("rds-failover", Objective::Recover),
+    ];
+    for (name, objective) in expected {
+        let loaded = super::load(&dir.join(format!("{name}.yaml"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(loaded.scenario.recovery.objective, objective, "{name}");
+    }
+}

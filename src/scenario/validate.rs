@@ -201,6 +201,18 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     }
 
     // Recovery.
+    use super::model::Objective;
+    match (s.recovery.objective, s.recovery.within) {
+        (Objective::Recover, None) => out.push(problem(
+            "recovery",
+            "missing `within`: how soon recovery must come (e.g. `within: 90s`); or `objective: sustain` when no probe may fail at all",
+        )),
+        (Objective::Sustain, Some(_)) => out.push(problem(
+            "recovery.within",
+            "`objective: sustain` takes no `within` (no probe may fail at all); remove it, or use `objective: recover`",
+        )),
+        _ => {}
+    }
     if s.recovery.stable_for >= s.recovery.settle_timeout {
         out.push(problem(
             "recovery.stable_for",

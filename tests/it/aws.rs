@@ -12,7 +12,10 @@ use crate::support::{Sandbox, read_journal, read_report};
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A scenario around one fault: the environment guard, `targets` and the fault's YAML
-/// (indented under `faults:`), with a steady state every seeded twin passes.
+/// (indented under `faults:`), with a steady state every seeded twin passes. Nothing
+/// runs on moto's instances, so no probe can see a fault: the objective is `sustain` (no
+/// probe may fail), and `passed` means every fault was injected and reverted while the
+/// steady state held (a `within` objective would end `no_impact`).
 fn scenario(targets: &str, fault: &str, duration: &str) -> String {
     format!(
         r#"version: 1
@@ -32,7 +35,7 @@ faults:
     duration: {duration}
 {fault}
 recovery:
-  within: 1m
+  objective: sustain
   stable_for: 200ms
   settle_timeout: 30s
 "#
@@ -573,4 +576,160 @@ fn no_credentials_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("no usable AWS credentials"), "{stderr}");
+}
+
+/// Nothing is injected while the system is not ready for a drill, and the run says so
+/// with its own exit code (4, `blocked`): a stop-condition alarm already in ALARM, and a
+/// steady state that does not hold, each block the run before any fault is journaled, and
+/// moto is left as it was. `plan` does not call the guards passed without naming the
+/// alarm in ALARM, and refuses a stop-condition alarm that does not exist (exit 7).
+#[test]
+fn an_alarm_in_alarm_or_an_unhealthy_steady_state_blocks_the_run_and_plan_says_so() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let with_gate = |alarm: &str| {
+        scenario(WEB, "    ec2_stop_instances: { target: web }", "1s")
+            .replace("recovery:", &format!("abort:\n  - alarm: {alarm}\nrecovery:"))
+    };
+    let faults_journaled = |dir: &std::path::Path| {
+        read_journal(dir).iter().filter(|e| e["event"] == "intent" && e["fault"] == "f").count()
+    };
+
+    // The gate alarm is in ALARM: plan warns beside "Guards: passed"; the run is blocked.
+    moto.boto("cw.set_alarm_state(AlarmName='shop-latency', StateValue='ALARM', StateReason='firedrill test')");
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("gated", &with_gate("shop-latency"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "a warning, not a refusal\n{plan}");
+    assert!(plan.stdout.contains("Guards: passed"), "{plan}");
+    assert!(
+        plan.stdout.contains(
+            "Warnings:\n  - stop-condition alarm `shop-latency` is in ALARM now: a run would be blocked before injection (exit 4)"
+        ),
+        "{plan}"
+    );
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(4), "blocked\n{done}");
+    assert!(done.stderr.contains("stop-condition alarm `shop-latency` is in ALARM now"), "{done}");
+    let dir = sb.only_run_dir();
+    let report = read_report(&dir);
+    assert_eq!(report["outcome"], "blocked", "{report}");
+    assert_eq!(
+        report["abort_reason"], "a stop condition was not clear before injection: alarm:shop-latency (ALARM)",
+        "{report}"
+    );
+    assert_eq!(faults_journaled(&dir), 0, "no fault was even journaled");
+    assert_eq!(report["t_inject_ms"], Value::Null);
+    assert_eq!(moto.snapshot(), before, "nothing touched (the lease was released)");
+
+    // The gate is clear again, but the steady state (the shop-5xx alarm) does not hold.
+    moto.boto("cw.set_alarm_state(AlarmName='shop-latency', StateValue='OK', StateReason='firedrill test')");
+    moto.boto("cw.set_alarm_state(AlarmName='shop-5xx', StateValue='ALARM', StateReason='firedrill test')");
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("unhealthy", &with_gate("shop-latency"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+    assert!(!plan.stdout.contains("Warnings:"), "the gate is clear\n{plan}");
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(4), "blocked\n{done}");
+    let dir = sb.only_run_dir();
+    let report = read_report(&dir);
+    assert_eq!(report["outcome"], "blocked");
+    assert_eq!(report["abort_reason"], "steady state did not hold before injection: errors (ALARM)", "{report}");
+    assert_eq!(faults_journaled(&dir), 0);
+    assert_eq!(moto.snapshot(), before, "nothing touched");
+
+    // A stop-condition alarm that does not exist: plan and run refuse, before any run.
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("typo", &with_gate("shop-latencyy"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(7), "{plan}");
+    let why =
+        "stop-condition alarm `shop-latencyy` does not exist in us-east-1: the stop condition could never be watched";
+    assert!(plan.stdout.contains(&format!("Guards: REFUSED — nothing will be touched:\n  - {why}")), "{plan}");
+    refused(&moto, &sb, &with_gate("shop-latencyy"), &[], why);
+}
+
+/// `plan --format json` is the plan for scripts and CI, from the same read-only calls as
+/// the text plan: the resolved ids, each fault's steps as the text shows them, the IAM
+/// actions the run needs, the guards' verdict with its warnings or refusals, and a bound
+/// to set a CI job's timeout by. Exit codes are the text plan's (7 when refused).
+#[test]
+fn plan_json_has_resolved_targets_steps_iam_actions_and_a_ci_timeout() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    moto.boto("cw.set_alarm_state(AlarmName='shop-latency', StateValue='ALARM', StateReason='firedrill test')");
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let yaml = scenario(WEB, "    ec2_stop_instances: { target: web }", "10s")
+        .replace("recovery:", "abort:\n  - alarm: shop-latency\nrecovery:");
+    let file = sb.write_scenario("s", &yaml);
+    let args = |format: &str| -> Vec<std::ffi::OsString> {
+        ["plan", "--seed", "7", "--format", format].iter().map(Into::into).chain([file.clone().into()]).collect()
+    };
+    let json = sb.run(&args("json"));
+    assert_eq!(json.code(), Some(0), "{json}");
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    let mut zone_a = ids(&seed["instances"]["us-east-1a"]);
+    zone_a.sort();
+    let selected: Vec<String> = doc["targets"]["web"]["selected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(selected, zone_a, "the resolved ids: {doc:#}");
+    assert_eq!(doc["targets"]["web"]["type"], "ec2:instance");
+    assert_eq!(doc["environment"]["account"], "123456789012");
+    assert_eq!(doc["environment"]["seed"], 7);
+    assert_eq!(doc["guards"], "passed");
+    assert_eq!(doc["refusals"], json!([]));
+    assert_eq!(
+        doc["warnings"][0],
+        "stop-condition alarm `shop-latency` is in ALARM now: a run would be blocked before injection (exit 4) until it is OK"
+    );
+    let actions: Vec<&str> = doc["iam_actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    for needed in ["ec2:StopInstances", "ec2:StartInstances", "ec2:DescribeInstances", "cloudwatch:DescribeAlarms"] {
+        assert!(actions.contains(&needed), "{needed} in {actions:?}");
+    }
+    // The fault's steps are the text plan's lines under it, with the same resolved ids.
+    let text = sb.run(&args("text"));
+    assert_eq!(text.code(), Some(0), "{text}");
+    let steps = doc["faults"][0]["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    for step in steps {
+        assert!(text.stdout.contains(&format!("       {}\n", step.as_str().unwrap())), "{step} in\n{text}");
+    }
+    assert!(steps.iter().any(|s| zone_a.iter().all(|id| s.as_str().unwrap().contains(id.as_str()))), "{steps:?}");
+    // The alarm's read (21s) + the 10s fault + 6 revert steps at 5m (at most 2 per
+    // instance + 1, and the lease) + 10s cut-off + 30s settle + 30s notifications + 60s
+    // margin; a shorter revert deadline lowers it.
+    assert_eq!(doc["longest_run_secs"], 21 + 10 + 6 * 300 + 10 + 30 + 30 + 60, "{doc:#}");
+    let short = sb.run(&[
+        "plan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--revert-deadline".as_ref(),
+        "1m".as_ref(),
+        file.as_os_str(),
+    ]);
+    let short: Value = serde_json::from_str(&short.stdout).unwrap();
+    assert_eq!(short["longest_run_secs"], 21 + 10 + 6 * 60 + 10 + 30 + 30 + 60);
+
+    // Refused: the JSON says so, with the same exit code as the text plan.
+    let over = sb.write_scenario(
+        "over",
+        &yaml.replace(
+            "filters: { availability_zone: us-east-1a }",
+            "filters: { availability_zone: us-east-1a }\n    max: 1",
+        ),
+    );
+    let refused = sb.run(&["plan".as_ref(), "--format".as_ref(), "json".as_ref(), over.as_os_str()]);
+    assert_eq!(refused.code(), Some(7), "{refused}");
+    let doc: Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(doc["guards"], "refused");
+    assert!(doc["refusals"][0].as_str().unwrap().contains("max"), "{doc:#}");
+    assert_eq!(moto.snapshot(), before, "plan touches nothing");
 }

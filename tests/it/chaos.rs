@@ -38,7 +38,7 @@ faults:
     iam_revoke_credentials: { target: role }
     duration: 1s
 recovery:
-  within: 1m
+  objective: sustain
   stable_for: 200ms
   settle_timeout: 20s
 "#;
@@ -134,7 +134,7 @@ faults:
     ec2_stop_instances: { target: web }
     duration: 5m
 recovery:
-  within: 1m
+  objective: sustain
   stable_for: 200ms
   settle_timeout: 20s
 "#,
@@ -177,7 +177,7 @@ faults:
     duration: DURATION
 EXTRA
 recovery:
-  within: 1m
+  objective: sustain
   stable_for: 200ms
   settle_timeout: 20s
 "#;

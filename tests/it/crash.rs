@@ -17,7 +17,7 @@ environment:
 fn scenario(targets: &str, fault: &str) -> String {
     format!(
         "{ENV}targets:\n{targets}\nsteady_state:\n  - name: ok\n    command: {{ run: \"true\" }}\n    every: 100ms\n\
-         faults:\n  - name: f\n    duration: 300ms\n{fault}\nrecovery:\n  within: 1m\n  stable_for: 100ms\n  settle_timeout: 10s\n"
+         faults:\n  - name: f\n    duration: 300ms\n{fault}\nrecovery:\n  objective: sustain\n  stable_for: 100ms\n  settle_timeout: 10s\n"
     )
 }
 

@@ -26,7 +26,7 @@ faults:
     ec2_stop_instances: { target: web }
     duration: DURATION
 recovery:
-  within: 1m
+  objective: sustain
   stable_for: 100ms
   settle_timeout: 20s
 "#;

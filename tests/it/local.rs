@@ -487,7 +487,7 @@ fn failing_baseline_injects_nothing() {
     let out = sandbox.run(&["run", "--yes", &file]);
     out.assert_exit(4);
     let report = read_report(&out.run_dir());
-    assert_eq!(report["outcome"], "not_started", "{out}");
+    assert_eq!(report["outcome"], "blocked", "{out}");
     let reason = report["abort_reason"].as_str().expect("abort_reason");
     assert!(reason.contains("web (HTTP 503"), "abort_reason: {reason}");
     assert_eq!(report["baseline"][0]["ok"], false);
@@ -615,10 +615,11 @@ fn report_rerenders_junit_with_every_test_case() {
     assert!(xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?>"#), "{xml}");
     assert_well_formed(xml);
     assert!(
-        xml.contains(r#"<testsuite name="firedrill.it-junit" tests="4" failures="0" errors="0" skipped="0""#),
+        xml.contains(r#"<testsuite name="firedrill.it-junit" tests="5" failures="0" errors="0" skipped="0""#),
         "{xml}"
     );
-    for case in ["baseline", "recovery within 2s", "probe web", "revert"] {
+    // Named after the scenario's parts only, never after the objective (2s here).
+    for case in ["baseline", "objective", "fault: break-web", "probe: web", "revert"] {
         assert!(
             xml.contains(&format!(r#"<testcase name="{case}" classname="firedrill.it-junit""#)),
             "no {case}: {xml}"
@@ -668,4 +669,73 @@ fn assert_escaped(text: &str) {
         let entity = text[i..].split_once(';').map(|(e, _)| e);
         assert!(matches!(entity, Some("&amp" | "&lt" | "&gt" | "&quot" | "&apos")), "bare `&` in {text:?}");
     }
+}
+
+/// The two kinds of objective, end to end through the CLI. A fault the service does not
+/// feel ends `no_impact` (exit 8, not a pass) under `within`, and passes under
+/// `sustain`; one it feels and heals from in time passes `within` but misses `sustain`
+/// (exit 1). `runs` and `history` show each outcome and objective.
+#[test]
+fn no_impact_is_exit_8_and_sustain_misses_on_any_failing_probe() {
+    let web = WebService::start(Heal::After(Duration::from_millis(300)));
+    let sandbox = Sandbox::new();
+    let harmless = |name: &'static str| {
+        let s = Scenario { name, fault_duration: "1s", ..Default::default() };
+        s.yaml(&web).replace(&format!("curl -fsS --max-time 5 -X POST {}", web.url("/break")), "true")
+    };
+    let sustain = |yaml: String| yaml.replace("  within: 5s\n", "  objective: sustain\n");
+
+    sandbox.write_scenario("it-untouched", &harmless("it-untouched"));
+    let out = sandbox.run(&["run", "--yes", "it-untouched.yaml"]);
+    out.assert_exit(8);
+    let report = read_report(&out.run_dir());
+    assert_eq!((report["outcome"].as_str(), report["objective"].as_str()), (Some("no_impact"), Some("recover")));
+    assert_eq!(report["objective_met"], false);
+    assert!(report["faults"][0]["reverted_at_ms"].is_u64(), "every fault reverted all the same");
+    assert!(out.stderr.contains("no impact: every fault was reverted, but no probe ever failed"), "{out}");
+
+    sandbox.write_scenario("it-absorbed", &sustain(harmless("it-absorbed")));
+    let out = sandbox.run(&["run", "--yes", "it-absorbed.yaml"]);
+    out.assert_exit(0);
+    let report = read_report(&out.run_dir());
+    assert_eq!((report["outcome"].as_str(), report["objective"].as_str()), (Some("passed"), Some("sustain")));
+    assert!(out.stderr.contains("sustained: no probe failed"), "{out}");
+
+    let felt = Scenario { name: "it-felt", fault_duration: "1s", ..Default::default() };
+    sandbox.write_scenario("it-felt", &sustain(felt.yaml(&web)));
+    let out = sandbox.run(&["run", "--yes", "it-felt.yaml"]);
+    out.assert_exit(1);
+    let report = read_report(&out.run_dir());
+    assert_eq!(report["outcome"], "objective_missed", "{out}");
+    assert!(report["time_to_recover_ms"].as_u64().is_some_and(|t| t < 5000), "it healed well within 5s: {report}");
+    assert!(out.stderr.contains("the sustain objective allows no impact"), "{out}");
+
+    let runs = sandbox.run(&["runs"]);
+    runs.assert_exit(0);
+    for outcome in ["no_impact", "passed", "objective_missed"] {
+        assert!(runs.stdout.contains(outcome), "{outcome}: {runs}");
+    }
+    let history = sandbox.run(&["history", "--format", "json"]);
+    history.assert_exit(0);
+    let rows: Value = serde_json::from_str(&history.stdout).unwrap();
+    let mut seen: Vec<(String, String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("scenario"), s("outcome"), s("objective"))
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("it-absorbed".to_string(), "passed".to_string(), "sustain".to_string()),
+            ("it-felt".into(), "objective_missed".into(), "sustain".into()),
+            ("it-untouched".into(), "no_impact".into(), "recover".into()),
+        ]
+    );
+    let text = sandbox.run(&["history", "--scenario", "it-felt"]);
+    assert!(text.stdout.contains("objective sustain"), "{text}");
 }

@@ -189,7 +189,7 @@ fn concurrent_notes_from_several_terminals_stay_whole_lines() {
 }
 
 #[test]
-fn history_lists_passed_missed_and_not_started_runs_with_a_summary() {
+fn history_lists_passed_missed_and_blocked_runs_with_a_summary() {
     let sandbox = Sandbox::new();
     // Same scenario (name and objective), three outcomes.
     let fast = WebService::start(Heal::After(Duration::from_millis(200)));
@@ -211,8 +211,7 @@ fn history_lists_passed_missed_and_not_started_runs_with_a_summary() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("STARTED") && lines[0].contains("OUTCOME") && lines[0].contains("RECOVER"), "{out}");
     // Newest last, each with its outcome and verdict.
-    for (i, (outcome, met)) in [("passed", "yes"), ("objective_missed", "no"), ("not_started", "-")].iter().enumerate()
-    {
+    for (i, (outcome, met)) in [("passed", "yes"), ("objective_missed", "no"), ("blocked", "-")].iter().enumerate() {
         let line = lines[1 + i];
         assert!(line.contains(&ids[i]), "row {i} is not {}: {out}", ids[i]);
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -232,7 +231,7 @@ fn history_lists_passed_missed_and_not_started_runs_with_a_summary() {
     json.assert_exit(0);
     let rows: Value = serde_json::from_str(&json.stdout).expect("history --format json is JSON");
     let outcomes: Vec<&str> = rows.as_array().expect("an array").iter().filter_map(|r| r["outcome"].as_str()).collect();
-    assert_eq!(outcomes, ["passed", "objective_missed", "not_started"]);
+    assert_eq!(outcomes, ["passed", "objective_missed", "blocked"]);
     assert_eq!(rows[0]["time_to_recover_ms"], ttr[0]);
     assert_eq!((&rows[1]["objective_met"], &rows[1]["objective_ms"]), (&false.into(), &1000.into()));
     assert_eq!((&rows[2]["injected"], &rows[2]["time_to_recover_ms"]), (&false.into(), &Value::Null));

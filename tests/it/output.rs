@@ -26,12 +26,13 @@ fn finish(mut c: Command, what: &str) -> Finished {
     }
 }
 
-/// A local game day in a blink: a `command` probe and a `command` fault that do nothing.
+/// A local game day in a blink: a `command` probe and a `command` fault that do nothing
+/// (so the objective is `sustain`: nothing should break).
 fn quick_scenario(probe: &str) -> String {
     format!(
         "version: 1\nname: quick\nsteady_state:\n  - name: ok\n    command: {{ run: \"{probe}\" }}\n    every: 100ms\n\
          faults:\n  - name: f\n    command: {{ inject: \"true\", revert: \"true\" }}\n    duration: 200ms\n\
-         recovery:\n  within: 5s\n  stable_for: 200ms\n  settle_timeout: 5s\n"
+         recovery:\n  objective: sustain\n  stable_for: 200ms\n  settle_timeout: 5s\n"
     )
 }
 
@@ -64,7 +65,7 @@ fn a_reader_that_went_away_is_not_a_panic_and_keeps_the_exit_code() {
 #[test]
 fn a_run_with_stdout_and_stderr_closed_still_exits_with_how_it_went() {
     let sb = Sandbox::new();
-    for (name, probe, code, outcome) in [("pass", "true", 0, "passed"), ("nostart", "false", 4, "not_started")] {
+    for (name, probe, code, outcome) in [("pass", "true", 0, "passed"), ("nostart", "false", 4, "blocked")] {
         sb.write_scenario(name, &quick_scenario(probe).replace("name: quick", &format!("name: {name}")));
         let mut c = sb.command(&["run", "--yes", &format!("{name}.yaml")]);
         c.stdout(closed_pipe()).stderr(closed_pipe());
@@ -95,7 +96,7 @@ fn probe_url_credentials_reach_no_report_plan_or_status_line() {
     let yaml = format!(
         "version: 1\nname: secret-url\nsteady_state:\n  - name: web\n    http: {{ url: \"{url}\", expect_status: [404], timeout: 2s }}\n    every: 100ms\n\
          faults:\n  - name: f\n    command: {{ inject: \"true\", revert: \"true\" }}\n    duration: 200ms\n\
-         recovery:\n  within: 5s\n  stable_for: 200ms\n  settle_timeout: 5s\n"
+         recovery:\n  objective: sustain\n  stable_for: 200ms\n  settle_timeout: 5s\n"
     );
     sb.write_scenario("secret-url", &yaml);
     let shown = format!("http://ops:***@127.0.0.1:{}/health?api_key=***&v=***", web.port());

@@ -34,7 +34,7 @@ faults:
 abort:
   - {{ max_duration: 2m }}
 recovery:
-  within: 1m
+  objective: sustain
   stable_for: 100ms
   settle_timeout: 10s
 "#
