@@ -469,21 +469,30 @@ impl Step for RestoreData {
 }
 
 /// Points the subnet back at its original ACL if it still uses firedrill's clone.
+impl RestoreData {
+    /// Whether the subnet must be pointed back, given the ACL it uses now (`None`: the
+    /// subnet is gone). Only firedrill's clone is replaced; any other ACL is left alone.
+    fn must_restore(&self, now: Option<&str>) -> Result<bool, FaultError> {
+        match now {
+            None => Err(FaultError::Conflict(format!("subnet {} no longer exists", self.subnet))),
+            Some(n) if n == self.original => Ok(false),
+            Some(n) if n == self.clone => Ok(true),
+            Some(n) => Err(FaultError::Conflict(format!(
+                "subnet {} now uses network ACL {n}, neither firedrill's {} nor its original {}: left alone",
+                self.subnet, self.clone, self.original
+            ))),
+        }
+    }
+}
+
 async fn undo_restore_nacl(aws: &Aws, d: &RestoreData) -> Result<(), FaultError> {
     let now = aws.nacl_associations(std::slice::from_ref(&d.subnet)).await.map_err(failed)?;
-    let Some(a) = now.into_iter().next() else {
-        return Err(FaultError::Conflict(format!("subnet {} no longer exists", d.subnet)));
-    };
-    if a.nacl_id == d.original {
-        return Ok(());
+    let a = now.into_iter().next();
+    if d.must_restore(a.as_ref().map(|a| a.nacl_id.as_str()))?
+        && let Some(a) = a
+    {
+        aws.replace_nacl_association(&a.association_id, &d.original).await.map_err(failed)?;
     }
-    if a.nacl_id != d.clone {
-        return Err(FaultError::Conflict(format!(
-            "subnet {} now uses network ACL {}, neither firedrill's {} nor its original {}: left alone",
-            d.subnet, a.nacl_id, d.clone, d.original
-        )));
-    }
-    aws.replace_nacl_association(&a.association_id, &d.original).await.map_err(failed)?;
     Ok(())
 }
 
@@ -522,25 +531,53 @@ fn set_of(s: &str) -> BTreeSet<&str> {
 }
 
 /// Restores the group's exact original subnets if they are still what firedrill set.
+impl SubnetsData {
+    /// Whether the group's subnets must be set back, given its subnets now (`None`: the
+    /// group is gone). Only what firedrill set is replaced, whatever the order.
+    fn must_restore(&self, now: Option<&str>) -> Result<bool, FaultError> {
+        let Some(now) = now else {
+            return Err(FaultError::Conflict(format!("Auto Scaling group {} no longer exists", self.group)));
+        };
+        if set_of(now) == set_of(&self.original) {
+            Ok(false)
+        } else if set_of(now) == set_of(&self.applied) {
+            Ok(true)
+        } else {
+            Err(FaultError::Conflict(format!(
+                "Auto Scaling group {} now has subnets {now}, not what firedrill set ({}): left alone; its original was {}",
+                self.group, self.applied, self.original
+            )))
+        }
+    }
+}
+
 async fn undo_restore_subnets(aws: &Aws, d: &SubnetsData) -> Result<(), FaultError> {
-    let Some(g) = aws.group(&d.group).await.map_err(failed)? else {
-        return Err(FaultError::Conflict(format!("Auto Scaling group {} no longer exists", d.group)));
-    };
-    let now = set_of(&g.vpc_zone_identifier);
-    if now == set_of(&d.original) {
-        return Ok(());
+    let g = aws.group(&d.group).await.map_err(failed)?;
+    if d.must_restore(g.as_ref().map(|g| g.vpc_zone_identifier.as_str()))? {
+        aws.set_group_subnets(&d.group, &d.original).await.map_err(failed)?;
     }
-    if now != set_of(&d.applied) {
-        return Err(FaultError::Conflict(format!(
-            "Auto Scaling group {} now has subnets {}, not what firedrill set ({}): left alone; its original was {}",
-            d.group, g.vpc_zone_identifier, d.applied, d.original
-        )));
-    }
-    aws.set_group_subnets(&d.group, &d.original).await.map_err(failed)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    /// Reverts replace only what firedrill put in place, and are done once it is back.
+    #[test]
+    fn undo_choices_touch_only_what_firedrill_set() {
+        use super::{RestoreData, SubnetsData};
+        let nacl = RestoreData { subnet: "subnet-1".into(), original: "acl-orig".into(), clone: "acl-fd".into() };
+        assert!(nacl.must_restore(Some("acl-fd")).unwrap());
+        assert!(!nacl.must_restore(Some("acl-orig")).unwrap(), "already back: nothing to do");
+        assert!(nacl.must_restore(Some("acl-other")).unwrap_err().to_string().contains("left alone"));
+        assert!(nacl.must_restore(None).unwrap_err().to_string().contains("no longer exists"));
+
+        let group = SubnetsData { group: "web".into(), original: "s-a,s-b".into(), applied: "s-b".into() };
+        assert!(group.must_restore(Some("s-b")).unwrap());
+        assert!(!group.must_restore(Some("s-b, s-a")).unwrap(), "the same set in another order is the original");
+        assert!(group.must_restore(Some("s-b,s-c")).unwrap_err().to_string().contains("left alone"));
+        assert!(group.must_restore(None).unwrap_err().to_string().contains("no longer exists"));
+    }
+
     use std::collections::BTreeMap;
 
     use serde_json::json;

@@ -128,23 +128,41 @@ impl Step for AttachData {
     }
 }
 
-async fn undo_attach(aws: &Aws, d: &AttachData) -> Result<(), FaultError> {
-    let Some(v) = aws.volume(&d.volume).await.map_err(failed)? else {
-        return Err(FaultError::Conflict(format!("volume {} no longer exists", d.volume)));
-    };
-    let ours = |v: &Volume| v.attachments.iter().any(|a| a.instance == d.instance && a.device == d.device);
-    if let Some(a) = v.attachments.iter().find(|a| a.state != "detached") {
-        if !ours(&v) {
-            return Err(FaultError::Conflict(format!(
+/// What the undo of a detachment does, given the volume as it is now.
+#[derive(Debug, PartialEq, Eq)]
+enum Reattach {
+    /// Attached (or attaching) to its instance and device again: wait until in use.
+    AlreadyBack,
+    /// Still detaching from them: wait until available, then attach.
+    AfterDetaching,
+    /// Detached: attach.
+    Now,
+}
+
+impl AttachData {
+    /// The undo's choice; a volume that is gone or attached elsewhere is left alone.
+    fn choice(&self, now: Option<&Volume>) -> Result<Reattach, FaultError> {
+        let Some(v) = now else {
+            return Err(FaultError::Conflict(format!("volume {} no longer exists", self.volume)));
+        };
+        let ours = v.attachments.iter().any(|a| a.instance == self.instance && a.device == self.device);
+        match v.attachments.iter().find(|a| a.state != "detached") {
+            None => Ok(Reattach::Now),
+            Some(a) if !ours => Err(FaultError::Conflict(format!(
                 "volume {} is now attached to {} as {}, not {} as {}: left alone",
-                d.volume, a.instance, a.device, d.instance, d.device
-            )));
+                self.volume, a.instance, a.device, self.instance, self.device
+            ))),
+            Some(a) if a.state == "detaching" => Ok(Reattach::AfterDetaching),
+            Some(_) => Ok(Reattach::AlreadyBack),
         }
-        if a.state == "detaching" {
-            wait(aws, &d.volume, "available").await?;
-        } else {
-            return wait(aws, &d.volume, "in-use").await;
-        }
+    }
+}
+
+async fn undo_attach(aws: &Aws, d: &AttachData) -> Result<(), FaultError> {
+    match d.choice(aws.volume(&d.volume).await.map_err(failed)?.as_ref())? {
+        Reattach::AlreadyBack => return wait(aws, &d.volume, "in-use").await,
+        Reattach::AfterDetaching => wait(aws, &d.volume, "available").await?,
+        Reattach::Now => {}
     }
     aws.attach_volume(&d.volume, &d.instance, &d.device).await.map_err(failed)?;
     wait(aws, &d.volume, "in-use").await
@@ -156,4 +174,35 @@ async fn wait(aws: &Aws, volume: &str, state: &str) -> Result<(), FaultError> {
     })
     .await
     .map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::Attachment;
+
+    fn volume(attachments: &[(&str, &str, &str)]) -> Volume {
+        Volume {
+            id: "vol-1".into(),
+            state: "in-use".into(),
+            zone: "us-east-1a".into(),
+            attachments: attachments
+                .iter()
+                .map(|(i, d, s)| Attachment { instance: i.to_string(), device: d.to_string(), state: s.to_string() })
+                .collect(),
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn reattaches_only_to_its_own_instance_and_device() {
+        let d = AttachData { volume: "vol-1".into(), instance: "i-1".into(), device: "/dev/sdf".into() };
+        assert_eq!(d.choice(Some(&volume(&[]))).unwrap(), Reattach::Now);
+        assert_eq!(d.choice(Some(&volume(&[("i-1", "/dev/sdf", "detached")]))).unwrap(), Reattach::Now);
+        assert_eq!(d.choice(Some(&volume(&[("i-1", "/dev/sdf", "detaching")]))).unwrap(), Reattach::AfterDetaching);
+        assert_eq!(d.choice(Some(&volume(&[("i-1", "/dev/sdf", "attached")]))).unwrap(), Reattach::AlreadyBack);
+        let elsewhere = d.choice(Some(&volume(&[("i-2", "/dev/sdg", "attached")]))).unwrap_err();
+        assert!(matches!(elsewhere, FaultError::Conflict(ref m) if m.contains("now attached to i-2")), "{elsewhere}");
+        assert!(matches!(d.choice(None), Err(FaultError::Conflict(_))));
+    }
 }
