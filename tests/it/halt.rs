@@ -38,7 +38,7 @@ faults:
     ec2_stop_instances: {{ target: web }}
     duration: {duration}
 recovery:
-  within: 1m
+  objective: sustain
   stable_for: 200ms
   settle_timeout: 30s
 "#
@@ -110,7 +110,7 @@ fn a_halt_aborts_every_run_going_on_and_blocks_new_ones_until_unhalt() {
         "local",
         "version: 1\nname: local\nsteady_state:\n  - name: ok\n    command: { run: \"true\" }\n    every: 100ms\n\
          faults:\n  - name: noop\n    command: { inject: \"true\", revert: \"true\" }\n    duration: 200ms\n\
-         recovery: { within: 5s, stable_for: 200ms, settle_timeout: 5s }\n",
+         recovery: { objective: sustain, stable_for: 200ms, settle_timeout: 5s }\n",
     );
     a.run(&["run".as_ref(), "--yes".as_ref(), local.as_os_str()]).assert_exit(0);
 
