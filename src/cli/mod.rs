@@ -180,6 +180,13 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
 }
 
 /// Shows why a command failed, unless it was shown as it happened.
+/// The drill's warnings (valid, but probably not what was meant), each at its position.
+fn warn(shell: &Console, drill: &crate::gameday::Drill) {
+    for w in &drill.warnings {
+        shell.warn(w);
+    }
+}
+
 fn show(shell: &Console, e: &Error) {
     match e {
         _ if e.shown() => {}

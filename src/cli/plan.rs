@@ -33,6 +33,7 @@ pub enum PlanFormat {
 
 pub async fn plan(shell: &Console, aws: &AwsOpts, args: PlanArgs) -> Result<(), Error> {
     let drill = gameday::load(&args.file)?;
+    super::warn(shell, &drill);
     let deadline = match args.revert_deadline.map(crate::engine::RevertPolicy::with_deadline) {
         None => crate::engine::RevertPolicy::default().deadline,
         Some(Ok(p)) => p.deadline,

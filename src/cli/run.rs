@@ -35,6 +35,7 @@ pub struct RunArgs {
 
 pub async fn run(shell: Arc<Console>, state: &StateDir, aws_opts: &AwsOpts, args: RunArgs) -> Result<(), Error> {
     let drill = gameday::load(&args.file)?;
+    super::warn(&shell, &drill);
     if args.interactive && !std::io::stdin().is_terminal() {
         return Err(Error::Usage("--interactive prompts the facilitator for manual steps, but stdin is not a terminal; run without --interactive (manual steps are then listed as not exercised)".into()));
     }

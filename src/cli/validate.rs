@@ -9,7 +9,10 @@ pub fn validate(shell: &Console, files: &[PathBuf]) -> Result<(), Error> {
     let mut bad = 0;
     for f in files {
         match crate::gameday::load(f) {
-            Ok(d) => shell.status("Valid", format!("{} ({})", f.display(), d.loaded.scenario.name)),
+            Ok(d) => {
+                super::warn(shell, &d);
+                shell.status("Valid", format!("{} ({})", f.display(), d.loaded.scenario.name))
+            }
             Err(Error::Invalid(invalid)) => {
                 bad += 1;
                 for d in &invalid.0 {

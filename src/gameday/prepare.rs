@@ -19,6 +19,8 @@ pub struct Drill {
     pub loaded: Loaded,
     /// The playbook's timed steps (none without a playbook or its front-matter).
     pub steps: Vec<Step>,
+    /// What is valid but probably not meant, with its position (shown as warnings).
+    pub warnings: Vec<crate::scenario::Diagnostic>,
 }
 
 /// The AWS client and the targets resolved with it.
@@ -46,8 +48,8 @@ pub struct Cleared(Prepared);
 /// in [`Error::Invalid`].
 pub fn load(file: &Path) -> Result<Drill, Error> {
     let loaded = crate::scenario::load(file)?;
-    let steps = crate::playbook::for_scenario(&loaded)?;
-    Ok(Drill { loaded, steps })
+    let (steps, warnings) = crate::playbook::for_scenario(&loaded)?;
+    Ok(Drill { loaded, steps, warnings })
 }
 
 /// For a scenario that uses AWS: connects, resolves the targets (read-only) and runs the

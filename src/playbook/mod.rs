@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::notify::Webhook;
-use crate::scenario::Dur;
+use crate::scenario::duration::Offset;
 use crate::scenario::file::{ReadError, read_text};
 use crate::scenario::load::MAX_FILE_BYTES;
 use crate::scenario::validate::{command_problem, webhook_problems};
@@ -33,6 +33,10 @@ pub const EVENTS: &[&str] = &["start", "inject", "detect", "recover", "abort", "
 pub struct Playbook {
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// What is valid but probably not what was meant (a text cut by a YAML comment).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub warnings: Vec<Problem>,
 }
 
 /// One step of the drill.
@@ -47,9 +51,9 @@ pub struct Step {
     /// The run event the step is timed from; default `start`.
     #[serde(default = "default_on")]
     pub on: String,
-    /// How long after the event the step is due; default 0s.
+    /// How long after the event the step is due; default `0s` (at once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<Dur>,
+    pub after: Option<Offset>,
     /// A communication step (staff, status page, customers): the report measures how long
     /// communication took relative to detection.
     #[serde(default)]
@@ -120,12 +124,51 @@ pub fn parse(text: &str) -> Result<Playbook, Vec<Problem>> {
             }
         }
     }
-    let pb: Playbook =
+    let mut pb: Playbook =
         from_node(&root, "").map_err(|e| vec![(e.loc.map(shift), e.path.unwrap_or_default(), e.message)])?;
     let positions = Positions::index(&root);
     let problems: Vec<Problem> =
         validate(&pb).into_iter().map(|(path, m)| (Some(shift(positions.find(&path))), path, m)).collect();
-    if problems.is_empty() { Ok(pb) } else { Err(problems) }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    pb.warnings =
+        cut_by_comments(&pb, yaml_text, &positions).into_iter().map(|(l, p, m)| (Some(shift(l)), p, m)).collect();
+    Ok(pb)
+}
+
+/// Text fields that YAML cut where a ` #` comment begins on the same line
+/// (`what: Post in #incidents` is the text `Post in`): valid, but not what was written.
+fn cut_by_comments(pb: &Playbook, yaml_text: &str, positions: &Positions) -> Vec<(Loc, String, String)> {
+    let lines: Vec<&str> = yaml_text.lines().collect();
+    let mut out = Vec::new();
+    for (i, s) in pb.steps.iter().enumerate() {
+        for (field, value) in [("name", &s.name), ("what", &s.what), ("who", &s.who)] {
+            let path = format!("steps[{i}].{field}");
+            let loc = positions.find(&path);
+            let Some(line) = usize::try_from(loc.line).ok().and_then(|l| lines.get(l.wrapping_sub(1))) else {
+                continue;
+            };
+            // Where the scalar starts on its line; a quoted one keeps its `#`.
+            let Some(start) =
+                line.char_indices().nth(usize::try_from(loc.col).unwrap_or(0).saturating_sub(1)).map(|(b, _)| b)
+            else {
+                continue;
+            };
+            let Some(rest) = line[start..].strip_prefix(value.as_str()) else { continue };
+            if rest.starts_with([' ', '\t']) && rest.trim_start().starts_with('#') {
+                out.push((
+                    loc,
+                    path,
+                    format!(
+                        "YAML read this as {value:?}: the rest of the line, `{}`, is a comment. Quote the whole text to keep it",
+                        rest.trim()
+                    ),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Reads a playbook file: a regular file of at most [`MAX_FILE_BYTES`], like a scenario.
@@ -144,16 +187,13 @@ pub fn load(path: &Path) -> Result<Playbook, Vec<Problem>> {
 
 /// The timed steps of a scenario's playbook (none without a playbook or its
 /// front-matter), with each problem named by the playbook file's own positions.
-pub fn for_scenario(loaded: &Loaded) -> Result<Vec<Step>, Invalid> {
-    let Some(p) = &loaded.playbook else { return Ok(Vec::new()) };
-    load(p).map(|pb| pb.steps).map_err(|problems| {
-        Invalid(
-            problems
-                .into_iter()
-                .map(|(loc, path, message)| Diagnostic { file: p.clone(), loc, path, message })
-                .collect(),
-        )
-    })
+pub fn for_scenario(loaded: &Loaded) -> Result<(Vec<Step>, Vec<Diagnostic>), Invalid> {
+    let Some(p) = &loaded.playbook else { return Ok((Vec::new(), Vec::new())) };
+    let diagnostics = |problems: Vec<Problem>| -> Vec<Diagnostic> {
+        problems.into_iter().map(|(loc, path, message)| Diagnostic { file: p.clone(), loc, path, message }).collect()
+    };
+    let pb = load(p).map_err(|problems| Invalid(diagnostics(problems)))?;
+    Ok((pb.steps, diagnostics(pb.warnings)))
 }
 
 /// Pure checks: known events, one kind per step, names unique, no person due twice at
@@ -227,6 +267,34 @@ mod tests {
                 .map(|(l, path, m)| format!("{}: {path}: {m}", l.map(|l| l.to_string()).unwrap_or_default()))
                 .collect(),
         }
+    }
+
+    /// `what: Post in #incidents` is the text `Post in`: valid YAML, so a warning at the
+    /// field, not an error; quoted, the `#` is kept and nothing is said.
+    #[test]
+    fn a_text_cut_by_a_yaml_comment_is_a_warning_at_its_field() {
+        let pb = parse(PB).unwrap();
+        assert_eq!(pb.steps[0].what, "Post in");
+        let w: Vec<String> = pb.warnings.iter().map(|(l, p, m)| format!("{}: {p}: {m}", l.unwrap())).collect();
+        assert_eq!(
+            w,
+            [
+                "4:11: steps[0].what: YAML read this as \"Post in\": the rest of the line, `#incidents`, is a comment. Quote the whole text to keep it"
+            ]
+        );
+        let quoted = parse(&PB.replace("what: Post in #incidents", "what: \"Post in #incidents\"")).unwrap();
+        assert_eq!(quoted.steps[0].what, "Post in #incidents");
+        assert!(quoted.warnings.is_empty());
+        // YAML cannot tell a comment meant as one from a text it cut: a comment after a
+        // text field is warned about too (a comment on its own line never is).
+        let trailing = parse(&PB.replace("who: comms", "who: comms   # the comms lead")).unwrap();
+        assert_eq!(trailing.warnings.len(), 2, "{:?}", trailing.warnings);
+    }
+
+    #[test]
+    fn an_offset_after_its_event_may_be_zero() {
+        let pb = parse(&PB.replace("after: 1m", "after: 0s")).unwrap();
+        assert_eq!(pb.steps[1].after(), Duration::ZERO);
     }
 
     #[test]

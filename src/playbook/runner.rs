@@ -324,7 +324,7 @@ mod tests {
             what: format!("do {name}"),
             who: who.into(),
             on: on.into(),
-            after: Some(crate::scenario::Dur(Duration::from_millis(after_ms))).filter(|_| after_ms > 0),
+            after: Some(crate::scenario::duration::Offset(Duration::from_millis(after_ms))).filter(|_| after_ms > 0),
             communicate: true,
             run: run.map(String::from),
             webhook: None,

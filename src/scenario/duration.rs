@@ -52,28 +52,68 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     }
 }
 
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Dur;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration like \"90s\"")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
-                parse(s).map(Dur).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Dur, E> {
-                Err(E::custom(format!("expected a duration with a unit like \"90s\", found the bare number {n}")))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Dur, E> {
-                self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Dur, E> {
-                Err(E::custom(format!("expected a duration with a unit like \"90s\", found the bare number {n}")))
+/// Reads a duration through [`parse`]; with `zero_ok`, `0s` (or a bare `0`) is zero.
+fn read<'de, D: Deserializer<'de>>(d: D, zero_ok: bool) -> Result<Duration, D::Error> {
+    struct V(bool);
+    impl Visitor<'_> for V {
+        type Value = Duration;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration like \"90s\"")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
+            match humantime::parse_duration(s.trim()) {
+                Ok(d) if d.is_zero() && self.0 => Ok(d),
+                _ => parse(s).map_err(E::custom),
             }
         }
-        d.deserialize_any(V)
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
+            if n == 0 && self.0 {
+                return Ok(Duration::ZERO);
+            }
+            Err(E::custom(format!("expected a duration with a unit like \"90s\", found the bare number {n}")))
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
+            self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Duration, E> {
+            Err(E::custom(format!("expected a duration with a unit like \"90s\", found the bare number {n}")))
+        }
+    }
+    d.deserialize_any(V(zero_ok))
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read(d, false).map(Dur)
+    }
+}
+
+/// An offset from an event, like [`Dur`] but `0s` is allowed: "at once".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Offset(pub Duration);
+
+impl<'de> Deserialize<'de> for Offset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read(d, true).map(Offset)
+    }
+}
+
+impl Serialize for Offset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Dur(self.0).serialize(s)
+    }
+}
+
+impl JsonSchema for Offset {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Offset".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An offset in humantime form, e.g. \"0s\" (at once), \"90s\", \"5m\"; at most 7 days.",
+            "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*[a-zA-Zµ]+(\\s*[0-9]+\\s*[a-zA-Zµ]+)*\\s*$"
+        })
     }
 }
 
@@ -111,6 +151,18 @@ mod tests {
         assert!(parse("0s").unwrap_err().contains("greater than zero"));
         assert!(parse("-5s").unwrap_err().contains("positive"));
         assert_eq!(parse("ninety").unwrap_err(), "expected a duration like \"90s\", found \"ninety\"");
+    }
+
+    /// An offset may be zero ("at once"); a duration may not.
+    #[test]
+    fn an_offset_may_be_zero() {
+        let off = |v: serde_json::Value| serde_json::from_value::<Offset>(v).map(|o| o.0).map_err(|e| e.to_string());
+        assert_eq!(off(serde_json::json!("0s")), Ok(Duration::ZERO));
+        assert_eq!(off(serde_json::json!(0)), Ok(Duration::ZERO));
+        assert_eq!(off(serde_json::json!("2m")), Ok(Duration::from_secs(120)));
+        assert!(off(serde_json::json!("-1s")).unwrap_err().contains("positive"));
+        assert!(off(serde_json::json!(5)).unwrap_err().contains("bare number 5"));
+        assert!(serde_json::from_value::<Dur>(serde_json::json!("0s")).is_err());
     }
 
     /// Anything longer than a week is refused, including what does not fit a `Duration`.

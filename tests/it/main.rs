@@ -4,6 +4,8 @@
 //! - [`support`]: shared helpers (temp sandboxes with a state directory, scenario files,
 //!   running the binary with bounded waits, reading `report.json` and `journal.jsonl`) and
 //!   a small local web service to break.
+//! - [`docs`]: every scenario and playbook example in README.md and docs/ validates as
+//!   written.
 //! - [`local`]: game days against that local web service: measured times, exit codes,
 //!   abort, signals, crash recovery, and the read-only commands.
 //! - [`notes`]: the game day's human side: observers' notes during and after a run, and
@@ -43,6 +45,7 @@ mod crash {
         );
     }
 }
+mod docs;
 mod gameday;
 mod halt;
 mod html;
