@@ -616,7 +616,8 @@ fn an_alarm_in_alarm_or_an_unhealthy_steady_state_blocks_the_run_and_plan_says_s
     let report = read_report(&dir);
     assert_eq!(report["outcome"], "blocked", "{report}");
     assert_eq!(
-        report["abort_reason"], "a stop condition was not clear before injection: alarm:shop-latency (ALARM)",
+        report["abort_reason"],
+        "a stop condition was not clear before injection: CloudWatch alarm `shop-latency` is in ALARM (abort rule: alarm)",
         "{report}"
     );
     assert_eq!(faults_journaled(&dir), 0, "no fault was even journaled");
