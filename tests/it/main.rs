@@ -21,6 +21,8 @@
 //!   says so.
 //! - [`halt`]: the emergency halt (`firedrill halt`/`unhalt`) against moto: concurrent
 //!   runs abort and revert, new runs are refused, an unreadable halt blocks and aborts.
+//! - [`ci`]: the CI examples of docs/ci.md (GitHub Actions, GitLab CI), their commands run
+//!   against a local game day: exit codes, timeout, recover, published reports, a cancel.
 //! - [`setup`]: the README's test command (`scripts/test`) is what CI runs, the Python pins
 //!   live in `requirements-test.txt` alone, and a missing browser fails loudly.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
@@ -31,6 +33,7 @@
 
 mod aws;
 mod chaos;
+mod ci;
 // The crash tests need a binary with fail points: `cargo test --features failpoints`.
 #[cfg(feature = "failpoints")]
 mod crash;
