@@ -77,8 +77,13 @@ fn python_pins_live_in_requirements_test_txt_alone() {
     let names: Vec<&str> = pins.iter().map(|(n, _)| n.split('[').next().unwrap()).collect();
     assert_eq!(names, ["moto", "parliament"], "{requirements}");
     let mut files = vec![".ci/run".to_string(), "demo/aws.sh".into(), "README.md".into()];
-    for entry in std::fs::read_dir(root().join("scripts")).unwrap() {
-        files.push(format!("scripts/{}", entry.unwrap().file_name().to_string_lossy()));
+    for dir in ["scripts", "docs"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.path().is_file() {
+                files.push(format!("{dir}/{}", entry.file_name().to_string_lossy()));
+            }
+        }
     }
     for file in &files {
         let text = read(file);
