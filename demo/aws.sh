@@ -16,16 +16,10 @@ cd "$(dirname "$0")/.."
 scenario=${1:-scenarios/az-failure.yaml}
 state=${FIREDRILL_STATE_DIR:-.firedrill}
 
-# 1. moto, in a virtualenv kept in .venv/ (gitignored).
-if [ ! -x .venv/bin/moto_server ]; then
-  echo "Installing moto[server] into .venv/ (first run only)..." >&2
-  python3 -m venv .venv
-  .venv/bin/pip install -q 'moto[server]==5.2.5'
-fi
-# parliament (an IAM policy linter) beside it: the tests lint `firedrill iam-policy` with it.
-if ! .venv/bin/python -c 'import importlib.metadata as m; assert m.version("parliament") == "1.6.4"' 2>/dev/null; then
-  .venv/bin/pip install -q 'parliament==1.6.4'
-fi
+# 1. moto, in a virtualenv kept in .venv/ (gitignored; or $FIREDRILL_MOTO_VENV), with the
+# versions pinned in requirements-test.txt (the tests use the same venv).
+scripts/setup-venv
+venv=${FIREDRILL_MOTO_VENV:-.venv}
 
 # 2. firedrill.
 cargo build --quiet --bin firedrill
@@ -35,7 +29,7 @@ firedrill=${CARGO_TARGET_DIR:-target}/debug/firedrill
 # or CI cancel aimed at this script's group must not stop it before firedrill has
 # reverted through it (moto quits on SIGINT/SIGTERM even when they are ignored). It is
 # killed when this script exits and, on Linux, when this script is killed outright.
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$("$venv"/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint="http://127.0.0.1:$port"
 moto_log=$(mktemp "${TMPDIR:-/tmp}/firedrill-moto.XXXXXX")
 run_out=$(mktemp "${TMPDIR:-/tmp}/firedrill-run.XXXXXX")
@@ -46,7 +40,7 @@ try:
 except Exception:
     pass
 os.execv(sys.argv[1], sys.argv[1:])'
-.venv/bin/python -c "$launcher" .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+"$venv"/bin/python -c "$launcher" "$venv"/bin/moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
 moto=$!
 cleanup() {
   kill -KILL "$moto" 2>/dev/null || true
@@ -77,7 +71,7 @@ echo "moto is listening on $endpoint" >&2
 
 # 4. The staging twin (seed.py refuses anything but loopback).
 echo "Seeding the staging twin (demo/seed.py)..." >&2
-.venv/bin/python demo/seed.py --endpoint "$endpoint" >/dev/null
+"$venv"/bin/python demo/seed.py --endpoint "$endpoint" >/dev/null
 
 # 5. The game day. moto accepts any credentials; these keep the AWS SDK off real ones.
 unset AWS_PROFILE AWS_SESSION_TOKEN

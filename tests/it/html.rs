@@ -1,6 +1,7 @@
 //! `report.html` in a real browser: a real game day through the binary against the local
 //! [`WebService`], then its `report.html` rendered by headless Chromium (`/usr/bin/chromium`,
-//! which `.ci/run` installs) to a PNG and to the DOM after load.
+//! or `FIREDRILL_CHROMIUM`; `scripts/test` installs Debian's `chromium` when it can) to a PNG
+//! and to the DOM after load.
 //!
 //! The browser proves what a string check cannot: the page parses into the timeline we
 //! wrote, its one inline script runs (the Content-Security-Policy allows it only by its
@@ -19,23 +20,28 @@ use std::time::{Duration, Instant};
 use crate::support::web::{Heal, WebService};
 use crate::support::{Sandbox, read_report};
 
+/// Where Chromium is unless `FIREDRILL_CHROMIUM` says otherwise (Debian's `chromium`).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// How long one Chromium invocation may take (it needs about a second when idle).
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// `/usr/bin/chromium`, or `None` when the test was told to skip the browser.
-fn chromium() -> Option<&'static Path> {
-    if Path::new(CHROMIUM).is_file() {
-        return Some(Path::new(CHROMIUM));
+/// Chromium (`FIREDRILL_CHROMIUM`, else `/usr/bin/chromium`), or `None` when the test was
+/// told to skip the browser.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("FIREDRILL_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(CHROMIUM));
+    if path.is_file() {
+        return Some(path);
     }
     if std::env::var_os("FIREDRILL_SKIP_BROWSER").is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED: {CHROMIUM} is missing and FIREDRILL_SKIP_BROWSER=1");
+        eprintln!("SKIPPED: {} is missing and FIREDRILL_SKIP_BROWSER=1", path.display());
         return None;
     }
     panic!(
-        "{CHROMIUM} is missing: this test renders report.html in headless Chromium. Run .ci/run, which installs it \
-         (`apt-get install -y chromium`), or set FIREDRILL_SKIP_BROWSER=1 to skip this test explicitly."
+        "{} is missing: this test renders report.html in headless Chromium. Run scripts/test, which installs it \
+         (`apt-get install chromium`, as root or with sudo), install it yourself (elsewhere than {CHROMIUM}: set \
+         FIREDRILL_CHROMIUM=PATH), or set FIREDRILL_SKIP_BROWSER=1 to skip this test explicitly.",
+        path.display()
     );
 }
 
@@ -158,6 +164,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 #[test]
 fn report_html_of_a_real_game_day_renders_in_a_browser() {
     let Some(chromium) = chromium() else { return };
+    let chromium = chromium.as_path();
     let web = WebService::start(Heal::After(Duration::from_secs(1)));
     let sandbox = Sandbox::new();
     sandbox.write_scenario("it-html", &scenario(&web));

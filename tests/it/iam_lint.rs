@@ -1,4 +1,4 @@
-//! `firedrill iam-policy` through an outside IAM linter: parliament, pinned in `.ci/run`
+//! `firedrill iam-policy` through an outside IAM linter: parliament, pinned in `requirements-test.txt`
 //! and installed into the test venv, over the policy of every shipped AWS scenario and of
 //! a scenario with every fault and probe kind (in three partitions, two accounts). No
 //! finding at MEDIUM or above; every lower one, and every `Resource: *`, listed with its
@@ -141,7 +141,7 @@ fn parliament(policy: &Value) -> Vec<Value> {
     let ok = Command::new(&python).args(["-c", "import parliament"]).output().is_ok_and(|o| o.status.success());
     assert!(
         ok,
-        "parliament is missing from {}: run `.ci/run`, or `.venv/bin/pip install 'parliament==1.6.4'`",
+        "parliament is missing from {}: run `scripts/test` (or `scripts/setup-venv`), which installs requirements-test.txt",
         venv().display()
     );
     let mut child = Command::new(&python)
@@ -261,17 +261,21 @@ fn every_resource_star_is_listed_here() {
 /// for an action with resource-level permissions.
 #[test]
 fn the_pinned_linter_flags_what_it_must() {
-    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
-    let pin = ci
+    let requirements = std::fs::read_to_string(root().join("requirements-test.txt")).unwrap();
+    let pin = requirements
         .split("parliament==")
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !(c.is_ascii_digit() || c == '.')).next())
-        .expect(".ci/run pins parliament==VERSION");
+        .expect("requirements-test.txt pins parliament==VERSION");
     let out = Command::new(venv().join("bin/python"))
         .args(["-c", "import importlib.metadata as m; print(m.version('parliament'))"])
         .output()
         .expect("python");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), pin, "the venv's parliament is not the one .ci/run pins");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        pin,
+        "the venv's parliament is not the one requirements-test.txt pins"
+    );
 
     let bad = json!({"Version": "2012-10-17", "Statement": [{
         "Sid": "Bad", "Effect": "Allow", "Action": ["iam:TagRole", "ec2:StopInstances"], "Resource": "*",

@@ -13,7 +13,7 @@
 //! - [`output`]: what firedrill prints and writes: a closed pipe (EPIPE) on stdout or
 //!   stderr, an unwritable stdout, credentials in probe URLs.
 //! - [`html`]: `report.html` of a real game day, rendered by headless Chromium (which
-//!   must be installed: `.ci/run` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
+//!   must be installed: `scripts/test` does it; `FIREDRILL_SKIP_BROWSER=1` skips explicitly).
 //! - [`recover`]: `firedrill recover` after torn or damaged journals, surviving injects,
 //!   a deleted working directory, forged journals (shell and AWS), concurrent recovers.
 //! - [`least_privilege`]: `firedrill iam-policy` under IAM enforcement (moto): each
@@ -23,6 +23,10 @@
 //!   says so.
 //! - [`halt`]: the emergency halt (`firedrill halt`/`unhalt`) against moto: concurrent
 //!   runs abort and revert, new runs are refused, an unreadable halt blocks and aborts.
+//! - [`ci`]: the CI examples of docs/ci.md (GitHub Actions, GitLab CI), their commands run
+//!   against a local game day: exit codes, timeout, recover, published reports, a cancel.
+//! - [`setup`]: the README's test command (`scripts/test`) is what CI runs, the Python pins
+//!   live in `requirements-test.txt` alone, and a missing browser fails loudly.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
 //!   (parliament, pinned, from the test venv).
 //!
@@ -31,6 +35,7 @@
 
 mod aws;
 mod chaos;
+mod ci;
 // The crash tests need a binary with fail points: `cargo test --features failpoints`.
 #[cfg(feature = "failpoints")]
 mod crash;
@@ -56,4 +61,5 @@ mod local;
 mod notes;
 mod output;
 mod recover;
+mod setup;
 mod support;

@@ -1,6 +1,6 @@
 //! A real moto server per test, on a free 127.0.0.1 port, started from the project's
-//! venv (`.venv`, made by `.ci/run` with `moto[server]==5.2.5` and the IAM linter
-//! `parliament==1.6.4` that `iam_lint` runs; `FIREDRILL_MOTO_VENV` points elsewhere). Each test
+//! venv (`.venv`, or `FIREDRILL_MOTO_VENV`; `scripts/setup-venv` makes it with the pins of
+//! `requirements-test.txt`: moto's server and the IAM linter parliament that `iam_lint` runs). Each test
 //! gets its own server, so tests run in parallel without sharing AWS state.
 //!
 //! [`Moto::seed`] runs `demo/seed.py` (the staging twin the demo uses) and returns what it
@@ -42,7 +42,7 @@ impl Moto {
         let server = venv().join("bin/moto_server");
         assert!(
             server.exists(),
-            "{} is missing: run `.ci/run`, or `python3 -m venv .venv && .venv/bin/pip install 'moto[server]'`",
+            "{} is missing: run `scripts/test` (or `scripts/setup-venv`), which installs requirements-test.txt into it",
             server.display()
         );
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
