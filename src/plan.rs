@@ -68,6 +68,8 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
         settle_timeout: s.recovery.settle_timeout.0,
         revert: RevertPolicy::default(),
         holds: Vec::new(),
+        // Resolved at prepare time: `crate::pages::spec` sets it for a run.
+        pages: None,
     }
 }
 

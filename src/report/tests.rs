@@ -87,6 +87,7 @@ fn record(outcome: Outcome) -> RunRecord {
         stable_for: ms(1000),
         precision: ms(500),
         still_broken: Vec::new(),
+        pages: None,
     }
 }
 
