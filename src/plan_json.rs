@@ -317,7 +317,7 @@ mod tests {
     fn the_json_plan_has_the_text_plans_lines() {
         for name in ["local-web-outage.yaml", "az-failure.yaml", "ebs-detach.yaml"] {
             let l = shipped(name);
-            let text = crate::plan::render(&l, None, &[]);
+            let text = crate::plan::render(&l, None, None, &[]);
             let doc = build(&l, None, &[], Duration::from_secs(300));
             assert!(!doc.faults.is_empty());
             for (i, f) in doc.faults.iter().enumerate() {
