@@ -52,5 +52,6 @@ mod least_privilege;
 mod local;
 mod notes;
 mod output;
+mod pages;
 mod recover;
 mod support;
