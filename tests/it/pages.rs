@@ -137,6 +137,8 @@ fn max_pages_zero_and_a_page_miss_the_objective_with_exit_1() {
     let reason = report["pages"]["reason"].as_str().unwrap();
     assert!(reason.starts_with("1 page(s), at most 0 allowed: db-page at "), "{reason}");
     assert!(stderr.contains(&format!("objective missed: {reason}")), "{stderr}");
+    assert!(md.starts_with("## ❌ objective missed"), "{md}");
+    assert!(md.contains(&format!("**Objective missed:** {reason}")), "{md}");
     assert!(xml.contains(r#"<testcase name="pages" classname="firedrill.pages-test""#), "{xml}");
     assert!(xml.contains(&format!(r#"<failure message="{reason}""#)), "{xml}");
 
