@@ -73,7 +73,8 @@ fn run_and_page(moto: &Moto, yaml: &str) -> (Option<i32>, String, Value, String,
     (done.code(), done.stderr.clone(), read_report(&dir), read("report.md"), read("junit.xml"))
 }
 
-/// Without `alarms`, every alarm with actions enabled is watched (plan lists them); the
+/// Without `alarms`, every alarm with actions enabled is watched (plan lists them, in text
+/// and JSON); the
 /// page during the run is counted once, with its time and state reason; the alarm already
 /// in ALARM is not a page; without `max_pages` the run still passes (exit 0).
 #[test]
@@ -94,6 +95,15 @@ fn every_paging_alarm_is_watched_and_a_page_during_the_run_is_counted_once() {
         ),
         "{plan}"
     );
+    let json = sb.run(&["plan".as_ref(), "--format".as_ref(), "json".as_ref(), file.as_os_str()]);
+    assert_eq!(json.code(), Some(0), "{json}");
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        doc["pages"],
+        json!({ "alarms": ["db-page", "legacy-page"], "all": true, "already_alarming": ["legacy-page"], "max_pages": null, "every_ms": 1000 })
+    );
+    let actions = doc["iam_actions"].as_array().unwrap();
+    assert!(actions.contains(&json!("cloudwatch:DescribeAlarmHistory")), "{actions:?}");
 
     let (code, stderr, report, md, xml) = run_and_page(&moto, &yaml);
     assert_eq!(code, Some(0), "{stderr}");
