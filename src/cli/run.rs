@@ -128,6 +128,11 @@ fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
         let named: Vec<String> = p.pages.iter().map(|g| format!("{} at {}", g.alarm, offset(g.at))).collect();
         let list = if named.is_empty() { String::new() } else { format!(": {}", named.join(", ")) };
         shell.status("Pages", format!("{}{list}", p.pages.len()));
+        for u in &p.unreadable {
+            let which =
+                u.alarm.as_deref().map_or_else(|| "the paging alarms".to_string(), |a| format!("paging alarm `{a}`"));
+            shell.warn(format!("could not read {which} ({} read(s)): {}", u.times, u.error));
+        }
     }
     let measured = match (r.objective_kind, r.time_to_recover()) {
         (ObjectiveKind::Sustain, _) if !r.impact => format!("sustained: no probe failed (±{})", ms(r.precision)),

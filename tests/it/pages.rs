@@ -57,15 +57,17 @@ fn paging_alarms(moto: &Moto) {
 }
 
 /// Runs `yaml` and, once the fault is injected, sends a page: `db-page` goes to ALARM
-/// (and stays there: however many reads see it, it is one page). Returns the run's exit
-/// code, stderr, report.json, report.md and junit.xml.
-fn run_and_page(moto: &Moto, yaml: &str) -> (Option<i32>, String, Value, String, String) {
+/// (and stays there: however many reads see it, it is one page); then runs the boto3
+/// code `also`. Returns the run's exit code, stderr, report.json, report.md and junit.xml.
+fn run_and_page(moto: &Moto, yaml: &str, also: &str) -> (Option<i32>, String, Value, String, String) {
     let sb = moto.sandbox();
     let file = sb.write_scenario("s", yaml);
     let running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
     sb.wait_for_journal("done", WAIT);
     moto.boto(
-        "cw.set_alarm_state(AlarmName='db-page', StateValue='ALARM', StateReason='Threshold Crossed: 3 errors > 1')",
+        &format!(
+            "cw.set_alarm_state(AlarmName='db-page', StateValue='ALARM', StateReason='Threshold Crossed: 3 errors > 1')\n{also}"
+        ),
     );
     let done = running.wait();
     let dir = sb.only_run_dir();
@@ -105,7 +107,7 @@ fn every_paging_alarm_is_watched_and_a_page_during_the_run_is_counted_once() {
     let actions = doc["iam_actions"].as_array().unwrap();
     assert!(actions.contains(&json!("cloudwatch:DescribeAlarmHistory")), "{actions:?}");
 
-    let (code, stderr, report, md, xml) = run_and_page(&moto, &yaml);
+    let (code, stderr, report, md, xml) = run_and_page(&moto, &yaml, "");
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["outcome"], "passed", "{report:#}");
     let pages = &report["pages"];
@@ -131,19 +133,26 @@ fn every_paging_alarm_is_watched_and_a_page_during_the_run_is_counted_once() {
 }
 
 /// `max_pages: 0` and one page: `objective_missed`, exit 1, the reason naming the page, in
-/// the CLI, report.json and the failing JUnit `pages` case. A listed alarm that does not
-/// exist is refused before the run (its pages could never be counted).
+/// the CLI, report.json and the failing JUnit `pages` case. A watched alarm deleted during
+/// the run is reported as unreadable and does not abort the run. A listed alarm that does
+/// not exist is refused before the run (its pages could never be counted).
 #[test]
 fn max_pages_zero_and_a_page_miss_the_objective_with_exit_1() {
     let moto = Moto::start();
     paging_alarms(&moto);
-    let yaml = scenario("pages:\n  alarms: [db-page]\n  max_pages: 0");
-    let (code, stderr, report, md, xml) = run_and_page(&moto, &yaml);
+    // `muted-page` is deleted during the run: reported as unreadable, and the run goes on.
+    let yaml = scenario("pages:\n  alarms: [db-page, muted-page]\n  max_pages: 0");
+    let (code, stderr, report, md, xml) = run_and_page(&moto, &yaml, "cw.delete_alarms(AlarmNames=['muted-page'])");
     assert_eq!(code, Some(1), "{stderr}");
+    let unread = &report["pages"]["unreadable"];
+    assert_eq!(unread[0]["alarm"], "muted-page", "{unread:#}");
+    assert_eq!(unread[0]["error"], "no alarm of this name");
+    assert!(stderr.contains("could not read paging alarm `muted-page` ("), "{stderr}");
+    assert!(md.contains("- ⚠️ could not read `muted-page` ("), "{md}");
     assert_eq!(report["outcome"], "objective_missed", "{report:#}");
     assert_eq!(report["objective_met"], false);
     assert_eq!(report["pages"]["count"], 1);
-    assert_eq!(report["pages"]["watched"], json!(["db-page"]));
+    assert_eq!(report["pages"]["watched"], json!(["db-page", "muted-page"]));
     let reason = report["pages"]["reason"].as_str().unwrap();
     assert!(reason.starts_with("1 page(s), at most 0 allowed: db-page at "), "{reason}");
     assert!(stderr.contains(&format!("objective missed: {reason}")), "{stderr}");
