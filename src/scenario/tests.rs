@@ -657,7 +657,7 @@ fn shipped_scenarios_say_their_objective() {
 fn pages_is_checked_at_its_field_path() {
     let aws = "environment:\n  region: us-east-1\n  accounts: [\"123456789012\"]\n  opt_in_tag: { key: firedrill, value: allowed }\n";
     let with = |pages: &str| format!("{VALID}{aws}{pages}");
-    assert!(errors(&VALID.to_string()).is_empty());
+    assert!(errors(VALID).is_empty());
     assert!(errors(&with("pages: {}\n")).is_empty(), "every alarm with actions, reported only");
     assert!(errors(&with("pages: { max_pages: 0 }\n")).is_empty());
     assert!(errors(&with("pages:\n  alarms: [db-page, web-page]\n  max_pages: 1\n")).is_empty());
