@@ -16,6 +16,7 @@ pub mod iam_policy;
 pub mod lease;
 pub mod notes;
 pub mod notify;
+pub mod pages;
 pub mod plan;
 pub mod plan_json;
 pub mod playbook;

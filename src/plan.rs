@@ -68,6 +68,8 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
         settle_timeout: s.recovery.settle_timeout.0,
         revert: RevertPolicy::default(),
         holds: Vec::new(),
+        // Resolved at prepare time: `crate::pages::spec` sets it for a run.
+        pages: None,
     }
 }
 
@@ -141,9 +143,15 @@ pub(crate) fn starts(f: &crate::scenario::FaultConfig) -> String {
     if f.after.is_empty() { "at start".to_string() } else { format!("after {} reverted", f.after.join(", ")) }
 }
 
-/// What a run of `l` would do, for people; with the resolved targets, the guards' verdict
-/// and the `warnings` (a stop-condition alarm in ALARM, say) when the scenario uses AWS.
-pub fn render(l: &Loaded, res: Option<&Resolution>, warnings: &[String]) -> String {
+/// What a run of `l` would do, for people; with the resolved targets, the paging alarms
+/// watched (`pages`), the guards' verdict and the `warnings` (a stop-condition alarm in
+/// ALARM, say) when the scenario uses AWS.
+pub fn render(
+    l: &Loaded,
+    res: Option<&Resolution>,
+    pages: Option<&crate::pages::Watched>,
+    warnings: &[String],
+) -> String {
     let s = &l.scenario;
     let mut o = String::new();
     let _ = writeln!(o, "Scenario {} ({})", s.name, l.file.display());
@@ -196,6 +204,12 @@ pub fn render(l: &Loaded, res: Option<&Resolution>, warnings: &[String]) -> Stri
     let _ = writeln!(o, "\nAbort and revert everything when:");
     for line in abort_lines(s) {
         let _ = writeln!(o, "  - {line}");
+    }
+    if let Some(w) = pages {
+        let _ = writeln!(o, "\nPages (alarms that page someone, watched from the first injection to the verdict):");
+        for line in crate::pages::plan_lines(s, w) {
+            let _ = writeln!(o, "  {line}");
+        }
     }
     let _ = writeln!(
         o,

@@ -63,6 +63,36 @@ pub struct PlanDoc {
     /// baseline's longest check, `settle_timeout`, the 30 s given to notifications after
     /// the run, and a margin of 60 s.
     pub longest_run_secs: u64,
+    /// The paging alarms a run would watch (the scenario's `pages`); absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<PlanPages>,
+}
+
+/// The paging alarms a run would watch, found by the plan's read-only calls.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct PlanPages {
+    /// The alarm names, as listed in `pages.alarms` or (`all`) every alarm with alarm
+    /// actions enabled in the account and region.
+    pub alarms: Vec<String>,
+    pub all: bool,
+    /// Of those, in ALARM now: a run reports them as already alarming, not as pages.
+    pub already_alarming: Vec<String>,
+    /// More pages than this miss the objective; null: pages are reported only.
+    pub max_pages: Option<u32>,
+    /// Time between two reads during the run.
+    pub every_ms: u64,
+}
+
+impl PlanPages {
+    pub fn new(s: &Scenario, w: &crate::pages::Watched) -> Self {
+        PlanPages {
+            alarms: w.alarms.clone(),
+            all: w.all,
+            already_alarming: w.alarming.clone(),
+            max_pages: s.pages.as_ref().and_then(|p| p.max_pages),
+            every_ms: ms(crate::pages::interval(s.steady_state.iter().map(|p| p.every.0))),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
@@ -237,6 +267,8 @@ pub fn build(l: &Loaded, res: Option<&Resolution>, warnings: &[String], revert_d
         refusals: res.map(|r| r.refusals.clone()).unwrap_or_default(),
         warnings: warnings.to_vec(),
         longest_run_secs: longest_run_bound(s, res, revert_deadline).as_secs_f64().ceil() as u64,
+        // Set by the caller from the prepared run (`PlanPages::new`).
+        pages: None,
     }
 }
 
@@ -317,7 +349,7 @@ mod tests {
     fn the_json_plan_has_the_text_plans_lines() {
         for name in ["local-web-outage.yaml", "az-failure.yaml", "ebs-detach.yaml"] {
             let l = shipped(name);
-            let text = crate::plan::render(&l, None, &[]);
+            let text = crate::plan::render(&l, None, None, &[]);
             let doc = build(&l, None, &[], Duration::from_secs(300));
             assert!(!doc.faults.is_empty());
             for (i, f) in doc.faults.iter().enumerate() {

@@ -46,7 +46,9 @@ pub async fn plan(shell: &Console, aws: &AwsOpts, args: PlanArgs) -> Result<(), 
             // A halt blocks the run: the document says so with the other warnings.
             let mut warnings = prepared.warnings.clone();
             warnings.extend(prepared.halted());
-            let doc = crate::plan_json::build(&prepared.drill.loaded, prepared.resolution(), &warnings, deadline);
+            let mut doc = crate::plan_json::build(&prepared.drill.loaded, prepared.resolution(), &warnings, deadline);
+            doc.pages =
+                prepared.pages.as_ref().map(|w| crate::plan_json::PlanPages::new(&prepared.drill.loaded.scenario, w));
             super::output(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?
         }
     }

@@ -125,6 +125,16 @@ fn ms(d: std::time::Duration) -> String {
 }
 
 fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
+    if let Some(p) = r.pages.as_ref().filter(|_| r.t_inject.is_some()) {
+        let named: Vec<String> = p.pages.iter().map(|g| format!("{} at {}", g.alarm, offset(g.at))).collect();
+        let list = if named.is_empty() { String::new() } else { format!(": {}", named.join(", ")) };
+        shell.status("Pages", format!("{}{list}", p.pages.len()));
+        for u in &p.unreadable {
+            let which =
+                u.alarm.as_deref().map_or_else(|| "the paging alarms".to_string(), |a| format!("paging alarm `{a}`"));
+            shell.warn(format!("could not read {which} ({} read(s)): {}", u.times, u.error));
+        }
+    }
     let measured = match (r.objective_kind, r.time_to_recover()) {
         (ObjectiveKind::Sustain, _) if !r.impact => format!("sustained: no probe failed (±{})", ms(r.precision)),
         (ObjectiveKind::Sustain, _) => {
@@ -136,7 +146,10 @@ fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
     };
     match r.outcome {
         Outcome::Passed => shell.status("Passed", measured),
-        Outcome::ObjectiveMissed => shell.warn(format!("objective missed: {measured}")),
+        Outcome::ObjectiveMissed => match r.pages.as_ref().and_then(|p| p.reason()) {
+            Some(pages) => shell.warn(format!("objective missed: {pages}; {measured}")),
+            None => shell.warn(format!("objective missed: {measured}")),
+        },
         Outcome::Aborted => {
             shell.warn(format!("aborted and reverted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")))
         }

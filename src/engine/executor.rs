@@ -689,6 +689,9 @@ impl<'a> RunState<'a> {
             Outcome::RevertFailed
         } else if self.abort.is_some() {
             Outcome::Aborted
+        } else if record.pages_exceeded() {
+            // More pages than `max_pages`: whatever the probes say, the objective is missed.
+            Outcome::ObjectiveMissed
         } else if record.objective_met() {
             Outcome::Passed
         } else if record.objective_kind == ObjectiveKind::Recover && !record.impact {
@@ -848,6 +851,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         stable_for: spec.stable_for,
         precision,
         still_broken: Vec::new(),
+        pages: None,
     };
 
     // Baseline: every probe once, concurrently; all must pass.
@@ -890,6 +894,12 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         record.ended_at = rel(Instant::now());
         return record;
     }
+
+    // The alarms that page: read once now, before anything is injected, then until the verdict.
+    let pager = match spec.pages.clone() {
+        Some(p) => Some(super::pager::Watch::start(p, t0).await),
+        None => None,
+    };
 
     // Probes sample until `stop`, which the run's cancellation does not trigger: they keep
     // watching through revert and settle.
@@ -1030,6 +1040,9 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
     }
     stop.cancel();
     while probe_tasks.join_next().await.is_some() {}
+    if let Some(pager) = pager {
+        state.record.pages = Some(pager.finish(t0).await);
+    }
     state.finish()
 }
 

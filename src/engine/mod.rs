@@ -8,6 +8,7 @@
 pub mod abort;
 pub mod clock;
 pub mod executor;
+pub mod pager;
 pub mod record;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::state::journal::{JournalError, UndoRecord};
 
 pub use executor::execute;
+pub use pager::{AlarmChange, AlarmReading, AlarmSource, PagerSpec, PagesRecord};
 pub use record::{FaultRecord, ObjectiveKind, Outcome, RunRecord, Sample};
 
 /// The result of one probe check.
@@ -213,6 +215,9 @@ pub struct RunSpec {
     /// a fault's revert. Kept while a fault's revert has failed: they protect a resource
     /// that is still broken (`recover` releases them). Empty for none.
     pub holds: Vec<Hold>,
+    /// The alarms that page, watched from before the first injection to the verdict
+    /// (`pager`); `None`: pages are not watched.
+    pub pages: Option<PagerSpec>,
 }
 
 /// A side effect the caller made, and journaled as an intent, before the run: the executor

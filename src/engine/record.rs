@@ -127,6 +127,8 @@ pub struct RunRecord {
     /// Bound on the measured times: the longest probe interval.
     pub precision: Duration,
     pub still_broken: Vec<StillBroken>,
+    /// The paging alarms that went to ALARM during the run; `None` when not watched.
+    pub pages: Option<super::pager::PagesRecord>,
 }
 
 impl RunRecord {
@@ -151,10 +153,17 @@ impl RunRecord {
         Some(self.last_revert_started_at.is_none_or(|rv| r < rv))
     }
 
+    /// More pages than the scenario's `max_pages` allows: the objective is missed.
+    pub fn pages_exceeded(&self) -> bool {
+        self.pages.as_ref().is_some_and(|p| p.exceeded())
+    }
+
     /// `recover`: there was an impact, the steady state was back within the objective and
     /// held after the last revert. `sustain`: no probe failed, and the steady state held.
+    /// Either way, no more pages than `max_pages` (when set).
     pub fn objective_met(&self) -> bool {
-        self.settled
+        !self.pages_exceeded()
+            && self.settled
             && match self.objective_kind {
                 ObjectiveKind::Sustain => !self.impact,
                 ObjectiveKind::Recover => self.impact && self.time_to_recover().is_some_and(|t| t <= self.objective),

@@ -149,6 +149,7 @@ impl Harness {
                 hurry: CancellationToken::new(),
             },
             holds: Vec::new(),
+            pages: None,
         };
         Harness { sys, spec, journal: Arc::new(MemJournal::default()), cancel: CancellationToken::new() }
     }
@@ -1151,6 +1152,7 @@ mod state {
             stable_for: h.spec.stable_for,
             precision: Duration::ZERO,
             still_broken: vec![],
+            pages: None,
         }
     }
 
@@ -1230,4 +1232,166 @@ mod state {
         assert_eq!(s.handle(Input::Timer(Timer::CutOff)), [Cmd::CutOff(0)]);
         assert_eq!(s.handle(Input::Lost { task: Task::Inject(0), crash: None }), [Cmd::Revert(0)]);
     }
+}
+
+/// Alarms that page, scripted by time from the start of the run: each is in ALARM during
+/// its windows (ms); `history` is what the alarm history answers.
+struct FakeAlarms {
+    t0: Instant,
+    windows: Vec<(&'static str, u64, u64)>,
+    exists: Vec<&'static str>,
+    history: Result<Vec<(&'static str, u64)>, String>,
+    unreadable: bool,
+    reads: Mutex<u32>,
+}
+
+impl FakeAlarms {
+    fn new(exists: &[&'static str], windows: &[(&'static str, u64, u64)]) -> Self {
+        FakeAlarms {
+            t0: Instant::now(),
+            windows: windows.to_vec(),
+            exists: exists.to_vec(),
+            history: Err("DescribeAlarmHistory is not implemented by this endpoint".into()),
+            unreadable: false,
+            reads: Mutex::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl AlarmSource for FakeAlarms {
+    async fn read(&self, names: &[String]) -> Result<Vec<AlarmReading>, String> {
+        *self.reads.lock().unwrap() += 1;
+        if self.unreadable {
+            return Err("AccessDenied: not authorized to perform cloudwatch:DescribeAlarms".into());
+        }
+        let now = (Instant::now() - self.t0).as_millis() as u64;
+        Ok(names
+            .iter()
+            .filter(|n| self.exists.contains(&n.as_str()))
+            .map(|n| {
+                let alarm = self.windows.iter().any(|(w, from, to)| w == n && (*from..*to).contains(&now));
+                AlarmReading {
+                    name: n.clone(),
+                    state: if alarm { "ALARM" } else { "OK" }.into(),
+                    reason: format!("{n} threshold crossed"),
+                }
+            })
+            .collect())
+    }
+
+    async fn history(&self, _names: &[String], span: Duration) -> Result<Vec<AlarmChange>, String> {
+        let now = Instant::now() - self.t0;
+        let items = self.history.clone()?;
+        Ok(items
+            .into_iter()
+            .map(|(n, at)| AlarmChange { name: n.into(), ago: now - ms(at), reason: format!("{n} blipped") })
+            .filter(|c| c.ago <= span)
+            .collect())
+    }
+}
+
+impl Harness {
+    fn pages(mut self, alarms: &[&str], max_pages: Option<u32>, source: Arc<FakeAlarms>) -> Self {
+        self.spec.pages = Some(PagerSpec {
+            alarms: alarms.iter().map(|a| a.to_string()).collect(),
+            every: ms(1000),
+            max_pages,
+            source,
+        });
+        self
+    }
+}
+
+/// A paging alarm that goes to ALARM during the fault is one page, however many reads see
+/// it in ALARM; one already in ALARM before the first injection is "already alarming", not
+/// a page; without `max_pages` the pages are reported and the run still passes.
+#[tokio::test(start_paused = true)]
+async fn a_transition_to_alarm_is_one_page_and_an_alarm_already_alarming_is_none() {
+    let alarms = Arc::new(FakeAlarms::new(&["db-page", "legacy"], &[("db-page", 1500, 4500), ("legacy", 0, 60_000)]));
+    let h =
+        Harness::new(Some(ms(2000))).fault("break", 5000, 0, &[]).pages(&["db-page", "legacy"], None, alarms.clone());
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Passed, "pages without max_pages do not fail the run");
+    assert_eq!(r.t_inject, Some(ms(0)), "the first read comes before the injection, and is quick");
+    let p = r.pages.as_ref().unwrap();
+    assert_eq!(p.already_alarming, ["legacy"]);
+    assert_eq!(p.pages.len(), 1, "{:?}", p.pages);
+    assert_eq!(p.pages[0].alarm, "db-page");
+    assert_eq!(p.pages[0].at, ms(2000), "seen by the first read after it went to ALARM");
+    assert_eq!(p.pages[0].reason, "db-page threshold crossed");
+    assert_eq!(p.pages[0].seen_by, pager::SeenBy::Poll);
+    assert!(p.unreadable.is_empty(), "{:?}", p.unreadable);
+    assert!(matches!(&p.history, pager::HistoryCheck::NotAvailable(e) if e.contains("not implemented")));
+    assert!(!r.pages_exceeded() && r.objective_met());
+    // Read before injection, every second until the verdict, and once more at the end.
+    let reads = *alarms.reads.lock().unwrap();
+    let secs = r.ended_at.as_secs() as u32;
+    assert!(reads >= secs && reads <= secs + 3, "{reads} reads in {:?}", r.ended_at);
+}
+
+/// `max_pages: 0` and one page: the run, which would have passed, misses its objective,
+/// and the reason names the page and when it came.
+#[tokio::test(start_paused = true)]
+async fn more_pages_than_max_pages_miss_the_objective_with_the_pages_named() {
+    let alarms = Arc::new(FakeAlarms::new(&["db-page"], &[("db-page", 1500, 4500)]));
+    let h = Harness::new(Some(ms(2000))).fault("break", 5000, 0, &[]).pages(&["db-page"], Some(0), alarms);
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed);
+    assert!(!r.objective_met());
+    assert_eq!(r.time_to_recover(), Some(ms(2000)), "recovery itself is still measured");
+    let p = r.pages.as_ref().unwrap();
+    assert_eq!(p.reason().as_deref(), Some("1 page(s), at most 0 allowed: db-page at 2s"));
+    assert!(
+        h.journal
+            .entries()
+            .iter()
+            .any(|e| matches!(e, Entry::RunFinished { outcome } if outcome == "objective_missed"))
+    );
+
+    // One page with `max_pages: 1` is within bounds.
+    let alarms = Arc::new(FakeAlarms::new(&["db-page"], &[("db-page", 1500, 4500)]));
+    let h = Harness::new(Some(ms(2000))).fault("break", 5000, 0, &[]).pages(&["db-page"], Some(1), alarms);
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Passed);
+    assert_eq!(r.pages.as_ref().unwrap().reason(), None);
+}
+
+/// A blip between two reads is in the alarm's history only: the history adds it as a page;
+/// a transition the reads saw is not counted twice; an alarm that does not exist is
+/// reported as unreadable.
+#[tokio::test(start_paused = true)]
+async fn the_history_adds_pages_the_reads_missed_and_no_page_twice() {
+    let mut fake = FakeAlarms::new(&["db-page", "web-page"], &[("db-page", 1200, 1400), ("web-page", 2500, 4000)]);
+    fake.history = Ok(vec![("db-page", 1200), ("web-page", 2500)]);
+    let h = Harness::new(Some(ms(2000))).fault("break", 5000, 0, &[]).pages(
+        &["db-page", "web-page", "gone"],
+        Some(1),
+        Arc::new(fake),
+    );
+    let r = h.run().await;
+    let p = r.pages.as_ref().unwrap();
+    let seen: Vec<_> = p.pages.iter().map(|p| (p.alarm.as_str(), p.at, p.seen_by)).collect();
+    assert_eq!(seen, [("db-page", ms(1200), pager::SeenBy::History), ("web-page", ms(3000), pager::SeenBy::Poll)]);
+    assert_eq!(p.history, pager::HistoryCheck::Checked { added: 1 });
+    assert_eq!(p.unreadable.len(), 1);
+    assert_eq!(p.unreadable[0].alarm.as_deref(), Some("gone"));
+    assert!(p.unreadable[0].times > 1, "every read notes it, once in the report");
+    assert_eq!(r.outcome, Outcome::ObjectiveMissed, "two pages, one allowed");
+}
+
+/// Alarms that cannot be read are reported with the error, and do not abort the run.
+#[tokio::test(start_paused = true)]
+async fn unreadable_paging_alarms_are_reported_and_do_not_abort() {
+    let mut fake = FakeAlarms::new(&["db-page"], &[]);
+    fake.unreadable = true;
+    let h = Harness::new(Some(ms(2000))).fault("break", 5000, 0, &[]).pages(&["db-page"], Some(0), Arc::new(fake));
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Passed);
+    let p = r.pages.as_ref().unwrap();
+    assert!(p.pages.is_empty());
+    assert_eq!(p.unreadable.len(), 1);
+    assert_eq!(p.unreadable[0].alarm, None);
+    assert!(p.unreadable[0].error.contains("AccessDenied"));
+    assert_eq!(p.unreadable[0].first_at, ms(0));
 }

@@ -64,6 +64,9 @@ pub async fn execute(
     let ctx = FaultContext { run_id: run.id.clone(), cwd, aws: cleared.aws.clone() };
     let mut spec = crate::plan::spec(s, &ctx);
     spec.revert = options.revert.clone();
+    if let (Some(watched), Some((aws, _))) = (&cleared.pages, &cleared.aws) {
+        spec.pages = Some(crate::pages::spec(s, watched, aws));
+    }
     // The lease is released by the engine after the last revert, with the same retries,
     // journal entries and still-broken bookkeeping as a fault (and kept while a fault is
     // still broken, so no other run touches it).

@@ -39,6 +39,8 @@ pub struct Prepared {
     /// What the operator should know before a run that is not a refusal: a stop-condition
     /// alarm already in ALARM, or one that could not be read (the run would be blocked).
     pub warnings: Vec<String>,
+    /// The paging alarms a run watches (the scenario's `pages`); `None` without it.
+    pub pages: Option<crate::pages::Watched>,
 }
 
 /// A prepared drill that no guard refused: the only input a run's session accepts.
@@ -59,7 +61,7 @@ pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option
     let s = &drill.loaded.scenario;
     let aws_opts = opts.clone();
     let Some(env) = &s.environment else {
-        return Ok(Prepared { drill, aws_opts, aws: None, halt: None, warnings: Vec::new() });
+        return Ok(Prepared { drill, aws_opts, aws: None, halt: None, warnings: Vec::new(), pages: None });
     };
     let aws = Aws::connect(opts, Some(&env.region))
         .await
@@ -74,9 +76,12 @@ pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option
             res.refusals.extend(crate::faults::preflight(f, &res));
         }
     }
-    let warnings = gate_alarms(&aws, s, &mut res.refusals).await;
+    let mut warnings = gate_alarms(&aws, s, &mut res.refusals).await;
+    let pages = crate::pages::resolve(&aws, s, &mut res.refusals, &mut warnings)
+        .await
+        .map_err(|e| Error::Failed(format!("cannot read the paging alarms (`pages`), nothing was touched: {e}")))?;
     let halt = crate::halt::status(&aws).await;
-    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))), halt: Some(halt), warnings })
+    Ok(Prepared { drill, aws_opts, aws: Some((aws, Arc::new(res))), halt: Some(halt), warnings, pages })
 }
 
 /// Reads each stop-condition alarm (`abort: - alarm: NAME`) before anything is touched. An
@@ -118,7 +123,7 @@ impl Prepared {
 
     /// The plan, for people (see [`crate::plan::render`]), and the halt when it blocks.
     pub fn render(&self) -> String {
-        let mut plan = crate::plan::render(&self.drill.loaded, self.resolution(), &self.warnings);
+        let mut plan = crate::plan::render(&self.drill.loaded, self.resolution(), self.pages.as_ref(), &self.warnings);
         if let Some(why) = self.halted() {
             let then = match self.halt {
                 Some(crate::halt::Status::Halted(_)) => "while the halt is set (`firedrill unhalt` clears it)",

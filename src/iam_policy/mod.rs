@@ -80,6 +80,8 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
     }
     // Every AWS run watches the emergency halt like a stop condition.
     out.push(crate::halt::read_statement());
+    // `pages`: the paging alarms' states and history.
+    out.extend(crate::pages::statements(s));
     // One statement per purpose, its actions and resources merged and sorted; a
     // statement without resources (a fault kind without a target of that type) has
     // nothing to act on.
@@ -404,6 +406,44 @@ abort:
   - alarm: shop-latency
 recovery: { within: 1m }
 "#;
+
+    /// `pages` reads the paging alarms' states and history: on the listed alarms, or on every
+    /// alarm for the default; no statement without `pages`.
+    #[test]
+    fn pages_read_the_listed_alarms_or_every_alarm() {
+        let base = load(&NAMED.replace("REGION", "us-east-1"));
+        assert!(!sids(&policy(&base)).contains(&"ReadPagingAlarms".to_string()));
+        let arns = |p: &Value| -> Vec<String> {
+            statement(p, "ReadPagingAlarms")["Resource"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().into())
+                .collect()
+        };
+        let mut listed = base.clone();
+        listed.pages = Some(crate::scenario::Pages { alarms: Some(vec!["db-page".into()]), max_pages: Some(0) });
+        let p = policy(&listed);
+        assert_eq!(
+            statement(&p, "ReadPagingAlarms")["Action"],
+            json!(["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms"])
+        );
+        // Not tag-conditioned (an alarm is read, not acted on); in the scenario's region only.
+        assert_eq!(
+            statement(&p, "ReadPagingAlarms")["Condition"],
+            json!({ "StringEquals": { "aws:RequestedRegion": "us-east-1" } })
+        );
+        assert_eq!(
+            arns(&p),
+            ["123456789012", "210987654321"].map(|a| format!("arn:aws:cloudwatch:us-east-1:{a}:alarm:db-page"))
+        );
+        let mut all = base;
+        all.pages = Some(crate::scenario::Pages::default());
+        assert_eq!(
+            arns(&policy(&all)),
+            ["123456789012", "210987654321"].map(|a| format!("arn:aws:cloudwatch:us-east-1:{a}:alarm:*"))
+        );
+    }
 
     #[test]
     fn resources_are_the_scenarios_arns_in_the_regions_partition() {

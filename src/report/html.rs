@@ -33,6 +33,7 @@ pub fn render(r: &Report) -> String {
     o.push_str(&timeline_svg(r));
     legend(&mut o);
     o.push_str("<p id=\"readout\" aria-live=\"polite\"></p>\n</section>\n");
+    pages(&mut o, r);
     playbook_steps(&mut o, r);
     observer_notes(&mut o, r);
     faults(&mut o, r);
@@ -268,7 +269,7 @@ fn measures(o: &mut String, r: &Report) {
         Outcome::RevertFailed => "not checked (revert failed)".into(),
         Outcome::Passed | Outcome::ObjectiveMissed | Outcome::NoImpact => "did not hold in time".into(),
     };
-    let cards = [
+    let mut cards = vec![
         ("time-to-recover", "Time to recover", recover, recover_note, recover_class),
         ("objective", "Objective", goal, format!("{goal_note} for {} — {met}", duration(r.stable_for_ms)), met_class),
         ("time-to-detect", "Time to detect", detect, detect_note.to_string(), ""),
@@ -276,6 +277,14 @@ fn measures(o: &mut String, r: &Report) {
         ("recovered", "Recovered", recovered.to_string(), String::new(), "words"),
         ("settled", "Steady state after the revert", settled, String::new(), "words"),
     ];
+    if let Some(p) = &r.pages {
+        let (note, class) = match p.max_pages {
+            Some(m) if p.exceeded => (format!("more than max_pages {m}"), "missed"),
+            Some(m) => (format!("within max_pages {m}"), "met"),
+            None => ("reported only (no max_pages)".to_string(), ""),
+        };
+        cards.push(("pages", "Pages", p.count.to_string(), note, class));
+    }
     o.push_str("<dl class=\"measures\">\n");
     for (id, label, value, note, class) in cards {
         let note = if note.is_empty() { String::new() } else { format!("<small>{}</small>", esc(&note)) };
@@ -775,6 +784,63 @@ fn observer_notes(o: &mut String, r: &Report) {
         .map(|n| Entry { at_ms: Some(n.t_ms), who: Some(n.author.as_str()), text: n.text.as_str() })
         .collect();
     entries(o, "observer-notes", "Observer notes", &list);
+}
+
+/// The pager watch: each page, the alarms already alarming, failed reads and the history
+/// check (omitted when pages were not watched).
+fn pages(o: &mut String, r: &Report) {
+    let Some(p) = &r.pages else { return };
+    let _ = writeln!(
+        o,
+        "<section id=\"pages\">\n<h2>Pages</h2>\n<p>pages: {} · {} alarm(s) that page watched every {}, from before \
+         the first injection to the verdict</p>",
+        p.count,
+        p.watched.len(),
+        duration(p.every_ms)
+    );
+    if let Some(reason) = &p.reason {
+        let _ = writeln!(o, "<p class=\"bad\"><strong>Objective missed:</strong> {}</p>", esc(reason));
+    }
+    if !p.pages.is_empty() {
+        o.push_str(
+            "<table>\n<thead><tr><th>When</th><th>Alarm</th><th>Reason</th><th>Seen by</th></tr></thead>\n<tbody>\n",
+        );
+        for g in &p.pages {
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                at(g.t_ms),
+                esc(&g.alarm),
+                esc(&g.reason),
+                esc(&g.seen_by)
+            );
+        }
+        o.push_str("</tbody>\n</table>\n");
+    }
+    o.push_str("<ul>\n");
+    if !p.already_alarming.is_empty() {
+        let names: Vec<String> = p.already_alarming.iter().map(|a| format!("<code>{}</code>", esc(a))).collect();
+        let _ = writeln!(o, "<li>already alarming before the first injection (not pages): {}</li>", names.join(", "));
+    }
+    for u in &p.unreadable {
+        let which = u
+            .alarm
+            .as_deref()
+            .map_or_else(|| "every watched alarm".to_string(), |a| format!("<code>{}</code>", esc(a)));
+        let _ = writeln!(
+            o,
+            "<li class=\"bad\">could not read {which} ({} time(s), first at {}): {}</li>",
+            u.times,
+            at(u.first_ms),
+            esc(&u.error)
+        );
+    }
+    let history = match (&p.history.error, p.history.available) {
+        (_, true) => format!("alarm history checked: {} page(s) the reads missed", p.history.added),
+        (Some(e), false) => format!("history not available: {}", esc(e)),
+        (None, false) => "history not available".into(),
+    };
+    let _ = writeln!(o, "<li>{history}</li>\n</ul>\n</section>");
 }
 
 fn faults(o: &mut String, r: &Report) {

@@ -25,6 +25,7 @@ pub fn render(r: &Report) -> String {
     let mut cases = vec![baseline(r), recovery(r)];
     cases.extend(r.faults.iter().map(|f| fault(r, f)));
     cases.extend(r.probes.iter().map(|p| probe(r, p)));
+    cases.extend(pages(r));
     cases.push(revert(r));
     let failures = cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail { .. })).count();
     let skipped = cases.iter().filter(|c| matches!(c.verdict, Verdict::Skip(_))).count();
@@ -41,8 +42,11 @@ pub fn render(r: &Report) -> String {
         format!(r#"    <property name="run_id" value="{}"/>"#, xml(&r.run_id)),
         format!(r#"    <property name="outcome" value="{}"/>"#, r.outcome.as_str()),
         format!(r#"    <property name="started_at" value="{}"/>"#, xml(&r.started_at)),
-        "  </properties>".into(),
     ];
+    if let Some(p) = &r.pages {
+        o.push(format!(r#"    <property name="pages" value="{}"/>"#, p.count));
+    }
+    o.push("  </properties>".into());
     for c in cases {
         let open =
             format!(r#"  <testcase name="{}" classname="{}" time="{}""#, xml(&c.name), xml(&suite), seconds(c.time_ms));
@@ -115,6 +119,9 @@ fn recovery(r: &Report) -> Case {
         let message = match (r.outcome, r.time_to_recover_ms) {
             (Outcome::Aborted, _) => format!("run aborted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")),
             (Outcome::RevertFailed, _) => "a revert failed: recovery could not be confirmed".into(),
+            (_, _) if r.pages.as_ref().is_some_and(|p| p.exceeded) => {
+                r.pages.as_ref().and_then(|p| p.reason.clone()).unwrap_or_default()
+            }
             (Outcome::NoImpact, _) => {
                 format!(
                     "no probe failed: the faults had no visible impact, so recovery (objective {objective}) was not tested"
@@ -155,6 +162,23 @@ fn measured(r: &Report) -> String {
         format!("precision: ± {}", duration(r.precision_ms)),
     ]
     .join("\n")
+}
+
+/// `pages` (when watched): fails with the pages named when there were more than
+/// `max_pages`; passes otherwise (the count is in `system-out`).
+fn pages(r: &Report) -> Option<Case> {
+    let p = r.pages.as_ref()?;
+    let lines: Vec<String> =
+        p.pages.iter().map(|g| format!("{} at +{}: {} ({})", g.alarm, duration(g.t_ms), g.reason, g.seen_by)).collect();
+    let verdict = if r.outcome == Outcome::Blocked {
+        Verdict::Skip("nothing was injected".into())
+    } else if p.exceeded {
+        Verdict::Fail { message: p.reason.clone().unwrap_or_default(), body: lines.join("\n") }
+    } else {
+        Verdict::Pass
+    };
+    let time_ms = p.pages.last().map_or(0, |g| g.t_ms);
+    Some(Case { name: "pages".into(), time_ms, verdict })
 }
 
 fn probe(r: &Report, p: &ProbeReport) -> Case {

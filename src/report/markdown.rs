@@ -20,6 +20,7 @@ pub fn render(r: &Report) -> String {
     }
     measures(&mut o, r);
     timeline(&mut o, r);
+    pages(&mut o, r);
     notes(&mut o, r);
     probes(&mut o, r);
     faults(&mut o, r);
@@ -304,8 +305,75 @@ fn measures(o: &mut Vec<String>, r: &Report) {
         format!("| Recovered | {recovered} |"),
         format!("| Steady state after the revert | {settled} |"),
         format!("| Precision | ± {} (longest probe interval) |", duration(r.precision_ms)),
-        String::new(),
     ]);
+    if let Some(p) = &r.pages {
+        o.push(format!("| Pages | {} |", pages_summary(p)));
+    }
+    o.push(String::new());
+}
+
+/// `pages: 1 (db-page at +2s) — ❌ more than max_pages 0`.
+fn pages_summary(p: &super::model::PagesReport) -> String {
+    let named: Vec<String> = p.pages.iter().map(|g| format!("{} at {}", code(&g.alarm), at(g.t_ms))).collect();
+    let list = if named.is_empty() { String::new() } else { format!(" ({})", named.join(", ")) };
+    let verdict = match p.max_pages {
+        Some(m) if p.exceeded => format!(" — ❌ more than `max_pages: {m}`"),
+        Some(m) => format!(" — ✅ within `max_pages: {m}`"),
+        None => " (reported only: no `max_pages`)".into(),
+    };
+    format!("pages: {}{list}{verdict}", p.count)
+}
+
+/// The pager watch: each page, the alarms already alarming, reads that failed, and the
+/// history check (omitted when pages were not watched).
+fn pages(o: &mut Vec<String>, r: &Report) {
+    let Some(p) = &r.pages else { return };
+    o.push("### Pages".into());
+    o.push(String::new());
+    o.push(format!(
+        "{}. Watched {} alarm(s) that page, every {}, from before the first injection to the verdict.",
+        pages_summary(p),
+        p.watched.len(),
+        duration(p.every_ms)
+    ));
+    if let Some(reason) = &p.reason {
+        o.push(String::new());
+        o.push(format!("**Objective missed:** {}", esc(reason)));
+    }
+    if !p.pages.is_empty() {
+        o.push(String::new());
+        o.push("| When | Alarm | Reason | Seen by |".into());
+        o.push("|---|---|---|---|".into());
+        for g in &p.pages {
+            o.push(format!(
+                "| `{}` | {} | {} | {} |",
+                at(g.t_ms),
+                cell_code(&g.alarm),
+                esc(&g.reason),
+                esc(&g.seen_by)
+            ));
+        }
+    }
+    o.push(String::new());
+    if !p.already_alarming.is_empty() {
+        let names: Vec<String> = p.already_alarming.iter().map(|a| code(a)).collect();
+        o.push(format!("- already alarming before the first injection (not pages): {}", names.join(", ")));
+    }
+    for u in &p.unreadable {
+        let which = u.alarm.as_deref().map_or_else(|| "every watched alarm".to_string(), code);
+        o.push(format!(
+            "- ⚠️ could not read {which} ({} time(s), first at `{}`): {}",
+            u.times,
+            at(u.first_ms),
+            esc(&u.error)
+        ));
+    }
+    o.push(match (&p.history.error, p.history.available) {
+        (_, true) => format!("- alarm history checked: {} page(s) the reads missed", p.history.added),
+        (Some(e), false) => format!("- history not available: {}", esc(e)),
+        (None, false) => "- history not available".into(),
+    });
+    o.push(String::new());
 }
 
 fn timeline(o: &mut Vec<String>, r: &Report) {

@@ -72,6 +72,107 @@ pub struct Report {
     /// Every webhook sent (scenario `notify`), with its result. URLs are redacted.
     #[serde(default)]
     pub notifications: Vec<crate::notify::Delivery>,
+    /// Pager noise (the scenario's `pages`): the paging alarms that went to ALARM during
+    /// the run. Absent when pages were not watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<PagesReport>,
+}
+
+/// The paging alarms watched during the run, and the pages they sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PagesReport {
+    /// How many pages: transitions of a watched alarm to ALARM during the run.
+    pub count: usize,
+    /// The scenario's `max_pages`; `null`: pages are reported only.
+    pub max_pages: Option<u32>,
+    /// More pages than `max_pages`: the objective is missed (`objective_met` is false).
+    pub exceeded: bool,
+    /// Why, when `exceeded`: the pages, named, with their times.
+    pub reason: Option<String>,
+    /// The alarms watched (listed in the scenario, or every alarm with actions enabled).
+    pub watched: Vec<String>,
+    pub every_ms: u64,
+    /// In time order.
+    pub pages: Vec<PageReport>,
+    /// In ALARM before anything was injected: not pages.
+    pub already_alarming: Vec<String>,
+    /// Reads that failed: for one alarm, or for all (`alarm: null`).
+    pub unreadable: Vec<UnreadReport>,
+    pub history: HistoryReport,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageReport {
+    pub alarm: String,
+    /// When a read saw it (at most one interval after the transition), or when the
+    /// alarm's history says it happened.
+    pub t_ms: u64,
+    /// The alarm's state reason (or the history's summary).
+    pub reason: String,
+    /// `poll` or `history` (a transition between two reads, found in the alarm history).
+    pub seen_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnreadReport {
+    /// `null`: the read of every watched alarm failed.
+    pub alarm: Option<String>,
+    pub error: String,
+    pub first_ms: u64,
+    /// How many reads failed this way.
+    pub times: u32,
+}
+
+/// The post-run check of the alarms' history (DescribeAlarmHistory).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryReport {
+    pub available: bool,
+    /// Pages the history added (transitions the reads missed).
+    pub added: usize,
+    /// Why it was not available.
+    pub error: Option<String>,
+}
+
+fn pages(p: &crate::engine::PagesRecord) -> PagesReport {
+    use crate::engine::pager::{HistoryCheck, SeenBy};
+    let (available, added, error) = match &p.history {
+        HistoryCheck::Checked { added } => (true, *added, None),
+        HistoryCheck::NotAvailable(e) => (false, 0, Some(e.clone())),
+    };
+    PagesReport {
+        count: p.pages.len(),
+        max_pages: p.max_pages,
+        exceeded: p.exceeded(),
+        reason: p.reason(),
+        watched: p.watched.clone(),
+        every_ms: ms(p.every),
+        pages: p
+            .pages
+            .iter()
+            .map(|g| PageReport {
+                alarm: g.alarm.clone(),
+                t_ms: ms(g.at),
+                reason: g.reason.clone(),
+                seen_by: match g.seen_by {
+                    SeenBy::Poll => "poll",
+                    SeenBy::History => "history",
+                }
+                .into(),
+            })
+            .collect(),
+        already_alarming: p.already_alarming.clone(),
+        unreadable: p
+            .unreadable
+            .iter()
+            .map(|u| UnreadReport {
+                alarm: u.alarm.clone(),
+                error: u.error.clone(),
+                first_ms: ms(u.first_at),
+                times: u.times,
+            })
+            .collect(),
+        history: HistoryReport { available, added, error },
+    }
 }
 
 /// Communication steps against detection. Offsets in ms from the start of the run.
@@ -247,6 +348,7 @@ impl Report {
             steps: Vec::new(),
             communication: None,
             notifications: Vec::new(),
+            pages: record.pages.as_ref().map(pages),
             baseline: samples(&record.baseline),
             samples: samples(&record.samples),
         }

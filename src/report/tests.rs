@@ -87,6 +87,7 @@ fn record(outcome: Outcome) -> RunRecord {
         stable_for: ms(1000),
         precision: ms(500),
         still_broken: Vec::new(),
+        pages: None,
     }
 }
 
@@ -1243,4 +1244,87 @@ fn junit_fault_cases_say_how_each_fault_went() {
     };
     let xml = junit::render(&report(&failed));
     assert!(xml.contains(r#"<failure message="failed to inject: the API said no" type="aborted">1 step(s) journaled, every one reverted</failure>"#), "{xml}");
+}
+
+/// A run that healed in time but paged: `db-page` seen by a read, `web-page` only in the
+/// alarm history, `legacy` already alarming, `gone` unreadable; `max_pages: 0`.
+fn paged() -> RunRecord {
+    use crate::engine::pager::{HistoryCheck, Page, PagesRecord, SeenBy, Unread};
+    RunRecord {
+        outcome: Outcome::ObjectiveMissed,
+        pages: Some(PagesRecord {
+            watched: vec!["db-page".into(), "gone".into(), "legacy".into(), "web-page".into()],
+            every: ms(5000),
+            max_pages: Some(0),
+            pages: vec![
+                Page {
+                    alarm: "web-page".into(),
+                    at: ms(1250),
+                    reason: "Alarm updated from OK to ALARM".into(),
+                    seen_by: SeenBy::History,
+                },
+                Page {
+                    alarm: "db-page".into(),
+                    at: ms(5000),
+                    reason: "Threshold Crossed: 1 datapoint [9.0] was > 5 | <b>".into(),
+                    seen_by: SeenBy::Poll,
+                },
+            ],
+            already_alarming: vec!["legacy".into()],
+            unreadable: vec![Unread {
+                alarm: Some("gone".into()),
+                error: "no alarm of this name".into(),
+                first_at: ms(0),
+                times: 3,
+            }],
+            history: HistoryCheck::Checked { added: 1 },
+        }),
+        ..passed()
+    }
+}
+
+/// `pages: N` with names, times and reasons in every rendering; more than `max_pages` is a
+/// missed objective with its reason; JSON round-trips; a report without pages has no
+/// `pages` key (and older reports read back without one).
+#[test]
+fn pages_are_reported_in_every_rendering() {
+    let r = report(&paged());
+    assert!(!r.objective_met, "the pages miss the objective though recovery was in time");
+    let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+    assert_eq!(json["outcome"], "objective_missed");
+    assert_eq!(json["pages"]["count"], 2);
+    assert_eq!(json["pages"]["exceeded"], true);
+    assert_eq!(json["pages"]["reason"], "2 page(s), at most 0 allowed: web-page at 1s 250ms, db-page at 5s");
+    assert_eq!(json["pages"]["pages"][1]["alarm"], "db-page");
+    assert_eq!(json["pages"]["pages"][1]["t_ms"], 5000);
+    assert_eq!(json["pages"]["pages"][0]["seen_by"], "history");
+    assert_eq!(json["pages"]["already_alarming"], serde_json::json!(["legacy"]));
+    assert_eq!(json["pages"]["unreadable"][0]["alarm"], "gone");
+    assert_eq!(json["pages"]["history"], serde_json::json!({ "available": true, "added": 1, "error": null }));
+    let back: Report = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+    assert_eq!(back, r);
+    let plain: serde_json::Value = serde_json::from_str(&render(&report(&passed()), Format::Json)).unwrap();
+    assert!(plain.get("pages").is_none());
+
+    golden("paged.md", &markdown::render(&r));
+    golden("paged.xml", &junit::render(&r));
+    let html = html::render(&r);
+    assert!(html.contains("<section id=\"pages\">"));
+    assert!(html.contains("<div id=\"m-pages\" class=\"missed\"><dt>Pages</dt><dd>2"));
+    assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"), "the state reason is escaped");
+    assert!(html.contains("history not available") || html.contains("alarm history checked: 1 page(s)"));
+
+    // Not over `max_pages`: reported, and the objective stands.
+    let mut within = paged();
+    within.outcome = Outcome::Passed;
+    within.pages.as_mut().unwrap().max_pages = None;
+    let r = report(&within);
+    assert!(r.objective_met);
+    let xml = junit::render(&r);
+    assert!(xml.contains(r#"<property name="pages" value="2"/>"#));
+    assert!(xml.contains(r#"<testcase name="pages" classname="firedrill.local-web-outage" time="5.000"/>"#), "{xml}");
+    assert!(
+        markdown::render(&r).contains("| Pages | pages: 2 (`web-page` at +1.3s, `db-page` at +5s) (reported only"),
+        "by time"
+    );
 }

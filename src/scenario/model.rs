@@ -42,6 +42,11 @@ pub struct Scenario {
     #[serde(default)]
     pub abort: Vec<AbortRule>,
     pub recovery: Recovery,
+    /// Pager noise: the CloudWatch alarms that page someone, watched from the first
+    /// injection to the verdict. Each transition to ALARM is a page in the report; with
+    /// `max_pages`, more pages than that miss the objective. Needs `environment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<Pages>,
     /// Webhooks sent on `announce`, `start`, `abort`, `recovered` and `end`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<super::notify::Notify>,
@@ -62,6 +67,7 @@ pub const SCENARIO_FIELDS: &[&str] = &[
     "faults",
     "abort",
     "recovery",
+    "pages",
     "notify",
     "playbook",
 ];
@@ -94,6 +100,24 @@ pub struct AbortRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<String>,
 }
+
+/// The `pages` watch: which alarms page someone, and how many pages a run may cause.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pages {
+    /// The CloudWatch alarms to watch, by name. Without it: every alarm in the scenario's
+    /// account and region that has alarm actions and has them enabled, found when the run
+    /// is prepared (`firedrill plan` lists them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<Vec<String>>,
+    /// The most pages a passing run may cause: one more misses the objective
+    /// (`objective_missed`, exit 1). Without it, pages are reported but do not fail the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pages: Option<u32>,
+}
+
+/// The most alarms a `pages` watch reads (each read asks for them 100 at a time).
+pub const MAX_PAGING_ALARMS: usize = 500;
 
 /// The objective, of one of two kinds (as AWS Resilience Hub tells them apart):
 /// `recover` (the default: impact is expected, and recovery must come `within`) or

@@ -649,3 +649,35 @@ fn shipped_scenarios_say_their_objective() {
         assert_eq!(loaded.scenario.recovery.objective, objective, "{name}");
     }
 }
+
+/// `pages` is optional (every existing scenario stays valid); it needs `environment`; its
+/// alarm list, when given, is not empty, names each alarm once and names none empty, each
+/// problem at its line and column.
+#[test]
+fn pages_is_checked_at_its_field_path() {
+    let aws = "environment:\n  region: us-east-1\n  accounts: [\"123456789012\"]\n  opt_in_tag: { key: firedrill, value: allowed }\n";
+    let with = |pages: &str| format!("{VALID}{aws}{pages}");
+    assert!(errors(VALID).is_empty());
+    assert!(errors(&with("pages: {}\n")).is_empty(), "every alarm with actions, reported only");
+    assert!(errors(&with("pages: { max_pages: 0 }\n")).is_empty());
+    assert!(errors(&with("pages:\n  alarms: [db-page, web-page]\n  max_pages: 1\n")).is_empty());
+    assert_eq!(
+        errors(&with("pages:\n  alarms: [db-page, \"\", db-page]\n")),
+        ["29:21: pages.alarms[1]: the alarm name is empty", "29:25: pages.alarms[2]: alarm `db-page` is listed twice"]
+    );
+    assert_eq!(
+        errors(&with("pages:\n  alarms: []\n")),
+        [
+            "29:11: pages.alarms: the list is empty: name the alarms that page, or leave `alarms` out to watch every alarm with actions in the account and region"
+        ]
+    );
+    let e = errors(&with("pages: { max_pages: -1 }\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("28:") && e[0].contains("max_pages"), "{e:?}");
+    let e = errors(&with("pages: { alarm: db-page }\n"));
+    assert!(e[0].contains("unknown field `alarm`"), "{e:?}");
+    // Without an environment, pages cannot be read anywhere.
+    let e = errors(&format!("{VALID}pages: {{}}\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("environment") && e[0].contains("this scenario uses AWS"), "{e:?}");
+}

@@ -185,6 +185,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     }
 
     validate_aws(s, &mut out);
+    pages_problems(s, &mut out);
 
     // Notifications.
     for (i, n) in s.notify.iter().enumerate() {
@@ -223,6 +224,28 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         ));
     }
     out
+}
+
+/// The `pages` watch: named alarms are non-empty, distinct and not too many.
+fn pages_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    let Some(alarms) = s.pages.as_ref().and_then(|p| p.alarms.as_ref()) else { return };
+    if alarms.is_empty() {
+        out.push(problem(
+            "pages.alarms",
+            "the list is empty: name the alarms that page, or leave `alarms` out to watch every alarm with actions in the account and region",
+        ));
+    }
+    let max = super::model::MAX_PAGING_ALARMS;
+    if alarms.len() > max {
+        out.push(problem("pages.alarms", format!("{} alarms listed; at most {max} are watched", alarms.len())));
+    }
+    for (i, a) in alarms.iter().enumerate() {
+        if a.trim().is_empty() {
+            out.push(problem(format!("pages.alarms[{i}]"), "the alarm name is empty"));
+        } else if alarms[..i].contains(a) {
+            out.push(problem(format!("pages.alarms[{i}]"), format!("alarm `{a}` is listed twice")));
+        }
+    }
 }
 
 fn check_name<'a>(
@@ -339,7 +362,8 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
     let uses_aws = !s.targets.is_empty()
         || s.faults.iter().any(|f| f.kind.needs_aws())
         || s.steady_state.iter().any(|p| p.kind.needs_aws())
-        || s.abort.iter().any(|r| r.alarm.is_some());
+        || s.abort.iter().any(|r| r.alarm.is_some())
+        || s.pages.is_some();
     // Zones are checked against the region only when the region itself is well-formed.
     let region = s.environment.as_ref().map(|e| e.region.as_str()).filter(|r| is_region(r));
     match &s.environment {

@@ -18,7 +18,8 @@ fn root() -> PathBuf {
 }
 
 /// Every fault kind (each IAM one on a named and a tag-selected principal, RDS failover
-/// on a cluster and an instance) and every probe kind, plus an alarm abort rule.
+/// on a cluster and an instance) and every probe kind, plus an alarm abort rule and a
+/// `pages` watch.
 const EVERY_KIND: &str = r#"version: 1
 name: every-kind
 environment:
@@ -103,6 +104,7 @@ abort:
   - alarm: shop-latency
   - max_duration: 5m
 recovery: { within: 1m }
+pages: { alarms: [shop-pager], max_pages: 0 }
 "#;
 
 /// `(name, policy)` for every shipped scenario with an `environment`, and for
@@ -132,6 +134,10 @@ fn policies() -> Vec<(String, Value)> {
         let file = sb.write_scenario(&format!("every-kind-{region}"), &EVERY_KIND.replace("REGION", region));
         out.push((format!("every-kind ({region})"), print(&file)));
     }
+    // `pages` without `alarms`: every alarm with actions, read by name pattern `*`.
+    let every_alarm = EVERY_KIND.replace("REGION", "us-east-1").replace("alarms: [shop-pager], ", "");
+    let file = sb.write_scenario("every-kind-every-alarm", &every_alarm);
+    out.push(("every-kind (pages on every alarm)".into(), print(&file)));
     out
 }
 

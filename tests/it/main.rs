@@ -60,6 +60,7 @@ mod least_privilege;
 mod local;
 mod notes;
 mod output;
+mod pages;
 mod recover;
 mod setup;
 mod support;
