@@ -689,6 +689,10 @@ impl<'a> RunState<'a> {
             Outcome::RevertFailed
         } else if self.abort.is_some() {
             Outcome::Aborted
+        } else if record.objective_met() && record.faults.iter().all(|f| f.steps == 0) {
+            // No fault changed anything (each found nothing to do at injection): the
+            // steady state held because nothing was tested.
+            Outcome::NoImpact
         } else if record.objective_met() {
             Outcome::Passed
         } else if record.objective_kind == ObjectiveKind::Recover && !record.impact {
