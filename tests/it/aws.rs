@@ -541,13 +541,22 @@ fn an_already_detached_volume_is_left_alone() {
     let before = moto.snapshot();
     let targets = format!("  data:\n    type: ec2:volume\n    ids: [{vol}]\n    tags: {{ role: data }}");
     let sb = moto.sandbox();
+    // Detaching it would change nothing: refused, untouched.
     let file = sb.write_scenario("s", &scenario(&targets, "    ebs_detach_volumes: { target: data }", "300ms"));
     let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
-    assert_eq!(done.code(), Some(0), "{done}");
+    assert_eq!(done.code(), Some(7), "{done}");
+    assert!(sb.run_dirs().is_empty(), "no run was started");
+    assert_eq!(moto.snapshot(), before);
+    // Skipped instead: the run goes on, journals no side effect and is not a pass.
+    let skip = "    if_no_effect: skip\n    ebs_detach_volumes: { target: data }";
+    let file = sb.write_scenario("s", &scenario(&targets, skip, "300ms"));
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(8), "{done}");
     assert!(
         read_journal(&sb.only_run_dir()).iter().all(|e| e["event"] != "intent" || e["fault"] == "(lease)"),
         "no side effect journaled"
     );
+    assert_eq!(read_report(&sb.only_run_dir())["faults"][0]["effect"], "skipped");
     assert_eq!(moto.snapshot(), before);
 }
 
