@@ -21,7 +21,8 @@ pub struct Resource {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     pub tags: Tags,
-    /// Kind-specific facts: `vpc`, `multi_az`, `writer`, `attached_to`, ...
+    /// Kind-specific facts: `vpc`, `multi_az`, `writer`, `attached_to`, `active_keys` (a
+    /// user's active access keys), ...
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attrs: BTreeMap<String, String>,
 }
@@ -296,17 +297,25 @@ async fn find(aws: &Aws, t: &Target) -> Result<Vec<Resource>, AwsError> {
             .collect(),
         TargetType::IamRole | TargetType::IamUser => {
             let kind = if t.kind == TargetType::IamRole { PrincipalKind::Role } else { PrincipalKind::User };
-            aws.principals(kind, &sel)
-                .await?
-                .into_iter()
-                .map(|p| Resource {
+            let mut out = Vec::new();
+            for p in aws.principals(kind, &sel).await? {
+                // A user's active access keys: what revoking its credentials would act on.
+                let keys = match kind {
+                    PrincipalKind::User => {
+                        let keys = aws.access_keys(&p.name).await?;
+                        Some(keys.iter().filter(|k| k.status == "Active").count().to_string())
+                    }
+                    PrincipalKind::Role => None,
+                };
+                out.push(Resource {
                     id: p.name,
                     zones: vec![],
                     state: None,
                     tags: p.tags,
-                    attrs: attrs([("arn", Some(p.arn))]),
-                })
-                .collect()
+                    attrs: attrs([("arn", Some(p.arn)), ("active_keys", keys)]),
+                });
+            }
+            out
         }
     })
 }

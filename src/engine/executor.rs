@@ -692,6 +692,10 @@ impl<'a> RunState<'a> {
         } else if record.pages_exceeded() {
             // More pages than `max_pages`: whatever the probes say, the objective is missed.
             Outcome::ObjectiveMissed
+        } else if record.objective_met() && record.faults.iter().all(|f| f.steps == 0) {
+            // No fault changed anything (each found nothing to do at injection): the
+            // steady state held because nothing was tested.
+            Outcome::NoImpact
         } else if record.objective_met() {
             Outcome::Passed
         } else if record.objective_kind == ObjectiveKind::Recover && !record.impact {

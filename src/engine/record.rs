@@ -25,7 +25,8 @@ pub enum Outcome {
     /// (`sustain`) a probe failed.
     ObjectiveMissed,
     /// A recover objective, every fault reverted, but no probe ever failed: the faults had
-    /// no visible impact, so recovery was not tested.
+    /// no visible impact, so recovery was not tested. Also any objective met while no
+    /// fault changed anything (each journaled no step: it found nothing to do).
     NoImpact,
     /// An abort rule, a signal or an error stopped the run; every fault reverted.
     Aborted,
@@ -84,7 +85,8 @@ pub struct FaultRecord {
     pub revert_started_at: Option<Duration>,
     /// When every step of the fault was undone.
     pub reverted_at: Option<Duration>,
-    /// Side effects journaled for this fault.
+    /// Side effects journaled for this fault. Zero for a fault injected without error
+    /// means it found nothing to do: it had no effect.
     pub steps: u32,
     pub revert_attempts: u32,
     pub revert_error: Option<String>,

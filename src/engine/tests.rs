@@ -457,6 +457,46 @@ async fn journal_has_intent_before_done_and_reverted() {
     assert_eq!(kinds, ["intent", "done", "reverted", "finished"]);
 }
 
+/// A fault that finds nothing to do at injection journals no step.
+struct DoesNothing;
+
+#[async_trait]
+impl Fault for DoesNothing {
+    async fn inject(&self, _: &dyn Intents) -> Result<(), FaultError> {
+        Ok(())
+    }
+}
+
+/// A run in which no fault changed anything (each journaled no step) is `no_impact`,
+/// never `passed`, even under a `sustain` objective that would otherwise be met; one
+/// fault with an effect beside it keeps the run's outcome, and the idle fault still shows
+/// zero steps.
+#[tokio::test(start_paused = true)]
+async fn a_run_in_which_no_fault_changed_anything_is_no_impact_not_passed() {
+    let idle = |name: &str| FaultSpec {
+        name: name.into(),
+        kind: "fake".into(),
+        duration: ms(500),
+        after: vec![],
+        fault: Arc::new(DoesNothing),
+    };
+    let mut h = Harness::new(None);
+    h.spec.objective = ObjectiveKind::Sustain;
+    h.spec.faults.push(idle("idle"));
+    let r = h.run().await;
+    assert!(r.objective_met(), "the steady state held");
+    assert_eq!(r.faults[0].steps, 0);
+    assert!(r.faults[0].injected_at.is_some() && r.faults[0].inject_error.is_none());
+    assert_eq!(r.outcome, Outcome::NoImpact);
+
+    let mut h = harmless(0);
+    h.spec.objective = ObjectiveKind::Sustain;
+    h.spec.faults.push(idle("idle"));
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Passed, "the harmless fault did act");
+    assert_eq!((r.faults[0].steps, r.faults[1].steps), (1, 0));
+}
+
 /// A harness whose one fault (`delay` to inject) breaks nothing.
 fn harmless(delay: u64) -> Harness {
     let mut h = Harness::new(None);

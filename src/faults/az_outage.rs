@@ -7,7 +7,13 @@
 //! 3. ASGs — the zone's subnets leave each targeted group's `VPCZoneIdentifier`; revert
 //!    restores the exact original string (only if nobody changed it meanwhile);
 //! 4. RDS — clusters whose writer is in the zone fail over; Multi-AZ instances whose
-//!    primary is there reboot with failover (a failover is its own recovery).
+//!    primary is there reboot with failover (a failover is its own recovery, unless
+//!    `rds_failback: true`: then the revert fails back, see `rds::FailbackData`).
+//!
+//! The plan lists every part asked for and what it acts on, or why it has nothing to do
+//! (`rds: failover — cluster db: no writer in us-east-1a (writer db-1 is in us-east-1b):
+//! nothing to do`); when no part has anything to do, the fault would change nothing
+//! (`Kind::no_effect`). Each part checks the zone again at injection.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,6 +66,10 @@ pub struct AzOutageFault {
     /// whose primary) is in the zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rds: Option<RdsAction>,
+    /// With `rds: failover`: on revert, fail back to the original writer (or primary
+    /// zone), as `rds_failover`'s `failback: true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rds_failback: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -101,6 +111,9 @@ impl super::Kind for AzOutage {
         }
         if !a.network && !a.stop_instances && a.asg.is_none() && a.rds.is_none() {
             out.push(problem(at, "az_outage does nothing: enable at least one of `network`, `stop_instances`, `asg: remove_zone`, `rds: failover`"));
+        }
+        if a.rds_failback && a.rds.is_none() {
+            out.push(problem(format!("{at}.rds_failback"), "`rds_failback` needs `rds: failover`"));
         }
         let needs: [(bool, &str, &[TargetType]); 4] = [
             (a.network, "network", &[TargetType::Ec2Subnet]),
@@ -169,10 +182,18 @@ impl super::Kind for AzOutage {
         if let Some(r) = res {
             out.extend(Plan::new(a, r).describe().into_iter().map(|l| format!("  {l}")));
         }
-        out.push(
-            "revert: in reverse: restore ASG subnets, start instances, restore ACL associations, delete the ACL".into(),
-        );
+        out.push(format!(
+            "revert: in reverse: {}restore ASG subnets, start instances, restore ACL associations, delete the ACL",
+            if a.rds_failback { "fail RDS back, " } else { "" }
+        ));
         out
+    }
+
+    fn no_effect(_: &str, a: &AzOutageFault, res: &Resolution) -> Option<String> {
+        let p = Plan::new(a, res);
+        p.resources()
+            .is_empty()
+            .then(|| format!("no part has anything to do in zone {}: {}", a.zone, p.parts.join("; ")))
     }
 
     fn preflight(fault: &str, a: &AzOutageFault, res: &Resolution) -> Vec<String> {
@@ -200,6 +221,10 @@ pub struct Plan {
     pub groups: Vec<String>,
     /// (kind, id) of RDS clusters or instances to fail over.
     pub rds: Vec<(TargetType, String)>,
+    /// Fail RDS back on revert.
+    pub rds_failback: bool,
+    /// Every part asked for, with what it acts on or why it has nothing to do.
+    pub parts: Vec<String>,
 }
 
 impl Plan {
@@ -214,47 +239,88 @@ impl Plan {
     }
 
     pub fn new(a: &AzOutageFault, r: &Resolution) -> Self {
-        let mut p = Plan { zone: a.zone.clone(), ..Default::default() };
+        let mut p = Plan { zone: a.zone.clone(), rds_failback: a.rds_failback, ..Default::default() };
+        let zone = &a.zone;
+        // Why resources of an enabled part are left alone.
+        let (mut idle, mut no_writer) = (Vec::new(), Vec::new());
         for name in &a.targets {
             let Some(t) = r.targets.get(name) else { continue };
             for res in &t.resources {
-                let in_zone = res.zones.iter().any(|z| z == &a.zone);
+                let in_zone = res.zones.iter().any(|z| z == zone);
+                let zones = if res.zones.is_empty() { "an unknown zone".to_string() } else { res.zones.join(", ") };
                 match t.kind {
                     TargetType::Ec2Subnet if a.network && in_zone => {
                         let vpc = res.attrs.get("vpc").cloned().unwrap_or_default();
                         p.subnets.entry(vpc).or_default().push(res.id.clone());
                     }
-                    TargetType::Ec2Instance if a.stop_instances && in_zone => p.instances.push(res.id.clone()),
+                    TargetType::Ec2Instance if a.stop_instances && in_zone => match res.state.as_deref() {
+                        None | Some("running") => p.instances.push(res.id.clone()),
+                        Some(state) => idle.push(format!("{} is {state}", res.id)),
+                    },
                     TargetType::AutoScalingGroup if a.asg.is_some() && in_zone => p.groups.push(res.id.clone()),
-                    TargetType::RdsCluster if a.rds.is_some() && in_zone => p.rds.push((t.kind, res.id.clone())),
-                    TargetType::RdsInstance
-                        if a.rds.is_some() && in_zone && res.attrs.get("multi_az").is_some_and(|m| m == "true") =>
-                    {
-                        p.rds.push((t.kind, res.id.clone()))
+                    TargetType::RdsCluster if a.rds.is_some() => match res.attrs.get("writer") {
+                        Some(_) if in_zone => p.rds.push((t.kind, res.id.clone())),
+                        Some(w) => no_writer
+                            .push(format!("cluster {}: no writer in {zone} (writer {w} is in {zones})", res.id)),
+                        None => no_writer.push(format!("cluster {}: it has no writer", res.id)),
+                    },
+                    TargetType::RdsInstance if a.rds.is_some() => {
+                        if res.attrs.get("multi_az").is_none_or(|m| m != "true") {
+                            no_writer.push(format!("{} is single-AZ: it cannot fail over", res.id));
+                        } else if in_zone {
+                            p.rds.push((t.kind, res.id.clone()));
+                        } else {
+                            no_writer.push(format!("{}: primary not in {zone} (it is in {zones})", res.id));
+                        }
                     }
                     _ => {}
                 }
             }
         }
+        let nothing = "nothing to do";
+        if a.network {
+            if p.subnets.is_empty() {
+                p.parts.push(format!("network: no targeted subnet in {zone}: {nothing}"));
+            }
+            for (vpc, subnets) in &p.subnets {
+                p.parts.push(format!("network: deny-all ACL in {vpc} for subnets {}", subnets.join(", ")));
+            }
+        }
+        if a.stop_instances {
+            p.parts.push(if !p.instances.is_empty() {
+                format!("stop_instances: stop {} instance(s): {}", p.instances.len(), list(&p.instances))
+            } else if idle.is_empty() {
+                format!("stop_instances: no targeted instance in {zone}: {nothing}")
+            } else {
+                format!("stop_instances: no targeted instance in {zone} is running ({}): {nothing}", list(&idle))
+            });
+        }
+        if a.asg.is_some() {
+            if p.groups.is_empty() {
+                p.parts.push(format!("asg: remove_zone — no targeted Auto Scaling group uses {zone}: {nothing}"));
+            }
+            for g in &p.groups {
+                p.parts.push(format!("asg: remove_zone — take {zone} out of Auto Scaling group {g}"));
+            }
+        }
+        if a.rds.is_some() {
+            let back = if a.rds_failback { ", failing back on revert" } else { "" };
+            for (kind, id) in &p.rds {
+                p.parts.push(format!("rds: failover — fail over {kind} {id} (writer in {zone}){back}"));
+            }
+            for why in &no_writer {
+                p.parts.push(format!("rds: failover — {why}: {nothing}"));
+            }
+            if p.rds.is_empty() && no_writer.is_empty() {
+                p.parts.push(format!("rds: failover — no targeted database: {nothing}"));
+            }
+        }
         p
     }
 
-    /// Lines for `firedrill plan`.
+    /// Lines for `firedrill plan`: every part asked for, applying or not.
     pub fn describe(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (vpc, subnets) in &self.subnets {
-            out.push(format!("network: deny-all ACL in {vpc} for subnets {}", subnets.join(", ")));
-        }
-        if !self.instances.is_empty() {
-            out.push(format!("stop {} instance(s): {}", self.instances.len(), list(&self.instances)));
-        }
-        for g in &self.groups {
-            out.push(format!("take {} out of Auto Scaling group {g}", self.zone));
-        }
-        for (kind, id) in &self.rds {
-            out.push(format!("fail over {kind} {id} (writer in {})", self.zone));
-        }
-        out
+        self.parts.clone()
     }
 }
 
@@ -267,9 +333,6 @@ pub fn preflight(fault: &str, a: &AzOutageFault, r: &Resolution) -> Vec<String> 
             "fault `{fault}`: no targeted subnet is in zone {}: the network failure has nothing to act on",
             a.zone
         ));
-    }
-    if p.subnets.is_empty() && p.instances.is_empty() && p.groups.is_empty() && p.rds.is_empty() {
-        out.push(format!("fault `{fault}`: none of its targets has a resource in zone {}", a.zone));
     }
     out
 }
@@ -377,7 +440,8 @@ impl Fault for Injector {
 
         // 4. RDS.
         for (kind, id) in &p.rds {
-            super::rds::failover(&self.ctx, *kind, id, None, intents).await?;
+            let how = super::rds::How { to: None, from_zone: Some(&p.zone), failback: p.rds_failback };
+            super::rds::failover(&self.ctx, *kind, id, how, intents).await?;
         }
         Ok(())
     }
@@ -687,10 +751,15 @@ mod tests {
         );
         assert_eq!(
             preflight("zone", &none, &world()),
-            [
-                "fault `zone`: no targeted subnet is in zone us-east-1c: the network failure has nothing to act on",
-                "fault `zone`: none of its targets has a resource in zone us-east-1c",
-            ]
+            ["fault `zone`: no targeted subnet is in zone us-east-1c: the network failure has nothing to act on"]
+        );
+        // Nothing at all in the zone: the fault would change nothing.
+        assert_eq!(
+            <AzOutage as crate::faults::Kind>::no_effect("zone", &none, &world()).as_deref(),
+            Some(
+                "no part has anything to do in zone us-east-1c: network: no targeted subnet in us-east-1c: nothing to do; \
+                 stop_instances: no targeted instance in us-east-1c: nothing to do"
+            )
         );
         // Instances in the zone, but the network part finds no subnet there.
         let no_subnet =
@@ -701,5 +770,78 @@ mod tests {
         );
         let fine = fault(json!({"zone": "us-east-1a", "targets": ["subnets"], "network": true}));
         assert!(preflight("zone", &fine, &world()).is_empty());
+    }
+
+    /// Every part asked for is in the plan, applying or not: month 2 of a monthly drill,
+    /// whose writer month 1 moved out of the zone, shows the RDS part with nothing to do
+    /// rather than dropping it; when no part has anything to do, the fault has no effect.
+    #[test]
+    fn every_part_asked_for_is_listed_applying_or_not() {
+        use crate::faults::Kind;
+        let mut w = world();
+        w.targets.insert(
+            "db".into(),
+            ResolvedTarget {
+                kind: TargetType::RdsCluster,
+                matched: 1,
+                resources: vec![resource("shop-db", "us-east-1b", &[("writer", "db-1"), ("members", "2")])],
+            },
+        );
+        w.targets.get_mut("web").unwrap().resources[0].state = Some("running".into());
+        let monthly = fault(json!({
+            "zone": "us-east-1a", "targets": ["web", "db"], "stop_instances": true, "rds": "failover",
+        }));
+        let p = Plan::new(&monthly, &w);
+        assert_eq!(
+            p.describe(),
+            [
+                "stop_instances: stop 1 instance(s): i-a",
+                "rds: failover — cluster shop-db: no writer in us-east-1a (writer db-1 is in us-east-1b): nothing to do",
+            ]
+        );
+        assert_eq!(AzOutage::no_effect("z", &monthly, &w), None, "the instance part still acts");
+
+        // The instance was stopped meanwhile too: nothing of the fault applies.
+        w.targets.get_mut("web").unwrap().resources[0].state = Some("stopped".into());
+        let p = Plan::new(&monthly, &w);
+        assert!(p.resources().is_empty(), "{p:?}");
+        assert_eq!(
+            AzOutage::no_effect("z", &monthly, &w).as_deref(),
+            Some(
+                "no part has anything to do in zone us-east-1a: \
+                 stop_instances: no targeted instance in us-east-1a is running (i-a is stopped): nothing to do; \
+                 rds: failover — cluster shop-db: no writer in us-east-1a (writer db-1 is in us-east-1b): nothing to do"
+            )
+        );
+
+        // Every part of a full outage is named, with what it acts on.
+        let all = fault(json!({
+            "zone": "us-east-1a", "targets": ["subnets", "asg", "dbs"],
+            "network": true, "asg": "remove_zone", "rds": "failover", "rds_failback": true,
+        }));
+        assert_eq!(
+            Plan::new(&all, &world()).describe(),
+            [
+                "network: deny-all ACL in vpc-1 for subnets subnet-a1",
+                "network: deny-all ACL in vpc-2 for subnets subnet-a2",
+                "asg: remove_zone — take us-east-1a out of Auto Scaling group web-asg",
+                "rds: failover — fail over rds:instance db-multi (writer in us-east-1a), failing back on revert",
+                "rds: failover — db-single is single-AZ: it cannot fail over: nothing to do",
+            ]
+        );
+    }
+
+    #[test]
+    fn rds_failback_needs_rds_failover() {
+        use crate::faults::Kind;
+        let targets = BTreeMap::new();
+        let scope = crate::scenario::validate::Scope { targets: &targets, region: None };
+        let x = fault(json!({"zone": "us-east-1a", "targets": ["web"], "stop_instances": true, "rds_failback": true}));
+        let problems: Vec<(String, String)> =
+            AzOutage::validate(&x, "f", &scope).into_iter().map(|p| (p.path, p.message)).collect();
+        assert!(
+            problems.contains(&("f.rds_failback".into(), "`rds_failback` needs `rds: failover`".into())),
+            "{problems:?}"
+        );
     }
 }

@@ -19,7 +19,7 @@ use crate::aws::{Aws, Volume};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Res, Stmt, of_type, stmt};
 use crate::scenario::{Target, TargetType};
-use crate::targets::Resolution;
+use crate::targets::{Resolution, Resource};
 use crate::util::console::quote;
 
 /// Undo kind: attach the volume to the instance as the device.
@@ -65,10 +65,27 @@ impl super::Kind for Detach {
         ]
     }
 
+    fn no_effect(_: &str, x: &EbsDetachFault, res: &Resolution) -> Option<String> {
+        none_attached(res.resources(&x.target), &x.target)
+    }
+
     fn build(_: &str, x: &EbsDetachFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
         let (ctx, res) = ctx.aws()?;
         Some(Arc::new(Injector { ctx, ids: res.ids(&x.target), force: x.force }))
     }
+}
+
+/// Why detaching would change nothing: no selected volume is attached (`in-use`).
+pub fn none_attached(rs: &[Resource], target: &str) -> Option<String> {
+    if rs.iter().any(|r| r.state.as_deref() == Some("in-use")) {
+        return None;
+    }
+    if rs.is_empty() {
+        return Some(format!("target `{target}` selected no volume: nothing to detach"));
+    }
+    let states: Vec<String> =
+        rs.iter().map(|r| format!("{} is {}", r.id, r.state.as_deref().unwrap_or("in an unknown state"))).collect();
+    Some(format!("no volume of target `{target}` is attached ({}): nothing to detach", super::ec2::list(&states)))
 }
 
 pub struct Injector {
@@ -204,5 +221,48 @@ mod tests {
         let elsewhere = d.choice(Some(&volume(&[("i-2", "/dev/sdg", "attached")]))).unwrap_err();
         assert!(matches!(elsewhere, FaultError::Conflict(ref m) if m.contains("now attached to i-2")), "{elsewhere}");
         assert!(matches!(d.choice(None), Err(FaultError::Conflict(_))));
+    }
+
+    use crate::faults::Kind;
+
+    fn one_target(kind: TargetType, resources: Vec<Resource>) -> Resolution {
+        Resolution {
+            account: "1".into(),
+            region: "us-east-1".into(),
+            seed: 0,
+            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
+                .into(),
+            refusals: vec![],
+            opt_in_tag: None,
+        }
+    }
+
+    fn resource(id: &str, state: Option<&str>, attrs: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: id.into(),
+            zones: vec!["us-east-1a".into()],
+            state: state.map(String::from),
+            tags: Default::default(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    /// Detaching changes nothing when no selected volume is attached (`in-use`).
+    #[test]
+    fn detach_has_no_effect_when_no_selected_volume_is_attached() {
+        let x = EbsDetachFault { target: "t".into(), force: false };
+        let idle = one_target(TargetType::Ec2Volume, vec![resource("vol-1", Some("available"), &[])]);
+        assert_eq!(
+            Detach::no_effect("f", &x, &idle).as_deref(),
+            Some("no volume of target `t` is attached (vol-1 is available): nothing to detach")
+        );
+        let attached = one_target(
+            TargetType::Ec2Volume,
+            vec![
+                resource("vol-1", Some("available"), &[]),
+                resource("vol-2", Some("in-use"), &[("attached_to", "i-1 as /dev/sdf")]),
+            ],
+        );
+        assert_eq!(Detach::no_effect("f", &x, &attached), None);
     }
 }

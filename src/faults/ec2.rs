@@ -86,6 +86,10 @@ impl super::Kind for Stop {
         ]
     }
 
+    fn no_effect(_: &str, x: &InstancesFault, res: &Resolution) -> Option<String> {
+        none_running(res, &x.target, "stop")
+    }
+
     fn build(_: &str, x: &InstancesFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
         build(Action::Stop, &x.target, ctx)
     }
@@ -109,6 +113,10 @@ impl super::Kind for Reboot {
             format!("inject: reboot running instances {}", ids(&x.target)),
             "revert: nothing (a reboot recovers by itself)".into(),
         ]
+    }
+
+    fn no_effect(_: &str, x: &InstancesFault, res: &Resolution) -> Option<String> {
+        none_running(res, &x.target, "reboot")
     }
 
     fn build(_: &str, x: &InstancesFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
@@ -195,6 +203,21 @@ impl Fault for Injector {
         }
         Ok(())
     }
+}
+
+/// Why stopping or rebooting the running instances of `target` would change nothing: none
+/// of its selected instances is `running`.
+pub fn none_running(res: &Resolution, target: &str, verb: &str) -> Option<String> {
+    let rs = res.resources(target);
+    if rs.iter().any(|r| r.state.as_deref() == Some("running")) {
+        return None;
+    }
+    if rs.is_empty() {
+        return Some(format!("target `{target}` selected no instance: nothing to {verb}"));
+    }
+    let states: Vec<String> =
+        rs.iter().map(|r| format!("{} is {}", r.id, r.state.as_deref().unwrap_or("in an unknown state"))).collect();
+    Some(format!("no instance of target `{target}` is running ({}): nothing to {verb}", list(&states)))
 }
 
 pub fn failed(e: crate::aws::AwsError) -> FaultError {
@@ -285,4 +308,66 @@ async fn wait_running(aws: &Aws, ids: &[String]) -> Result<(), FaultError> {
     })
     .await
     .map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Kind;
+    use crate::targets::Resource;
+
+    fn one_target(kind: TargetType, resources: Vec<Resource>) -> Resolution {
+        Resolution {
+            account: "1".into(),
+            region: "us-east-1".into(),
+            seed: 0,
+            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
+                .into(),
+            refusals: vec![],
+            opt_in_tag: None,
+        }
+    }
+
+    fn resource(id: &str, state: Option<&str>, attrs: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: id.into(),
+            zones: vec!["us-east-1a".into()],
+            state: state.map(String::from),
+            tags: Default::default(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    /// Stopping or rebooting changes nothing when no selected instance is running: the
+    /// reason names each instance's state; one running instance is enough to act.
+    #[test]
+    fn stop_and_reboot_have_no_effect_when_no_selected_instance_is_running() {
+        let x = InstancesFault { target: "t".into() };
+        let idle = one_target(
+            TargetType::Ec2Instance,
+            vec![resource("i-1", Some("stopped"), &[]), resource("i-2", Some("pending"), &[])],
+        );
+        assert_eq!(
+            Stop::no_effect("f", &x, &idle).as_deref(),
+            Some("no instance of target `t` is running (i-1 is stopped, i-2 is pending): nothing to stop")
+        );
+        assert_eq!(
+            Reboot::no_effect("f", &x, &idle).as_deref(),
+            Some("no instance of target `t` is running (i-1 is stopped, i-2 is pending): nothing to reboot")
+        );
+        let one = one_target(
+            TargetType::Ec2Instance,
+            vec![resource("i-1", Some("stopped"), &[]), resource("i-2", Some("running"), &[])],
+        );
+        assert_eq!(Stop::no_effect("f", &x, &one), None);
+        assert_eq!(Reboot::no_effect("f", &x, &one), None);
+        let none = one_target(TargetType::Ec2Instance, vec![]);
+        assert_eq!(
+            Stop::no_effect("f", &x, &none).as_deref(),
+            Some("target `t` selected no instance: nothing to stop")
+        );
+        // Terminating has no such check: it is irreversible and explicit.
+        let t = TerminateFault { target: "t".into(), irreversible: true };
+        assert_eq!(Terminate::no_effect("f", &t, &idle), None);
+    }
 }

@@ -20,7 +20,7 @@ use crate::aws::Aws;
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Stmt, stmt, target_res};
 use crate::scenario::{Target, TargetType};
-use crate::targets::Resolution;
+use crate::targets::{Resolution, Resource};
 use crate::util::console::quote;
 
 pub const DELETE_POLICY: &str = "iam_delete_role_policy";
@@ -78,11 +78,37 @@ impl super::Kind for Revoke {
         ]
     }
 
+    fn no_effect(_: &str, x: &IamRevokeFault, res: &Resolution) -> Option<String> {
+        let t = res.targets.get(&x.target)?;
+        no_active_keys(t.kind, &t.resources, &x.target)
+    }
+
     fn build(_: &str, x: &IamRevokeFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
         let (ctx, res) = ctx.aws()?;
         let kind = res.targets.get(&x.target).map_or(TargetType::IamRole, |t| t.kind);
         Some(Arc::new(Injector { ctx, kind, ids: res.ids(&x.target) }))
     }
+}
+
+/// Why revoking would change nothing: a user target whose selected users have no active
+/// access key (`active_keys`, counted when the target was resolved). A role always gets
+/// the deny policy.
+pub fn no_active_keys(kind: TargetType, rs: &[Resource], target: &str) -> Option<String> {
+    if kind != TargetType::IamUser {
+        return None;
+    }
+    let active = |r: &Resource| r.attrs.get("active_keys").is_none_or(|n| n != "0");
+    if rs.iter().any(active) {
+        return None;
+    }
+    if rs.is_empty() {
+        return Some(format!("target `{target}` selected no user: nothing to revoke"));
+    }
+    let ids: Vec<String> = rs.iter().map(|r| r.id.clone()).collect();
+    Some(format!(
+        "user(s) {} of target `{target}` have no active access key: nothing to revoke",
+        super::ec2::list(&ids)
+    ))
 }
 
 pub struct Injector {
@@ -223,5 +249,55 @@ async fn undo_keys(aws: &Aws, d: &KeysData) -> Result<(), FaultError> {
         Ok(())
     } else {
         Err(FaultError::Conflict(format!("access keys {} of user {} were deleted meanwhile", gone.join(", "), d.user)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Kind;
+
+    fn one_target(kind: TargetType, resources: Vec<Resource>) -> Resolution {
+        Resolution {
+            account: "1".into(),
+            region: "us-east-1".into(),
+            seed: 0,
+            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
+                .into(),
+            refusals: vec![],
+            opt_in_tag: None,
+        }
+    }
+
+    fn resource(id: &str, state: Option<&str>, attrs: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: id.into(),
+            zones: vec!["us-east-1a".into()],
+            state: state.map(String::from),
+            tags: Default::default(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    /// A user without an active access key has nothing to revoke; a role always gets the
+    /// deny policy, so it always has an effect.
+    #[test]
+    fn revoking_has_no_effect_for_users_without_active_keys_never_for_a_role() {
+        let x = IamRevokeFault { target: "t".into() };
+        let keyless = one_target(
+            TargetType::IamUser,
+            vec![resource("ci", None, &[("active_keys", "0")]), resource("bot", None, &[("active_keys", "0")])],
+        );
+        assert_eq!(
+            Revoke::no_effect("f", &x, &keyless).as_deref(),
+            Some("user(s) ci, bot of target `t` have no active access key: nothing to revoke")
+        );
+        let one = one_target(
+            TargetType::IamUser,
+            vec![resource("ci", None, &[("active_keys", "0")]), resource("bot", None, &[("active_keys", "1")])],
+        );
+        assert_eq!(Revoke::no_effect("f", &x, &one), None);
+        let role = one_target(TargetType::IamRole, vec![resource("app", None, &[])]);
+        assert_eq!(Revoke::no_effect("f", &x, &role), None);
     }
 }

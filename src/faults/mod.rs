@@ -49,6 +49,18 @@ pub struct FaultContext {
     pub aws: Option<(Aws, Arc<Resolution>)>,
 }
 
+/// What a fault does when it would change nothing (`if_no_effect`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IfNoEffect {
+    /// The run is refused (exit 7), nothing touched.
+    #[default]
+    Refuse,
+    /// The fault is skipped (shown as such in the plan and the report, never a pass); the
+    /// other faults run.
+    Skip,
+}
+
 /// What an AWS fault needs at injection.
 #[derive(Clone)]
 pub struct AwsFaultCtx {
@@ -108,6 +120,13 @@ pub trait Kind {
     }
     /// Plan lines; `ids(target)` names a target's selected resources (or the target).
     fn describe(cfg: &Self::Config, ids: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String>;
+    /// Why the fault would change nothing, from the resolved targets (no running instance
+    /// to stop, no writer in the zone); `None` when it has something to act on. Such a
+    /// fault is refused at plan time, or skipped with `if_no_effect: skip`. Its injector
+    /// checks the same facts again, and journals nothing when nothing is left to do.
+    fn no_effect(_fault: &str, _cfg: &Self::Config, _res: &Resolution) -> Option<String> {
+        None
+    }
     /// Refusals only the resolved targets can show; empty when it may run.
     fn preflight(_fault: &str, _cfg: &Self::Config, _res: &Resolution) -> Vec<String> {
         vec![]
@@ -183,13 +202,37 @@ pub fn describe(f: &FaultConfig, res: Option<&Resolution>) -> Vec<String> {
             None => format!("target `{t}`"),
         }
     };
-    f.kind.describe(&ids, res)
+    let mut lines = f.kind.describe(&ids, res);
+    if let Some(why) = skipped(f, res) {
+        lines.push(format!("skipped (`if_no_effect: skip`): it would change nothing: {why}"));
+    }
+    lines
 }
 
 /// Refusals that only the resolved targets can show (a single-AZ instance to fail over, a
-/// zone with no subnets). An empty list means the fault may run.
+/// zone with no subnets), and a fault that would change nothing unless it says
+/// `if_no_effect: skip`. An empty list means the fault may run.
 pub fn preflight(f: &FaultConfig, res: &Resolution) -> Vec<String> {
-    f.kind.preflight(&f.name, res)
+    let mut out = f.kind.preflight(&f.name, res);
+    if f.if_no_effect == IfNoEffect::Refuse
+        && let Some(why) = f.kind.no_effect(&f.name, res)
+    {
+        out.push(format!(
+            "fault `{}` ({}) would change nothing: {why} (set `if_no_effect: skip` on the fault to run without it)",
+            f.name,
+            f.kind.key()
+        ));
+    }
+    out
+}
+
+/// Whether the fault is planned to be skipped: it would change nothing and says
+/// `if_no_effect: skip`.
+pub fn skipped(f: &FaultConfig, res: Option<&Resolution>) -> Option<String> {
+    if f.if_no_effect != IfNoEffect::Skip {
+        return None;
+    }
+    res.and_then(|r| f.kind.no_effect(&f.name, r))
 }
 
 /// A fault that cannot be injected (only possible for an unvalidated scenario, or an AWS
@@ -230,6 +273,58 @@ mod tests {
         assert_eq!(spec.duration, Duration::from_secs(3));
         assert_eq!(spec.after, [0, 2]);
         assert_eq!(describe(&f, None), ["inject: run `stop web` (timeout 10s)", "revert: run `start web`"]);
+    }
+
+    /// A fault that would change nothing is refused at plan time, naming the fault and
+    /// why; with `if_no_effect: skip` it is not refused, and its plan says it is skipped.
+    #[test]
+    fn a_fault_that_would_change_nothing_is_refused_unless_it_says_skip() {
+        let res = Resolution {
+            account: "1".into(),
+            region: "us-east-1".into(),
+            seed: 0,
+            targets: [(
+                "web".to_string(),
+                crate::targets::ResolvedTarget {
+                    kind: TargetType::Ec2Instance,
+                    matched: 1,
+                    resources: vec![crate::targets::Resource {
+                        id: "i-1".into(),
+                        zones: vec!["us-east-1a".into()],
+                        state: Some("stopped".into()),
+                        tags: Default::default(),
+                        attrs: Default::default(),
+                    }],
+                },
+            )]
+            .into(),
+            refusals: vec![],
+            opt_in_tag: None,
+        };
+        let refuse = fault(json!({"name": "stop-web", "duration": "1s", "ec2_stop_instances": {"target": "web"}}));
+        assert_eq!(refuse.if_no_effect, IfNoEffect::Refuse);
+        assert_eq!(
+            preflight(&refuse, &res),
+            [
+                "fault `stop-web` (ec2_stop_instances) would change nothing: no instance of target `web` is running (i-1 is stopped): nothing to stop (set `if_no_effect: skip` on the fault to run without it)"
+            ]
+        );
+        assert_eq!(skipped(&refuse, Some(&res)), None);
+        let skip = fault(json!({
+            "name": "stop-web", "duration": "1s", "if_no_effect": "skip", "ec2_stop_instances": {"target": "web"},
+        }));
+        assert!(preflight(&skip, &res).is_empty());
+        assert_eq!(
+            describe(&skip, Some(&res)).last().unwrap(),
+            "skipped (`if_no_effect: skip`): it would change nothing: no instance of target `web` is running (i-1 is stopped): nothing to stop"
+        );
+        // The key round-trips, and is not written at its default.
+        assert_eq!(serde_json::to_value(&skip).unwrap()["if_no_effect"], "skip");
+        assert!(serde_json::to_value(&refuse).unwrap().get("if_no_effect").is_none());
+        let bad = serde_json::from_value::<FaultConfig>(json!({
+            "name": "x", "duration": "1s", "if_no_effect": "ignore", "ec2_stop_instances": {"target": "web"},
+        }));
+        assert!(bad.is_err());
     }
 
     #[test]
@@ -481,6 +576,11 @@ mod tests {
                 az_outage::SubnetsData { group: "g".into(), original: "a,b".into(), applied: "b".into() }
                     .record(r, String::new()),
                 json!({"region": "us-east-1", "group": "g", "original": "a,b", "applied": "b"}),
+            ),
+            (
+                rds::FailbackData { cluster: Some("c".into()), instance: "db-1".into(), zone: "us-east-1a".into() }
+                    .record(r, String::new()),
+                json!({"region": "us-east-1", "cluster": "c", "instance": "db-1", "zone": "us-east-1a"}),
             ),
             (nothing("reboot".into()), serde_json::Value::Null),
         ];

@@ -34,6 +34,7 @@ macro_rules! define_fault_kinds {
                 pub name: String = "name", "The fault's name, used by `after` and in reports: letters, digits, `-`, `_`, `.` (at most 64).";
                 pub duration: $crate::scenario::Dur = "duration", "How long the fault stays in place before it is reverted.";
                 pub after: Vec<String> = "after", "Faults this one starts after: it is injected once each of them has run its\nduration and been reverted (like FIS `startAfter`).", default Vec::<String>::new(), via registry::OneOrMany;
+                pub if_no_effect: IfNoEffect = "if_no_effect", "What to do when the fault would change nothing (no running instance to stop, no\nattached volume, no active access key, no writer in the zone): `refuse` the run (the\ndefault; exit 7, nothing touched) or `skip` the fault (shown as skipped, never\ncounted as a pass) and run the others.", default IfNoEffect::Refuse;
             }
             /// A fault's kind and its config (exactly one per fault).
             pub enum FaultKind: Kind { $($variant($kind)),* }
@@ -80,6 +81,13 @@ macro_rules! define_fault_kinds {
             pub fn describe(&self, ids: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
                 match self {
                     $(Self::$variant(c) => <$kind as Kind>::describe(c, ids, res)),*
+                }
+            }
+
+            /// Why the fault would change nothing, from the resolved targets.
+            pub fn no_effect(&self, fault: &str, res: &Resolution) -> Option<String> {
+                match self {
+                    $(Self::$variant(c) => <$kind as Kind>::no_effect(fault, c, res)),*
                 }
             }
 

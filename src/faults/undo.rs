@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 pub use super::step::{NOTHING, Nothing, Step, nothing};
 use super::step::{client, parse, unknown};
-use super::{az_outage, command, ebs, ec2, guard, iam};
+use super::{az_outage, command, ebs, ec2, guard, iam, rds};
 use crate::aws::{Aws, AwsOpts};
 use crate::engine::{FaultError, Undoer};
 use crate::lease::Leased;
@@ -116,6 +116,7 @@ undo_steps! {
     DeleteNetworkAcl(az_outage::NaclData),
     RestoreNetworkAcl(az_outage::RestoreData),
     RestoreGroupSubnets(az_outage::SubnetsData),
+    RdsFailback(rds::FailbackData),
     LeaseRelease(Leased),
 }
 

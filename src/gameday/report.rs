@@ -19,7 +19,9 @@ pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, execu
         run_dir: run.path.display().to_string(),
     };
     let write_report = |steps, deliveries, warn: bool| {
-        let mut report = Report::new(meta.clone(), s, &record).with_playbook(steps, deliveries);
+        let mut report = Report::new(meta.clone(), s, &record)
+            .with_playbook(steps, deliveries)
+            .with_fault_plans(s, cleared.resolution());
         if let Some((aws, res)) = &cleared.aws {
             report = report.with_aws(res, aws.calls(), aws.retries());
         }

@@ -32,7 +32,7 @@ fn read_statements(t: &Target) -> Vec<Stmt> {
             let (sid, actions, list_sid, list): (_, &[&'static str], _, _) = if t.kind == IamRole {
                 ("ReadRoles", &["iam:GetRole", "iam:ListRoleTags"], "ListRoles", "iam:ListRoles")
             } else {
-                ("ReadUsers", &["iam:GetUser", "iam:ListUserTags"], "ListUsers", "iam:ListUsers")
+                ("ReadUsers", &["iam:GetUser", "iam:ListUserTags", "iam:ListAccessKeys"], "ListUsers", "iam:ListUsers")
             };
             let mut out = vec![stmt(sid, actions, target_res(t), false)];
             if t.ids.is_empty() {

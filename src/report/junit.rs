@@ -5,7 +5,7 @@
 //! the objective is tuned; the numbers are in the messages.
 
 use super::markdown::duration;
-use super::model::{FaultReport, ProbeReport, Report};
+use super::model::{Effect, FaultReport, ProbeReport, Report};
 use crate::engine::{ObjectiveKind, Outcome};
 
 struct Case {
@@ -113,10 +113,13 @@ fn recovery(r: &Report) -> Case {
     let objective = duration(r.objective_ms);
     let verdict = if r.outcome == Outcome::Blocked {
         Verdict::Skip("nothing was injected: the steady state did not hold before injection".into())
-    } else if r.objective_met {
+    } else if r.objective_met && r.outcome != Outcome::NoImpact {
         Verdict::Pass
     } else {
         let message = match (r.outcome, r.time_to_recover_ms) {
+            (Outcome::NoImpact, _) if r.nothing_changed() => {
+                "no fault changed anything (each found nothing to do): the objective was not tested".into()
+            }
             (Outcome::Aborted, _) => format!("run aborted: {}", r.abort_reason.as_deref().unwrap_or("unknown reason")),
             (Outcome::RevertFailed, _) => "a revert failed: recovery could not be confirmed".into(),
             (_, _) if r.pages.as_ref().is_some_and(|p| p.exceeded) => {
@@ -221,6 +224,13 @@ fn fault(r: &Report, f: &FaultReport) -> Case {
         (_, Some(error), _) => Verdict::Fail {
             message: format!("failed to inject: {error}"),
             body: format!("{} step(s) journaled, every one reverted", f.steps),
+        },
+        _ if f.effect == Some(Effect::Skipped) => {
+            Verdict::Skip("skipped (`if_no_effect: skip`): it found nothing to do".into())
+        }
+        _ if f.effect == Some(Effect::None) => Verdict::Fail {
+            message: "no effect: the fault found nothing to do at injection".into(),
+            body: f.plan.join("\n"),
         },
         _ => Verdict::Pass,
     };

@@ -7,7 +7,7 @@
 //! through [`code`], multi-line blocks through [`fence`]. Control characters never reach
 //! the file (a terminal that shows it would obey them).
 
-use super::model::{FaultReport, Report};
+use super::model::{Effect, FaultReport, Report};
 use crate::engine::{ObjectiveKind, Outcome};
 
 pub fn render(r: &Report) -> String {
@@ -277,6 +277,7 @@ fn measures(o: &mut Vec<String>, r: &Report) {
         duration(r.stable_for_ms),
         match (injected, r.objective_met, r.outcome) {
             (false, _, _) => "",
+            (true, _, Outcome::NoImpact) if r.nothing_changed() => " — ➖ not tested: no fault changed anything",
             (true, true, _) => " — ✅ met",
             (true, false, Outcome::NoImpact) => " — ➖ not tested: no probe failed",
             (true, false, _) => " — ❌ not met",
@@ -521,13 +522,23 @@ fn faults(o: &mut Vec<String>, r: &Report) {
             (Some(s), Some(d), None) => format!("`{}`, done `{}`", at(s), at(d)),
             (Some(s), None, None) => format!("`{}`, unfinished", at(s)),
         };
+        let steps = match f.effect {
+            Some(Effect::None) => format!("{} (**no effect**: nothing to do)", f.steps),
+            Some(Effect::Skipped) => format!("{} (skipped: nothing to do)", f.steps),
+            _ => f.steps.to_string(),
+        };
         o.push(format!(
-            "| {} | {} | {injected} | {reverted} | {} | {} |",
+            "| {} | {} | {injected} | {reverted} | {steps} | {} |",
             esc(&f.name),
             esc(&f.kind),
-            f.steps,
             f.revert_attempts
         ));
     }
     o.push(String::new());
+    // What each fault was planned to act on (az_outage: every part, applying or not).
+    for f in r.faults.iter().filter(|f| !f.plan.is_empty()) {
+        o.push(format!("Plan of `{}`:", esc(&f.name)));
+        o.extend(f.plan.iter().map(|l| format!("- {}", esc(l.trim_start()))));
+        o.push(String::new());
+    }
 }

@@ -230,6 +230,35 @@ pub struct FaultReport {
     pub steps: u32,
     pub revert_attempts: u32,
     pub revert_error: Option<String>,
+    /// What the injection changed: `applied` (it journaled side effects), `none` (injected
+    /// without error but found nothing to do), `skipped` (the same, for a fault with
+    /// `if_no_effect: skip`). Absent for a fault never injected or whose injection failed,
+    /// and in reports written before this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
+    /// The fault's plan for the resolved targets, as `firedrill plan` shows it (for
+    /// `az_outage`: every part asked for, and what it acts on or why it has nothing to do).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<String>,
+}
+
+/// What a fault's injection changed (see [`FaultReport::effect`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Applied,
+    None,
+    Skipped,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Applied => "applied",
+            Effect::None => "none",
+            Effect::Skipped => "skipped",
+        }
+    }
 }
 
 /// Summary of one steady-state probe over the whole run, baseline included.
@@ -284,6 +313,21 @@ pub struct SampleReport {
 }
 
 impl Report {
+    /// Adds each fault's plan for the resolved targets (what `firedrill plan` showed).
+    pub fn with_fault_plans(mut self, s: &Scenario, res: Option<&crate::targets::Resolution>) -> Self {
+        for f in &mut self.faults {
+            if let Some(c) = s.faults.iter().find(|c| c.name == f.name) {
+                f.plan = crate::faults::describe(c, res);
+            }
+        }
+        self
+    }
+
+    /// Whether no fault changed anything (every injected one had no effect or was skipped).
+    pub fn nothing_changed(&self) -> bool {
+        !self.faults.is_empty() && self.faults.iter().all(|f| matches!(f.effect, Some(Effect::None | Effect::Skipped)))
+    }
+
     /// Adds the playbook steps and notifications of the run.
     pub fn with_playbook(
         mut self,
@@ -340,7 +384,7 @@ impl Report {
             recovered_during_fault: record.recovered_during_fault(),
             objective_met: record.objective_met(),
             settled: record.settled,
-            faults: record.faults.iter().map(fault).collect(),
+            faults: record.faults.iter().map(|f| fault(f, scenario)).collect(),
             probes: probes.iter().enumerate().map(|(i, p)| probe(i, p, record)).collect(),
             still_broken: record.still_broken.iter().map(broken).collect(),
             notes: Vec::new(),
@@ -364,8 +408,17 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn fault(f: &FaultRecord) -> FaultReport {
+fn fault(f: &FaultRecord, s: &Scenario) -> FaultReport {
+    let skip = s.faults.iter().any(|c| c.name == f.name && c.if_no_effect == crate::faults::IfNoEffect::Skip);
+    let effect = match (f.injected_at, &f.inject_error, f.steps) {
+        (Some(_), None, 0) if skip => Some(Effect::Skipped),
+        (Some(_), None, 0) => Some(Effect::None),
+        (Some(_), None, _) => Some(Effect::Applied),
+        _ => None,
+    };
     FaultReport {
+        effect,
+        plan: Vec::new(),
         name: f.name.clone(),
         kind: f.kind.clone(),
         inject_started_at_ms: f.inject_started_at.map(ms),

@@ -541,13 +541,22 @@ fn an_already_detached_volume_is_left_alone() {
     let before = moto.snapshot();
     let targets = format!("  data:\n    type: ec2:volume\n    ids: [{vol}]\n    tags: {{ role: data }}");
     let sb = moto.sandbox();
+    // Detaching it would change nothing: refused, untouched.
     let file = sb.write_scenario("s", &scenario(&targets, "    ebs_detach_volumes: { target: data }", "300ms"));
     let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
-    assert_eq!(done.code(), Some(0), "{done}");
+    assert_eq!(done.code(), Some(7), "{done}");
+    assert!(sb.run_dirs().is_empty(), "no run was started");
+    assert_eq!(moto.snapshot(), before);
+    // Skipped instead: the run goes on, journals no side effect and is not a pass.
+    let skip = "    if_no_effect: skip\n    ebs_detach_volumes: { target: data }";
+    let file = sb.write_scenario("s", &scenario(&targets, skip, "300ms"));
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(8), "{done}");
     assert!(
         read_journal(&sb.only_run_dir()).iter().all(|e| e["event"] != "intent" || e["fault"] == "(lease)"),
         "no side effect journaled"
     );
+    assert_eq!(read_report(&sb.only_run_dir())["faults"][0]["effect"], "skipped");
     assert_eq!(moto.snapshot(), before);
 }
 
@@ -733,4 +742,189 @@ fn plan_json_has_resolved_targets_steps_iam_actions_and_a_ci_timeout() {
     assert_eq!(doc["guards"], "refused");
     assert!(doc["refusals"][0].as_str().unwrap().contains("max"), "{doc:#}");
     assert_eq!(moto.snapshot(), before, "plan touches nothing");
+}
+
+/// `plan` and `run` both refuse, with exit 7, naming the fault and why, and touch nothing.
+fn refused_as_no_effect(moto: &Moto, sb: &Sandbox, yaml: &str, expect: &str) {
+    let file = sb.write_scenario("idle", yaml);
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(7), "{plan}");
+    assert!(plan.stdout.contains(expect), "expected {expect:?} in:\n{plan}");
+    refused(moto, sb, yaml, &[], expect);
+}
+
+/// A fault that would change nothing is refused at plan and at run: a user without an
+/// active access key, instances none of which is running, volumes none of which is
+/// attached, a cluster whose writer already is the target of the failover, and a zone
+/// outage whose only part (the writer's failover) finds the writer outside the zone.
+#[test]
+fn faults_that_would_change_nothing_are_refused_at_plan_and_run_touching_nothing() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let sb = moto.sandbox();
+    let key = seed["user"]["access_key"].as_str().unwrap();
+    moto.boto(&format!("iam.update_access_key(UserName='shop-deployer', AccessKeyId='{key}', Status='Inactive')"));
+    let user = "  user:\n    type: iam:user\n    ids: [shop-deployer]\n    tags: { app: shop }";
+    refused_as_no_effect(
+        &moto,
+        &sb,
+        &scenario(user, "    iam_revoke_credentials: { target: user }", "1s"),
+        "fault `f` (iam_revoke_credentials) would change nothing: user(s) shop-deployer of target `user` have no active access key",
+    );
+
+    let zone_a = ids(&seed["instances"]["us-east-1a"]);
+    moto.boto(&format!("ec2.stop_instances(InstanceIds={zone_a:?})"));
+    for (kind, verb) in [("ec2_stop_instances", "stop"), ("ec2_reboot_instances", "reboot")] {
+        refused_as_no_effect(
+            &moto,
+            &sb,
+            &scenario(WEB, &format!("    {kind}: {{ target: web }}"), "1s"),
+            &format!("fault `f` ({kind}) would change nothing: no instance of target `web` is running ("),
+        );
+        refused_as_no_effect(
+            &moto,
+            &sb,
+            &scenario(WEB, &format!("    {kind}: {{ target: web }}"), "1s"),
+            &format!("): nothing to {verb}"),
+        );
+    }
+
+    let (vol, att) = seed["volumes"].as_object().unwrap().iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap();
+    moto.boto(&format!(
+        "ec2.detach_volume(VolumeId='{vol}', InstanceId='{}', Device='{}')",
+        att["instance"].as_str().unwrap(),
+        att["device"].as_str().unwrap()
+    ));
+    let data = format!("  data:\n    type: ec2:volume\n    ids: [{vol}]\n    tags: {{ role: data }}");
+    refused_as_no_effect(
+        &moto,
+        &sb,
+        &scenario(&data, "    ebs_detach_volumes: { target: data }", "1s"),
+        &format!(
+            "fault `f` (ebs_detach_volumes) would change nothing: no volume of target `data` is attached ({vol} is available)"
+        ),
+    );
+
+    let db = "  db:\n    type: rds:cluster\n    ids: [shop-db]\n    tags: { app: shop }";
+    refused_as_no_effect(
+        &moto,
+        &sb,
+        &scenario(db, "    rds_failover: { target: db, to: shop-db-1 }", "1s"),
+        "fault `f` (rds_failover) would change nothing: shop-db-1 is already the writer of cluster shop-db",
+    );
+    // The writer is in us-east-1a: failing over "out of" us-east-1b has nothing to do.
+    refused_as_no_effect(
+        &moto,
+        &sb,
+        &scenario(db, "    az_outage: { zone: us-east-1b, targets: [db], rds: failover }", "1s"),
+        "fault `f` (az_outage) would change nothing: no part has anything to do in zone us-east-1b: rds: failover — cluster shop-db: no writer in us-east-1b (writer shop-db-1 is in us-east-1a): nothing to do",
+    );
+}
+
+/// Month 2 of a monthly drill, in one run: `g` fails the zone's writer over after `f`
+/// already moved it out of the zone. At plan time `g` had a writer to move; at injection it
+/// finds none, journals nothing, and the report shows it with no effect — beside `f`,
+/// which did act, so the run keeps its outcome. Each fault's plan is in the report.
+#[test]
+fn a_fault_that_finds_nothing_to_do_at_injection_is_reported_with_no_effect() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let db = "  db:\n    type: rds:cluster\n    ids: [shop-db]\n    tags: { app: shop }";
+    let faults = "    az_outage: { zone: us-east-1a, targets: [db], rds: failover }\n  - name: g\n    duration: 1s\n    after: f\n    az_outage: { zone: us-east-1a, targets: [db], rds: failover }";
+    let (report, after, sb) = run_through(&moto, &scenario(db, faults, "1s"), |_| {});
+    assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-2");
+    let f = &report["faults"];
+    assert_eq!(
+        (f[0]["name"].as_str(), f[0]["effect"].as_str(), f[0]["steps"].as_u64()),
+        (Some("f"), Some("applied"), Some(1))
+    );
+    assert_eq!(
+        (f[1]["name"].as_str(), f[1]["effect"].as_str(), f[1]["steps"].as_u64()),
+        (Some("g"), Some("none"), Some(0))
+    );
+    assert_eq!(report["outcome"], "passed", "f acted and the steady state held");
+    assert!(
+        f[1]["plan"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .contains("rds: failover — fail over rds:cluster shop-db (writer in us-east-1a)")),
+        "{}",
+        f[1]["plan"]
+    );
+    let md = std::fs::read_to_string(sb.only_run_dir().join("report.md")).unwrap();
+    assert!(md.contains("| 0 (**no effect**: nothing to do) |"), "{md}");
+    let xml = std::fs::read_to_string(sb.only_run_dir().join("junit.xml")).unwrap();
+    assert!(xml.contains("no effect: the fault found nothing to do at injection"), "{xml}");
+}
+
+/// `if_no_effect: skip`: the idle fault is not refused; the plan and the report show it
+/// skipped and the other fault runs. A run in which every fault is skipped changed nothing:
+/// `no_impact` (exit 8), never `passed`.
+#[test]
+fn if_no_effect_skip_runs_the_others_and_never_counts_as_a_pass() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let zone_a = ids(&seed["instances"]["us-east-1a"]);
+    moto.boto(&format!("ec2.stop_instances(InstanceIds={zone_a:?})"));
+    let targets = format!("{WEB}\n  role:\n    type: iam:role\n    tags: {{ app: shop }}");
+    let faults = "    if_no_effect: skip\n    ec2_stop_instances: { target: web }\n  - name: g\n    duration: 1s\n    iam_revoke_credentials: { target: role }";
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("plan", &scenario(&targets, faults, "1s"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+    assert!(
+        plan.stdout.contains(
+            "skipped (`if_no_effect: skip`): it would change nothing: no instance of target `web` is running"
+        ),
+        "{plan}"
+    );
+
+    let before = moto.snapshot();
+    let (report, after, _) = run_through(&moto, &scenario(&targets, faults, "1s"), |_| {});
+    assert_eq!(after, before);
+    assert_eq!(report["outcome"], "passed", "g acted");
+    assert_eq!(report["faults"][0]["effect"], "skipped");
+    assert_eq!(report["faults"][1]["effect"], "applied");
+
+    let only = "    if_no_effect: skip\n    ec2_stop_instances: { target: web }";
+    let (sb, running) = start(&moto, &scenario(WEB, only, "1s"));
+    let done = running.wait();
+    assert_eq!(done.code(), Some(8), "{done}");
+    let report = read_report(&sb.only_run_dir());
+    assert_eq!(report["outcome"], "no_impact");
+    assert_eq!(report["faults"][0]["effect"], "skipped");
+    assert_eq!(moto.snapshot(), before);
+}
+
+/// `failback: true`: the failback step is journaled before the failover, and the revert
+/// fails over again to the original writer, so that after the run moto is exactly as
+/// before. The same through `az_outage`'s `rds_failback`.
+#[test]
+fn rds_failback_makes_the_original_writer_the_writer_again() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    assert_eq!(before["cluster_writer"]["shop-db"], "shop-db-1");
+    let db = "  db:\n    type: rds:cluster\n    ids: [shop-db]\n    tags: { app: shop }";
+    let fault = "    rds_failover: { target: db, to: shop-db-2, failback: true }";
+    let (report, after, sb) = run_through(&moto, &scenario(db, fault, "10s"), |during| {
+        assert_eq!(during["cluster_writer"]["shop-db"], "shop-db-2");
+    });
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-1", "failed back");
+    assert_eq!(after, before);
+    let journal = read_journal(&sb.only_run_dir());
+    let intent = journal.iter().find(|e| e["event"] == "intent" && e["fault"] != "(lease)").unwrap();
+    assert_eq!(intent["undo"]["kind"], "rds_failback");
+    assert_eq!(intent["undo"]["data"]["cluster"], "shop-db");
+    assert_eq!(intent["undo"]["data"]["instance"], "shop-db-1");
+
+    let fault = "    az_outage: { zone: us-east-1a, targets: [db], rds: failover, rds_failback: true }";
+    let (report, after, sb) = run_through(&moto, &scenario(db, fault, "10s"), |during| {
+        assert_ne!(during["cluster_writer"]["shop-db"], "shop-db-1", "the writer left the zone");
+    });
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(after, before, "the writer is back in the zone");
+    let journal = read_journal(&sb.only_run_dir());
+    assert!(journal.iter().any(|e| e["event"] == "intent" && e["undo"]["kind"] == "rds_failback"), "{journal:?}");
 }
