@@ -224,28 +224,7 @@ mod tests {
     }
 
     use crate::faults::Kind;
-
-    fn one_target(kind: TargetType, resources: Vec<Resource>) -> Resolution {
-        Resolution {
-            account: "1".into(),
-            region: "us-east-1".into(),
-            seed: 0,
-            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
-                .into(),
-            refusals: vec![],
-            opt_in_tag: None,
-        }
-    }
-
-    fn resource(id: &str, state: Option<&str>, attrs: &[(&str, &str)]) -> Resource {
-        Resource {
-            id: id.into(),
-            zones: vec!["us-east-1a".into()],
-            state: state.map(String::from),
-            tags: Default::default(),
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        }
-    }
+    use crate::faults::fixtures::{one_target, resource};
 
     /// Detaching changes nothing when no selected volume is attached (`in-use`).
     #[test]

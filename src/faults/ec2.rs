@@ -314,29 +314,7 @@ async fn wait_running(aws: &Aws, ids: &[String]) -> Result<(), FaultError> {
 mod tests {
     use super::*;
     use crate::faults::Kind;
-    use crate::targets::Resource;
-
-    fn one_target(kind: TargetType, resources: Vec<Resource>) -> Resolution {
-        Resolution {
-            account: "1".into(),
-            region: "us-east-1".into(),
-            seed: 0,
-            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
-                .into(),
-            refusals: vec![],
-            opt_in_tag: None,
-        }
-    }
-
-    fn resource(id: &str, state: Option<&str>, attrs: &[(&str, &str)]) -> Resource {
-        Resource {
-            id: id.into(),
-            zones: vec!["us-east-1a".into()],
-            state: state.map(String::from),
-            tags: Default::default(),
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        }
-    }
+    use crate::faults::fixtures::{one_target, resource};
 
     /// Stopping or rebooting changes nothing when no selected instance is running: the
     /// reason names each instance's state; one running instance is enough to act.

@@ -256,28 +256,7 @@ async fn undo_keys(aws: &Aws, d: &KeysData) -> Result<(), FaultError> {
 mod tests {
     use super::*;
     use crate::faults::Kind;
-
-    fn one_target(kind: TargetType, resources: Vec<Resource>) -> Resolution {
-        Resolution {
-            account: "1".into(),
-            region: "us-east-1".into(),
-            seed: 0,
-            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
-                .into(),
-            refusals: vec![],
-            opt_in_tag: None,
-        }
-    }
-
-    fn resource(id: &str, state: Option<&str>, attrs: &[(&str, &str)]) -> Resource {
-        Resource {
-            id: id.into(),
-            zones: vec!["us-east-1a".into()],
-            state: state.map(String::from),
-            tags: Default::default(),
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        }
-    }
+    use crate::faults::fixtures::{one_target, resource};
 
     /// A user without an active access key has nothing to revoke; a role always gets the
     /// deny policy, so it always has an effect.

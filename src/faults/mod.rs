@@ -246,6 +246,37 @@ impl engine::Fault for Refuse {
     }
 }
 
+/// Resolved targets for the kinds' unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::scenario::TargetType;
+    use crate::targets::{Resolution, Resource};
+
+    /// A resolution with one target `t` of `kind`.
+    pub fn one_target(kind: TargetType, resources: Vec<Resource>) -> Resolution {
+        Resolution {
+            account: "1".into(),
+            region: "us-east-1".into(),
+            seed: 0,
+            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
+                .into(),
+            refusals: vec![],
+            opt_in_tag: None,
+        }
+    }
+
+    /// A resource in us-east-1a.
+    pub fn resource(id: &str, state: Option<&str>, attrs: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: id.into(),
+            zones: vec!["us-east-1a".into()],
+            state: state.map(String::from),
+            tags: Default::default(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
