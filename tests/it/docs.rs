@@ -8,10 +8,15 @@ use std::path::{Path, PathBuf};
 
 use crate::support::Sandbox;
 
-/// A complete local scenario that a fragment's top-level keys replace.
+/// A complete scenario that a fragment's top-level keys replace.
 const BASE: &[(&str, &str)] = &[
     ("version", "version: 1\n"),
     ("name", "name: docs-example\n"),
+    // So that a fragment that uses AWS (targets, `pages`, an alarm) has where to act.
+    (
+        "environment",
+        "environment:\n  region: us-east-1\n  accounts: [\"123456789012\"]\n  opt_in_tag: { key: firedrill, value: allowed }\n",
+    ),
     ("steady_state", "steady_state:\n  - name: web\n    tcp: { address: \"127.0.0.1:9\" }\n    every: 1s\n"),
     ("faults", "faults:\n  - name: f\n    duration: 1s\n    command: { inject: \"true\", revert: \"true\" }\n"),
     ("recovery", "recovery: { within: 10s }\n"),
