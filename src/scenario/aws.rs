@@ -15,10 +15,43 @@ use serde::{Deserialize, Serialize};
 pub struct Environment {
     /// The only region this scenario may act in, e.g. `us-east-1`.
     pub region: String,
-    /// The only AWS account ids (12 digits) this scenario may act in.
+    /// The only AWS account ids (12 digits) this scenario may act in. Quote them: an
+    /// unquoted one is read as a number, and loses its leading zeros.
+    #[serde(deserialize_with = "account_ids")]
     pub accounts: Vec<String>,
     /// Nothing without this tag is ever touched.
     pub opt_in_tag: OptInTag,
+}
+
+/// An account id as written: an unquoted `123456789012` is the id it obviously is (YAML
+/// reads it as a number); one whose leading zeros YAML dropped that way is too short,
+/// and validation says to quote it.
+struct AccountId(String);
+
+fn account_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<AccountId>::deserialize(d)?.into_iter().map(|a| a.0).collect())
+}
+
+impl<'de> Deserialize<'de> for AccountId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = AccountId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a 12-digit AWS account id")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<AccountId, E> {
+                Ok(AccountId(s.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<AccountId, E> {
+                Ok(AccountId(n.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<AccountId, E> {
+                Ok(AccountId(n.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

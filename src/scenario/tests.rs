@@ -340,6 +340,19 @@ fn an_aws_scenario_is_valid() {
     assert_eq!(errors(AWS), Vec::<String>::new());
 }
 
+/// An unquoted account id is the id it obviously is; one whose leading zeros YAML
+/// dropped is refused at its position with the advice to quote it.
+#[test]
+fn an_unquoted_account_id_is_read_as_written_or_told_to_be_quoted() {
+    assert_eq!(errors(&AWS.replace("[\"123456789012\"]", "[123456789012]")), Vec::<String>::new());
+    assert_eq!(
+        errors(&AWS.replace("[\"123456789012\"]", "[12345678901]")),
+        [
+            "5:14: environment.accounts[0]: expected a 12-digit AWS account id, found \"12345678901\" (quote it so YAML keeps leading zeros)"
+        ]
+    );
+}
+
 #[test]
 fn aws_parts_are_checked_with_positions() {
     let bad = AWS
