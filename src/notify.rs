@@ -26,6 +26,48 @@ pub struct Message {
     pub run_id: String,
     pub text: String,
     pub at: String,
+    /// At `end`: what the run came to.
+    pub summary: Option<Summary>,
+}
+
+/// What a run came to, sent with `end`: a JSON webhook gets these fields next to
+/// `event` and `text`, so a pipeline or a pager can act on the outcome without reading the
+/// report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// The report's outcome (`passed`, `objective_missed`, `no_impact`, `revert_failed`…).
+    pub outcome: String,
+    /// The process's exit code for this outcome (the README's table).
+    pub exit_code: i32,
+    /// `recover` or `sustain`.
+    pub objective: String,
+    /// The recovery objective's time; 0 for `sustain`.
+    pub objective_ms: u64,
+    pub objective_met: bool,
+    /// From the first injection to the steady state back; absent when it never came back.
+    pub time_to_recover_ms: Option<u64>,
+    /// Faults left injected: a human must act (`firedrill recover`).
+    pub still_broken: usize,
+    /// Where the report is (the HTML one; Markdown, JSON and JUnit beside it).
+    pub report: String,
+}
+
+impl Summary {
+    /// One line for a chat message: `passed — recovered in 41.2s (objective 5m)`.
+    pub fn line(&self) -> String {
+        let ms = |ms: u64| humantime::format_duration(Duration::from_millis(ms)).to_string();
+        let how = match (self.objective.as_str(), self.time_to_recover_ms) {
+            ("sustain", _) if self.objective_met => "steady state held throughout".to_string(),
+            ("sustain", _) => "steady state did not hold (objective: sustain)".to_string(),
+            (_, Some(t)) => format!("recovered in {} (objective {})", ms(t), ms(self.objective_ms)),
+            (_, None) => format!("never recovered (objective {})", ms(self.objective_ms)),
+        };
+        let broken = match self.still_broken {
+            0 => String::new(),
+            n => format!("; {n} fault(s) NOT reverted: run `firedrill recover`"),
+        };
+        format!("{} — {how}{broken}; report: {}", self.outcome, self.report)
+    }
 }
 
 /// The outcome of sending one webhook, for the report.
@@ -64,15 +106,28 @@ pub async fn send(hook: &Webhook, msg: &Message, cutoff: &CancellationToken) -> 
 /// Why a delivery or step still under way when the run finished did not complete.
 pub const CUT_OFF: &str = "cut off: the run had ended and the notification deadline passed (or a signal came)";
 
+/// The JSON a webhook receives.
+fn body(format: Format, msg: &Message, text: String) -> serde_json::Value {
+    match format {
+        Format::Slack => serde_json::json!({ "text": text }),
+        Format::Json => {
+            let mut body = serde_json::json!({
+                "event": msg.event, "scenario": msg.scenario, "run_id": msg.run_id, "text": text, "at": msg.at,
+            });
+            if let (Some(summary), Some(obj)) = (&msg.summary, body.as_object_mut()) {
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(summary) {
+                    obj.extend(fields);
+                }
+            }
+            body
+        }
+    }
+}
+
 async fn send_inner(hook: &Webhook, msg: &Message) -> Delivery {
     let timeout = hook.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0).min(MAX_TIMEOUT);
     let text = hook.text.clone().unwrap_or_else(|| msg.text.clone());
-    let body = match hook.format {
-        Format::Slack => serde_json::json!({ "text": text }),
-        Format::Json => serde_json::json!({
-            "event": msg.event, "scenario": msg.scenario, "run_id": msg.run_id, "text": text, "at": msg.at,
-        }),
-    };
+    let body = body(hook.format, msg, text);
     let mut d =
         Delivery { event: msg.event.clone(), target: hook.redacted(), ok: false, attempts: 0, error: None, t_ms: 0 };
     // No redirects: a webhook's URL and headers are secrets, and are sent to the host
@@ -145,6 +200,58 @@ mod tests {
         assert!(h.check_timeout().is_err());
     }
 
+    fn summary(outcome: &str, ttr: Option<u64>, broken: usize) -> Summary {
+        Summary {
+            outcome: outcome.into(),
+            exit_code: 1,
+            objective: "recover".into(),
+            objective_ms: 300_000,
+            objective_met: false,
+            time_to_recover_ms: ttr,
+            still_broken: broken,
+            report: "/runs/r1/report.html".into(),
+        }
+    }
+
+    /// `end` carries the outcome as fields of the JSON body; a chat webhook gets it as text.
+    #[test]
+    fn the_end_message_carries_the_outcome() {
+        let mut msg = Message {
+            event: "end".into(),
+            scenario: "s".into(),
+            run_id: "r1".into(),
+            text: "t".into(),
+            at: "now".into(),
+            summary: Some(summary("objective_missed", Some(361_000), 0)),
+        };
+        let json = body(Format::Json, &msg, "t".into());
+        assert_eq!(json["event"], "end");
+        assert_eq!(json["outcome"], "objective_missed");
+        assert_eq!(json["exit_code"], 1);
+        assert_eq!(json["time_to_recover_ms"], 361_000);
+        assert_eq!(json["objective_ms"], 300_000);
+        assert_eq!(json["report"], "/runs/r1/report.html");
+        assert_eq!(body(Format::Slack, &msg, "t".into()), serde_json::json!({"text": "t"}));
+        msg.summary = None;
+        assert!(body(Format::Json, &msg, "t".into()).get("outcome").is_none());
+    }
+
+    #[test]
+    fn the_summary_line_says_what_was_seen() {
+        assert_eq!(
+            summary("objective_missed", Some(361_000), 0).line(),
+            "objective_missed — recovered in 6m 1s (objective 5m); report: /runs/r1/report.html"
+        );
+        assert_eq!(
+            summary("revert_failed", None, 2).line(),
+            "revert_failed — never recovered (objective 5m); 2 fault(s) NOT reverted: run `firedrill recover`; report: /runs/r1/report.html"
+        );
+        let mut s = summary("passed", Some(0), 0);
+        s.objective = "sustain".into();
+        s.objective_met = true;
+        assert!(s.line().starts_with("passed — steady state held throughout;"), "{}", s.line());
+    }
+
     /// An endpoint that accepts and never answers holds a delivery only until the cutoff.
     #[tokio::test]
     async fn a_webhook_that_never_answers_is_cut_off() {
@@ -164,6 +271,7 @@ mod tests {
             run_id: "r".into(),
             text: "t".into(),
             at: "now".into(),
+            summary: None,
         };
         let cutoff = CancellationToken::new();
         let c = cutoff.clone();
@@ -188,6 +296,7 @@ mod tests {
             run_id: "r".into(),
             text: "t".into(),
             at: "now".into(),
+            summary: None,
         };
         let d = send(&h, &msg, &CancellationToken::new()).await;
         assert!(!d.ok);

@@ -33,6 +33,7 @@ pub async fn announce(shell: &Console, file: &Path, when: Option<&str>) -> Resul
         run_id: String::new(),
         text,
         at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        summary: None,
     };
     let mut failed = 0;
     for n in hooks {

@@ -10,14 +10,15 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::error::{Error, verdict};
 use super::lease::LEASE;
 use super::{Cleared, Session};
 use crate::engine::executor::Env;
 use crate::engine::{Event, Hold, Observer, RevertPolicy, RunRecord};
 use crate::faults::{FaultContext, Undo};
 use crate::lease::Leased;
-use crate::notify::Delivery;
-use crate::playbook::runner::{Prompter, RunEvent, RunInfo, StepRecord, Terminal};
+use crate::notify::{Delivery, Summary};
+use crate::playbook::runner::{Prompter, REVERT_FAILED, RunEvent, RunInfo, StepRecord, Terminal};
 use crate::util::console::Console;
 
 /// How the operator asked the run to go.
@@ -108,6 +109,7 @@ pub async fn execute(
         name: "start",
         at: std::time::Duration::ZERO,
         text: format!("game day {} started (run {})", s.name, run.id),
+        summary: None,
     });
     let undoer: Arc<dyn crate::engine::Undoer> = Arc::new(undo);
     let revert = spec.revert.clone();
@@ -121,14 +123,32 @@ pub async fn execute(
         cancel,
     };
     let record = crate::engine::execute(spec, env).await;
+    let summary = summary(&record, &run.path);
     let _ = events.send(RunEvent {
         name: "end",
         at: t0.elapsed(),
-        text: format!("game day {} ended: {}", s.name, record.outcome.as_str()),
+        text: format!("game day {} ended: {}", s.name, summary.line()),
+        summary: Some(summary),
     });
     drop(events);
     finished.cancel();
     Executed { record, side, cutoff, signals, revert }
+}
+
+/// What the run came to, for the `end` webhooks: the outcome and its exit code, the time
+/// to recover against the objective, what is left injected, and where the report is.
+fn summary(record: &RunRecord, run_dir: &std::path::Path) -> Summary {
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Summary {
+        outcome: record.outcome.as_str().to_string(),
+        exit_code: Error::code(&verdict(record.outcome)) as i32,
+        objective: record.objective_kind.as_str().to_string(),
+        objective_ms: ms(record.objective),
+        objective_met: record.objective_met(),
+        time_to_recover_ms: record.time_to_recover().map(ms),
+        still_broken: record.still_broken.len(),
+        report: run_dir.join(crate::report::HTML_FILE).display().to_string(),
+    }
 }
 
 /// First SIGINT/SIGTERM cancels the run (which reverts every fault). The second stops
@@ -192,15 +212,22 @@ impl Observer for Tap {
             return; // not a fault: nothing for the playbook or the webhooks
         }
         let now = self.t0.elapsed();
-        let ev = match e {
-            Event::Injected { fault } => RunEvent { name: "inject", at: now, text: format!("fault {fault} injected") },
-            Event::Detected { at } => RunEvent { name: "detect", at: *at, text: "impact detected".into() },
-            Event::Recovered { at } => RunEvent { name: "recover", at: *at, text: "steady state is back".into() },
-            Event::Abort { reason } => RunEvent { name: "abort", at: now, text: format!("aborting: {reason}") },
-            Event::Reverted { fault } => RunEvent { name: "revert", at: now, text: format!("fault {fault} reverted") },
+        let (name, at, text) = match e {
+            Event::Injected { fault } => ("inject", now, format!("fault {fault} injected")),
+            Event::Detected { at } => ("detect", *at, "impact detected".into()),
+            Event::Recovered { at } => ("recover", *at, "steady state is back".into()),
+            Event::Abort { reason } => ("abort", now, format!("aborting: {reason}")),
+            Event::Reverted { fault } => ("revert", now, format!("fault {fault} reverted")),
+            Event::RevertFailed { fault, error } => (
+                REVERT_FAILED,
+                now,
+                format!(
+                    "fault {fault} could NOT be reverted ({error}): a human must act; see the report's still_broken"
+                ),
+            ),
             _ => return,
         };
-        let _ = self.events.send(ev);
+        let _ = self.events.send(RunEvent { name, at, text, summary: None });
     }
 }
 

@@ -114,11 +114,17 @@ pub struct RunEvent {
     pub name: &'static str,
     pub at: Duration,
     pub text: String,
+    /// With `end`: what the run came to, for the webhooks.
+    pub summary: Option<notify::Summary>,
 }
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+/// The run event of a fault that could not be reverted: not a playbook event (a step cannot
+/// wait for it), but a notification of its own, sent for each such fault.
+pub const REVERT_FAILED: &str = "revert_failed";
 
 /// The notify event a run event triggers, if any.
 fn notify_event(run_event: &str) -> Option<&'static str> {
@@ -126,6 +132,7 @@ fn notify_event(run_event: &str) -> Option<&'static str> {
         "start" => Some("start"),
         "abort" => Some("abort"),
         "recover" => Some("recovered"),
+        "revert_failed" => Some("revert_failed"),
         "end" => Some("end"),
         _ => None,
     }
@@ -166,14 +173,18 @@ pub async fn run(
     let mut sending: JoinSet<Delivery> = JoinSet::new();
 
     while let Some(ev) = events.recv().await {
-        if fired.contains_key(ev.name) {
-            continue;
+        // Each fault that cannot be undone is its own alarm; every other event counts once.
+        if ev.name != REVERT_FAILED {
+            if fired.contains_key(ev.name) {
+                continue;
+            }
+            fired.insert(ev.name, ev.at);
         }
-        fired.insert(ev.name, ev.at);
         if let Some(n) = notify_event(ev.name) {
             for entry in notify.iter().filter(|e| e.on.iter().any(|o| o == n)) {
                 let hook = entry.webhook.clone();
-                let msg = message(&info, n, &ev.text);
+                let mut msg = message(&info, n, &ev.text);
+                msg.summary = ev.summary.clone();
                 let sent_at = ev.at;
                 let cutoff = cutoff.clone();
                 sending.spawn(async move {
@@ -311,6 +322,7 @@ fn message(info: &RunInfo, event: &str, text: &str) -> Message {
         run_id: info.run_id.clone(),
         text: format!("[firedrill] {} ({}): {text}", info.scenario, event),
         at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        summary: None,
     }
 }
 
@@ -343,7 +355,7 @@ mod tests {
     }
 
     fn ev(name: &'static str, ms: u64) -> RunEvent {
-        RunEvent { name, at: Duration::from_millis(ms), text: String::new() }
+        RunEvent { name, at: Duration::from_millis(ms), text: String::new(), summary: None }
     }
 
     async fn drive(steps: Vec<Step>, events: Vec<RunEvent>, prompter: Option<Arc<dyn Prompter>>) -> Vec<StepRecord> {

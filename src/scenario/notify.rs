@@ -15,12 +15,13 @@ use super::Dur;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The events a scenario's `notify` entries can name.
-pub const EVENTS: &[&str] = &["announce", "start", "abort", "recovered", "end"];
+pub const EVENTS: &[&str] = &["announce", "start", "abort", "recovered", "revert_failed", "end"];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
-    /// `{"event", "scenario", "run_id", "text", "at", ...}`
+    /// `{"event", "scenario", "run_id", "text", "at"}`, and at `end` the run's `outcome`
+    /// (see the README's Notifications section).
     #[default]
     Json,
     /// `{"text": ...}`, what Slack, Mattermost and most chat webhooks accept.
@@ -51,7 +52,8 @@ pub struct Webhook {
 #[serde(deny_unknown_fields)]
 pub struct Notify {
     pub webhook: Webhook,
-    /// Any of `announce`, `start`, `abort`, `recovered`, `end`.
+    /// Any of `announce`, `start`, `abort`, `recovered`, `revert_failed` (a fault could not
+    /// be undone: a human must act; sent for each such fault), `end` (with the outcome).
     pub on: Vec<String>,
 }
 

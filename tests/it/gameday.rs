@@ -31,6 +31,8 @@ notify:
     on: [start, recovered, end]
   - webhook: {{ url: "http://127.0.0.1:{dead_port}/never", timeout: 200ms }}
     on: [start]
+  - webhook: {{ url: "{hooks}/json" }}
+    on: [end]
 playbook: playbook.md
 "#,
         health = web.url("/health"),
@@ -119,6 +121,75 @@ fn playbook_steps_and_notifications_run_beside_the_faults() {
     assert!(done.stderr.contains("webhook http://127.0.0.1:"), "{done}");
     let md = std::fs::read_to_string(sb.only_run_dir().join("report.md")).unwrap();
     assert!(md.contains("### Playbook steps") && md.contains("### Notifications"), "{md}");
+
+    // A JSON webhook's `end` carries the outcome, the time to recover against the
+    // objective and where the report is.
+    let end = web.hook_bodies("/hook/json");
+    assert_eq!(end.len(), 1, "{end:?}");
+    let e = &end[0];
+    assert_eq!(
+        (e["event"].as_str(), e["outcome"].as_str(), e["exit_code"].as_i64()),
+        (Some("end"), Some("passed"), Some(0))
+    );
+    assert_eq!((e["objective"].as_str(), e["objective_ms"].as_u64()), (Some("recover"), Some(10_000)));
+    assert_eq!(e["objective_met"], true);
+    assert_eq!(e["time_to_recover_ms"], r["time_to_recover_ms"], "{e}");
+    assert_eq!(e["still_broken"], 0);
+    let report = std::path::PathBuf::from(e["report"].as_str().unwrap());
+    assert_eq!(report, sb.only_run_dir().join("report.html"));
+    assert!(report.exists());
+    let slack = web.hook_bodies("/hook/notify");
+    let text = slack.iter().filter_map(|b| b["text"].as_str()).find(|t| t.contains("(end)")).unwrap().to_string();
+    assert!(text.contains("ended: passed — recovered in ") && text.contains("(objective 10s)"), "{text}");
+}
+
+/// A fault that cannot be undone sends `revert_failed` at once — its own event, so that
+/// it can page — and `end` says what is left injected.
+#[test]
+fn a_failed_revert_sends_its_own_webhook_and_the_end_says_what_is_left() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    let yaml = format!(
+        r#"version: 1
+name: stuck
+steady_state:
+  - name: web
+    http: {{ url: "{health}", expect_status: [200], timeout: 2s }}
+    every: 100ms
+faults:
+  - name: break-web
+    command:
+      inject: "curl -fsS -X POST {brk}"
+      revert: "exit 3"
+    duration: 300ms
+recovery:
+  within: 10s
+  stable_for: 300ms
+  settle_timeout: 5s
+notify:
+  - webhook: {{ url: "{hooks}/json" }}
+    on: [revert_failed, end]
+"#,
+        health = web.url("/health"),
+        brk = web.url("/break"),
+        hooks = web.url("/hook"),
+    );
+    let file = sb.write_scenario("stuck", &yaml);
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(5), "{done}");
+    let bodies = web.hook_bodies("/hook/json");
+    let events: Vec<_> = bodies.iter().map(|b| b["event"].as_str().unwrap().to_string()).collect();
+    assert_eq!(events, ["revert_failed", "end"], "{bodies:?}");
+    let failed = bodies[0]["text"].as_str().unwrap();
+    assert!(
+        failed.contains("fault break-web could NOT be reverted") && failed.contains("a human must act"),
+        "{failed}"
+    );
+    assert!(bodies[0].get("outcome").is_none(), "only `end` carries the outcome: {bodies:?}");
+    let end = &bodies[1];
+    assert_eq!((end["outcome"].as_str(), end["exit_code"].as_i64()), (Some("revert_failed"), Some(5)));
+    assert_eq!(end["still_broken"], 1);
+    assert!(end["text"].as_str().unwrap().contains("1 fault(s) NOT reverted: run `firedrill recover`"), "{end}");
 }
 
 #[test]

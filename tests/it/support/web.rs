@@ -64,6 +64,8 @@ struct State {
     fixes: u32,
     /// Paths of `POST /hook/...` requests (webhooks), in arrival order.
     hooks: Vec<String>,
+    /// Their bodies, in the same order.
+    hook_bodies: Vec<String>,
 }
 
 impl State {
@@ -118,6 +120,7 @@ impl WebService {
             breaks: 0,
             fixes: 0,
             hooks: Vec::new(),
+            hook_bodies: Vec::new(),
         }));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -195,6 +198,17 @@ impl WebService {
     pub fn hooks(&self) -> Vec<String> {
         self.state().hooks.clone()
     }
+
+    /// The JSON bodies of the webhooks received at `path`, in arrival order.
+    pub fn hook_bodies(&self, path: &str) -> Vec<serde_json::Value> {
+        let s = self.state();
+        s.hooks
+            .iter()
+            .zip(&s.hook_bodies)
+            .filter(|(p, _)| *p == path)
+            .map(|(_, b)| serde_json::from_str(b).unwrap_or_else(|e| panic!("webhook body is not JSON ({e}): {b}")))
+            .collect()
+    }
 }
 
 impl Drop for WebService {
@@ -229,6 +243,26 @@ async fn handle(mut conn: TcpStream, state: Arc<Mutex<State>>) {
         true
     };
     let complete = tokio::time::timeout(Duration::from_secs(5), read_head).await.unwrap_or(false);
+    // The body, as long as Content-Length says (webhooks' JSON; capped).
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n").map_or(head.len(), |i| i + 4);
+    let length = String::from_utf8_lossy(&head[..end])
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok()).flatten()
+        })
+        .unwrap_or(0)
+        .min(1 << 20);
+    let mut body_in = head.split_off(end.min(head.len()));
+    let read_body = async {
+        while body_in.len() < length {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => body_in.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), read_body).await;
     let (status, body) = {
         let now = Instant::now();
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -248,6 +282,7 @@ async fn handle(mut conn: TcpStream, state: Arc<Mutex<State>>) {
             }
             (true, Some("POST"), Some(path)) if path.starts_with("/hook/") => {
                 s.hooks.push(path.to_string());
+                s.hook_bodies.push(String::from_utf8_lossy(&body_in).into_owned());
                 (200, "ok\n")
             }
             (true, Some("POST"), Some("/fix")) => {
