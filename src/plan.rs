@@ -13,6 +13,9 @@ use crate::scenario::{Loaded, Scenario};
 use crate::targets::Resolution;
 
 /// How often an `alarm` abort rule's alarm is read.
+/// What the plan says of a target without `max`: nothing caps its blast radius.
+pub const NO_MAX: &str = "no max: nothing caps how many are hit (set `max` to refuse a run that would hit more)";
+
 pub const ALARM_EVERY: Duration = Duration::from_secs(5);
 
 /// The executor's input. The scenario must have passed validation. Probes come first in
@@ -179,7 +182,10 @@ pub fn render(
             let _ = writeln!(o, "\nTargets (selection seed {}):", r.seed);
         }
         for (name, t) in &r.targets {
-            let cap = s.targets.get(name).and_then(|t| t.max).map(|m| format!(", max {m}")).unwrap_or_default();
+            let cap = match s.targets.get(name).and_then(|t| t.max) {
+                Some(m) => format!(", max {m}"),
+                None => format!(", {NO_MAX}"),
+            };
             let _ = writeln!(o, "  {name} ({}): {} selected of {} matched{cap}", t.kind, t.resources.len(), t.matched);
             for res in &t.resources {
                 let mut facts: Vec<String> = res.zones.clone();

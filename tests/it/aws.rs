@@ -713,6 +713,13 @@ fn plan_json_has_resolved_targets_steps_iam_actions_and_a_ci_timeout() {
         assert!(text.stdout.contains(&format!("       {}\n", step.as_str().unwrap())), "{step} in\n{text}");
     }
     assert!(steps.iter().any(|s| zone_a.iter().all(|id| s.as_str().unwrap().contains(id.as_str()))), "{steps:?}");
+    // A target without `max` says plainly that nothing caps it; JSON has `max: null`.
+    let uncapped = format!(
+        "web (ec2:instance): {n} selected of {n} matched, no max: nothing caps how many are hit",
+        n = zone_a.len()
+    );
+    assert!(text.stdout.contains(&uncapped), "{text}");
+    assert_eq!(doc["targets"]["web"]["max"], Value::Null, "{doc:#}");
     // The alarm's read (21s) + the 10s fault + 6 revert steps at 5m (at most 2 per
     // instance + 1, and the lease) + 10s cut-off + 30s settle + 30s notifications + 60s
     // margin; a shorter revert deadline lowers it.
@@ -741,6 +748,9 @@ fn plan_json_has_resolved_targets_steps_iam_actions_and_a_ci_timeout() {
     let doc: Value = serde_json::from_str(&refused.stdout).unwrap();
     assert_eq!(doc["guards"], "refused");
     assert!(doc["refusals"][0].as_str().unwrap().contains("max"), "{doc:#}");
+    assert_eq!(doc["targets"]["web"]["max"], 1, "{doc:#}");
+    let capped = sb.run(&["plan".as_ref(), over.as_os_str()]);
+    assert!(capped.stdout.contains("matched, max 1\n") && !capped.stdout.contains("no max"), "{capped}");
     assert_eq!(moto.snapshot(), before, "plan touches nothing");
 }
 
