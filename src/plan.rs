@@ -187,6 +187,9 @@ pub fn render(
                 None => format!(", {NO_MAX}"),
             };
             let _ = writeln!(o, "  {name} ({}): {} selected of {} matched{cap}", t.kind, t.resources.len(), t.matched);
+            if !t.excluded.is_empty() {
+                let _ = writeln!(o, "    excluded (never touched): {}", t.excluded.join(", "));
+            }
             for res in &t.resources {
                 let mut facts: Vec<String> = res.zones.clone();
                 facts.extend(res.state.clone());

@@ -122,6 +122,8 @@ pub struct PlanTarget {
     pub matched: usize,
     /// Its blast-radius cap, if any.
     pub max: Option<u32>,
+    /// What matched but the target's `exclude` left out (never touched).
+    pub excluded: Vec<String>,
     /// The resources selected, by id.
     pub selected: Vec<PlanResource>,
 }
@@ -200,7 +202,16 @@ pub fn build(l: &Loaded, res: Option<&Resolution>, warnings: &[String], revert_d
                         })
                         .collect();
                     let max = s.targets.get(name).and_then(|t| t.max);
-                    (name.clone(), PlanTarget { kind: t.kind.to_string(), matched: t.matched, max, selected })
+                    (
+                        name.clone(),
+                        PlanTarget {
+                            kind: t.kind.to_string(),
+                            matched: t.matched,
+                            max,
+                            excluded: t.excluded.clone(),
+                            selected,
+                        },
+                    )
                 })
                 .collect()
         })

@@ -30,8 +30,11 @@ pub struct Resource {
 #[derive(Clone, Debug, Serialize)]
 pub struct ResolvedTarget {
     pub kind: TargetType,
-    /// How many resources matched the tags, ids and filters.
+    /// How many resources matched the tags, ids and filters (the excluded ones not counted).
     pub matched: usize,
+    /// The ids that matched but the target's `exclude` left out, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
     /// The ones selected, sorted by id.
     pub resources: Vec<Resource>,
 }
@@ -124,6 +127,16 @@ pub fn decide(
 ) -> (ResolvedTarget, Vec<String>) {
     let mut refusals = Vec::new();
     found.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut excluded = Vec::new();
+    if let Some(x) = &t.exclude {
+        found.retain(|r| {
+            let out = x.excludes(&r.id, &r.tags);
+            if out {
+                excluded.push(r.id.clone());
+            }
+            !out
+        });
+    }
     let tag = &env.opt_in_tag;
     for r in &found {
         if r.tags.get(&tag.key) != Some(&tag.value) {
@@ -155,7 +168,7 @@ pub fn decide(
     if selected.is_empty() && t.on_empty == OnEmpty::Fail {
         refusals.push(format!("target `{name}`: no {} matches (set `on_empty: skip` to run without it)", t.kind));
     }
-    (ResolvedTarget { kind: t.kind, matched, resources: selected }, refusals)
+    (ResolvedTarget { kind: t.kind, matched, excluded, resources: selected }, refusals)
 }
 
 /// Picks resources: all, `count` of them, or `percent` (rounded up) of them, at random
@@ -372,6 +385,32 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert!(r[0].contains("account 999999999999"), "{r:?}");
         assert!(r[1].contains("region eu-west-1"), "{r:?}");
+    }
+
+    /// `exclude` leaves resources out before any guard looks at them: a stray untagged
+    /// instance excluded by id, or a bastion by tag, no longer refuses the run, is never
+    /// selected, and does not count toward `max`.
+    #[test]
+    fn excluded_resources_are_left_out_before_the_guards() {
+        let t = target(serde_json::json!({
+            "type": "ec2:instance", "tags": {"app": "shop"}, "max": 2,
+            "exclude": {"ids": ["i-9"], "tags": {"role": "bastion"}},
+        }));
+        let mut bastion = res("i-3", true);
+        bastion.tags.insert("role".into(), "bastion".into());
+        let mut other_role = res("i-4", true);
+        other_role.tags.insert("role".into(), "web".into());
+        let found = vec![res("i-9", false), bastion, res("i-1", true), other_role];
+        let (r, refusals) = decide("web", &t, found, &env(), 7);
+        assert!(refusals.is_empty(), "{refusals:?}");
+        assert_eq!(r.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["i-1", "i-4"]);
+        assert_eq!(r.excluded, ["i-3", "i-9"]);
+        assert_eq!(r.matched, 2);
+        // Without `exclude`, the same resources are refused (untagged, over max).
+        let plain = target(serde_json::json!({"type": "ec2:instance", "tags": {"app": "shop"}, "max": 2}));
+        let (_, refusals) =
+            decide("web", &plain, vec![res("i-9", false), res("i-1", true), res("i-4", true)], &env(), 7);
+        assert_eq!(refusals.len(), 2, "{refusals:?}");
     }
 
     #[test]

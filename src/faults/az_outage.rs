@@ -667,7 +667,7 @@ mod tests {
             targets: targets
                 .into_iter()
                 .map(|(n, kind, resources)| {
-                    (n.to_string(), ResolvedTarget { kind, matched: resources.len(), resources })
+                    (n.to_string(), ResolvedTarget { kind, matched: resources.len(), excluded: Vec::new(), resources })
                 })
                 .collect::<BTreeMap<_, _>>(),
             refusals: vec![],
@@ -784,6 +784,7 @@ mod tests {
             ResolvedTarget {
                 kind: TargetType::RdsCluster,
                 matched: 1,
+                excluded: Vec::new(),
                 resources: vec![resource("shop-db", "us-east-1b", &[("writer", "db-1"), ("members", "2")])],
             },
         );

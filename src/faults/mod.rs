@@ -258,8 +258,11 @@ pub(crate) mod fixtures {
             account: "1".into(),
             region: "us-east-1".into(),
             seed: 0,
-            targets: [("t".to_string(), crate::targets::ResolvedTarget { kind, matched: resources.len(), resources })]
-                .into(),
+            targets: [(
+                "t".to_string(),
+                crate::targets::ResolvedTarget { kind, matched: resources.len(), excluded: Vec::new(), resources },
+            )]
+            .into(),
             refusals: vec![],
             opt_in_tag: None,
         }
@@ -319,6 +322,7 @@ mod tests {
                 crate::targets::ResolvedTarget {
                     kind: TargetType::Ec2Instance,
                     matched: 1,
+                    excluded: Vec::new(),
                     resources: vec![crate::targets::Resource {
                         id: "i-1".into(),
                         zones: vec!["us-east-1a".into()],

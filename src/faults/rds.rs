@@ -364,7 +364,12 @@ mod tests {
             seed: 0,
             targets: [(
                 "db".to_string(),
-                crate::targets::ResolvedTarget { kind: TargetType::RdsCluster, matched: resources.len(), resources },
+                crate::targets::ResolvedTarget {
+                    kind: TargetType::RdsCluster,
+                    matched: resources.len(),
+                    excluded: Vec::new(),
+                    resources,
+                },
             )]
             .into(),
             refusals: vec![],

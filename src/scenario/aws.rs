@@ -148,12 +148,37 @@ pub struct Target {
     /// `all` (default), `{ count: N }` or `{ percent: P }`; random picks record their seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub select: Option<Select>,
+    /// Resources never to touch, though they match: by id, or carrying all of these tags.
+    /// An excluded resource is left out before the guards look (one stray untagged
+    /// instance does not block the game day); `plan` lists what was left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Exclude>,
     /// Blast-radius cap: refuse the run if more resources than this would be hit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u32>,
     /// What to do when nothing matches: `fail` (default) or `skip`.
     #[serde(default)]
     pub on_empty: OnEmpty,
+}
+
+/// A target's `exclude`: what to leave out of what matched.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exclude {
+    /// These resources (ids or names, as in `ids`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// Resources carrying all of these tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Exclude {
+    /// Whether a resource with this id and these tags is left out.
+    pub fn excludes(&self, id: &str, tags: &BTreeMap<String, String>) -> bool {
+        self.ids.iter().any(|i| i == id)
+            || (!self.tags.is_empty() && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v)))
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -47,7 +47,7 @@ pub struct Scenario {
     /// `max_pages`, more pages than that miss the objective. Needs `environment`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<Pages>,
-    /// Webhooks sent on `announce`, `start`, `abort`, `recovered` and `end`.
+    /// Webhooks sent on `announce`, `start`, `abort`, `recovered`, `revert_failed` and `end`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<super::notify::Notify>,
     /// Path of the playbook (human steps), relative to the scenario file.

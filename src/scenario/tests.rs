@@ -354,6 +354,21 @@ fn an_unquoted_account_id_is_read_as_written_or_told_to_be_quoted() {
 }
 
 #[test]
+fn a_target_exclude_is_checked_with_positions() {
+    let ok = AWS.replace("    max: 20\n", "    max: 20\n    exclude: { ids: [i-0stray], tags: { role: bastion } }\n");
+    assert_eq!(errors(&ok), Vec::<String>::new());
+    let empty = AWS.replace("    max: 20\n", "    max: 20\n    exclude: {}\n");
+    assert_eq!(errors(&empty), ["14:14: targets.web.exclude: give `ids`, `tags` or both (or remove `exclude`)"]);
+    let both = AWS
+        .replace("    tags: { app: shop }\n    filters", "    ids: [i-1]\n    filters")
+        .replace("    max: 20\n", "    max: 20\n    exclude: { ids: [i-1] }\n");
+    let e = errors(&both);
+    assert!(e.iter().any(|p| p.ends_with("targets.web.exclude.ids[0]: `i-1` is both in `ids` and excluded: say which you mean")), "{e:?}");
+    let typo = AWS.replace("    max: 20\n", "    max: 20\n    exclude: { id: [i-1] }\n");
+    assert!(errors(&typo)[0].contains("targets.web.exclude"), "{:?}", errors(&typo));
+}
+
+#[test]
 fn aws_parts_are_checked_with_positions() {
     let bad = AWS
         .replace("region: us-east-1", "region: nowhere")

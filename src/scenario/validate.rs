@@ -419,6 +419,21 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
         if t.max == Some(0) {
             out.push(problem(format!("{at}.max"), "must be at least 1"));
         }
+        if let Some(x) = &t.exclude {
+            if x.ids.is_empty() && x.tags.is_empty() {
+                out.push(problem(format!("{at}.exclude"), "give `ids`, `tags` or both (or remove `exclude`)"));
+            }
+            for (j, id) in x.ids.iter().enumerate() {
+                if id.trim().is_empty() {
+                    out.push(problem(format!("{at}.exclude.ids[{j}]"), "must not be empty"));
+                } else if t.ids.contains(id) {
+                    out.push(problem(
+                        format!("{at}.exclude.ids[{j}]"),
+                        format!("`{id}` is both in `ids` and excluded: say which you mean"),
+                    ));
+                }
+            }
+        }
         if let Some(z) = &t.filters.availability_zone {
             if !t.kind.zonal() {
                 out.push(problem(

@@ -266,6 +266,14 @@ fn guards_refuse_wrong_account_region_untagged_and_over_max_touching_nothing() {
         &[],
         &format!("ec2:instance {untagged} lacks the opt-in tag firedrill=allowed"),
     );
+    // Excluding the stray instance by id lets the same target pass the guards; the plan
+    // says what was left out, and a run never touches it.
+    let excluding = format!("{WEB}\n    exclude: {{ ids: [{untagged}] }}");
+    let file = sb.write_scenario("excluding", &scenario(&excluding, stop, "1s"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+    assert!(plan.stdout.contains(&format!("    excluded (never touched): {untagged}\n")), "{plan}");
+    assert!(!plan.stdout.contains(&format!("    - {untagged} (")), "not selected: {plan}");
     let capped = format!("{tagged}\n    max: 1");
     refused(&moto, &sb, &scenario(&capped, stop, "1s"), &[], "2 resources would be hit, over its max of 1");
     let nothing = "  web:\n    type: ec2:instance\n    tags: { app: nothing-has-this }";
