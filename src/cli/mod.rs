@@ -5,6 +5,7 @@
 mod announce;
 mod halt;
 mod history;
+mod iam_policy;
 mod note;
 mod plan;
 mod recover;
@@ -93,9 +94,13 @@ pub enum Command {
         #[arg(value_enum, default_value = "scenario")]
         of: SchemaOf,
     },
-    /// Print the least IAM policy (JSON) the scenario needs, with the opt-in tag as a
-    /// condition where AWS supports one.
-    IamPolicy { file: PathBuf },
+    /// Print the least IAM policy (JSON) the scenarios need, with the opt-in tag as a
+    /// condition where AWS supports one; several files give one merged policy (for a role
+    /// that runs them all) that grants exactly what each needs.
+    IamPolicy {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Emergency halt: every firedrill run in the account and region aborts and reverts,
     /// and no new one injects, until `unhalt` (SSM parameter /firedrill/halt).
     Halt(halt::HaltArgs),
@@ -165,11 +170,7 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Note(args) => note::note(shell, &state, args),
         Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
-        Command::IamPolicy { file } => {
-            let drill = crate::gameday::load(&file)?;
-            let policy = crate::iam_policy::policy(&drill.loaded.scenario);
-            output(&format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()))
-        }
+        Command::IamPolicy { files } => iam_policy::iam_policy(shell, &files),
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),

@@ -356,3 +356,62 @@ fn iam_policy_prints_a_policy_for_every_shipped_aws_scenario() {
         assert!(sids.iter().any(|s| s.starts_with("Lease")), "{name}: {sids:?}");
     }
 }
+
+/// Every `Effect Action Resource Condition` a policy grants.
+fn grants(p: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            v => v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        }
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for st in p["Statement"].as_array().unwrap() {
+        for a in list(&st["Action"]) {
+            for r in list(&st["Resource"]) {
+                out.insert(format!(
+                    "{} {a} {r} {}",
+                    st["Effect"],
+                    st.get("Condition").unwrap_or(&serde_json::Value::Null)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `iam-policy` with several scenarios prints one policy that grants exactly the union of
+/// theirs (no more), with unique Sids; an invalid file among them prints no policy.
+#[test]
+fn iam_policy_merges_several_scenarios_into_exactly_their_union() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sb = Sandbox::new();
+    let files: Vec<_> = ["az-failure", "ebs-detach", "rds-failover", "credential-revocation"]
+        .iter()
+        .map(|n| root.join("scenarios").join(format!("{n}.yaml")))
+        .collect();
+    let mut union = std::collections::BTreeSet::new();
+    for f in &files {
+        let done = sb.run(&["iam-policy".as_ref(), f.as_os_str()]);
+        assert_eq!(done.code(), Some(0), "{done}");
+        union.extend(grants(&serde_json::from_str(&done.stdout).unwrap()));
+    }
+    let mut args: Vec<&std::ffi::OsStr> = vec!["iam-policy".as_ref()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let done = sb.run(&args);
+    assert_eq!(done.code(), Some(0), "{done}");
+    let merged: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(grants(&merged), union, "{merged:#}");
+    let sids: Vec<&str> = merged["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+    let mut unique = sids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), sids.len(), "{sids:?}");
+
+    let bad = sb.write_scenario("bad", "version: 1\nname: bad\n");
+    args.push(bad.as_os_str());
+    let done = sb.run(&args);
+    assert_eq!(done.code(), Some(2), "{done}");
+    assert!(done.stdout.is_empty(), "no policy when a file is invalid: {done}");
+    assert!(done.stderr.contains("bad.yaml"), "{done}");
+}

@@ -130,6 +130,14 @@ fn policies() -> Vec<(String, Value)> {
         }
     }
     assert!(out.len() >= 4, "the shipped AWS scenarios: {:?}", out.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    // The merged policy of them all (one CI role that runs every shipped scenario).
+    let aws: Vec<PathBuf> = out.iter().map(|(n, _)| root().join("scenarios").join(n)).collect();
+    let mut args: Vec<&std::ffi::OsStr> = vec!["iam-policy".as_ref()];
+    args.extend(aws.iter().map(|f| f.as_os_str()));
+    let merged = sb.run(&args);
+    assert_eq!(merged.code(), Some(0), "{merged}");
+    let merged: Value = serde_json::from_str(&merged.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {merged}"));
+    out.push(("every shipped scenario, merged".into(), merged));
     for region in ["us-east-1", "cn-north-1", "us-gov-west-1"] {
         let file = sb.write_scenario(&format!("every-kind-{region}"), &EVERY_KIND.replace("REGION", region));
         out.push((format!("every-kind ({region})"), print(&file)));
