@@ -146,11 +146,12 @@ pub(crate) fn starts(f: &crate::scenario::FaultConfig) -> String {
     if f.after.is_empty() { "at start".to_string() } else { format!("after {} reverted", f.after.join(", ")) }
 }
 
-/// What a run of `l` would do, for people; with the resolved targets, the paging alarms
+/// What a run of `l` would do, for people, with its playbook's schedule; with the resolved targets, the paging alarms
 /// watched (`pages`), the guards' verdict and the `warnings` (a stop-condition alarm in
 /// ALARM, say) when the scenario uses AWS.
 pub fn render(
     l: &Loaded,
+    steps: &[crate::playbook::Step],
     res: Option<&Resolution>,
     pages: Option<&crate::pages::Watched>,
     warnings: &[String],
@@ -208,6 +209,15 @@ pub fn render(
         let _ = writeln!(o, "  {}. {} ({}), {when}, for {}", i + 1, f.name, f.kind.key(), f.duration);
         for line in faults::describe(f, res) {
             let _ = writeln!(o, "       {line}");
+        }
+    }
+    if !steps.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nPlaybook (when each step is due, by run event; manual steps are prompted with `run --interactive`):"
+        );
+        for line in crate::playbook::schedule(steps) {
+            let _ = writeln!(o, "  {line}");
         }
     }
     let _ = writeln!(o, "\nAbort and revert everything when:");

@@ -66,6 +66,43 @@ pub struct PlanDoc {
     /// The paging alarms a run would watch (the scenario's `pages`); absent without it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<PlanPages>,
+    /// The playbook's steps in the order a run makes them due (empty without a playbook).
+    #[serde(default)]
+    pub playbook_steps: Vec<PlanStep>,
+}
+
+/// One playbook step: when it is due, who does it, what, and how.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct PlanStep {
+    pub name: String,
+    pub who: String,
+    pub what: String,
+    /// The run event it is timed from (`start`, `inject`, `detect`, …).
+    pub on: String,
+    /// How long after that event it is due.
+    pub after_ms: u64,
+    /// `manual` (prompted with `run --interactive`), `command` or `webhook`.
+    pub kind: String,
+    /// A communication step (staff, status page, customers).
+    pub communicate: bool,
+}
+
+impl PlanStep {
+    /// The steps in the order a run makes them due (as the text plan lists them).
+    pub fn all(steps: &[crate::playbook::Step]) -> Vec<PlanStep> {
+        crate::playbook::in_order(steps)
+            .into_iter()
+            .map(|s| PlanStep {
+                name: s.name.clone(),
+                who: s.who.clone(),
+                what: s.what.clone(),
+                on: s.on.clone(),
+                after_ms: u64::try_from(s.after().as_millis()).unwrap_or(u64::MAX),
+                kind: s.kind().to_string(),
+                communicate: s.communicate,
+            })
+            .collect()
+    }
 }
 
 /// The paging alarms a run would watch, found by the plan's read-only calls.
@@ -280,6 +317,7 @@ pub fn build(l: &Loaded, res: Option<&Resolution>, warnings: &[String], revert_d
         longest_run_secs: longest_run_bound(s, res, revert_deadline).as_secs_f64().ceil() as u64,
         // Set by the caller from the prepared run (`PlanPages::new`).
         pages: None,
+        playbook_steps: Vec::new(),
     }
 }
 
@@ -360,7 +398,7 @@ mod tests {
     fn the_json_plan_has_the_text_plans_lines() {
         for name in ["local-web-outage.yaml", "az-failure.yaml", "ebs-detach.yaml"] {
             let l = shipped(name);
-            let text = crate::plan::render(&l, None, None, &[]);
+            let text = crate::plan::render(&l, &[], None, None, &[]);
             let doc = build(&l, None, &[], Duration::from_secs(300));
             assert!(!doc.faults.is_empty());
             for (i, f) in doc.faults.iter().enumerate() {

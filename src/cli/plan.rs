@@ -49,6 +49,7 @@ pub async fn plan(shell: &Console, aws: &AwsOpts, args: PlanArgs) -> Result<(), 
             let mut doc = crate::plan_json::build(&prepared.drill.loaded, prepared.resolution(), &warnings, deadline);
             doc.pages =
                 prepared.pages.as_ref().map(|w| crate::plan_json::PlanPages::new(&prepared.drill.loaded.scenario, w));
+            doc.playbook_steps = crate::plan_json::PlanStep::all(&prepared.drill.steps);
             super::output(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?
         }
     }

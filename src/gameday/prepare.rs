@@ -123,7 +123,13 @@ impl Prepared {
 
     /// The plan, for people (see [`crate::plan::render`]), and the halt when it blocks.
     pub fn render(&self) -> String {
-        let mut plan = crate::plan::render(&self.drill.loaded, self.resolution(), self.pages.as_ref(), &self.warnings);
+        let mut plan = crate::plan::render(
+            &self.drill.loaded,
+            &self.drill.steps,
+            self.resolution(),
+            self.pages.as_ref(),
+            &self.warnings,
+        );
         if let Some(why) = self.halted() {
             let then = match self.halt {
                 Some(crate::halt::Status::Halted(_)) => "while the halt is set (`firedrill unhalt` clears it)",

@@ -84,6 +84,36 @@ impl Step {
     }
 }
 
+/// The steps in the order a run makes them due: by event (in [`EVENTS`] order), then by
+/// delay; steps due at the same moment keep the playbook's order.
+pub fn in_order(steps: &[Step]) -> Vec<&Step> {
+    let mut order: Vec<&Step> = steps.iter().collect();
+    order.sort_by_key(|s| (EVENTS.iter().position(|e| *e == s.on).unwrap_or(EVENTS.len()), s.after()));
+    order
+}
+
+/// The playbook's schedule, for `plan`: each step in the order a run makes them due (by
+/// event, then by delay), with when, who, what and how it is done, so that the room can
+/// rehearse it before the game day.
+pub fn schedule(steps: &[Step]) -> Vec<String> {
+    let order = in_order(steps);
+    let when: Vec<String> =
+        order.iter().map(|s| format!("{} +{}", s.on, humantime::format_duration(s.after()))).collect();
+    let width = when.iter().map(|w| w.chars().count()).max().unwrap_or(0);
+    let who = order.iter().map(|s| s.who.chars().count()).max().unwrap_or(0);
+    order
+        .iter()
+        .zip(&when)
+        .map(|(s, w)| {
+            let mut how = s.kind().to_string();
+            if s.communicate {
+                how.push_str(", communication");
+            }
+            format!("{w:width$}  {:who$}  {}: {} ({how})", s.who, s.name, s.what)
+        })
+        .collect()
+}
+
 /// A playbook problem: position in the playbook file, field path, message.
 pub type Problem = (Option<Loc>, String, String);
 

@@ -192,6 +192,53 @@ notify:
     assert!(end["text"].as_str().unwrap().contains("1 fault(s) NOT reverted: run `firedrill recover`"), "{end}");
 }
 
+/// `plan` prints the playbook's schedule next to the faults — each step with when, who,
+/// what and how, in the order a run makes them due — and `--format json` lists it too.
+#[test]
+fn plan_prints_the_playbook_schedule_in_the_order_steps_come_due() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    sb.write("playbook.md", &playbook(&web));
+    let file = sb.write_scenario("gameday", &scenario(&web, 9));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+    let out = &plan.stdout;
+    let section = out.find("\nPlaybook (when each step is due").unwrap_or_else(|| panic!("{plan}"));
+    assert!(section > out.find("\nFaults:").unwrap(), "after the faults: {plan}");
+    let lines: Vec<&str> = out[section..].lines().skip(2).take(4).collect();
+    assert!(lines[0].starts_with("  start +1h ") && lines[0].ends_with("retro: Book the retro (manual)"), "{lines:?}");
+    assert!(
+        lines[1].contains(
+            "incident-commander  tell-staff: Post in the incident channel that the drill is on (manual, communication)"
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("  inject +0s ") && lines[2].ends_with("mark-log: Mark the time in the run log (command)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].starts_with("  detect +200ms ")
+            && lines[3].contains(" comms ")
+            && lines[3].ends_with("(webhook, communication)"),
+        "{lines:?}"
+    );
+    assert_eq!(web.break_calls(), 0, "plan touches nothing");
+
+    let json = sb.run(&["plan".as_ref(), "--format".as_ref(), "json".as_ref(), file.as_os_str()]);
+    assert_eq!(json.code(), Some(0), "{json}");
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let steps = doc["playbook_steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["retro", "tell-staff", "mark-log", "status-page"]);
+    assert_eq!(steps[3]["after_ms"], 200);
+    assert_eq!(
+        (steps[3]["on"].as_str(), steps[3]["kind"].as_str(), steps[3]["who"].as_str()),
+        (Some("detect"), Some("webhook"), Some("comms"))
+    );
+    assert_eq!(steps[3]["communicate"], true);
+}
+
 #[test]
 fn interactive_without_a_terminal_and_bad_playbooks_are_refused_before_anything_runs() {
     let web = WebService::start(Heal::Never);
