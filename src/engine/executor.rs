@@ -33,8 +33,11 @@ pub struct Env {
     pub journal: Arc<dyn Sink>,
     pub undoer: Arc<dyn Undoer>,
     pub observer: Arc<dyn Observer>,
-    /// Cancelled on SIGINT/SIGTERM: the run aborts and reverts.
+    /// Cancelled on SIGINT/SIGTERM, or by the facilitator's `abort`: the run aborts and
+    /// reverts.
     pub cancel: CancellationToken,
+    /// Why `cancel` was cancelled, when it was not a signal (set before cancelling).
+    pub cancel_reason: Arc<std::sync::OnceLock<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -138,8 +141,8 @@ pub(crate) enum Input {
     },
     Sample(Sample),
     Timer(Timer),
-    /// SIGINT/SIGTERM: the run's cancellation.
-    Signal,
+    /// SIGINT/SIGTERM, or the facilitator's `abort` (its reason): the run's cancellation.
+    Signal(Option<String>),
 }
 
 /// A task the loop runs for the state machine.
@@ -339,7 +342,7 @@ impl<'a> RunState<'a> {
             }
             Input::Sample(s) => self.sample(s),
             Input::Timer(t) => self.timer_fired(t, &mut cmds),
-            Input::Signal => self.signal(),
+            Input::Signal(why) => self.signal(why),
         }
         self.advance(&mut cmds);
         cmds
@@ -655,9 +658,11 @@ impl<'a> RunState<'a> {
         }
     }
 
-    fn signal(&mut self) {
+    fn signal(&mut self, why: Option<String>) {
         match self.phase {
-            Phase::Running | Phase::Unwinding { .. } => self.unwind(Some("interrupted by signal".into())),
+            Phase::Running | Phase::Unwinding { .. } => {
+                self.unwind(Some(why.unwrap_or_else(|| "interrupted by signal".into())))
+            }
             Phase::Releasing | Phase::Settling { .. } => {
                 if self.abort.is_none() {
                     self.abort =
@@ -1038,7 +1043,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                     None => continue,
                 }
             }
-            _ = env.cancel.cancelled(), if state.listens_for_signal() => Input::Signal,
+            _ = env.cancel.cancelled(), if state.listens_for_signal() => Input::Signal(env.cancel_reason.get().cloned()),
         };
         cmds = state.handle(input);
     }

@@ -122,6 +122,7 @@ struct Harness {
     spec: RunSpec,
     journal: Arc<MemJournal>,
     cancel: CancellationToken,
+    cancel_reason: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Harness {
@@ -151,7 +152,13 @@ impl Harness {
             holds: Vec::new(),
             pages: None,
         };
-        Harness { sys, spec, journal: Arc::new(MemJournal::default()), cancel: CancellationToken::new() }
+        Harness {
+            sys,
+            spec,
+            journal: Arc::new(MemJournal::default()),
+            cancel: CancellationToken::new(),
+            cancel_reason: Default::default(),
+        }
     }
 
     fn fault(mut self, name: &str, duration: u64, delay: u64, after: &[usize]) -> Self {
@@ -178,6 +185,7 @@ impl Harness {
             undoer: Arc::new(FakeUndo(self.sys.clone())),
             observer: Arc::new(()),
             cancel: self.cancel.clone(),
+            cancel_reason: self.cancel_reason.clone(),
         };
         execute(self.spec.clone(), env).await
     }
@@ -275,6 +283,23 @@ async fn cancel_mid_fault_reverts() {
     assert_eq!(r.outcome, Outcome::Aborted);
     assert_eq!(r.faults[0].reverted_at, Some(ms(750)));
     assert_eq!(r.abort_reason.as_deref(), Some("interrupted by signal"));
+    assert_eq!(h.undone(), ["break"]);
+}
+
+/// The facilitator's `abort` cancels like a signal, and the report gives its reason.
+#[tokio::test(start_paused = true)]
+async fn a_cancel_with_a_reason_aborts_with_that_reason() {
+    let h = Harness::new(None).fault("break", 60_000, 0, &[]);
+    let (cancel, why) = (h.cancel.clone(), h.cancel_reason.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(ms(500)).await;
+        let _ = why.set("the facilitator typed `abort` at step `tell`".into());
+        cancel.cancel();
+    });
+    let r = h.run().await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    assert_eq!(r.faults[0].reverted_at, Some(ms(500)));
+    assert_eq!(r.abort_reason.as_deref(), Some("the facilitator typed `abort` at step `tell`"));
     assert_eq!(h.undone(), ["break"]);
 }
 
@@ -995,7 +1020,13 @@ impl Undoer for Flaky {
 
 impl Harness {
     async fn run_with(&self, undoer: Arc<dyn Undoer>) -> RunRecord {
-        let env = Env { journal: self.journal.clone(), undoer, observer: Arc::new(()), cancel: self.cancel.clone() };
+        let env = Env {
+            journal: self.journal.clone(),
+            undoer,
+            observer: Arc::new(()),
+            cancel: self.cancel.clone(),
+            cancel_reason: Default::default(),
+        };
         execute(self.spec.clone(), env).await
     }
 
@@ -1170,6 +1201,7 @@ mod state {
             undoer: Arc::new(FakeUndo(h.sys.clone())),
             observer: Arc::new(()),
             cancel: h.cancel.clone(),
+            cancel_reason: h.cancel_reason.clone(),
         }
     }
 
@@ -1210,7 +1242,7 @@ mod state {
         let mut s = RunState::new(&h.spec, &env, t0, record(&h));
         assert_eq!(s.start(), [Cmd::Inject(0)]);
         s.intents(0).intent(fake_undo("slow")).await.unwrap();
-        assert_eq!(s.handle(Input::Signal), []);
+        assert_eq!(s.handle(Input::Signal(None)), []);
         assert_eq!(s.timer(), Some((t0 + super::super::executor::INJECT_GRACE, Timer::CutOff)));
         tokio::time::advance(super::super::executor::INJECT_GRACE).await;
         assert_eq!(s.handle(Input::Timer(Timer::CutOff)), [Cmd::CutOff(0)]);
@@ -1250,7 +1282,7 @@ mod state {
         let mut s = RunState::new(&h.spec, &env, Instant::now(), record(&h));
         s.start();
         s.intents(0).intent(fake_undo("slow")).await.unwrap();
-        s.handle(Input::Signal);
+        s.handle(Input::Signal(None));
         tokio::time::advance(super::super::executor::INJECT_GRACE).await;
         assert_eq!(s.handle(Input::Injected { idx: 0, result: Ok(()) }), [Cmd::Revert(0)]);
         assert_eq!(s.timer(), None, "nothing left to cut off");
@@ -1268,7 +1300,7 @@ mod state {
         let mut s = RunState::new(&h.spec, &env, Instant::now(), record(&h));
         s.start();
         s.intents(0).intent(fake_undo("hung")).await.unwrap();
-        s.handle(Input::Signal);
+        s.handle(Input::Signal(None));
         assert_eq!(s.handle(Input::Timer(Timer::CutOff)), [Cmd::CutOff(0)]);
         assert_eq!(s.handle(Input::Lost { task: Task::Inject(0), crash: None }), [Cmd::Revert(0)]);
     }

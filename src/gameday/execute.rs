@@ -18,7 +18,7 @@ use crate::engine::{Event, Hold, Observer, RevertPolicy, RunRecord};
 use crate::faults::{FaultContext, Undo};
 use crate::lease::Leased;
 use crate::notify::{Delivery, Summary};
-use crate::playbook::runner::{Prompter, REVERT_FAILED, RunEvent, RunInfo, StepRecord, Terminal};
+use crate::playbook::runner::{Prompter, REVERT_FAILED, Room, RunEvent, RunInfo, StepRecord, Terminal};
 use crate::util::console::Console;
 
 /// How the operator asked the run to go.
@@ -83,7 +83,16 @@ pub async fn execute(
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();
     let t0 = tokio::time::Instant::now();
     let info = RunInfo { scenario: s.name.clone(), run_id: run.id.clone(), cwd: ctx.cwd.clone() };
-    let prompter: Option<Arc<dyn Prompter>> = if options.interactive { Some(Arc::new(Terminal::new())) } else { None };
+    let cancel_reason: Arc<std::sync::OnceLock<String>> = Default::default();
+    let prompter: Option<Arc<dyn Prompter>> = options.interactive.then(|| {
+        let room = Room {
+            run_dir: run.path.clone(),
+            author: crate::notes::author(None, std::env::var("USER").ok().as_deref()),
+            abort: cancel.clone(),
+            abort_reason: cancel_reason.clone(),
+        };
+        Arc::new(Terminal::new(shell.clone(), steps, Some(room))) as Arc<dyn Prompter>
+    });
     if !steps.is_empty() {
         let manual = steps.iter().filter(|st| st.kind() == "manual").count();
         shell.status(
@@ -121,6 +130,7 @@ pub async fn execute(
             Tap { events: events.clone(), t0 },
         )),
         cancel,
+        cancel_reason,
     };
     let record = crate::engine::execute(spec, env).await;
     let summary = summary(&record, &run.path);

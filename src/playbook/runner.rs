@@ -2,8 +2,8 @@
 //! listens to the run's events (`start`, `inject`, `detect`, `recover`, `abort`, `revert`,
 //! `end`, each taken at its first occurrence), starts each step `after` its event, and
 //! records planned vs actual times. Manual steps are prompted to the facilitator with
-//! `--interactive` (Enter = done, `s reason` = skipped) and otherwise recorded as not
-//! exercised. Nothing here can delay a revert: it runs in its own task and only reads
+//! `--interactive` (answers: `done`, `skip <reason>`, `note <text>`, `abort`) and otherwise
+//! recorded as not exercised. Nothing here can delay a revert: it runs in its own task and only reads
 //! events; at the end, steps still waiting for a time that never came are `not_due`.
 
 use std::collections::HashMap;
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Step;
 use crate::engine::executor::later;
 use crate::notify::{self, Delivery, Message, Notify};
+use crate::util::console::Console;
 use crate::util::sh::{ShellOpts, run_shell};
 
 /// How long an automated `run` step may take.
@@ -50,52 +51,144 @@ pub struct StepRecord {
 /// Asks the facilitator about manual steps. `None`: run non-interactively.
 #[async_trait::async_trait]
 pub trait Prompter: Send + Sync {
-    /// Returns `Ok(())` when done, `Err(reason)` when skipped.
+    /// Returns `Ok(())` when done, `Err(reason)` when skipped (or the run was aborted).
     async fn ask(&self, step: &Step, late_by: Duration) -> Result<(), String>;
 }
 
-/// Prompts on the terminal (stderr) and reads stdin, one step at a time.
-pub struct Terminal(Mutex<()>);
+/// A facilitator's answer to a step's prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// `done` (or `d`).
+    Done,
+    /// `skip <reason>` (or `s <reason>`).
+    Skip(String),
+    /// `note <text>` (or `n <text>`): an observer note in the run's notes; the prompt stays.
+    Note(String),
+    /// `abort`: the run aborts and reverts every fault.
+    Abort,
+    /// Anything else (an empty line included): asked again. Nothing is taken for `done`.
+    Unknown(String),
+}
 
-impl Terminal {
-    pub fn new() -> Self {
-        Terminal(Mutex::new(()))
+/// What the prompt offers.
+pub const ANSWERS: &str = "done | skip <reason> | note <text> | abort";
+
+impl Answer {
+    pub fn parse(line: &str) -> Answer {
+        let line = line.trim();
+        let (word, rest) = line.split_once(char::is_whitespace).map_or((line, ""), |(w, r)| (w, r.trim()));
+        match (word.to_ascii_lowercase().as_str(), rest.is_empty()) {
+            ("done" | "d", true) => Answer::Done,
+            ("skip" | "s", true) => Answer::Skip("skipped".into()),
+            ("skip" | "s", false) => Answer::Skip(rest.into()),
+            ("note" | "n", false) => Answer::Note(rest.into()),
+            ("abort", true) => Answer::Abort,
+            _ => Answer::Unknown(line.into()),
+        }
     }
 }
 
-impl Default for Terminal {
-    fn default() -> Self {
-        Self::new()
+/// Where the facilitator's `note` and `abort` answers go.
+#[derive(Clone)]
+pub struct Room {
+    /// The run's folder: notes are appended to its `notes.jsonl`.
+    pub run_dir: PathBuf,
+    /// Who writes the notes (`firedrill note`'s author rule).
+    pub author: String,
+    /// Cancelled (with its reason set first) by `abort`: the run aborts and reverts.
+    pub abort: CancellationToken,
+    pub abort_reason: Arc<std::sync::OnceLock<String>>,
+}
+
+/// Prompts on the terminal (stderr) and reads stdin, one step at a time. Each prompt says
+/// the step, who does it and what is due next, and takes one of [`ANSWERS`]; while it
+/// waits, status lines are printed on lines of their own and the prompt is shown again
+/// below them.
+pub struct Terminal {
+    console: Arc<Console>,
+    one_at_a_time: Mutex<()>,
+    /// Every step in the order it comes due, for "next".
+    steps: Vec<Step>,
+    room: Option<Room>,
+}
+
+impl Terminal {
+    pub fn new(console: Arc<Console>, steps: &[Step], room: Option<Room>) -> Self {
+        let steps = super::in_order(steps).into_iter().cloned().collect();
+        Terminal { console, one_at_a_time: Mutex::new(()), steps, room }
     }
+
+    /// The prompt for `step`: what, who, and the step due after it.
+    fn prompt(&self, step: &Step) -> String {
+        let next = self
+            .steps
+            .iter()
+            .position(|s| s.name == step.name)
+            .and_then(|i| self.steps.get(i + 1))
+            .map(|n| {
+                format!(">>> next: `{}` for {} ({} +{})\n", n.name, n.who, n.on, humantime::format_duration(n.after()))
+            })
+            .unwrap_or_default();
+        format!("\n>>> STEP `{}` for {}: {}\n{next}>>> {ANSWERS}: ", step.name, step.who, step.what)
+    }
+}
+
+async fn read_line(console: Arc<Console>, prompt: String) -> Option<String> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        console.prompt(&prompt);
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        console.prompt_answered();
+        match read {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line),
+        }
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 #[async_trait::async_trait]
 impl Prompter for Terminal {
     async fn ask(&self, step: &Step, _late_by: Duration) -> Result<(), String> {
-        let _one_at_a_time = self.0.lock().await;
-        let prompt = format!(
-            "\n>>> STEP `{}` for {}: {}\n>>> Enter when done, or `s <reason>` to skip: ",
-            step.name, step.who, step.what
-        );
-        let answer = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            crate::util::console::stderr(&prompt);
-            let mut line = String::new();
-            match std::io::stdin().lock().read_line(&mut line) {
-                Ok(0) | Err(_) => None,
-                Ok(_) => Some(line),
+        let _one = self.one_at_a_time.lock().await;
+        let mut prompt = self.prompt(step);
+        loop {
+            let Some(line) = read_line(self.console.clone(), prompt.clone()).await else {
+                return Err("no answer (stdin closed)".into());
+            };
+            match Answer::parse(&line) {
+                Answer::Done => return Ok(()),
+                Answer::Skip(reason) => return Err(reason),
+                Answer::Abort => {
+                    let why = format!("the facilitator answered `abort` at step `{}`", step.name);
+                    if let Some(room) = &self.room {
+                        let _ = room.abort_reason.set(why.clone());
+                        room.abort.cancel();
+                    }
+                    return Err(why);
+                }
+                Answer::Note(text) => {
+                    let said = match (&self.room, crate::notes::check_text(&text)) {
+                        (Some(room), Ok(text)) => {
+                            let note = crate::notes::Note::now(&room.author, text, false);
+                            match crate::notes::append(&room.run_dir, &note) {
+                                Ok(()) => "noted".to_string(),
+                                Err(e) => format!("the note was not kept: {e}"),
+                            }
+                        }
+                        (None, _) => "notes are not kept in this run".to_string(),
+                        (_, Err(e)) => format!("the note was not kept: {e}"),
+                    };
+                    prompt = format!(">>> {said}\n>>> {ANSWERS}: ");
+                }
+                Answer::Unknown(what) => {
+                    let what = if what.is_empty() { "an empty line".to_string() } else { format!("`{what}`") };
+                    prompt = format!(">>> {what} is not an answer; type one of: {ANSWERS}: ");
+                }
             }
-        })
-        .await
-        .ok()
-        .flatten();
-        match answer {
-            None => Err("no answer (stdin closed)".into()),
-            Some(l) if l.trim() == "s" || l.trim_start().starts_with("s ") => {
-                let reason = l.trim().trim_start_matches('s').trim();
-                Err(if reason.is_empty() { "skipped".into() } else { reason.to_string() })
-            }
-            Some(_) => Ok(()),
         }
     }
 }
@@ -329,6 +422,39 @@ fn message(info: &RunInfo, event: &str, text: &str) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only the explicit answers count: `abort` is never taken for `done`, nor is an empty
+    /// line or a typo.
+    #[test]
+    fn answers_are_explicit() {
+        assert_eq!(Answer::parse("done\n"), Answer::Done);
+        assert_eq!(Answer::parse(" D "), Answer::Done);
+        assert_eq!(Answer::parse("skip nobody on comms"), Answer::Skip("nobody on comms".into()));
+        assert_eq!(Answer::parse("s"), Answer::Skip("skipped".into()));
+        assert_eq!(Answer::parse("note  the pager went off late "), Answer::Note("the pager went off late".into()));
+        assert_eq!(Answer::parse("abort"), Answer::Abort);
+        assert_eq!(Answer::parse("ABORT\n"), Answer::Abort);
+        for other in ["", "\n", "abort now", "note", "dome", "done it", "yes"] {
+            assert_eq!(Answer::parse(other), Answer::Unknown(other.trim().into()), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn the_prompt_says_the_step_who_and_what_is_due_next() {
+        let steps = vec![
+            step("page", "comms", "detect", 200, None),
+            step("tell", "ic", "inject", 0, None),
+            step("retro", "ic", "end", 0, None),
+        ];
+        let console = Arc::new(Console::to_writer(Box::new(std::io::sink()), crate::util::console::LogFormat::Text));
+        let t = Terminal::new(console, &steps, None);
+        let p = t.prompt(&steps[1]);
+        assert_eq!(
+            p,
+            "\n>>> STEP `tell` for ic: do tell\n>>> next: `page` for comms (detect +200ms)\n>>> done | skip <reason> | note <text> | abort: "
+        );
+        assert!(!t.prompt(&steps[2]).contains("next:"), "the last step has no next");
+    }
 
     fn step(name: &str, who: &str, on: &str, after_ms: u64, run: Option<&str>) -> Step {
         Step {

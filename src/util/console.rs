@@ -44,21 +44,43 @@ pub struct Console {
     color: bool,
     quiet: bool,
     err: Mutex<Box<dyn Write + Send>>,
+    /// The last line of a prompt waiting for an answer (see [`Console::prompt`]).
+    pending: Mutex<Option<String>>,
 }
 
 impl Console {
     pub fn new(format: LogFormat, quiet: bool) -> Self {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Console { format, color, quiet, err: Mutex::new(Box::new(std::io::stderr())) }
+        Console { format, color, quiet, err: Mutex::new(Box::new(std::io::stderr())), pending: Mutex::new(None) }
     }
 
     /// A shell writing plain text into `w` (for tests).
     pub fn to_writer(w: Box<dyn Write + Send>, format: LogFormat) -> Self {
-        Console { format, color: false, quiet: false, err: Mutex::new(w) }
+        Console { format, color: false, quiet: false, err: Mutex::new(w), pending: Mutex::new(None) }
     }
 
     pub fn format(&self) -> LogFormat {
         self.format
+    }
+
+    /// Shows `text`, a prompt whose last line waits for an answer on that line. Until
+    /// [`Console::prompt_answered`], a status line goes on a line of its own, below it,
+    /// and the prompt is shown again under it: the two never share a line.
+    pub fn prompt(&self, text: &str) {
+        let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(text.rsplit('\n').next().unwrap_or_default().to_string());
+        let _ = write!(w, "{}", terminal_safe(text, true));
+        let _ = w.flush();
+    }
+
+    /// The prompt's answer was read (its newline ended the prompt's line).
+    pub fn prompt_answered(&self) {
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn pending(&self) -> Option<String> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// A progress line: `   Injecting break-web`.
@@ -104,8 +126,11 @@ impl Console {
         match self.format {
             LogFormat::Json => self.json(level, "", &msg),
             LogFormat::Text => {
+                let pending = self.pending();
                 let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
-                let _ = writeln!(w, "{msg}");
+                beside_prompt(pending.as_deref(), &mut **w, |w| {
+                    let _ = writeln!(w, "{msg}");
+                });
             }
         }
     }
@@ -115,18 +140,21 @@ impl Console {
         match self.format {
             LogFormat::Json => self.json(level, verb, msg),
             LogFormat::Text => {
+                let pending = self.pending();
                 let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
-                let _ = if level != Level::Info {
-                    if self.color {
-                        writeln!(w, "\x1b[{color}m{verb}\x1b[0m: {msg}")
+                beside_prompt(pending.as_deref(), &mut **w, |w| {
+                    let _ = if level != Level::Info {
+                        if self.color {
+                            writeln!(w, "\x1b[{color}m{verb}\x1b[0m: {msg}")
+                        } else {
+                            writeln!(w, "{verb}: {msg}")
+                        }
+                    } else if self.color {
+                        writeln!(w, "\x1b[{color}m{verb:>12}\x1b[0m {msg}")
                     } else {
-                        writeln!(w, "{verb}: {msg}")
-                    }
-                } else if self.color {
-                    writeln!(w, "\x1b[{color}m{verb:>12}\x1b[0m {msg}")
-                } else {
-                    writeln!(w, "{verb:>12} {msg}")
-                };
+                        writeln!(w, "{verb:>12} {msg}")
+                    };
+                });
             }
         }
     }
@@ -178,6 +206,20 @@ pub fn stdout(text: &str) -> io::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         r => r,
+    }
+}
+
+/// Writes `write` (a status line) so that it never lands on the line of a `pending`
+/// prompt: the line goes below it, and the prompt is shown again under the line.
+fn beside_prompt(pending: Option<&str>, w: &mut dyn Write, write: impl FnOnce(&mut dyn Write)) {
+    match pending {
+        None => write(w),
+        Some(p) => {
+            let _ = writeln!(w);
+            write(w);
+            let _ = write!(w, "{}", terminal_safe(p, false));
+            let _ = w.flush();
+        }
     }
 }
 
@@ -247,6 +289,33 @@ mod tests {
                 "{c:?} reached the terminal in {s:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_status_line_never_lands_on_a_waiting_prompt() {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for W {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let c = Console::to_writer(Box::new(W(buf.clone())), LogFormat::Text);
+        c.prompt("\n>>> STEP x\n>>> done | abort: ");
+        c.status("Reverting", "break-web");
+        c.prompt_answered();
+        c.status("Reverted", "break-web");
+        let out = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        // While the prompt waits, the status line goes below it and the prompt again under
+        // it; once answered (the answer's newline ends its line), lines are plain again.
+        assert_eq!(
+            out,
+            "\n>>> STEP x\n>>> done | abort: \n   Reverting break-web\n>>> done | abort:     Reverted break-web\n"
+        );
     }
 
     #[test]

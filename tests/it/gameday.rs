@@ -282,14 +282,79 @@ fn every_shipped_scenario_and_playbook_validates() {
     }
 }
 
-/// `run --interactive` on a real terminal (a pty from `script(1)`): each manual step is
-/// prompted when due, and the facilitator's answers are recorded with their times.
+/// `firedrill run --yes --interactive FILE` on a real terminal (a pty from `script(1)`),
+/// with what it has printed so far.
+struct Pty {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pty {
+    fn run(sb: &Sandbox, file: &std::path::Path) -> Pty {
+        use std::io::Read;
+        use std::process::{Command, Stdio};
+        let cmd = format!(
+            "{} --state-dir {} run --yes --interactive {}",
+            crate::support::BIN,
+            sb.state_dir().display(),
+            file.display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qefc", &cmd, "/dev/null"])
+            .current_dir(sb.path())
+            .env("NO_COLOR", "1")
+            .env("USER", "facilitator")
+            .env("FIREDRILL_KEY_FILE", sb.key_file())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script(1) from util-linux");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut out = child.stdout.take().unwrap();
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        let stdin = child.stdin.take().unwrap();
+        Pty { child, stdin, seen, reader: Some(reader) }
+    }
+
+    fn wait_for(&self, needle: &str) {
+        crate::support::wait_until(&format!("the prompt {needle:?}"), Duration::from_secs(30), || {
+            self.seen.lock().unwrap().contains(needle)
+        })
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        self.stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    /// Waits for the run to end: its exit code and everything it printed.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        self.reader.take().unwrap().join().unwrap();
+        (status.code(), self.seen.lock().unwrap().clone())
+    }
+}
+
+/// `run --interactive` on a real terminal: each manual step is prompted when due with
+/// what is due next, and only the explicit answers count — an empty line is asked again,
+/// `note` keeps an observer note and asks again, `done` and `skip` are recorded with
+/// their times.
 #[test]
 fn interactive_prompts_record_done_and_skipped_steps() {
-    use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
-    use std::sync::{Arc, Mutex};
-
     let web = WebService::start(Heal::After(Duration::from_millis(300)));
     let sb = Sandbox::new();
     sb.write(
@@ -298,50 +363,23 @@ fn interactive_prompts_record_done_and_skipped_steps() {
     );
     let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
     let file = sb.write_scenario("gameday", &yaml);
-    let cmd = format!(
-        "{} --state-dir {} run --yes --interactive {}",
-        crate::support::BIN,
-        sb.state_dir().display(),
-        file.display()
-    );
-    let mut child = Command::new("script")
-        .args(["-qefc", &cmd, "/dev/null"])
-        .current_dir(sb.path())
-        .env("NO_COLOR", "1")
-        .env("FIREDRILL_KEY_FILE", sb.key_file())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script(1) from util-linux");
-    let seen = Arc::new(Mutex::new(String::new()));
-    let mut out = child.stdout.take().unwrap();
-    let reader = {
-        let seen = seen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    let wait_for = |needle: &str| {
-        crate::support::wait_until(&format!("the prompt {needle:?}"), Duration::from_secs(30), || {
-            seen.lock().unwrap().contains(needle)
-        })
-    };
-    wait_for(">>> STEP `tell` for ic: Tell staff");
+    let mut pty = Pty::run(&sb, &file);
+    pty.wait_for(">>> STEP `tell` for ic: Tell staff\r\n>>> next: `page` for comms (detect +200ms)");
     std::thread::sleep(Duration::from_millis(150));
-    stdin.write_all(b"\n").unwrap();
-    wait_for(">>> STEP `page` for comms: Status page");
-    stdin.write_all(b"s nobody on comms today\n").unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    assert_eq!(status.code(), Some(0), "{}", seen.lock().unwrap());
+    pty.send("");
+    pty.wait_for(">>> an empty line is not an answer; type one of: done | skip <reason> | note <text> | abort:");
+    pty.send("note the status page login failed first");
+    pty.wait_for(">>> noted");
+    pty.send("done");
+    pty.wait_for(">>> STEP `page` for comms: Status page");
+    pty.send("s nobody on comms today");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    // No status line ever shares a line with a prompt.
+    for line in seen.lines() {
+        let after_prompt = line.rsplit_once(">>> ").map(|(_, rest)| rest).unwrap_or_default();
+        assert!(!after_prompt.contains("  Reverting") && !after_prompt.contains("  Injecting"), "{line:?} in\n{seen}");
+    }
 
     let r = read_report(&sb.only_run_dir());
     let step = |name: &str| r["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
@@ -351,6 +389,36 @@ fn interactive_prompts_record_done_and_skipped_steps() {
     let page = step("page");
     assert_eq!(page["status"], "skipped", "{page}");
     assert_eq!(page["detail"], "nobody on comms today");
+    let notes = std::fs::read_to_string(sb.only_run_dir().join("notes.jsonl")).unwrap();
+    let note: serde_json::Value = serde_json::from_str(notes.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (note["author"].as_str(), note["text"].as_str()),
+        (Some("facilitator"), Some("the status page login failed first"))
+    );
+}
+
+/// `abort` at a prompt aborts the run and reverts the fault at once (exit 3), with the
+/// facilitator's abort as the report's reason — it is never taken for `done`.
+#[test]
+fn abort_at_a_prompt_aborts_and_reverts_the_run() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    sb.write("playbook.md", "---\nsteps:\n  - name: tell\n    what: Tell staff\n    who: ic\n    on: inject\n---\n");
+    let yaml =
+        scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n").replace("duration: 2s", "duration: 10m");
+    let file = sb.write_scenario("gameday", &yaml);
+    let mut pty = Pty::run(&sb, &file);
+    pty.wait_for(">>> STEP `tell` for ic: Tell staff");
+    pty.send("abort");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(3), "aborted\n{seen}");
+    let r = read_report(&sb.only_run_dir());
+    assert_eq!(r["outcome"], "aborted", "{r}");
+    assert_eq!(r["abort_reason"], "the facilitator answered `abort` at step `tell`", "{r}");
+    assert!(r["faults"][0]["reverted_at_ms"].is_u64(), "{r}");
+    assert_eq!(web.fix_calls(), 1, "the revert ran");
+    let tell = r["steps"].as_array().unwrap().iter().find(|s| s["name"] == "tell").unwrap().clone();
+    assert_eq!(tell["status"], "skipped", "{tell}");
 }
 
 /// Secrets in a scenario (an http probe's Authorization header, a webhook's URL path and
