@@ -73,6 +73,7 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
         holds: Vec::new(),
         // Resolved at prepare time: `crate::pages::spec` sets it for a run.
         pages: None,
+        started: None,
     }
 }
 

@@ -835,7 +835,7 @@ async fn release_now(spec: &RunSpec, env: &Env, record: &mut RunRecord) {
 /// revert failed permanently (then `outcome` is `revert_failed`), and the holds released
 /// (unless a fault's revert failed; a hold that cannot be released is `revert_failed` too).
 pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
-    let t0 = Instant::now();
+    let t0 = spec.started.filter(|t| *t <= Instant::now()).unwrap_or_else(Instant::now);
     let rel = move |i: Instant| i.saturating_duration_since(t0);
     let precision = spec.probes.iter().filter(|p| p.steady).map(|p| p.every).max().unwrap_or_default();
     let mut record = RunRecord {

@@ -218,6 +218,10 @@ pub struct RunSpec {
     /// The alarms that page, watched from before the first injection to the verdict
     /// (`pager`); `None`: pages are not watched.
     pub pages: Option<PagerSpec>,
+    /// When the run started, if before the engine did (the facilitator answering `hold`
+    /// steps first): the record's times count from it, so they share the playbook's
+    /// clock. `None`: now.
+    pub started: Option<tokio::time::Instant>,
 }
 
 /// A side effect the caller made, and journaled as an intent, before the run: the executor

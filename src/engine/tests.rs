@@ -151,6 +151,7 @@ impl Harness {
             },
             holds: Vec::new(),
             pages: None,
+            started: None,
         };
         Harness {
             sys,

@@ -82,14 +82,22 @@ pub async fn execute(
     // they do (a prompt, a slow webhook) can hold up the executor or a revert.
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();
     let t0 = tokio::time::Instant::now();
+    // The engine's clock starts with the playbook's, so that a `hold` answered before the
+    // injection is on the same timeline as the faults in the report.
+    spec.started = Some(t0);
     let info = RunInfo { scenario: s.name.clone(), run_id: run.id.clone(), cwd: ctx.cwd.clone() };
     let cancel_reason: Arc<std::sync::OnceLock<String>> = Default::default();
+    // `hold` steps (manual, on `start`): with a facilitator, nothing is injected until each
+    // is answered.
+    let holds = if options.interactive { steps.iter().filter(|st| st.hold).count() } else { 0 };
+    let (held, mut answered) = tokio::sync::watch::channel(0usize);
     let prompter: Option<Arc<dyn Prompter>> = options.interactive.then(|| {
         let room = Room {
             run_dir: run.path.clone(),
             author: crate::notes::author(None, std::env::var("USER").ok().as_deref()),
             abort: cancel.clone(),
             abort_reason: cancel_reason.clone(),
+            held,
         };
         Arc::new(Terminal::new(shell.clone(), steps, Some(room))) as Arc<dyn Prompter>
     });
@@ -120,6 +128,14 @@ pub async fn execute(
         text: format!("game day {} started (run {})", s.name, run.id),
         summary: None,
     });
+    if holds > 0 {
+        shell.status("Holding", format!("the injection until {holds} step(s) on `start` are answered"));
+        tokio::select! {
+            _ = answered.wait_for(|n| *n >= holds) => {}
+            // A signal or `abort` meanwhile: the engine aborts before injecting anything.
+            _ = cancel.cancelled() => {}
+        }
+    }
     let undoer: Arc<dyn crate::engine::Undoer> = Arc::new(undo);
     let revert = spec.revert.clone();
     let env = Env {

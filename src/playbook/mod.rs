@@ -64,6 +64,11 @@ pub struct Step {
     /// Automated: send this webhook when due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<Webhook>,
+    /// A manual step on `start` (e.g. "read the abort criteria aloud"): with
+    /// `run --interactive`, nothing is injected until the facilitator answers it. Without
+    /// `--interactive` it holds nothing (and is reported as not exercised).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
 }
 
 fn default_on() -> String {
@@ -255,6 +260,16 @@ pub fn validate(pb: &Playbook) -> Vec<(String, String)> {
         if s.run.is_some() && s.webhook.is_some() {
             out.push((at.clone(), "a step is manual, `run` or `webhook`, not both".into()));
         }
+        if s.hold && (s.kind() != "manual" || s.on != "start") {
+            out.push((
+                format!("{at}.hold"),
+                format!(
+                    "only a manual step on `start` can hold the injection (this one is {} on `{}`)",
+                    s.kind(),
+                    s.on
+                ),
+            ));
+        }
         if s.run.as_ref().is_some_and(|r| r.trim().is_empty()) {
             out.push((format!("{at}.run"), "the command is empty".into()));
         }
@@ -286,6 +301,21 @@ pub fn validate(pb: &Playbook) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_manual_step_on_start_can_hold() {
+        let ok = "---\nsteps:\n  - name: criteria\n    what: Read the criteria\n    who: ic\n    on: start\n    hold: true\n---\n";
+        assert_eq!(errors(ok), Vec::<String>::new());
+        let late = ok.replace("on: start", "on: inject");
+        assert_eq!(
+            errors(&late),
+            [
+                "7:11: steps[0].hold: only a manual step on `start` can hold the injection (this one is manual on `inject`)"
+            ]
+        );
+        let auto = ok.replace("    hold: true", "    run: \"true\"\n    hold: true");
+        assert!(errors(&auto)[0].contains("(this one is command on `start`)"), "{:?}", errors(&auto));
+    }
 
     const PB: &str = "---\nsteps:\n  - name: tell-staff\n    what: Post in #incidents\n    who: ic\n    on: inject\n    communicate: true\n  - name: status\n    what: Update the status page\n    who: comms\n    on: detect\n    after: 1m\n    communicate: true\n---\n# Playbook\n\nText.\n";
 

@@ -98,6 +98,8 @@ pub struct Room {
     /// Cancelled (with its reason set first) by `abort`: the run aborts and reverts.
     pub abort: CancellationToken,
     pub abort_reason: Arc<std::sync::OnceLock<String>>,
+    /// Counts the `hold` steps answered: the run injects once all of them are.
+    pub held: tokio::sync::watch::Sender<usize>,
 }
 
 /// Prompts on the terminal (stderr) and reads stdin, one step at a time. Each prompt says
@@ -129,7 +131,8 @@ impl Terminal {
                 format!(">>> next: `{}` for {} ({} +{})\n", n.name, n.who, n.on, humantime::format_duration(n.after()))
             })
             .unwrap_or_default();
-        format!("\n>>> STEP `{}` for {}: {}\n{next}>>> {ANSWERS}: ", step.name, step.who, step.what)
+        let hold = if step.hold { ">>> nothing is injected until you answer\n" } else { "" };
+        format!("\n>>> STEP `{}` for {}: {}\n{hold}{next}>>> {ANSWERS}: ", step.name, step.who, step.what)
     }
 }
 
@@ -152,7 +155,19 @@ async fn read_line(console: Arc<Console>, prompt: String) -> Option<String> {
 
 #[async_trait::async_trait]
 impl Prompter for Terminal {
-    async fn ask(&self, step: &Step, _late_by: Duration) -> Result<(), String> {
+    async fn ask(&self, step: &Step, late_by: Duration) -> Result<(), String> {
+        let answer = self.answer(step, late_by).await;
+        if step.hold
+            && let Some(room) = &self.room
+        {
+            room.held.send_modify(|n| *n += 1);
+        }
+        answer
+    }
+}
+
+impl Terminal {
+    async fn answer(&self, step: &Step, _late_by: Duration) -> Result<(), String> {
         let _one = self.one_at_a_time.lock().await;
         let mut prompt = self.prompt(step);
         loop {
@@ -466,6 +481,7 @@ mod tests {
             communicate: true,
             run: run.map(String::from),
             webhook: None,
+            hold: false,
         }
     }
 

@@ -397,6 +397,35 @@ fn interactive_prompts_record_done_and_skipped_steps() {
     );
 }
 
+/// A `hold` step on `start` holds the injection until the facilitator answers it: no
+/// fault goes in while its prompt waits, and the run goes on once it is answered.
+#[test]
+fn a_hold_step_holds_the_injection_until_it_is_answered() {
+    let web = WebService::start(Heal::After(Duration::from_millis(300)));
+    let sb = Sandbox::new();
+    sb.write(
+        "playbook.md",
+        "---\nsteps:\n  - name: criteria\n    what: Read the abort criteria aloud\n    who: ic\n    on: start\n    hold: true\n---\n",
+    );
+    let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
+    let file = sb.write_scenario("gameday", &yaml);
+    let mut pty = Pty::run(&sb, &file);
+    pty.wait_for(
+        ">>> STEP `criteria` for ic: Read the abort criteria aloud\r\n>>> nothing is injected until you answer",
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(web.break_calls(), 0, "nothing injected while the prompt waits");
+    pty.send("done");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(seen.contains("Holding the injection until 1 step(s) on `start` are answered"), "{seen}");
+    assert_eq!(web.break_calls(), 1);
+    let r = read_report(&sb.only_run_dir());
+    let step = r["steps"].as_array().unwrap().iter().find(|s| s["name"] == "criteria").unwrap().clone();
+    assert_eq!(step["status"], "done");
+    assert!(r["t_inject_ms"].as_u64().unwrap() >= step["done_ms"].as_u64().unwrap(), "{r}");
+}
+
 /// `abort` at a prompt aborts the run and reverts the fault at once (exit 3), with the
 /// facilitator's abort as the report's reason — it is never taken for `done`.
 #[test]
