@@ -180,6 +180,56 @@ fn every_broken_part_is_reported_at_once() {
     assert!(e[2].starts_with("21:11: recovery.within"));
 }
 
+/// A file with a broken field in one part and bad values elsewhere: every problem comes
+/// out in one pass, in file order — the unknown field, the bare number, and the checks of
+/// the parts that did load (a bad state next to the unknown field, a misnamed target, the
+/// scenario's name) — and none that only follows from what could not load (the probe
+/// left out leaves an empty steady state, which is not reported).
+#[test]
+fn every_problem_of_a_file_comes_out_in_one_pass() {
+    let text = r#"version: 1
+name: ebs detach
+environment:
+  region: us-east-1
+  accounts: [123456789012]
+  opt_in_tag: { key: firedrill, value: allowed }
+targets:
+  data:
+    type: ec2:volume
+    tags: { role: data }
+    filters: { az: us-east-1a, state: attached }
+steady_state:
+  - name: web
+    http: { url: "http://127.0.0.1:8080/health" }
+    every: 5
+faults:
+  - name: detach
+    ebs_detach_volumes: { target: dta }
+    duration: 2m
+abort:
+  - probe: web
+    failing_for: 1m
+recovery:
+  within: 5m
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "2:7: name: invalid name \"ebs detach\": names use letters, digits, `-`, `_` and `.` (at most 64)",
+            "11:16: targets.data.filters.az: unknown field `az`; expected one of `availability_zone`, `state`",
+            "11:39: targets.data.filters.state: unknown ec2:volume state \"attached\"; expected one of `available`, `in-use`",
+            "15:12: steady_state[0].every: expected a duration with a unit like \"90s\", found the bare number 5",
+            "18:35: faults[0].ebs_detach_volumes.target: no target named `dta`; did you mean `data`?",
+        ]
+    );
+    // Two unknown fields in one mapping are both reported, with what else is wrong.
+    let two = text.replace("filters: { az: us-east-1a, state: attached }", "filters: { az: us-east-1a, zone: b }");
+    let e = errors(&two);
+    assert!(e.iter().any(|l| l.contains("filters.az: unknown field `az`")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("filters.zone: unknown field `zone`")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("no target named `dta`")), "{e:?}");
+}
+
 #[test]
 fn missing_required_field() {
     let text = VALID.replace("name: local-web-outage\n", "");
