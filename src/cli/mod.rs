@@ -95,7 +95,13 @@ pub enum Command {
     },
     /// Print the least IAM policy (JSON) the scenario needs, with the opt-in tag as a
     /// condition where AWS supports one.
-    IamPolicy { file: PathBuf },
+    IamPolicy {
+        file: PathBuf,
+        /// Print instead what the role of `safety.dead_mans_switch` needs: its policy (the
+        /// undo calls) and its trust policy (EventBridge Scheduler may assume it).
+        #[arg(long)]
+        dead_mans_switch_role: bool,
+    },
     /// Emergency halt: every firedrill run in the account and region aborts and reverts,
     /// and no new one injects, until `unhalt` (SSM parameter /firedrill/halt).
     Halt(halt::HaltArgs),
@@ -165,9 +171,20 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Note(args) => note::note(shell, &state, args),
         Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
-        Command::IamPolicy { file } => {
+        Command::IamPolicy { file, dead_mans_switch_role } => {
             let drill = crate::gameday::load(&file)?;
-            let policy = crate::iam_policy::policy(&drill.loaded.scenario);
+            let policy = match dead_mans_switch_role {
+                false => crate::iam_policy::policy(&drill.loaded.scenario),
+                true => match crate::iam_policy::switch_role(&drill.loaded.scenario) {
+                    Some((role, trust)) => serde_json::json!({"role_policy": role, "trust_policy": trust}),
+                    None => {
+                        return Err(Error::Usage(
+                            "the scenario has no `safety.dead_mans_switch` (with `environment`): there is no role to print"
+                                .into(),
+                        ));
+                    }
+                },
+            };
             output(&format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()))
         }
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
