@@ -42,9 +42,16 @@ pub fn spec(s: &Scenario, ctx: &FaultContext) -> RunSpec {
         faults: s
             .faults
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(i, f)| {
                 let after = f.after.iter().filter_map(|a| fault_idx.get(a.as_str()).copied()).collect();
-                faults::build(f, after, ctx)
+                let mut spec = faults::build(f, after, ctx);
+                if let Some(d) = s.safety.as_ref().and_then(|s| s.dead_mans_switch.as_ref())
+                    && f.kind.needs_aws()
+                {
+                    spec.fault = faults::switch::arm(spec.fault, d, &f.name, i, spec.duration, ctx);
+                }
+                spec
             })
             .collect(),
         abort: s
@@ -218,6 +225,13 @@ pub fn render(
             "\nPlaybook (when each step is due, by run event; manual steps are prompted with `run --interactive`):"
         );
         for line in crate::playbook::schedule(steps) {
+            let _ = writeln!(o, "  {line}");
+        }
+    }
+    let switch = faults::switch::plan_lines(s, res);
+    if let Some((head, lines)) = switch.split_first() {
+        let _ = writeln!(o, "\nDead man's switch: {head}");
+        for line in lines {
             let _ = writeln!(o, "  {line}");
         }
     }

@@ -69,6 +69,10 @@ pub struct PlanDoc {
     /// The playbook's steps in the order a run makes them due (empty without a playbook).
     #[serde(default)]
     pub playbook_steps: Vec<PlanStep>,
+    /// The schedules the dead man's switch arms (`safety.dead_mans_switch`); absent
+    /// without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_mans_switch: Option<PlanSwitch>,
 }
 
 /// One playbook step: when it is due, who does it, what, and how.
@@ -103,6 +107,76 @@ impl PlanStep {
             })
             .collect()
     }
+}
+
+/// The dead man's switch: per AWS fault, the undo calls EventBridge Scheduler makes if
+/// firedrill dies mid-fault.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct PlanSwitch {
+    /// The role the schedules run as.
+    pub role_arn: String,
+    /// The schedule group.
+    pub group: String,
+    /// From a fault's planned end to its first call.
+    pub grace_ms: u64,
+    /// Between two calls of one fault.
+    pub stagger_ms: u64,
+    /// The AWS faults, in scenario order.
+    pub faults: Vec<PlanSwitchFault>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct PlanSwitchFault {
+    pub fault: String,
+    /// One per undo call, in the order they fire (last injected step first).
+    pub schedules: Vec<PlanSchedule>,
+    /// The undo steps it does not cover, in words.
+    pub not_covered: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+pub struct PlanSchedule {
+    /// When it fires, after the fault's planned end.
+    pub after_end_ms: u64,
+    /// `service:apiAction`, e.g. `ec2:startInstances`.
+    pub call: String,
+    /// The universal target, e.g. `arn:aws:scheduler:::aws-sdk:ec2:startInstances`.
+    pub target_arn: String,
+    /// The call's parameters; `<...>` marks a value only known at injection.
+    pub input: serde_json::Value,
+}
+
+fn switch_doc(s: &Scenario, res: Option<&Resolution>) -> Option<PlanSwitch> {
+    use crate::faults::switch;
+    let d = s.safety.as_ref()?.dead_mans_switch.as_ref()?;
+    let partition = crate::aws::partition(s.environment.as_ref().map_or("", |e| e.region.as_str()));
+    let faults = s
+        .faults
+        .iter()
+        .filter(|f| f.kind.needs_aws())
+        .map(|f| {
+            let p = switch::planned(f, res);
+            let schedules = p
+                .calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| PlanSchedule {
+                    after_end_ms: ms(switch::due_after_end(d, i)),
+                    call: c.api(),
+                    target_arn: c.target_arn(partition),
+                    input: c.input.clone(),
+                })
+                .collect();
+            PlanSwitchFault { fault: f.name.clone(), schedules, not_covered: p.not_covered }
+        })
+        .collect();
+    Some(PlanSwitch {
+        role_arn: d.role_arn.clone(),
+        group: d.group().to_string(),
+        grace_ms: ms(d.grace.0),
+        stagger_ms: ms(switch::STAGGER),
+        faults,
+    })
 }
 
 /// The paging alarms a run would watch, found by the plan's read-only calls.
@@ -318,6 +392,7 @@ pub fn build(l: &Loaded, res: Option<&Resolution>, warnings: &[String], revert_d
         // Set by the caller from the prepared run (`PlanPages::new`).
         pages: None,
         playbook_steps: Vec::new(),
+        dead_mans_switch: switch_doc(s, res),
     }
 }
 
@@ -327,7 +402,7 @@ pub fn build(l: &Loaded, res: Option<&Resolution>, warnings: &[String], revert_d
 /// does when the endpoint stops answering); a step still failing then is listed as still
 /// broken, and the run goes on to the next one.
 pub fn longest_run_bound(s: &Scenario, res: Option<&Resolution>, revert_deadline: Duration) -> Duration {
-    let steps: usize = s.faults.iter().map(|f| revert_steps(f, res)).sum();
+    let steps: usize = s.faults.iter().map(|f| revert_steps(f, res)).sum::<usize>() + switch_steps(s);
     let steps = u32::try_from(steps).unwrap_or(u32::MAX);
     let lease = u32::from(s.environment.is_some());
     let baseline = s
@@ -361,6 +436,14 @@ pub fn longest_run_bound(s: &Scenario, res: Option<&Resolution>, revert_deadline
 fn revert_steps(f: &crate::scenario::FaultConfig, res: Option<&Resolution>) -> usize {
     let resources = res.map_or(0, |r| f.kind.resources(r).len());
     2 * resources + 1
+}
+
+/// One more revert step per AWS fault with the dead man's switch: deleting its schedules.
+fn switch_steps(s: &Scenario) -> usize {
+    match s.safety.as_ref().and_then(|x| x.dead_mans_switch.as_ref()) {
+        Some(_) => s.faults.iter().filter(|f| f.kind.needs_aws()).count(),
+        None => 0,
+    }
 }
 
 /// The JSON Schema of [`PlanDoc`], generated from the types.

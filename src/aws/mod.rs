@@ -17,6 +17,7 @@ mod cloudwatch;
 mod ec2;
 mod iam;
 mod rds;
+mod scheduler;
 mod ssm;
 mod tags;
 mod types;
@@ -37,6 +38,7 @@ use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 pub use iam::PrincipalKind;
+pub use scheduler::OneTimeSchedule;
 pub use tags::partition;
 pub use types::*;
 
@@ -331,6 +333,7 @@ pub struct Aws {
     cw: aws_sdk_cloudwatch::Client,
     sts: aws_sdk_sts::Client,
     ssm: aws_sdk_ssm::Client,
+    scheduler: aws_sdk_scheduler::Client,
     calls: CallCounter,
     /// First wait between polls of a resource's state; doubles up to 5 s.
     pub poll: Duration,
@@ -422,6 +425,13 @@ impl Aws {
             ),
             ssm: aws_sdk_ssm::Client::from_conf(
                 aws_sdk_ssm::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
+            ),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                aws_sdk_scheduler::config::Builder::from(&sdk)
                     .interceptor(calls.clone())
                     .interceptor(BodyCap)
                     .retry_classifier(NoRetryOverCap)

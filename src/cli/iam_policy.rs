@@ -1,6 +1,8 @@
 //! `firedrill iam-policy FILE...`: the least IAM policy the scenarios need, merged into one
 //! for a role that runs them all (see [`crate::iam_policy::merge`]). Every file is
 //! validated first; one invalid file prints every problem and no policy.
+//! `--dead-mans-switch-role` prints instead the policy and trust policy of one scenario's
+//! dead man's switch role.
 
 use std::path::PathBuf;
 
@@ -8,7 +10,10 @@ use super::Error;
 use crate::iam_policy::merge::{MANAGED_POLICY_MAX_CHARS, merge, size};
 use crate::util::console::{Console, Level};
 
-pub fn iam_policy(shell: &Console, files: &[PathBuf]) -> Result<(), Error> {
+pub fn iam_policy(shell: &Console, files: &[PathBuf], dead_mans_switch_role: bool) -> Result<(), Error> {
+    if dead_mans_switch_role {
+        return switch_role(files);
+    }
     let mut policies = Vec::new();
     let mut bad = 0;
     for f in files {
@@ -36,4 +41,22 @@ pub fn iam_policy(shell: &Console, files: &[PathBuf]) -> Result<(), Error> {
         ));
     }
     super::output(&format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()))
+}
+
+/// `--dead-mans-switch-role`: what the role of one scenario's `safety.dead_mans_switch`
+/// needs — its policy (the undo calls) and its trust policy.
+fn switch_role(files: &[PathBuf]) -> Result<(), Error> {
+    let [file] = files else {
+        return Err(Error::Usage(
+            "--dead-mans-switch-role prints the role of one scenario's dead man's switch: give one file".into(),
+        ));
+    };
+    let drill = crate::gameday::load(file)?;
+    let Some((role, trust)) = crate::iam_policy::switch_role(&drill.loaded.scenario) else {
+        return Err(Error::Usage(
+            "the scenario has no `safety.dead_mans_switch` (with `environment`): there is no role to print".into(),
+        ));
+    };
+    let doc = serde_json::json!({"role_policy": role, "trust_policy": trust});
+    super::output(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))
 }

@@ -100,6 +100,10 @@ pub enum Command {
     IamPolicy {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print instead what the role of `safety.dead_mans_switch` needs: its policy (the
+        /// undo calls) and its trust policy (EventBridge Scheduler may assume it).
+        #[arg(long)]
+        dead_mans_switch_role: bool,
     },
     /// Emergency halt: every firedrill run in the account and region aborts and reverts,
     /// and no new one injects, until `unhalt` (SSM parameter /firedrill/halt).
@@ -170,7 +174,9 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Note(args) => note::note(shell, &state, args),
         Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
-        Command::IamPolicy { files } => iam_policy::iam_policy(shell, &files),
+        Command::IamPolicy { files, dead_mans_switch_role } => {
+            iam_policy::iam_policy(shell, &files, dead_mans_switch_role)
+        }
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),

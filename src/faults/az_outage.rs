@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::ec2::{failed, list, start_record};
-use super::step::{Step, client, region_flag};
+use super::step::{Lookup, ScheduledCall, Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Selector, Tags};
 use crate::engine::{Fault, FaultError, Intents};
@@ -530,6 +530,14 @@ impl Step for RestoreData {
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
         BTreeMap::from([(TargetType::Ec2Subnet, vec![self.subnet.clone()])])
     }
+
+    // The association's id changes with every replacement: it is read when the switch is
+    // armed, once the subnet uses firedrill's ACL.
+    fn scheduled(&self) -> Vec<ScheduledCall> {
+        let input = serde_json::json!({"NetworkAclId": self.original});
+        let call = ScheduledCall::new("ec2", "replaceNetworkAclAssociation", input);
+        vec![ScheduledCall { lookup: Some(Lookup::NaclAssociation { subnet: self.subnet.clone() }), ..call }]
+    }
 }
 
 /// Points the subnet back at its original ACL if it still uses firedrill's clone.
@@ -587,6 +595,11 @@ impl Step for SubnetsData {
 
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
         BTreeMap::from([(TargetType::AutoScalingGroup, vec![self.group.clone()])])
+    }
+
+    fn scheduled(&self) -> Vec<ScheduledCall> {
+        let input = serde_json::json!({"AutoScalingGroupName": self.group, "VPCZoneIdentifier": self.original});
+        vec![ScheduledCall::new("autoscaling", "updateAutoScalingGroup", input)]
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::ec2::failed;
-use super::step::{Step, client, region_flag};
+use super::step::{ScheduledCall, Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Volume};
 use crate::engine::{Fault, FaultError, Intents};
@@ -142,6 +142,11 @@ impl Step for AttachData {
 
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
         BTreeMap::from([(TargetType::Ec2Volume, vec![self.volume.clone()])])
+    }
+
+    fn scheduled(&self) -> Vec<ScheduledCall> {
+        let input = serde_json::json!({"VolumeId": self.volume, "InstanceId": self.instance, "Device": self.device});
+        vec![ScheduledCall::new("ec2", "attachVolume", input)]
     }
 }
 

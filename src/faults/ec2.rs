@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use super::step::{Step, client, region_flag};
+use super::step::{ScheduledCall, Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Instance};
 use crate::engine::{Fault, FaultError, Intents};
@@ -255,6 +255,10 @@ impl Step for StartData {
 
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
         BTreeMap::from([(TargetType::Ec2Instance, self.instance_ids.clone())])
+    }
+
+    fn scheduled(&self) -> Vec<ScheduledCall> {
+        vec![ScheduledCall::new("ec2", "startInstances", serde_json::json!({"InstanceIds": self.instance_ids}))]
     }
 }
 

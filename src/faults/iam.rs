@@ -14,7 +14,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::ec2::failed;
-use super::step::{Step, client};
+use super::step::{ScheduledCall, Step, client};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::Aws;
 use crate::engine::{Fault, FaultError, Intents};
@@ -205,6 +205,11 @@ impl Step for PolicyData {
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
         BTreeMap::from([(TargetType::IamRole, vec![self.role.clone()])])
     }
+
+    fn scheduled(&self) -> Vec<ScheduledCall> {
+        let input = serde_json::json!({"RoleName": self.role, "PolicyName": self.policy});
+        vec![ScheduledCall::new("iam", "deleteRolePolicy", input)]
+    }
 }
 
 /// Undo step: reactivate exactly the access keys firedrill deactivated.
@@ -232,6 +237,11 @@ impl Step for KeysData {
 
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
         BTreeMap::from([(TargetType::IamUser, vec![self.user.clone()])])
+    }
+
+    fn scheduled(&self) -> Vec<ScheduledCall> {
+        let each = |k: &String| serde_json::json!({"UserName": self.user, "AccessKeyId": k, "Status": "Active"});
+        self.keys.iter().map(|k| ScheduledCall::new("iam", "updateAccessKey", each(k))).collect()
     }
 }
 

@@ -18,6 +18,7 @@ pub mod iam;
 pub mod rds;
 mod registry;
 mod step;
+pub mod switch;
 pub mod undo;
 
 pub use undo::{NOTHING, Undo, UndoStep, manual_fix, nothing};

@@ -33,6 +33,13 @@ pub trait Step: Serialize + DeserializeOwned + Send + Sync {
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
         BTreeMap::new()
     }
+    /// The AWS API calls that undo it on their own, for the dead man's switch
+    /// ([`super::switch`]): EventBridge Scheduler makes them, in this order, if firedrill
+    /// dies before it reverts. Empty (the default) when the undo is not one unconditional
+    /// call (a shell command, a wait, a conditional failback): the switch does not cover it.
+    fn scheduled(&self) -> Vec<ScheduledCall> {
+        vec![]
+    }
     /// The undo record that journals it, in `region` for an AWS step.
     fn record(&self, region: Option<&str>, description: String) -> UndoRecord {
         let mut data = serde_json::to_value(self).unwrap_or_default();
@@ -40,6 +47,43 @@ pub trait Step: Serialize + DeserializeOwned + Send + Sync {
             d.insert("region".into(), r.into());
         }
         UndoRecord { kind: Self::KEY.to_string(), description, data }
+    }
+}
+
+/// One AWS API call of a dead man's switch, in the engine's terms: the service and action
+/// as EventBridge Scheduler's universal targets name them (`ec2`, `startInstances`), and
+/// the call's parameters as the API spells them (`{"InstanceIds": ["i-1"]}`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScheduledCall {
+    pub service: &'static str,
+    pub action: &'static str,
+    pub input: serde_json::Value,
+    /// A value only known once the fault is in place, filled in when the switch is armed.
+    #[serde(skip)]
+    pub lookup: Option<Lookup>,
+}
+
+/// A parameter of a [`ScheduledCall`] that is read from AWS when the switch is armed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// `AssociationId`: the subnet's current network ACL association (it changes with
+    /// every replacement).
+    NaclAssociation { subnet: String },
+}
+
+impl ScheduledCall {
+    pub fn new(service: &'static str, action: &'static str, input: serde_json::Value) -> Self {
+        ScheduledCall { service, action, input, lookup: None }
+    }
+
+    /// The universal target's ARN: `arn:aws:scheduler:::aws-sdk:ec2:startInstances`.
+    pub fn target_arn(&self, partition: &str) -> String {
+        format!("arn:{partition}:scheduler:::aws-sdk:{}:{}", self.service, self.action)
+    }
+
+    /// `ec2:startInstances`.
+    pub fn api(&self) -> String {
+        format!("{}:{}", self.service, self.action)
     }
 }
 

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-pub use super::step::{NOTHING, Nothing, Step, nothing};
+pub use super::step::{Lookup, NOTHING, Nothing, ScheduledCall, Step, nothing};
 use super::step::{client, parse, unknown};
-use super::{az_outage, command, ebs, ec2, guard, iam, rds};
+use super::{az_outage, command, ebs, ec2, guard, iam, rds, switch};
 use crate::aws::{Aws, AwsOpts};
 use crate::engine::{FaultError, Undoer};
 use crate::lease::Leased;
@@ -94,6 +94,13 @@ macro_rules! undo_steps {
                 }
             }
 
+            /// The AWS calls that undo it on their own (the dead man's switch).
+            pub fn scheduled(&self) -> Vec<super::step::ScheduledCall> {
+                match self {
+                    $(UndoStep::$V(s) => s.scheduled(),)*
+                }
+            }
+
             /// The resources it changes, by type.
             pub fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
                 match self {
@@ -118,6 +125,8 @@ undo_steps! {
     RestoreGroupSubnets(az_outage::SubnetsData),
     RdsFailback(rds::FailbackData),
     LeaseRelease(Leased),
+    /// Deleting the schedules of an armed dead man's switch.
+    Disarm(switch::DisarmData),
 }
 
 /// How a human undoes a journaled step by hand: the AWS CLI commands (or the shell

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 pub mod merge;
 pub mod stmt;
+mod switch;
 
 use crate::scenario::{Scenario, Target, TargetType};
 pub use stmt::Stmt;
@@ -174,9 +175,31 @@ pub fn policy(s: &Scenario) -> Value {
     let Some(env) = &s.environment else {
         return json!({ "Version": "2012-10-17", "Statement": [] });
     };
+    let mut doc = document(env, statements(s));
+    // The dead man's switch: its schedules, and handing its role to EventBridge Scheduler.
+    if let (Some(d), Value::Array(list)) = (dead_mans_switch(s), &mut doc["Statement"]) {
+        list.extend(switch::caller_statements(d, env));
+    }
+    doc
+}
+
+fn dead_mans_switch(s: &Scenario) -> Option<&crate::scenario::safety::DeadMansSwitch> {
+    s.safety.as_ref().and_then(|x| x.dead_mans_switch.as_ref())
+}
+
+/// The policy of the dead man's switch's role (the undo calls on the scenario's
+/// resources), and its trust policy; `None` without `safety.dead_mans_switch`.
+pub fn switch_role(s: &Scenario) -> Option<(Value, Value)> {
+    let (env, d) = (s.environment.as_ref()?, dead_mans_switch(s)?);
+    let role = document(env, switch::role_statements(s));
+    Some((role, switch::trust_policy(d, env)))
+}
+
+/// The policy document of `statements`, scoped to `env`.
+fn document(env: &crate::scenario::Environment, statements: Vec<Stmt>) -> Value {
     let region = &env.region;
     let partition = crate::aws::partition(region);
-    let statements: Vec<Value> = statements(s)
+    let statements: Vec<Value> = statements
         .into_iter()
         .map(|st| {
             let resource = if st.resources == [Res::Any] {
@@ -247,6 +270,61 @@ recovery: {{ within: 1m }}
 "#
         );
         crate::scenario::load_str(&text, std::path::Path::new(".")).map(|(s, _)| s).unwrap()
+    }
+
+    /// The dead man's switch adds managing its schedules and passing its role, both
+    /// scoped; the role's own policy has only the undo calls of the scenario's faults.
+    #[test]
+    fn the_dead_mans_switch_adds_its_schedules_and_role_and_prints_the_roles_policy() {
+        let faults = "  - name: zone\n    az_outage: { zone: us-east-1a, targets: [web, subnets, group], network: true, stop_instances: true, asg: remove_zone }\n    duration: 1m\n\
+                      \x20 - name: creds\n    iam_revoke_credentials: { target: role }\n    duration: 1m";
+        let without = scenario(faults);
+        assert!(!policy(&without).to_string().contains("scheduler:"));
+        assert_eq!(switch_role(&without), None);
+        let role = "arn:aws:iam::123456789012:role/firedrill-dms";
+        let mut with = without.clone();
+        with.safety = Some(crate::scenario::safety::Safety {
+            dead_mans_switch: Some(crate::scenario::safety::DeadMansSwitch {
+                role_arn: role.into(),
+                grace: crate::scenario::Dur(std::time::Duration::from_secs(600)),
+                group: None,
+            }),
+        });
+        let p = policy(&with);
+        let st = |sid: &str| p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).cloned().unwrap();
+        let sched = st("DeadMansSwitchSchedules");
+        assert_eq!(
+            sched["Action"],
+            json!(["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"])
+        );
+        assert_eq!(sched["Resource"], json!(["arn:aws:scheduler:us-east-1:123456789012:schedule/default/firedrill-*"]));
+        let pass = st("DeadMansSwitchPassRole");
+        assert_eq!(pass["Action"], json!(["iam:PassRole"]));
+        assert_eq!(pass["Resource"], json!([role]));
+        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "scheduler.amazonaws.com");
+
+        let (rp, trust) = switch_role(&with).unwrap();
+        let mut actions: Vec<&str> = rp["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()))
+            .collect();
+        actions.sort();
+        assert_eq!(
+            actions,
+            [
+                "autoscaling:UpdateAutoScalingGroup",
+                "ec2:ReplaceNetworkAclAssociation",
+                "ec2:StartInstances",
+                "iam:DeleteRolePolicy"
+            ]
+        );
+        let start = rp["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "UndoStartInstances").unwrap();
+        assert_eq!(start["Condition"]["StringEquals"]["aws:ResourceTag/firedrill"], "allowed");
+        assert_eq!(start["Resource"], json!(["arn:aws:ec2:us-east-1:123456789012:instance/*"]));
+        assert_eq!(trust["Statement"][0]["Principal"]["Service"], "scheduler.amazonaws.com");
+        assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], json!(["123456789012"]));
     }
 
     fn sids(p: &Value) -> Vec<String> {

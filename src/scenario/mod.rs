@@ -9,6 +9,7 @@ pub mod keyed;
 pub mod load;
 pub mod model;
 pub mod notify;
+pub mod safety;
 pub mod validate;
 pub mod yaml;
 

@@ -53,6 +53,9 @@ pub struct Scenario {
     /// Path of the playbook (human steps), relative to the scenario file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playbook: Option<String>,
+    /// Safeguards that act even if firedrill dies mid-fault (`dead_mans_switch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<super::safety::Safety>,
 }
 
 /// Top-level keys, in the order the loader reads them.
@@ -70,6 +73,7 @@ pub const SCENARIO_FIELDS: &[&str] = &[
     "pages",
     "notify",
     "playbook",
+    "safety",
 ];
 
 /// An abort rule: `{probe, failing_for}`, `{probe, consecutive_failures}`, `{max_duration}` or `{alarm}`.

@@ -759,3 +759,43 @@ fn pages_is_checked_at_its_field_path() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].contains("environment") && e[0].contains("this scenario uses AWS"), "{e:?}");
 }
+
+/// `safety.dead_mans_switch`: the role ARN (well-formed, in a declared account and the
+/// region's partition), the grace and the group, each at its position.
+#[test]
+fn the_dead_mans_switch_is_checked_with_positions() {
+    let switch = |role: &str, grace: &str, group: &str| {
+        format!("{AWS}safety:\n  dead_mans_switch:\n    role_arn: {role}\n    grace: {grace}\n{group}")
+    };
+    let good = switch("arn:aws:iam::123456789012:role/firedrill-dms", "10m", "    group: drills\n");
+    assert_eq!(errors(&good), Vec::<String>::new());
+    let loaded = load_str(&good, Path::new(".")).unwrap().0;
+    let d = loaded.safety.unwrap().dead_mans_switch.unwrap();
+    assert_eq!((d.group(), d.grace.0.as_secs()), ("drills", 600));
+    assert_eq!(errors(&switch("arn:aws:iam::123456789012:role/x", "2m", "")), Vec::<String>::new());
+
+    assert_eq!(
+        errors(&switch("arn:aws:iam::999999999999:role/x", "30s", "    group: \"a/b\"\n")),
+        [
+            "32:15: safety.dead_mans_switch.role_arn: the role is in account 999999999999, which is not one of the scenario's accounts (123456789012)",
+            "33:12: safety.dead_mans_switch.grace: `grace` is at least 1m, found 30s: EventBridge Scheduler fires no finer than the minute",
+            "34:12: safety.dead_mans_switch.group: invalid schedule group \"a/b\": letters, digits, `-`, `_` and `.` (at most 64)",
+        ]
+    );
+    assert_eq!(
+        errors(&switch("arn:aws:iam::123456789012:user/x", "10m", "")),
+        [
+            "32:15: safety.dead_mans_switch.role_arn: expected an IAM role ARN like `arn:aws:iam::123456789012:role/firedrill-dead-mans-switch`, found \"arn:aws:iam::123456789012:user/x\""
+        ]
+    );
+    assert_eq!(
+        errors(&switch("arn:aws-cn:iam::123456789012:role/x", "10m", "")),
+        [
+            "32:15: safety.dead_mans_switch.role_arn: the role is in partition `aws-cn`, but region us-east-1 is in `aws`"
+        ]
+    );
+    // Unknown keys are refused like anywhere else.
+    let e = errors(&format!("{AWS}safety:\n  dead_man_switch: {{}}\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("31:3: safety"), "{e:?}");
+}

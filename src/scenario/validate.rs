@@ -186,6 +186,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
 
     validate_aws(s, &mut out);
     pages_problems(s, &mut out);
+    out.extend(super::safety::problems(s));
 
     // Notifications.
     for (i, n) in s.notify.iter().enumerate() {
@@ -343,7 +344,7 @@ fn find_cycle(s: &Scenario) -> Option<(usize, Vec<String>)> {
     None
 }
 
-fn is_region(r: &str) -> bool {
+pub(crate) fn is_region(r: &str) -> bool {
     // e.g. us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3

@@ -19,13 +19,15 @@ fn root() -> PathBuf {
 
 /// Every fault kind (each IAM one on a named and a tag-selected principal, RDS failover
 /// on a cluster and an instance) and every probe kind, plus an alarm abort rule and a
-/// `pages` watch.
+/// `pages` watch, and the dead man's switch.
 const EVERY_KIND: &str = r#"version: 1
 name: every-kind
 environment:
   region: REGION
   accounts: ["123456789012", "210987654321"]
   opt_in_tag: { key: firedrill, value: allowed }
+safety:
+  dead_mans_switch: { role_arn: "arn:PARTITION:iam::123456789012:role/firedrill-dms", grace: 10m }
 targets:
   web: { type: ec2:instance, tags: { app: shop } }
   named-web: { type: ec2:instance, ids: [i-0123456789abcdef0] }
@@ -138,12 +140,19 @@ fn policies() -> Vec<(String, Value)> {
     assert_eq!(merged.code(), Some(0), "{merged}");
     let merged: Value = serde_json::from_str(&merged.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {merged}"));
     out.push(("every shipped scenario, merged".into(), merged));
-    for region in ["us-east-1", "cn-north-1", "us-gov-west-1"] {
-        let file = sb.write_scenario(&format!("every-kind-{region}"), &EVERY_KIND.replace("REGION", region));
+    for (region, partition) in [("us-east-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        let yaml = EVERY_KIND.replace("REGION", region).replace("PARTITION", partition);
+        let file = sb.write_scenario(&format!("every-kind-{region}"), &yaml);
         out.push((format!("every-kind ({region})"), print(&file)));
+        // The dead man's switch's own role.
+        let done = sb.run(&["iam-policy".as_ref(), "--dead-mans-switch-role".as_ref(), file.as_os_str()]);
+        assert_eq!(done.code(), Some(0), "{done}");
+        let both: Value = serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {done}"));
+        out.push((format!("every-kind dead man's switch role ({region})"), both["role_policy"].clone()));
     }
     // `pages` without `alarms`: every alarm with actions, read by name pattern `*`.
-    let every_alarm = EVERY_KIND.replace("REGION", "us-east-1").replace("alarms: [shop-pager], ", "");
+    let every_alarm =
+        EVERY_KIND.replace("REGION", "us-east-1").replace("PARTITION", "aws").replace("alarms: [shop-pager], ", "");
     let file = sb.write_scenario("every-kind-every-alarm", &every_alarm);
     out.push(("every-kind (pages on every alarm)".into(), print(&file)));
     out

@@ -27,6 +27,9 @@
 //!   against a local game day: exit codes, timeout, recover, published reports, a cancel.
 //! - [`setup`]: the README's test command (`scripts/test`) is what CI runs, the Python pins
 //!   live in `requirements-test.txt` alone, and a missing browser fails loudly.
+//! - [`dead_mans_switch`]: `safety.dead_mans_switch` against moto: the schedules armed
+//!   during the faults, deleted by a revert, and after a crash their calls restore the
+//!   state and `recover` deletes them.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
 //!   (parliament, pinned, from the test venv).
 //!
@@ -50,6 +53,7 @@ mod crash {
         );
     }
 }
+mod dead_mans_switch;
 mod docs;
 mod gameday;
 mod halt;
