@@ -60,13 +60,16 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Run a game day: baseline, inject, observe, revert, settle, report.
     Run(run::RunArgs),
-    /// Revert every fault a crashed run left injected (all runs, or RUN).
+    /// Revert every fault a crashed run left injected (all runs, or RUN); with --sweep,
+    /// from the undo tags on AWS when the journal is gone.
     Recover {
         run: Option<String>,
         /// Also run the steps this installation did not journal (a copied or committed
         /// journal), after reviewing them; needs RUN.
         #[arg(long)]
         trust_journal: bool,
+        #[command(flatten)]
+        sweep: recover::SweepArgs,
     },
     /// List runs with their outcome.
     Runs,
@@ -95,7 +98,12 @@ pub enum Command {
     },
     /// Print the least IAM policy (JSON) the scenario needs, with the opt-in tag as a
     /// condition where AWS supports one.
-    IamPolicy { file: PathBuf },
+    IamPolicy {
+        file: PathBuf,
+        /// Also what `recover --sweep` reads to find firedrill's tags (docs/tags.md).
+        #[arg(long)]
+        sweep: bool,
+    },
     /// Emergency halt: every firedrill run in the account and region aborts and reverts,
     /// and no new one injects, until `unhalt` (SSM parameter /firedrill/halt).
     Halt(halt::HaltArgs),
@@ -165,15 +173,19 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Note(args) => note::note(shell, &state, args),
         Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
-        Command::IamPolicy { file } => {
+        Command::IamPolicy { file, sweep } => {
             let drill = crate::gameday::load(&file)?;
-            let policy = crate::iam_policy::policy(&drill.loaded.scenario);
+            let s = &drill.loaded.scenario;
+            let policy = if sweep { crate::iam_policy::sweep_policy(s) } else { crate::iam_policy::policy(s) };
             output(&format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()))
         }
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),
-        Command::Recover { run, trust_journal } => {
+        Command::Recover { run, trust_journal, sweep } if sweep.sweep => {
+            block_on(recover::sweep(shell, &state, &aws, run.as_deref(), trust_journal, sweep))
+        }
+        Command::Recover { run, trust_journal, .. } => {
             block_on(recover::recover(shell, &state, &aws, run.as_deref(), trust_journal))
         }
     }

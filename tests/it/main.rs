@@ -64,3 +64,4 @@ mod pages;
 mod recover;
 mod setup;
 mod support;
+mod sweep;
