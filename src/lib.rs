@@ -25,6 +25,7 @@ pub mod recover;
 pub mod report;
 pub mod scenario;
 pub mod state;
+pub mod sweep;
 pub mod tags;
 pub mod targets;
 pub mod util;

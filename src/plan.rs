@@ -219,6 +219,13 @@ pub fn render(
             let _ = writeln!(o, "       {line}");
         }
     }
+    if s.environment.is_some() {
+        let _ = writeln!(
+            o,
+            "  Each AWS change is tagged on its resource with how to undo it (firedrill:undo:*, docs/tags.md) \
+             before it is made; `firedrill recover --sweep` can undo it without the journal."
+        );
+    }
     if !steps.is_empty() {
         let _ = writeln!(
             o,

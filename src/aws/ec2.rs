@@ -286,6 +286,21 @@ impl Aws {
         Ok(out)
     }
 
+    /// Network ACLs carrying tag `key` (any value): id, tags and the subnets associated.
+    pub async fn nacls_with_key(&self, key: &str) -> Result<Vec<(String, Tags, Vec<String>)>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages =
+            self.ec2.describe_network_acls().filters(filter("tag-key", [key.to_string()])).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("ec2:DescribeNetworkAcls", e))?;
+            for acl in page.network_acls() {
+                let subnets = acl.associations().iter().filter_map(|a| a.subnet_id().map(str::to_string)).collect();
+                out.push((acl.network_acl_id().unwrap_or_default().to_string(), tags_of(acl.tags()), subnets));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn delete_nacl(&self, id: &str) -> Result<(), AwsError> {
         self.ec2
             .delete_network_acl()

@@ -1,4 +1,5 @@
-//! Tags on any resource a target can name, for leases: add, remove, and read back.
+//! Tags on any resource a target can name, for leases and undo tags: add, remove, and
+//! read back.
 //! EC2 (instances, volumes, subnets) in batches, Auto Scaling groups, RDS (by ARN), IAM
 //! roles and users.
 
@@ -40,15 +41,30 @@ impl Aws {
         key: &str,
         value: &str,
     ) -> Result<(), AwsError> {
+        self.tag_all(account, kind, ids, &[(key.to_string(), value.to_string())]).await
+    }
+
+    /// Sets every `(key, value)` on each resource, in one call per resource (per batch for
+    /// EC2): the tags arrive together or not at all.
+    pub async fn tag_all(
+        &self,
+        account: &str,
+        kind: TargetType,
+        ids: &[String],
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
         use TargetType::*;
+        if ids.is_empty() || tags.is_empty() {
+            return Ok(());
+        }
         match kind {
             Ec2Instance | Ec2Volume | Ec2Subnet => {
                 for chunk in ids.chunks(super::ec2::BATCH) {
-                    let tag = aws_sdk_ec2::types::Tag::builder().key(key).value(value).build();
+                    let list = tags.iter().map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build());
                     self.ec2
                         .create_tags()
                         .set_resources(Some(chunk.to_vec()))
-                        .tags(tag)
+                        .set_tags(Some(list.collect()))
                         .send()
                         .await
                         .map_err(|e| sdk_err("ec2:CreateTags", e))?;
@@ -56,16 +72,18 @@ impl Aws {
             }
             AutoScalingGroup => {
                 for id in ids {
-                    let tag = aws_sdk_autoscaling::types::Tag::builder()
-                        .resource_id(id)
-                        .resource_type("auto-scaling-group")
-                        .key(key)
-                        .value(value)
-                        .propagate_at_launch(false)
-                        .build();
+                    let list = tags.iter().map(|(k, v)| {
+                        aws_sdk_autoscaling::types::Tag::builder()
+                            .resource_id(id)
+                            .resource_type("auto-scaling-group")
+                            .key(k)
+                            .value(v)
+                            .propagate_at_launch(false)
+                            .build()
+                    });
                     self.asg
                         .create_or_update_tags()
-                        .tags(tag)
+                        .set_tags(Some(list.collect()))
                         .send()
                         .await
                         .map_err(|e| sdk_err("autoscaling:CreateOrUpdateTags", e))?;
@@ -73,11 +91,11 @@ impl Aws {
             }
             RdsCluster | RdsInstance => {
                 for id in ids {
-                    let tag = aws_sdk_rds::types::Tag::builder().key(key).value(value).build();
+                    let list = tags.iter().map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build());
                     self.rds
                         .add_tags_to_resource()
                         .resource_name(self.rds_arn(account, kind, id))
-                        .tags(tag)
+                        .set_tags(Some(list.collect()))
                         .send()
                         .await
                         .map_err(|e| sdk_err("rds:AddTagsToResource", e))?;
@@ -85,16 +103,16 @@ impl Aws {
             }
             IamRole | IamUser => {
                 for id in ids {
-                    let tag = aws_sdk_iam::types::Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build()
+                    let list = tags
+                        .iter()
+                        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
+                        .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| AwsError::other("iam:Tag", e.to_string()))?;
                     let r = if kind == IamRole {
                         self.iam
                             .tag_role()
                             .role_name(id)
-                            .tags(tag)
+                            .set_tags(Some(list))
                             .send()
                             .await
                             .map(|_| ())
@@ -103,7 +121,7 @@ impl Aws {
                         self.iam
                             .tag_user()
                             .user_name(id)
-                            .tags(tag)
+                            .set_tags(Some(list))
                             .send()
                             .await
                             .map(|_| ())
@@ -118,7 +136,32 @@ impl Aws {
 
     /// Removes tag `key` from each resource; resources that are gone are skipped.
     pub async fn untag(&self, account: &str, kind: TargetType, ids: &[String], key: &str) -> Result<(), AwsError> {
+        self.untag_all(account, kind, ids, &[key.to_string()]).await
+    }
+
+    /// Removes firedrill's undo tags once their change is reverted. Best effort: the
+    /// change is undone either way, and a tag left behind only makes a later `recover
+    /// --sweep` find the change undone already and remove the tag; so a failure is logged,
+    /// never a failed revert.
+    pub async fn forget(&self, kind: TargetType, ids: &[String], keys: &[String]) {
+        if let Err(e) = self.untag_all("", kind, ids, keys).await {
+            tracing::warn!("could not remove the undo tag(s) {} from {kind} {}: {e}", keys.join(", "), ids.join(", "));
+        }
+    }
+
+    /// Removes every tag of `keys` from each resource (a key it lacks is fine); resources
+    /// that are gone are skipped.
+    pub async fn untag_all(
+        &self,
+        account: &str,
+        kind: TargetType,
+        ids: &[String],
+        keys: &[String],
+    ) -> Result<(), AwsError> {
         use TargetType::*;
+        if ids.is_empty() || keys.is_empty() {
+            return Ok(());
+        }
         let ok_if_gone = |r: Result<(), AwsError>| match r {
             Err(e) if e.is_not_found() => Ok(()),
             r => r,
@@ -126,12 +169,12 @@ impl Aws {
         match kind {
             Ec2Instance | Ec2Volume | Ec2Subnet => {
                 for chunk in ids.chunks(super::ec2::BATCH) {
-                    let tag = aws_sdk_ec2::types::Tag::builder().key(key).build();
+                    let list = keys.iter().map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build());
                     ok_if_gone(
                         self.ec2
                             .delete_tags()
                             .set_resources(Some(chunk.to_vec()))
-                            .tags(tag)
+                            .set_tags(Some(list.collect()))
                             .send()
                             .await
                             .map(|_| ())
@@ -141,15 +184,17 @@ impl Aws {
             }
             AutoScalingGroup => {
                 for id in ids {
-                    let tag = aws_sdk_autoscaling::types::Tag::builder()
-                        .resource_id(id)
-                        .resource_type("auto-scaling-group")
-                        .key(key)
-                        .build();
+                    let list = keys.iter().map(|k| {
+                        aws_sdk_autoscaling::types::Tag::builder()
+                            .resource_id(id)
+                            .resource_type("auto-scaling-group")
+                            .key(k)
+                            .build()
+                    });
                     ok_if_gone(
                         self.asg
                             .delete_tags()
-                            .tags(tag)
+                            .set_tags(Some(list.collect()))
                             .send()
                             .await
                             .map(|_| ())
@@ -163,7 +208,7 @@ impl Aws {
                         self.rds
                             .remove_tags_from_resource()
                             .resource_name(self.rds_arn(account, kind, id))
-                            .tag_keys(key)
+                            .set_tag_keys(Some(keys.to_vec()))
                             .send()
                             .await
                             .map(|_| ())
@@ -177,7 +222,7 @@ impl Aws {
                         self.iam
                             .untag_role()
                             .role_name(id)
-                            .tag_keys(key)
+                            .set_tag_keys(Some(keys.to_vec()))
                             .send()
                             .await
                             .map(|_| ())
@@ -186,7 +231,7 @@ impl Aws {
                         self.iam
                             .untag_user()
                             .user_name(id)
-                            .tag_keys(key)
+                            .set_tag_keys(Some(keys.to_vec()))
                             .send()
                             .await
                             .map(|_| ())

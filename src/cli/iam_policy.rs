@@ -1,7 +1,7 @@
 //! `firedrill iam-policy FILE...`: the least IAM policy the scenarios need, merged into one
 //! for a role that runs them all (see [`crate::iam_policy::merge`]). Every file is
 //! validated first; one invalid file prints every problem and no policy.
-//! `--dead-mans-switch-role` prints instead the policy and trust policy of one scenario's
+//! `--sweep` adds what `recover --sweep` reads; `--dead-mans-switch-role` prints instead the policy and trust policy of one scenario's
 //! dead man's switch role.
 
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use super::Error;
 use crate::iam_policy::merge::{MANAGED_POLICY_MAX_CHARS, merge, size};
 use crate::util::console::{Console, Level};
 
-pub fn iam_policy(shell: &Console, files: &[PathBuf], dead_mans_switch_role: bool) -> Result<(), Error> {
+pub fn iam_policy(shell: &Console, files: &[PathBuf], dead_mans_switch_role: bool, sweep: bool) -> Result<(), Error> {
     if dead_mans_switch_role {
         return switch_role(files);
     }
@@ -18,6 +18,7 @@ pub fn iam_policy(shell: &Console, files: &[PathBuf], dead_mans_switch_role: boo
     let mut bad = 0;
     for f in files {
         match crate::gameday::load(f) {
+            Ok(d) if sweep => policies.push(crate::iam_policy::sweep_policy(&d.loaded.scenario)),
             Ok(d) => policies.push(crate::iam_policy::policy(&d.loaded.scenario)),
             // One file: its problems are the error, shown as they are for `run`.
             Err(e @ Error::Invalid(_)) if files.len() == 1 => return Err(e),

@@ -61,13 +61,16 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Run a game day: baseline, inject, observe, revert, settle, report.
     Run(run::RunArgs),
-    /// Revert every fault a crashed run left injected (all runs, or RUN).
+    /// Revert every fault a crashed run left injected (all runs, or RUN); with --sweep,
+    /// from the undo tags on AWS when the journal is gone.
     Recover {
         run: Option<String>,
         /// Also run the steps this installation did not journal (a copied or committed
         /// journal), after reviewing them; needs RUN.
         #[arg(long)]
         trust_journal: bool,
+        #[command(flatten)]
+        sweep: recover::SweepArgs,
     },
     /// List runs with their outcome.
     Runs,
@@ -104,6 +107,9 @@ pub enum Command {
         /// undo calls) and its trust policy (EventBridge Scheduler may assume it).
         #[arg(long)]
         dead_mans_switch_role: bool,
+        /// Also what `recover --sweep` reads to find firedrill's tags (docs/tags.md).
+        #[arg(long)]
+        sweep: bool,
     },
     /// Emergency halt: every firedrill run in the account and region aborts and reverts,
     /// and no new one injects, until `unhalt` (SSM parameter /firedrill/halt).
@@ -174,13 +180,16 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Note(args) => note::note(shell, &state, args),
         Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
-        Command::IamPolicy { files, dead_mans_switch_role } => {
-            iam_policy::iam_policy(shell, &files, dead_mans_switch_role)
+        Command::IamPolicy { files, dead_mans_switch_role, sweep } => {
+            iam_policy::iam_policy(shell, &files, dead_mans_switch_role, sweep)
         }
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),
-        Command::Recover { run, trust_journal } => {
+        Command::Recover { run, trust_journal, sweep } if sweep.sweep => {
+            block_on(recover::sweep(shell, &state, &aws, run.as_deref(), trust_journal, sweep))
+        }
+        Command::Recover { run, trust_journal, .. } => {
             block_on(recover::recover(shell, &state, &aws, run.as_deref(), trust_journal))
         }
     }

@@ -2,11 +2,20 @@
 //! Steps this installation did not journal (see [`crate::state::trust`]) are shown exactly and
 //! run only with the operator's consent for that run: `--trust-journal` with the RUN, or
 //! `y` at the prompt on a terminal; never by default.
+//!
+//! `firedrill recover --sweep [RUN] --account ID --opt-in-tag KEY=VALUE [--yes]`: the same
+//! from the undo tags on AWS ([`crate::sweep`]) when the journal is gone. It acts in the
+//! declared account (checked against the credentials) and the client's region, on
+//! resources carrying the declared opt-in tag; it shows what it will undo by run and asks
+//! (or needs `--yes`); it leaves alone runs alive in the local state directory and runs
+//! younger than `--min-age` unless RUN names them; and it says "nothing left injected"
+//! only when a fresh read of AWS shows nothing.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::time::{Duration, SystemTime};
 
 use super::Error;
-use crate::aws::AwsOpts;
+use crate::aws::{Aws, AwsOpts};
 use crate::engine::RevertPolicy;
 use crate::faults::command::{self, Revert};
 use crate::faults::{NOTHING, Undo, manual_fix};
@@ -166,4 +175,192 @@ fn ask(question: &str) -> bool {
         return false;
     }
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// `recover --sweep` and its options.
+#[derive(clap::Args, Debug, Default)]
+pub struct SweepArgs {
+    /// Undo from the undo tags firedrill left on AWS, not from a journal (the journal is
+    /// gone); RUN (its full id), if given, limits it to that run.
+    #[arg(long)]
+    pub sweep: bool,
+    /// With --sweep: the AWS account to act in (12 digits); the credentials must be for it.
+    #[arg(long, requires = "sweep")]
+    pub account: Option<String>,
+    /// With --sweep: the opt-in tag (KEY=VALUE); a resource without it is never touched.
+    #[arg(long, requires = "sweep", value_name = "KEY=VALUE")]
+    pub opt_in_tag: Option<String>,
+    /// With --sweep: leave alone runs that started less than this long ago (they may still
+    /// be running elsewhere) unless RUN names them [default: 1h].
+    #[arg(long, requires = "sweep", value_parser = humantime::parse_duration)]
+    pub min_age: Option<Duration>,
+    /// With --sweep: undo without asking (required when stdin is not a terminal).
+    #[arg(long, requires = "sweep")]
+    pub yes: bool,
+}
+
+const MIN_AGE: Duration = Duration::from_secs(3600);
+
+fn opt_in(text: Option<&str>) -> Result<crate::scenario::OptInTag, Error> {
+    let text = text.ok_or_else(|| {
+        Error::Usage("--sweep needs --opt-in-tag KEY=VALUE: only resources carrying it are touched".into())
+    })?;
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok(crate::scenario::OptInTag { key: k.into(), value: v.into() }),
+        _ => Err(Error::Usage(format!("--opt-in-tag {text:?}: give it as KEY=VALUE, e.g. firedrill=allowed"))),
+    }
+}
+
+pub async fn sweep(
+    shell: &Console,
+    state: &StateDir,
+    opts: &AwsOpts,
+    run: Option<&str>,
+    trust_journal: bool,
+    args: SweepArgs,
+) -> Result<(), Error> {
+    if trust_journal {
+        return Err(Error::Usage("--trust-journal is about a journal; --sweep reads no journal".into()));
+    }
+    let account = match args.account.as_deref() {
+        Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.to_string(),
+        Some(a) => return Err(Error::Usage(format!("--account {a:?}: an AWS account id is 12 digits"))),
+        None => {
+            return Err(Error::Usage(
+                "--sweep needs --account ID: the account it may act in, checked against the credentials".into(),
+            ));
+        }
+    };
+    let tag = opt_in(args.opt_in_tag.as_deref())?;
+    let aws = Aws::connect(opts, None).await.map_err(|e| Error::Failed(format!("cannot set up AWS access: {e}")))?;
+    if aws.region().is_empty() {
+        return Err(Error::Usage("--sweep acts in one region: give --region (or AWS_REGION)".into()));
+    }
+    let caller = aws.account().await.map_err(|e| Error::Failed(format!("cannot read the caller's account: {e}")))?;
+    if caller != account {
+        return Err(Error::Refused(vec![format!(
+            "the credentials are for account {caller}, not the declared --account {account}: refusing to act in it"
+        )]));
+    }
+    let at = format!("account {account}, region {}", aws.region());
+    let found = crate::sweep::scan(&aws, &account, &tag)
+        .await
+        .map_err(|e| Error::Failed(format!("cannot read what firedrill changed in {at}: {e}")))?;
+
+    // Runs that may still be going: alive here, or too young unless named.
+    let live: Vec<String> = state.live().unwrap_or_default().into_iter().map(|r| r.id).collect();
+    let min_age = args.min_age.unwrap_or(MIN_AGE);
+    let now = SystemTime::now();
+    let mut left = 0;
+    let mut chosen = Vec::new();
+    for (id, items) in &found.runs {
+        let why = if let Some(r) = run {
+            // The full id: a prefix would let one word bypass the age check for many runs.
+            (id != r).then(|| format!("not run {r}"))
+        } else if live.contains(id) {
+            Some("it is still running here (it holds its lock)".to_string())
+        } else {
+            match crate::sweep::started(id) {
+                Some(t) if now.duration_since(t).unwrap_or_default() >= min_age => None,
+                Some(_) => Some(format!(
+                    "it started less than {} ago and may still be running; once it is dead, run `firedrill recover --sweep {id}`",
+                    humantime::format_duration(min_age)
+                )),
+                None => Some(format!("its start is unknown; once it is dead, run `firedrill recover --sweep {id}`")),
+            }
+        };
+        match why {
+            Some(w) if run.is_some() => tracing::debug!("sweep: skipping {id}: {w}"),
+            Some(w) => {
+                shell.warn(format!("run {id}: {} change(s) left alone: {w}", items.len()));
+                left += items.len();
+            }
+            None => chosen.push((id.clone(), items.clone())),
+        }
+    }
+    if run.is_some() && live.iter().any(|l| chosen.iter().any(|(id, _)| id == l)) {
+        return Err(Error::Refused(vec![format!(
+            "run {} is still running here (it holds its lock): stop it (`firedrill halt`) instead of sweeping it",
+            run.unwrap_or_default()
+        )]));
+    }
+    for e in &found.malformed {
+        shell.error(format!("{e}: left alone; check it by hand"));
+        left += 1;
+    }
+    let elsewhere: Vec<&String> = found.elsewhere.iter().map(|(run, _)| run).collect();
+    for (id, what) in found.elsewhere.iter().filter(|(id, _)| run.is_none_or(|r| r == id)) {
+        shell.warn(format!("run {id}: {what}: made from another region; sweep that region to undo it"));
+        left += 1;
+    }
+
+    let of = run.map(|r| format!(" of run {r}")).unwrap_or_default();
+    if chosen.is_empty() {
+        if left > 0 {
+            return Err(Error::Unreverted(left));
+        }
+        shell.status("Swept", format!("{at}: no undo tag or lease{of} found; nothing left injected"));
+        return Ok(());
+    }
+    let mut plan = format!("firedrill changed, in {at}:\n");
+    let total: usize = chosen.iter().map(|(_, items)| items.len()).sum();
+    for (id, items) in &chosen {
+        plan.push_str(&format!("run {id}:\n"));
+        for i in items {
+            plan.push_str(&format!("  - {}\n", i.record.description));
+        }
+    }
+    super::output(&plan)?;
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::Usage(format!(
+                "refusing to undo {total} change(s) without confirmation: stdin is not a terminal; pass --yes"
+            )));
+        }
+        if !ask(&format!("Undo these {total} change(s) of {} run(s)? [y/N] ", chosen.len())) {
+            shell.status("Cancelled", "nothing was undone");
+            return Err(Error::Unreverted(total + left));
+        }
+    }
+
+    let undo = Undo::guarded(opts.clone()).with_client(&aws).await;
+    let policy = RevertPolicy::default();
+    let mut reverted = 0;
+    for (id, items) in &chosen {
+        let keep = elsewhere.contains(&id);
+        let r = crate::sweep::undo_run(&undo, items, &policy, keep).await;
+        for what in &r.reverted {
+            shell.status("Reverted", format!("{id}: {what}"));
+        }
+        reverted += r.reverted.len();
+        for (what, error) in &r.failed {
+            shell.error(format!("{id}: could not {what}: {error}"));
+        }
+        left += r.failed.len();
+        if let Some(lease) = r.lease_kept {
+            shell.warn(format!("{id}: kept: {lease} (part of the run is still in place)"));
+            left += 1;
+        }
+    }
+    if left > 0 {
+        return Err(Error::Unreverted(left));
+    }
+    // "Nothing left" is what AWS says now, not what was attempted.
+    let again = crate::sweep::scan(&aws, &account, &tag)
+        .await
+        .map_err(|e| Error::Failed(format!("cannot read {at} again after the sweep: {e}")))?;
+    let mine = |id: &String| chosen.iter().any(|(c, _)| c == id);
+    let still: usize = again.runs.iter().filter(|(id, _)| mine(id)).map(|(_, i)| i.len()).sum::<usize>()
+        + again.elsewhere.iter().filter(|(id, _)| mine(id)).count();
+    if still > 0 {
+        shell.error(format!(
+            "{still} change(s) of firedrill are still on AWS after the sweep: run it again, or check by hand"
+        ));
+        return Err(Error::Unreverted(still));
+    }
+    shell.status(
+        "Swept",
+        format!("{reverted} change(s) undone in {at}; nothing left injected{}", of.replace(" of ", " by ")),
+    );
+    Ok(())
 }

@@ -364,12 +364,28 @@ impl Fault for Injector {
                         .record(Some(aws.region()), format!("delete firedrill's deny-all network ACL in {vpc}")),
                 )
                 .await?;
-            let tags: Tags = [
+            let mut tags: Tags = [
                 (NACL_TAG.to_string(), token.clone()),
-                ("firedrill:run".to_string(), self.ctx.run_id.clone()),
+                (crate::tags::RUN.to_string(), self.ctx.run_id.clone()),
                 ("Name".to_string(), format!("firedrill-deny-all-{}", p.zone)),
             ]
             .into();
+            // The ACL names, per subnet, the ACL to point it back at: written with the ACL,
+            // before any subnet uses it. AWS allows 50 tags on a resource.
+            if current.len() + tags.len() > 50 {
+                return Err(FaultError::Refused(format!(
+                    "{} subnets of {vpc} in {}: at most {} fit the undo tags of one network ACL",
+                    current.len(),
+                    p.zone,
+                    50 - tags.len()
+                )));
+            }
+            for a in &current {
+                tags.insert(
+                    format!("{}{}", crate::tags::UNDO_ACL_PREFIX, a.subnet_id),
+                    crate::tags::fields(&self.ctx.run_id, &[&a.nacl_id]),
+                );
+            }
             let clone = aws.create_deny_all_nacl(vpc, &tags).await.map_err(failed)?;
             for a in current {
                 intents
@@ -391,6 +407,7 @@ impl Fault for Injector {
             let running: Vec<String> = now.into_iter().filter(|i| i.state == "running").map(|i| i.id).collect();
             if !running.is_empty() {
                 intents.intent(start_record(aws, &running)).await?;
+                super::ec2::tag_stopped(aws, &self.ctx.run_id, &running).await?;
                 aws.stop_instances(&running).await.map_err(failed)?;
             }
         }
@@ -434,6 +451,12 @@ impl Fault for Injector {
                         ),
                     )
                     .await?;
+                // The group carries its original subnets before it loses any (split over
+                // numbered tags: a long list passes the 256-character value limit).
+                let payload = format!("{}|{applied}", g.vpc_zone_identifier);
+                let tags = crate::tags::split(crate::tags::UNDO_SUBNETS, &self.ctx.run_id, &payload);
+                let group = std::slice::from_ref(&g.name);
+                aws.tag_all("", TargetType::AutoScalingGroup, group, &tags).await.map_err(failed)?;
                 aws.set_group_subnets(&g.name, &applied).await.map_err(failed)?;
             }
         }
@@ -633,6 +656,8 @@ async fn undo_restore_subnets(aws: &Aws, d: &SubnetsData) -> Result<(), FaultErr
     if d.must_restore(g.as_ref().map(|g| g.vpc_zone_identifier.as_str()))? {
         aws.set_group_subnets(&d.group, &d.original).await.map_err(failed)?;
     }
+    let keys = g.map(|g| crate::tags::split_keys(crate::tags::UNDO_SUBNETS, &g.tags)).unwrap_or_default();
+    aws.forget(TargetType::AutoScalingGroup, std::slice::from_ref(&d.group), &keys).await;
     Ok(())
 }
 

@@ -108,6 +108,12 @@ impl Fault for Injector {
                         .record(Some(aws.region()), format!("attach {} to {} as {}", v.id, a.instance, a.device)),
                 )
                 .await?;
+            // How to reattach it, on the volume itself, before it is detached.
+            let tag = (
+                crate::tags::UNDO_ATTACH.to_string(),
+                crate::tags::fields(&self.ctx.run_id, &[&a.instance, &a.device]),
+            );
+            aws.tag_all("", TargetType::Ec2Volume, std::slice::from_ref(&v.id), &[tag]).await.map_err(failed)?;
             aws.detach_volume(&v.id, &a.instance, self.force).await.map_err(failed)?;
         }
         Ok(())
@@ -182,12 +188,16 @@ impl AttachData {
 
 async fn undo_attach(aws: &Aws, d: &AttachData) -> Result<(), FaultError> {
     match d.choice(aws.volume(&d.volume).await.map_err(failed)?.as_ref())? {
-        Reattach::AlreadyBack => return wait(aws, &d.volume, "in-use").await,
-        Reattach::AfterDetaching => wait(aws, &d.volume, "available").await?,
-        Reattach::Now => {}
+        Reattach::AlreadyBack => {}
+        Reattach::AfterDetaching => {
+            wait(aws, &d.volume, "available").await?;
+            aws.attach_volume(&d.volume, &d.instance, &d.device).await.map_err(failed)?;
+        }
+        Reattach::Now => aws.attach_volume(&d.volume, &d.instance, &d.device).await.map_err(failed)?,
     }
-    aws.attach_volume(&d.volume, &d.instance, &d.device).await.map_err(failed)?;
-    wait(aws, &d.volume, "in-use").await
+    wait(aws, &d.volume, "in-use").await?;
+    aws.forget(TargetType::Ec2Volume, std::slice::from_ref(&d.volume), &[crate::tags::UNDO_ATTACH.into()]).await;
+    Ok(())
 }
 
 async fn wait(aws: &Aws, volume: &str, state: &str) -> Result<(), FaultError> {

@@ -190,6 +190,7 @@ impl Fault for Injector {
         match self.action {
             Action::Stop => {
                 intents.intent(start_record(aws, &ids)).await?;
+                tag_stopped(aws, &self.ctx.run_id, &ids).await?;
                 aws.stop_instances(&ids).await.map_err(failed)?;
             }
             Action::Reboot => {
@@ -232,6 +233,13 @@ pub fn list(ids: &[String]) -> String {
 pub fn start_record(aws: &Aws, ids: &[String]) -> UndoRecord {
     StartData { instance_ids: ids.to_vec() }
         .record(Some(aws.region()), format!("start {} and wait until running", list(ids)))
+}
+
+/// Before stopping: each instance says, on itself, that it was running and which run
+/// stops it ([`crate::tags::UNDO_START`]); the revert removes it once the instance runs.
+pub async fn tag_stopped(aws: &Aws, run: &str, ids: &[String]) -> Result<(), FaultError> {
+    let tag = (crate::tags::UNDO_START.to_string(), crate::tags::fields(run, &[]));
+    aws.tag_all("", TargetType::Ec2Instance, ids, &[tag]).await.map_err(failed)
 }
 
 /// Undo step: start these instances and wait until they run.
@@ -292,6 +300,7 @@ async fn undo_start(aws: &Aws, d: &StartData) -> Result<(), FaultError> {
         aws.start_instances(&stopped).await.map_err(failed)?;
     }
     wait_running(aws, &alive).await?;
+    aws.forget(TargetType::Ec2Instance, &alive, &[crate::tags::UNDO_START.into()]).await;
     if gone.is_empty() {
         Ok(())
     } else {

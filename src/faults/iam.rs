@@ -20,6 +20,7 @@ use crate::aws::Aws;
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Stmt, stmt, target_res};
 use crate::scenario::{Target, TargetType};
+use crate::tags::{UNDO_KEYS, UNDO_REVOKE, fields};
 use crate::targets::{Resolution, Resource};
 use crate::util::console::quote;
 
@@ -157,6 +158,9 @@ impl Fault for Injector {
                             .record(Some(aws.region()), format!("delete inline policy {name} from role {id}")),
                     )
                     .await?;
+                // The role names the policy (inline policies have no tags) before it exists.
+                let tag = (UNDO_REVOKE.to_string(), fields(&self.ctx.run_id, &[aws.region(), &name]));
+                aws.tag_all("", TargetType::IamRole, std::slice::from_ref(id), &[tag]).await.map_err(failed)?;
                 aws.put_role_policy(id, &name, &deny_before(SystemTime::now())).await.map_err(failed)?;
             } else {
                 let keys = aws.access_keys(id).await.map_err(failed)?;
@@ -170,6 +174,10 @@ impl Fault for Injector {
                         format!("reactivate access keys {} of user {id}", active.join(", ")),
                     ))
                     .await?;
+                let mut value = vec![aws.region()];
+                value.extend(active.iter().map(String::as_str));
+                let tag = (UNDO_KEYS.to_string(), fields(&self.ctx.run_id, &value));
+                aws.tag_all("", TargetType::IamUser, std::slice::from_ref(id), &[tag]).await.map_err(failed)?;
                 for k in &active {
                     aws.set_access_key_status(id, k, false).await.map_err(failed)?;
                 }
@@ -191,7 +199,10 @@ impl Step for PolicyData {
     const KEY: &'static str = DELETE_POLICY;
 
     async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
-        client(aws)?.delete_role_policy(&self.role, &self.policy).await.map_err(failed)
+        let aws = client(aws)?;
+        aws.delete_role_policy(&self.role, &self.policy).await.map_err(failed)?;
+        aws.forget(TargetType::IamRole, std::slice::from_ref(&self.role), &[UNDO_REVOKE.into()]).await;
+        Ok(())
     }
 
     fn manual_fix(&self, _: &str) -> Option<String> {
@@ -256,6 +267,7 @@ async fn undo_keys(aws: &Aws, d: &KeysData) -> Result<(), FaultError> {
         }
     }
     if gone.is_empty() {
+        aws.forget(TargetType::IamUser, std::slice::from_ref(&d.user), &[UNDO_KEYS.into()]).await;
         Ok(())
     } else {
         Err(FaultError::Conflict(format!("access keys {} of user {} were deleted meanwhile", gone.join(", "), d.user)))

@@ -59,7 +59,32 @@ fn lease_statement(t: &Target) -> Stmt {
     }
 }
 
-fn statements(s: &Scenario) -> Vec<Stmt> {
+/// What `firedrill recover --sweep` reads to find firedrill's undo tags and leases, on
+/// top of the scenario's own revert and untag actions: every instance, volume, subnet,
+/// network ACL, Auto Scaling group, RDS cluster and instance, role and user of the
+/// account and region (IAM: with their tags), whatever the scenario targets.
+fn sweep_statements() -> Vec<Stmt> {
+    let any = || vec![Res::Any];
+    vec![
+        stmt(
+            "SweepFindEc2",
+            &["ec2:DescribeInstances", "ec2:DescribeNetworkAcls", "ec2:DescribeSubnets", "ec2:DescribeVolumes"],
+            any(),
+            false,
+        ),
+        stmt("SweepFindGroups", &["autoscaling:DescribeAutoScalingGroups"], any(), false),
+        stmt("SweepListIam", &["iam:ListRoles", "iam:ListUsers"], any(), false),
+        stmt(
+            "SweepReadIamTags",
+            &["iam:ListRoleTags", "iam:ListUserTags"],
+            vec![Res::Role("*".into()), Res::User("*".into())],
+            false,
+        ),
+        read_databases(),
+    ]
+}
+
+fn statements(s: &Scenario, sweep: bool) -> Vec<Stmt> {
     // sts:GetCallerIdentity (the account guard) needs no permission: AWS allows it to
     // every principal, even under an explicit deny.
     let mut out = Vec::new();
@@ -84,6 +109,11 @@ fn statements(s: &Scenario) -> Vec<Stmt> {
     out.push(crate::halt::read_statement());
     // `pages`: the paging alarms' states and history.
     out.extend(crate::pages::statements(s));
+    // Last, so that the run's own statements stay as they are and only what the sweep
+    // needs besides them is added.
+    if sweep {
+        out.extend(sweep_statements());
+    }
     // One statement per purpose, its actions and resources merged and sorted; a
     // statement without resources (a fault kind without a target of that type) has
     // nothing to act on.
@@ -172,10 +202,19 @@ fn tag_condition_key(action: &str, key: &str) -> String {
 /// The policy document for `s`. Without `environment`, only what the scenario needs
 /// outside AWS: nothing.
 pub fn policy(s: &Scenario) -> Value {
+    policy_for(s, false)
+}
+
+/// The policy for `s` with what `recover --sweep` reads as well (`iam-policy --sweep`).
+pub fn sweep_policy(s: &Scenario) -> Value {
+    policy_for(s, true)
+}
+
+fn policy_for(s: &Scenario, sweep: bool) -> Value {
     let Some(env) = &s.environment else {
         return json!({ "Version": "2012-10-17", "Statement": [] });
     };
-    let mut doc = document(env, statements(s));
+    let mut doc = document(env, statements(s, sweep));
     // The dead man's switch: its schedules, and handing its role to EventBridge Scheduler.
     if let (Some(d), Value::Array(list)) = (dead_mans_switch(s), &mut doc["Statement"]) {
         list.extend(switch::caller_statements(d, env));
@@ -329,6 +368,45 @@ recovery: {{ within: 1m }}
 
     fn sids(p: &Value) -> Vec<String> {
         p["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// `--sweep` adds the reads that find firedrill's tags on every kind of resource, and
+    /// nothing that changes anything: the undo and untag actions are the run's own.
+    #[test]
+    fn the_sweep_policy_adds_only_the_reads_that_find_the_tags() {
+        let s = scenario("  - name: stop\n    ec2_stop_instances: { target: web }\n    duration: 1m");
+        let (run, sweep) = (policy(&s), sweep_policy(&s));
+        let actions = |p: &Value| -> Vec<String> {
+            let mut a: Vec<String> = p["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|st| st["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()))
+                .collect();
+            a.sort();
+            a.dedup();
+            a
+        };
+        let added: Vec<String> = actions(&sweep).into_iter().filter(|a| !actions(&run).contains(a)).collect();
+        assert_eq!(
+            added,
+            [
+                "ec2:DescribeNetworkAcls",
+                "ec2:DescribeVolumes",
+                "iam:ListUserTags",
+                "iam:ListUsers",
+                "rds:DescribeDBClusters",
+                "rds:DescribeDBInstances",
+            ]
+        );
+        let tags = statement(&sweep, "SweepReadIamTags");
+        assert!(tags["Resource"].as_array().unwrap().contains(&json!("arn:aws:iam::123456789012:user/*")), "{tags:#}");
+        assert!(tags.get("Condition").is_none(), "{tags:#}");
+        // The run's own statements are unchanged.
+        for st in run["Statement"].as_array().unwrap() {
+            let sid = st["Sid"].as_str().unwrap();
+            assert_eq!(statement(&sweep, sid), st, "{sid}");
+        }
     }
 
     #[test]

@@ -68,3 +68,4 @@ mod pages;
 mod recover;
 mod setup;
 mod support;
+mod sweep;
