@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+pub mod state;
 pub mod stmt;
 
 use crate::scenario::{Scenario, Target, TargetType};

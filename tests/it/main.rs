@@ -27,6 +27,8 @@
 //!   against a local game day: exit codes, timeout, recover, published reports, a cancel.
 //! - [`setup`]: the README's test command (`scripts/test`) is what CI runs, the Python pins
 //!   live in `requirements-test.txt` alone, and a missing browser fails loudly.
+//! - [`s3_state`]: run state in S3 (`--state s3://…`) against moto: a run killed on one
+//!   machine recovered from another, shared history and notes, conditional writes, locks.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
 //!   (parliament, pinned, from the test venv).
 //!
@@ -62,5 +64,6 @@ mod notes;
 mod output;
 mod pages;
 mod recover;
+mod s3_state;
 mod setup;
 mod support;
