@@ -114,7 +114,9 @@ pub fn heartbeat() -> Duration {
 #[derive(Debug)]
 pub struct Remote {
     loc: Location,
-    bucket: Bucket,
+    aws: AwsOpts,
+    /// Made on first use: a command that never reads the state never configures S3.
+    bucket: std::sync::OnceLock<Bucket>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -141,9 +143,17 @@ impl Remote {
             .enable_all()
             .build()
             .map_err(|e| StateError::Io { path: PathBuf::from(loc.url()), source: e })?;
-        let (aws, name) = (aws.clone(), loc.bucket.clone());
-        let bucket = rt.block_on(async move { Bucket::connect(&aws, &name).await }).map_err(remote_err(loc.url()))?;
-        Ok(Arc::new(Remote { loc, bucket, rt: Some(rt) }))
+        Ok(Arc::new(Remote { loc, aws: aws.clone(), bucket: std::sync::OnceLock::new(), rt: Some(rt) }))
+    }
+
+    /// The bucket's client, configured on first use.
+    fn bucket(&self) -> Result<Bucket, StateError> {
+        if let Some(b) = self.bucket.get() {
+            return Ok(b.clone());
+        }
+        let (aws, name) = (self.aws.clone(), self.loc.bucket.clone());
+        let b = self.block(async move { Bucket::connect(&aws, &name).await }).map_err(remote_err(self.url()))?;
+        Ok(self.bucket.get_or_init(|| b).clone())
     }
 
     pub fn url(&self) -> String {
@@ -177,25 +187,25 @@ impl Remote {
     }
 
     fn list(&self, prefix: String) -> Result<Vec<Listed>, StateError> {
-        let b = self.bucket.clone();
+        let b = self.bucket()?;
         let what = format!("cannot list s3://{}/{prefix}", self.loc.bucket);
         self.block(async move { b.list(&prefix).await }).map_err(remote_err(what))
     }
 
     fn get(&self, key: &str) -> Result<Option<crate::aws::s3::Object>, StateError> {
-        let (b, k) = (self.bucket.clone(), key.to_string());
+        let (b, k) = (self.bucket()?, key.to_string());
         let what = format!("cannot read s3://{}/{key}", self.loc.bucket);
         self.block(async move { b.get(&k).await }).map_err(remote_err(what))
     }
 
     fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<Put, StateError> {
-        let (b, k) = (self.bucket.clone(), key.to_string());
+        let (b, k) = (self.bucket()?, key.to_string());
         let what = format!("cannot write s3://{}/{key}", self.loc.bucket);
         self.block(async move { b.put_if_absent(&k, body).await }).map_err(remote_err(what))
     }
 
     fn put_if_match(&self, key: &str, body: Vec<u8>, etag: &str) -> Result<Put, StateError> {
-        let (b, k, e) = (self.bucket.clone(), key.to_string(), etag.to_string());
+        let (b, k, e) = (self.bucket()?, key.to_string(), etag.to_string());
         let what = format!("cannot write s3://{}/{key}", self.loc.bucket);
         self.block(async move { b.put_if_match(&k, body, &e).await }).map_err(remote_err(what))
     }
@@ -293,7 +303,7 @@ impl Remote {
                 continue;
             }
             let body = std::fs::read(e.path()).map_err(|source| StateError::Io { path: e.path(), source })?;
-            let (b, key) = (self.bucket.clone(), format!("{}{name}", self.loc.run(id)));
+            let (b, key) = (self.bucket()?, format!("{}{name}", self.loc.run(id)));
             let what = format!("cannot write s3://{}/{key}", self.loc.bucket);
             self.block(async move { b.put(&key, body).await }).map_err(remote_err(what))?;
         }
@@ -399,7 +409,7 @@ impl Remote {
     }
 
     fn delete(&self, key: &str) -> Result<(), StateError> {
-        let (b, k) = (self.bucket.clone(), key.to_string());
+        let (b, k) = (self.bucket()?, key.to_string());
         let what = format!("cannot delete s3://{}/{key}", self.loc.bucket);
         self.block(async move { b.delete(&k).await }).map_err(remote_err(what))
     }
@@ -407,7 +417,7 @@ impl Remote {
     /// Writes `body` to `key` whatever is there (tests of the conditional writes).
     #[doc(hidden)]
     pub fn put_raw(&self, key: &str, body: Vec<u8>) -> Result<(), StateError> {
-        let (b, k) = (self.bucket.clone(), key.to_string());
+        let (b, k) = (self.bucket()?, key.to_string());
         let what = format!("cannot write s3://{}/{key}", self.loc.bucket);
         self.block(async move { b.put(&k, body).await.map(|_| ()) }).map_err(remote_err(what))
     }
@@ -498,9 +508,11 @@ pub struct RemoteLock {
 
 impl RemoteLock {
     fn hold(remote: Arc<Remote>, key: String, body: LockBody, etag: String) -> RemoteLock {
-        let (b, k, token) = (remote.bucket.clone(), key.clone(), body.token.clone());
+        // Made before any lock could be taken.
+        let b = remote.bucket.get().cloned();
+        let (k, token) = (key.clone(), body.token.clone());
         let every = heartbeat();
-        let beat = remote.rt.as_ref().map(|rt| {
+        let beat = remote.rt.as_ref().zip(b).map(|(rt, b)| {
             rt.spawn(async move {
                 let (mut body, mut etag) = (body, etag);
                 loop {
