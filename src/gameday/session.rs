@@ -25,8 +25,10 @@ pub struct Session {
 pub async fn open(state: &StateDir, cleared: &Cleared, file: &Path) -> Result<Session, Error> {
     let s = &cleared.drill.loaded.scenario;
     let run = state.create_run(&s.name).map_err(|e| Error::Failed(format!("cannot create the run directory: {e}")))?;
-    let lock = lock_new_run(&run).await.ok_or_else(|| Error::Failed(format!("cannot lock {}", run.location())))?;
-    let journal: Arc<Journal> = Arc::new(run.journal().map_err(|e| Error::Failed(e.to_string()))?);
+    let lock = lock_new_run(&run)
+        .await
+        .map_err(|e| Error::Failed(format!("cannot lock {}: {e}; nothing was touched", run.location())))?;
+    let journal = Arc::new(run.journal().map_err(|e| Error::Failed(e.to_string()))?);
     let started_at = SystemTime::now();
     let scenario_file = file.display().to_string();
     journal
@@ -58,13 +60,13 @@ pub fn announce(shell: &Console, session: &Session) {
 /// Takes the lock of a run directory this process just created. Nobody else can own it,
 /// but `note`, `runs` or `recover` may be holding it for an instant to see whether the run
 /// is live, so a busy lock is retried for a moment before giving up.
-async fn lock_new_run(run: &RunDir) -> Option<Lock> {
+async fn lock_new_run(run: &RunDir) -> Result<Lock, String> {
     for _ in 0..50 {
         match run.lock() {
-            Ok(Some(l)) => return Some(l),
+            Ok(Some(l)) => return Ok(l),
             Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            Err(_) => return None,
+            Err(e) => return Err(e.to_string()),
         }
     }
-    None
+    Err("another process holds it".into())
 }

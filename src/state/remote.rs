@@ -15,10 +15,11 @@
 //!   delete it, so its holder rewrites it every [`heartbeat`] (`If-Match` on its ETag) with
 //!   the time. **The rule:** a lock whose heartbeat is older than the staleness
 //!   (`FIREDRILL_LOCK_STALE`, default 30s) is dead; `recover` takes a dead lock with
-//!   `If-Match` on the ETag it read, so of two recovers one wins and the other is told. A
-//!   lock that looks fresh is watched for up to the staleness: if its heartbeat moves, its
-//!   run is alive and left alone; if not, it is dead (this also covers clocks that
-//!   disagree). Clocks are assumed within a few seconds of each other.
+//!   `If-Match` on the ETag it read, so of two recovers one wins and the other is told.
+//!   Before that, `recover` watches the lock: if it changes, its holder is alive and the
+//!   run is left alone; a lock is taken only after it stayed unchanged for two heartbeats
+//!   (when its time is already stale) or for the whole staleness (when it looked fresh:
+//!   this also covers clocks that disagree).
 //! - everything else (`report.json`, `report.md`, …, `scenario.yaml`): whole files.
 
 use std::collections::BTreeMap;
@@ -383,7 +384,7 @@ impl Remote {
                     Duration::ZERO
                 }
             };
-            let dead = held.as_ref().is_none_or(|h| h.age() > stale) || unchanged_for > stale;
+            let dead = is_dead(held.as_ref().map(LockBody::age), unchanged_for, stale, heartbeat());
             if dead {
                 match self.put_if_match(&key, body.bytes(), &obj.etag)? {
                     Put::Written(etag) => return Ok(Ok(RemoteLock::hold(self.clone(), key, body, etag))),
@@ -421,6 +422,15 @@ impl Remote {
         let what = format!("cannot write s3://{}/{key}", self.loc.bucket);
         self.block(async move { b.put(&k, body).await.map(|_| ()) }).map_err(remote_err(what))
     }
+}
+
+/// The rule for a lock `recover` watches: its heartbeat is `age` old by this machine's
+/// clock (`None`: unreadable) and it has not changed for `unchanged_for`. Dead when old by
+/// the clock and still for two heartbeats (a live holder whose clock lags would have
+/// beaten by then), or still for the whole staleness whatever the clocks say.
+fn is_dead(age: Option<Duration>, unchanged_for: Duration, stale: Duration, beat: Duration) -> bool {
+    let old = age.is_none_or(|a| a > stale);
+    (old && unchanged_for >= 2 * beat) || unchanged_for > stale
 }
 
 /// A few random-enough bits to tell writers apart.
@@ -588,6 +598,23 @@ mod tests {
             assert!(!is_plain_name(bad), "{bad:?}");
         }
         assert!(is_plain_name("20261201T100000Z-web-0001"));
+    }
+
+    #[test]
+    fn a_watched_lock_is_dead_only_when_old_and_still() {
+        let (stale, beat) = (Duration::from_secs(30), Duration::from_secs(5));
+        let s = Duration::from_secs;
+        // Fresh by the clock: alive until it has not moved for the whole staleness.
+        assert!(!is_dead(Some(s(1)), s(0), stale, beat));
+        assert!(!is_dead(Some(s(1)), s(29), stale, beat));
+        assert!(is_dead(Some(s(1)), s(31), stale, beat));
+        // Old by the clock: dead once it stayed still for two heartbeats, not before.
+        assert!(!is_dead(Some(s(60)), s(0), stale, beat));
+        assert!(!is_dead(Some(s(60)), s(9), stale, beat));
+        assert!(is_dead(Some(s(60)), s(10), stale, beat));
+        // An unreadable lock counts as old.
+        assert!(!is_dead(None, s(1), stale, beat));
+        assert!(is_dead(None, s(10), stale, beat));
     }
 
     #[test]

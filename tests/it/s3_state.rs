@@ -236,6 +236,14 @@ fn history_reports_and_notes_are_shared_through_s3() {
     assert_eq!(policy.code(), Some(0), "{policy}");
     assert!(policy.stdout.contains("\"arn:aws:s3:::drills/ci/web/runs/*\""), "{policy}");
     assert!(policy.stdout.contains("\"s3:PutObject\"") && policy.stdout.contains("\"s3:ListBucket\""), "{policy}");
+    // A bucket that does not exist is named, and nothing runs.
+    let missing = b.run(&["--state", "s3://no-such-drills/x", "run", "--yes", "second.yaml"]);
+    assert_ne!(missing.code(), Some(0), "{missing}");
+    assert!(
+        missing.stderr.contains("s3://no-such-drills/x/runs/") && missing.stderr.contains("NoSuchBucket"),
+        "{missing}"
+    );
+    assert!(!missing.stderr.contains("Injecting"), "{missing}");
     // What a bad URL says, naming the flag and the variable.
     let bad = b.run(&["--state", "s3://Bad_Bucket/x", "runs"]);
     assert_eq!(bad.code(), Some(2), "{bad}");
