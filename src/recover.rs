@@ -14,7 +14,7 @@
 //! - a run whose lock is held is left alone: by the live run, or by another recover.
 
 use crate::engine::{RevertPolicy, Undoer, revert_with_retries};
-use crate::state::journal::{self, Entry, Journal, Pending, Sink};
+use crate::state::journal::{self, Entry, Pending, Sink};
 use crate::state::trust::Key;
 use crate::state::{Holder, RunDir, StateError};
 use crate::util::sh::Survivors;
@@ -103,6 +103,7 @@ pub async fn recover(
         }
     };
     // Read under the lock: what another recover did before is in the journal now.
+    run.refresh()?;
     let found = inspect(run, key)?;
     out.damaged = found.damaged.clone();
     out.damage_reported = found.damage_reported;
@@ -113,7 +114,7 @@ pub async fn recover(
     let trusted_all = untrusted.is_empty() || consent(&untrusted);
     let mut steps = found.pending;
     steps.reverse();
-    let journal = Journal::open(&run.path)?;
+    let journal = run.journal()?;
     if !found.damaged.is_empty() && !found.damage_reported {
         journal.append(Entry::DamageReported { lines: found.damaged.iter().map(|d| d.0).collect() })?;
     }

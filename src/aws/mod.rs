@@ -17,6 +17,7 @@ mod cloudwatch;
 mod ec2;
 mod iam;
 mod rds;
+pub mod s3;
 mod scheduler;
 mod ssm;
 mod tags;

@@ -1,16 +1,24 @@
 //! `firedrill iam-policy FILE...`: the least IAM policy the scenarios need, merged into one
 //! for a role that runs them all (see [`crate::iam_policy::merge`]). Every file is
 //! validated first; one invalid file prints every problem and no policy.
-//! `--sweep` adds what `recover --sweep` reads; `--dead-mans-switch-role` prints instead the policy and trust policy of one scenario's
+//! `--sweep` adds what `recover --sweep` reads, and S3 state (`--state s3://…`) what the
+//! state needs; `--dead-mans-switch-role` prints instead the policy and trust policy of one scenario's
 //! dead man's switch role.
 
 use std::path::PathBuf;
 
 use super::Error;
 use crate::iam_policy::merge::{MANAGED_POLICY_MAX_CHARS, merge, size};
+use crate::state::remote::Location;
 use crate::util::console::{Console, Level};
 
-pub fn iam_policy(shell: &Console, files: &[PathBuf], dead_mans_switch_role: bool, sweep: bool) -> Result<(), Error> {
+pub fn iam_policy(
+    shell: &Console,
+    files: &[PathBuf],
+    dead_mans_switch_role: bool,
+    sweep: bool,
+    state: Option<&Location>,
+) -> Result<(), Error> {
     if dead_mans_switch_role {
         return switch_role(files);
     }
@@ -18,8 +26,16 @@ pub fn iam_policy(shell: &Console, files: &[PathBuf], dead_mans_switch_role: boo
     let mut bad = 0;
     for f in files {
         match crate::gameday::load(f) {
-            Ok(d) if sweep => policies.push(crate::iam_policy::sweep_policy(&d.loaded.scenario)),
-            Ok(d) => policies.push(crate::iam_policy::policy(&d.loaded.scenario)),
+            Ok(d) => {
+                let s = &d.loaded.scenario;
+                let mut policy = if sweep { crate::iam_policy::sweep_policy(s) } else { crate::iam_policy::policy(s) };
+                // With S3 state, what the state needs too.
+                if let Some(loc) = state {
+                    let region = s.environment.as_ref().map_or("us-east-1", |e| e.region.as_str());
+                    policy = crate::iam_policy::state::with_state(policy, loc, region);
+                }
+                policies.push(policy);
+            }
             // One file: its problems are the error, shown as they are for `run`.
             Err(e @ Error::Invalid(_)) if files.len() == 1 => return Err(e),
             Err(Error::Invalid(invalid)) => {

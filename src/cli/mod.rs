@@ -27,9 +27,13 @@ use crate::util::console::{Console, Level, LogFormat};
 #[derive(Parser, Debug)]
 #[command(name = "firedrill", version = crate::util::failpoint::VERSION, about = "Chaos-engineering and game-day orchestrator", long_about = None)]
 pub struct Cli {
-    /// Where runs, journals and reports are kept.
+    /// Where runs, journals and reports are kept (with --state s3://…: their local copy).
     #[arg(long, global = true, env = "FIREDRILL_STATE_DIR", default_value = ".firedrill")]
     pub state_dir: PathBuf,
+    /// Where runs are kept, shared by every machine that can reach it: s3://BUCKET/PREFIX
+    /// (then --state-dir is only a local copy), or a local directory (same as --state-dir).
+    #[arg(long, global = true, env = "FIREDRILL_STATE", value_name = "URL|DIR")]
+    pub state: Option<String>,
     /// Status lines on stderr as text or one JSON object per line.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -163,8 +167,8 @@ pub fn main(cli: Cli) -> Exit {
 }
 
 fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
-    let state = StateDir::new(&cli.state_dir);
     let aws = AwsOpts { profile: cli.profile, region: cli.region, endpoint_url: cli.endpoint_url };
+    let (state, s3) = state_location(cli.state.as_deref(), &cli.state_dir, &aws)?;
     match cli.command {
         Command::Validate { files } => validate::validate(shell, &files),
         Command::Plan(args) => block_on(plan::plan(shell, &aws, args)),
@@ -181,7 +185,7 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
         Command::IamPolicy { files, dead_mans_switch_role, sweep } => {
-            iam_policy::iam_policy(shell, &files, dead_mans_switch_role, sweep)
+            iam_policy::iam_policy(shell, &files, dead_mans_switch_role, sweep, s3.as_ref())
         }
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
@@ -194,6 +198,35 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         }
     }
 }
+
+/// The state from `--state` (or `FIREDRILL_STATE`) and `--state-dir`: an `s3://` URL makes
+/// S3 the truth with `--state-dir` as its local copy; a path is the state directory itself,
+/// and a different `--state-dir` besides it is a usage error.
+fn state_location(
+    state: Option<&str>,
+    state_dir: &std::path::Path,
+    aws: &AwsOpts,
+) -> Result<(StateDir, Option<crate::state::remote::Location>), Error> {
+    use crate::state::remote::{Location, Remote, STATE_ENV};
+    let Some(state) = state.filter(|s| !s.is_empty()) else { return Ok((StateDir::new(state_dir), None)) };
+    if state.starts_with("s3:") || state.contains("://") {
+        let loc = Location::parse(state).map_err(|e| Error::Usage(format!("--state (or {STATE_ENV}): {e}")))?;
+        let remote = Remote::connect(loc.clone(), aws).map_err(|e| Error::Failed(format!("--state: {e}")))?;
+        return Ok((StateDir::with_remote(state_dir, remote), Some(loc)));
+    }
+    let (path, default) = (std::path::Path::new(state), std::path::Path::new(DEFAULT_STATE_DIR));
+    if state_dir != default && state_dir != path {
+        return Err(Error::Usage(format!(
+            "--state (or {STATE_ENV}) names the state directory {} but --state-dir (or FIREDRILL_STATE_DIR) names {}: give one",
+            path.display(),
+            state_dir.display()
+        )));
+    }
+    Ok((StateDir::new(path), None))
+}
+
+/// `--state-dir`'s default.
+const DEFAULT_STATE_DIR: &str = ".firedrill";
 
 /// Shows why a command failed, unless it was shown as it happened.
 /// The drill's warnings (valid, but probably not what was meant), each at its position.

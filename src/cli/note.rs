@@ -38,6 +38,8 @@ pub fn note(shell: &Console, state: &StateDir, args: NoteArgs) -> Result<(), Err
     let after_end = run.path.join(crate::report::JSON_FILE).exists();
     let author = notes::author(args.author.as_deref(), std::env::var("USER").ok().as_deref());
     let note = Note::now(&author, text, after_end);
+    // With S3 state the note goes there first (the truth), then into the local copy.
+    run.publish_note(&note.line()).map_err(|e| Error::Failed(format!("cannot add the note: {e}")))?;
     notes::append(&run.path, &note).map_err(|e| Error::Failed(format!("cannot add the note: {e}")))?;
 
     let started = run.timed_entries().ok().and_then(|entries| {
@@ -67,7 +69,7 @@ fn live_run(state: &StateDir) -> Result<RunDir, String> {
         0 => Err(format!(
             "no run is going on in {}: name the run to note, e.g. `firedrill note latest \"...\"` \
              (a finished run takes post-mortem notes)",
-            state.runs().display()
+            state.location()
         )),
         n => Err(format!(
             "{n} runs are going on ({}): name the one to note, `firedrill note RUN \"...\"`",

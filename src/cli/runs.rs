@@ -8,7 +8,7 @@ use crate::util::console::Console;
 pub fn runs(shell: &Console, state: &StateDir) -> Result<(), Error> {
     let runs = state.list().map_err(|e| Error::Failed(e.to_string()))?;
     if runs.is_empty() {
-        shell.status("Runs", format!("none in {}", state.runs().display()));
+        shell.status("Runs", format!("none in {}", state.location()));
         return Ok(());
     }
     let mut out = format!("{:<48} {:<18} {:>10} {:>10}\n", "RUN", "OUTCOME", "RECOVERED", "OBJECTIVE");
@@ -23,7 +23,7 @@ pub fn runs(shell: &Console, state: &StateDir) -> Result<(), Error> {
                 },
             ),
             Err(_) => {
-                let live = matches!(run.lock(), Ok(None));
+                let live = run.is_live().unwrap_or(false);
                 // A journal that cannot be read says nothing about what is still injected.
                 let entries = match run.entries() {
                     Ok(e) => e,

@@ -55,7 +55,11 @@ pub async fn execute(
     let aws_opts = cleared.aws_opts.clone();
     // Keep the exact scenario next to its run: the text that was validated, not whatever
     // the path holds now.
-    let _ = std::fs::write(run.path.join("scenario.yaml"), &loaded.text);
+    if std::fs::write(run.path.join("scenario.yaml"), &loaded.text).is_ok()
+        && let Err(e) = run.push()
+    {
+        shell.warn(format!("cannot copy the scenario to {}: {e}", run.location()));
+    }
     shell.status("Running", format!("{} (run {})", s.name, run.id));
 
     let cancel = CancellationToken::new();

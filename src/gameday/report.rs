@@ -25,12 +25,18 @@ pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, execu
         if let Some((aws, res)) = &cleared.aws {
             report = report.with_aws(res, aws.calls(), aws.retries());
         }
+        // Notes written from other machines (S3 state) are fetched first.
+        if let Err(e) = run.refresh_notes() {
+            shell.warn(format!("cannot fetch the notes: {e}"));
+        }
         let (report, warning) = report::attach_notes(report, &run.path);
         if let Some(w) = warning.filter(|_| warn) {
             shell.warn(w);
         }
         if let Err(e) = report::write_all(&run.path, &report) {
             shell.error(format!("cannot write the report in {}: {e}", run.path.display()));
+        } else if let Err(e) = run.push() {
+            shell.error(format!("cannot copy the report to {}: {e}", run.location()));
         }
     };
     // Every fault is reverted or listed as still broken: the report goes to disk before

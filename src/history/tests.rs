@@ -221,7 +221,7 @@ fn run_dir(state: &StateDir, id: &str, entries: Vec<Entry>) -> RunDir {
     for e in std::iter::once(started).chain(entries) {
         j.append(e).unwrap();
     }
-    RunDir { id: id.into(), path }
+    RunDir { id: id.into(), path, remote: None }
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 pub mod merge;
+pub mod state;
 pub mod stmt;
 mod switch;
 

@@ -9,15 +9,20 @@
 //! Opening the journal for appending ends such a line first, so the next entry starts on a
 //! line of its own; readers skip torn lines (what they held never took effect: an intent
 //! is fsynced before its side effect) and report any other unreadable line as damage.
+//!
+//! With S3 state ([`crate::state::remote`]) each entry is first created as an object of its
+//! own in S3 (never overwriting one), then appended to the local file, which is a cache.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::state::remote::Remote;
 use crate::state::trust::Key;
 
 /// How to undo one side effect: the fault kind that knows how, a human description, and
@@ -99,6 +104,9 @@ pub enum JournalError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("journal {path} line {line}: {message}")]
     Corrupt { path: PathBuf, line: usize, message: String },
+    /// The entry could not be made durable in S3 (with S3 state).
+    #[error("journal: {0}")]
+    Remote(String),
 }
 
 /// Where the engine writes entries. The file journal fsyncs; tests use [`MemJournal`].
@@ -113,6 +121,8 @@ pub struct Journal {
     /// The run id the intents' MACs name: the run folder's name.
     run_id: String,
     key: Option<Key>,
+    /// With S3 state: where each entry goes first, and the next entry's number there.
+    remote: Option<(Arc<Remote>, AtomicU64)>,
 }
 
 impl Journal {
@@ -154,7 +164,14 @@ impl Journal {
             let _ = dir.sync_all();
         }
         let run_id = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Journal { path, file: Mutex::new(file), run_id, key })
+        Ok(Journal { path, file: Mutex::new(file), run_id, key, remote: None })
+    }
+
+    /// Makes S3 the truth: each entry is created there as entry `next`, `next + 1`, …
+    /// before it is appended to the local file.
+    pub fn with_remote(mut self, remote: Arc<Remote>, next: u64) -> Self {
+        self.remote = Some((remote, AtomicU64::new(next)));
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -177,6 +194,19 @@ impl Sink for Journal {
         line.push('\n');
         let io = |source| JournalError::Io { path: self.path.clone(), source };
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        // Under the file's lock, so entries are numbered in the order they are written.
+        if let Some((remote, next)) = &self.remote {
+            let seq = next.load(Ordering::SeqCst);
+            let t0 = std::time::Instant::now();
+            if let Err(e) = remote.put_entry(&self.run_id, seq, line.as_bytes()) {
+                // Said here too: some entries' callers go on without them (a `reverted`
+                // that cannot be journaled is reverted again by `recover`, harmlessly).
+                tracing::error!("{e}");
+                return Err(JournalError::Remote(e.to_string()));
+            }
+            tracing::debug!(seq, elapsed_us = t0.elapsed().as_micros() as u64, "journal entry durable in S3");
+            next.store(seq + 1, Ordering::SeqCst);
+        }
         f.write_all(line.as_bytes()).map_err(io)?;
         f.sync_data().map_err(io)
     }

@@ -3,15 +3,24 @@
 //! file that a live run holds so `recover` never touches a run that is still going.
 //! [`journal`] is the write-ahead journal of one run and [`trust`] the key that
 //! authenticates what a journal asks `recover` to run.
+//!
+//! With `--state s3://BUCKET/PREFIX` ([`remote`]) the same layout lives in S3, which is
+//! then the truth, and the state directory is its local cache: [`StateDir::list`] (and so
+//! `find`) fetches what the bucket holds first, the journal writes each entry to S3 before
+//! it returns, and a run's lock is an S3 object with a heartbeat. Both backends have the
+//! one interface below ([`StateDir`], [`RunDir`], [`Lock`]).
 
 pub mod journal;
+pub mod remote;
 pub mod trust;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use journal::{Entry, Journal};
+use remote::{Remote, RemoteLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -31,6 +40,11 @@ pub enum StateError {
     NoRuns(PathBuf),
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    #[error("{what}: {source}")]
+    Remote { what: String, source: crate::aws::AwsError },
+    /// A conditional write to S3 found the object already there (or changed).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -51,18 +65,57 @@ pub enum Holder {
 
 pub struct StateDir {
     root: PathBuf,
+    /// S3 state: the truth, with `root` as its cache.
+    remote: Option<Arc<Remote>>,
 }
 
-/// One run's folder.
+/// One run's folder (with S3 state: its local copy).
 #[derive(Clone, Debug)]
 pub struct RunDir {
     pub id: String,
     pub path: PathBuf,
+    /// S3 state, where the run's truth lives.
+    pub remote: Option<Arc<Remote>>,
+}
+
+/// A run's lock, held until dropped: a locked file, or an S3 lock with its heartbeat.
+#[derive(Debug)]
+pub struct Lock {
+    _held: LockKind,
+}
+
+/// Held only for what dropping it does (unlock, or stop the heartbeat and delete).
+#[derive(Debug)]
+#[allow(dead_code)]
+enum LockKind {
+    File(File),
+    Remote(RemoteLock),
 }
 
 impl StateDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        StateDir { root: root.into() }
+        StateDir { root: root.into(), remote: None }
+    }
+
+    /// State in S3, cached in `cache`.
+    pub fn with_remote(cache: impl Into<PathBuf>, remote: Arc<Remote>) -> Self {
+        StateDir { root: cache.into(), remote: Some(remote) }
+    }
+
+    /// Where the runs are, for people: the S3 URL, or the local folder.
+    pub fn location(&self) -> String {
+        match &self.remote {
+            Some(r) => r.url(),
+            None => self.root.display().to_string(),
+        }
+    }
+
+    /// The `runs/` of [`StateDir::location`], for messages.
+    fn shown_runs(&self) -> PathBuf {
+        match &self.remote {
+            Some(r) => PathBuf::from(format!("{}/runs", r.url())),
+            None => self.runs(),
+        }
     }
 
     pub fn runs(&self) -> PathBuf {
@@ -82,7 +135,7 @@ impl StateDir {
         let id = format!("{stamp}Z-{scenario}-{salt:04x}");
         let path = runs.join(&id);
         fs::create_dir(&path).map_err(io(&path))?;
-        Ok(RunDir { id, path })
+        Ok(RunDir { id, path, remote: self.remote.clone() })
     }
 
     /// Why the state directory (or `runs/` in it) cannot be a directory, in the user's
@@ -101,10 +154,23 @@ impl StateDir {
         None
     }
 
-    /// Every run folder, oldest first.
+    /// Every run folder, oldest first. With S3 state: every run in the bucket, fetched
+    /// into the cache first.
     pub fn list(&self) -> Result<Vec<RunDir>, StateError> {
         let runs = self.runs();
         let mut out = Vec::new();
+        if let Some(remote) = &self.remote {
+            if let Err(e) = fs::create_dir_all(&runs) {
+                return Err(self.explain().unwrap_or(StateError::Io { path: runs, source: e }));
+            }
+            for id in remote.pull_all(&runs)? {
+                let path = runs.join(&id);
+                if path.join(Journal::FILE).is_file() {
+                    out.push(RunDir { id, path, remote: Some(remote.clone()) });
+                }
+            }
+            return Ok(out);
+        }
         let entries = match fs::read_dir(&runs) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
@@ -112,7 +178,7 @@ impl StateDir {
         };
         for e in entries.flatten() {
             if e.path().join(Journal::FILE).is_file() {
-                out.push(RunDir { id: e.file_name().to_string_lossy().into_owned(), path: e.path() });
+                out.push(RunDir { id: e.file_name().to_string_lossy().into_owned(), path: e.path(), remote: None });
             }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -133,20 +199,20 @@ impl StateDir {
     /// A run by id, unique id prefix, `latest`, or path to its folder.
     pub fn find(&self, run: &str) -> Result<RunDir, StateError> {
         let p = Path::new(run);
-        if p.join(Journal::FILE).is_file() {
+        if self.remote.is_none() && p.join(Journal::FILE).is_file() {
             let id = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            return Ok(RunDir { id, path: p.to_path_buf() });
+            return Ok(RunDir { id, path: p.to_path_buf(), remote: None });
         }
         let all = self.list()?;
         if run == "latest" {
-            return all.into_iter().last().ok_or_else(|| StateError::NoRuns(self.runs()));
+            return all.into_iter().last().ok_or_else(|| StateError::NoRuns(self.shown_runs()));
         }
         if let Some(exact) = all.iter().find(|r| r.id == run) {
             return Ok(exact.clone());
         }
         let matches: Vec<RunDir> = all.into_iter().filter(|r| r.id.starts_with(run) || r.id.contains(run)).collect();
         match matches.len() {
-            0 => Err(self.explain().unwrap_or_else(|| StateError::NoSuchRun(run.to_string(), self.runs()))),
+            0 => Err(self.explain().unwrap_or_else(|| StateError::NoSuchRun(run.to_string(), self.shown_runs()))),
             1 => Ok(matches.into_iter().next().unwrap_or_else(|| unreachable!())),
             _ => Err(StateError::Ambiguous(run.to_string(), matches.into_iter().map(|r| r.id).collect())),
         }
@@ -156,8 +222,16 @@ impl StateDir {
 impl RunDir {
     pub const LOCK: &'static str = "run.lock";
 
-    /// Takes the run's exclusive lock (held by the live run; released by the OS if it dies).
-    pub fn lock(&self) -> Result<Option<File>, StateError> {
+    /// Takes the run's exclusive lock (held by the live run; released by the OS if it
+    /// dies, or with S3 state, dead once its heartbeat stops: see [`remote`]).
+    pub fn lock(&self) -> Result<Option<Lock>, StateError> {
+        if let Some(remote) = &self.remote {
+            return Ok(remote.lock_run(&self.id)?.map(|l| Lock { _held: LockKind::Remote(l) }));
+        }
+        Ok(self.lock_file()?.map(|f| Lock { _held: LockKind::File(f) }))
+    }
+
+    fn lock_file(&self) -> Result<Option<File>, StateError> {
         let path = self.path.join(Self::LOCK);
         let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
         match f.try_lock() {
@@ -169,20 +243,26 @@ impl RunDir {
 
     /// Takes the run's lock for `recover`, and marks it as held by this recover, so that
     /// another recover can tell it from a live run.
-    pub fn lock_for_recover(&self) -> Result<Result<File, Holder>, StateError> {
+    pub fn lock_for_recover(&self) -> Result<Result<Lock, Holder>, StateError> {
+        if let Some(remote) = &self.remote {
+            return Ok(remote.lock_for_recover(&self.id)?.map(|l| Lock { _held: LockKind::Remote(l) }));
+        }
         let path = self.path.join(Self::LOCK);
-        let Some(mut f) = self.lock()? else {
+        let Some(mut f) = self.lock_file()? else {
             return Ok(Err(self.holder()));
         };
         use std::io::Write;
         f.set_len(0)
             .and_then(|_| f.write_all(format!("{RECOVER_MARK} {}\n", std::process::id()).as_bytes()))
             .map_err(io(&path))?;
-        Ok(Ok(f))
+        Ok(Ok(Lock { _held: LockKind::File(f) }))
     }
 
     /// Who holds the lock (only meaningful while it is held).
     pub fn holder(&self) -> Holder {
+        if let Some(remote) = &self.remote {
+            return remote.holder(&self.id).ok().flatten().unwrap_or(Holder::Run);
+        }
         let path = self.path.join(Self::LOCK);
         // The holder writes its mark just after taking the lock: look twice.
         for _ in 0..2 {
@@ -198,6 +278,9 @@ impl RunDir {
     /// Whether a live run holds this run's lock. Unlike [`RunDir::lock`] it never creates
     /// the lock file, and it holds the lock only for the instant of the check when free.
     pub fn is_live(&self) -> Result<bool, StateError> {
+        if let Some(remote) = &self.remote {
+            return Ok(remote.holder(&self.id)? == Some(Holder::Run));
+        }
         let path = self.path.join(Self::LOCK);
         let f = match File::open(&path) {
             Ok(f) => f,
@@ -213,6 +296,57 @@ impl RunDir {
 
     pub fn journal_path(&self) -> PathBuf {
         self.path.join(Journal::FILE)
+    }
+
+    /// Where the run's truth is, for people: its S3 URL, or its folder.
+    pub fn location(&self) -> String {
+        match &self.remote {
+            Some(r) => r.run_url(&self.id),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// The journal, open for appending; with S3 state each entry goes to S3 first.
+    pub fn journal(&self) -> Result<Journal, StateError> {
+        let journal = Journal::open(&self.path)?;
+        Ok(match &self.remote {
+            Some(remote) => journal.with_remote(remote.clone(), remote.next_seq(&self.id)?),
+            None => journal,
+        })
+    }
+
+    /// Fetches what S3 holds for this run into its folder again (nothing to do locally).
+    pub fn refresh(&self) -> Result<(), StateError> {
+        match &self.remote {
+            Some(remote) => remote.pull_run(&self.path, &self.id),
+            None => Ok(()),
+        }
+    }
+
+    /// Fetches the run's notes from S3 into its folder (nothing to do locally).
+    pub fn refresh_notes(&self) -> Result<(), StateError> {
+        match &self.remote {
+            Some(remote) => remote.pull_notes(&self.path, &self.id),
+            None => Ok(()),
+        }
+    }
+
+    /// Copies the run folder's whole files (reports, the scenario) to S3 (nothing to do
+    /// locally).
+    pub fn push(&self) -> Result<(), StateError> {
+        match &self.remote {
+            Some(remote) => remote.push_files(&self.path, &self.id),
+            None => Ok(()),
+        }
+    }
+
+    /// Publishes an observer's note (its `notes.jsonl` line) to S3 (nothing to do locally,
+    /// where the note is already in the folder).
+    pub fn publish_note(&self, line: &str) -> Result<(), StateError> {
+        match &self.remote {
+            Some(remote) => remote.put_note(&self.id, line.as_bytes()),
+            None => Ok(()),
+        }
     }
 
     pub fn entries(&self) -> Result<Vec<Entry>, StateError> {
@@ -283,7 +417,7 @@ mod tests {
         drop(first);
         assert!(run.lock_for_recover().unwrap().is_ok());
         // A live run's lock is told apart from a recover's.
-        let run2 = RunDir { id: "r2".into(), path: _d.path().join("runs/r1") };
+        let run2 = RunDir { id: "r2".into(), path: _d.path().join("runs/r1"), remote: None };
         fs::write(run2.path.join(RunDir::LOCK), "").unwrap();
         let held = run2.lock().unwrap().expect("free");
         assert_eq!(run2.lock_for_recover().unwrap().err(), Some(Holder::Run));

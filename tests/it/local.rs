@@ -362,6 +362,8 @@ fn a_killed_runs_log_already_names_its_run_id_and_directory() {
             assert_eq!(started.len(), 1, "{out}");
             assert_eq!(started[0]["run_id"], run_id.as_str(), "{out}");
             assert_eq!(started[0]["run_dir"], dir.as_str(), "{out}");
+            // Where the run's state is: its folder here (its S3 URL with S3 state).
+            assert_eq!(started[0]["state"], dir.as_str(), "{out}");
             let at = out.stderr.find("run_started").unwrap_or_default();
             assert!(at < injecting, "run_started before the first injection\n{out}");
         } else {

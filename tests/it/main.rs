@@ -30,6 +30,8 @@
 //! - [`dead_mans_switch`]: `safety.dead_mans_switch` against moto: the schedules armed
 //!   during the faults, deleted by a revert, and after a crash their calls restore the
 //!   state and `recover` deletes them.
+//! - [`s3_state`]: run state in S3 (`--state s3://…`) against moto: a run killed on one
+//!   machine recovered from another, shared history and notes, conditional writes, locks.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
 //!   (parliament, pinned, from the test venv).
 //!
@@ -66,6 +68,7 @@ mod notes;
 mod output;
 mod pages;
 mod recover;
+mod s3_state;
 mod setup;
 mod support;
 mod sweep;
