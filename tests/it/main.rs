@@ -62,5 +62,6 @@ mod notes;
 mod output;
 mod pages;
 mod recover;
+mod schedule;
 mod setup;
 mod support;
