@@ -157,10 +157,8 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
     let positions = Positions::index(&root);
     let mut problems: Vec<(String, String)> = Vec::new();
     let loaded = resolve(calendar, base, &mut problems);
-    if problems.is_empty() {
-        if let Some(l) = loaded {
-            return Ok(l);
-        }
+    if let (true, Some(l)) = (problems.is_empty(), loaded) {
+        return Ok(l);
     }
     Err(problems.into_iter().map(|(path, m)| (Some(positions.find(&path)), path, m)).collect())
 }
@@ -284,10 +282,8 @@ fn resolve(cal: Calendar, base: &Path, problems: &mut Vec<(String, String)>) -> 
                 p(format!("{at}.announce[{j}]"), "announce at least 1m ahead".into());
             }
         }
-        if let Some(w) = g.window {
-            if w.0 < Duration::from_secs(60) {
-                p(format!("{at}.window"), "a window is at least 1m (starts are whole minutes)".into());
-            }
+        if g.window.is_some_and(|w| w.0 < Duration::from_secs(60)) {
+            p(format!("{at}.window"), "a window is at least 1m (starts are whole minutes)".into());
         }
         days.push(Day {
             id,
@@ -352,12 +348,10 @@ fn check_frequency(cron: &Cron) -> Result<(), String> {
             Err(_) if prev.is_none() => return Err("this schedule never happens".into()),
             Err(_) => return Ok(()),
         };
-        if let Some(p) = prev {
-            if t.duration_since(p).unsigned_abs() < MIN_GAP {
-                return Err(format!(
-                    "this schedule fires more than once an hour ({p} then {t}); a game day is at most hourly"
-                ));
-            }
+        if let Some(p) = prev.filter(|p| t.duration_since(*p).unsigned_abs() < MIN_GAP) {
+            return Err(format!(
+                "this schedule fires more than once an hour ({p} then {t}); a game day is at most hourly"
+            ));
         }
         prev = Some(t);
     }

@@ -112,7 +112,7 @@ pub fn text(latest: &[Record]) -> String {
             (None, Some(run)) => format!("run {run}"),
             (None, None) => String::new(),
         };
-        out.push_str(&format!("{}  {}  {}  {}\n", r.start, r.gameday, r.outcome, what).trim_end());
+        out.push_str(format!("{}  {}  {}  {}", r.start, r.gameday, r.outcome, what).trim_end());
         out.push('\n');
     }
     out

@@ -29,6 +29,9 @@
 //!   live in `requirements-test.txt` alone, and a missing browser fails loudly.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
 //!   (parliament, pinned, from the test venv).
+//! - [`schedule`]: calendars (`firedrill schedule`): `run-due` skips for a freeze, a gate
+//!   alarm (moto), an HTTP gate, the halt and a held lease, and runs otherwise; each
+//!   `export` format read back by a real parser.
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
