@@ -21,4 +21,10 @@ echo
 cat "$run_dir/report.md"
 echo
 echo "Run directory: $run_dir (report.json, report.md, junit.xml, report.html, journal.jsonl)"
+
+# Monthly game days on a calendar (docs/schedule.md): the next ones, in the calendar's
+# time zone and in UTC, and which a freeze skips.
+echo
+echo "Next game days of scenarios/calendar.yaml:"
+"${CARGO_TARGET_DIR:-target}/debug/firedrill" --state-dir "$state" schedule next scenarios/calendar.yaml --count 4
 exit "$code"

@@ -24,6 +24,7 @@ pub mod probes;
 pub mod recover;
 pub mod report;
 pub mod scenario;
+pub mod schedule;
 pub mod state;
 pub mod sweep;
 pub mod tags;

@@ -15,9 +15,17 @@ pub fn history(shell: &Console, state: &StateDir, scenario: Option<&str>, format
     if rows.is_empty() {
         shell.status("History", format!("no {what}"));
     }
+    // Game days `schedule run-due` ran or skipped, after the runs (text only).
+    let scheduled =
+        state.runs().parent().map(|d| crate::schedule::record::Records::new(d).latest()).unwrap_or_default();
+    let scheduled = if scheduled.is_empty() { String::new() } else { crate::schedule::record::text(&scheduled) };
     match format {
-        HistoryFormat::Text if rows.is_empty() => Ok(()),
-        HistoryFormat::Text => super::output(&history::text(&rows)),
+        HistoryFormat::Text if rows.is_empty() => super::output(&scheduled),
+        HistoryFormat::Text => super::output(&format!(
+            "{}{}",
+            history::text(&rows),
+            if scheduled.is_empty() { String::new() } else { format!("\n{scheduled}") }
+        )),
         HistoryFormat::Json => super::output(&history::json(&rows)),
         HistoryFormat::Html => super::output(&history::html::render(&rows, &what)),
     }

@@ -12,6 +12,7 @@ mod recover;
 mod report;
 mod run;
 mod runs;
+mod schedule;
 mod validate;
 
 use std::path::PathBuf;
@@ -56,7 +57,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Check scenario files; prints every problem as FILE:LINE:COL: field: message.
+    /// Check scenario and calendar files; prints every problem as FILE:LINE:COL: field:
+    /// message.
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -127,6 +129,12 @@ pub enum Command {
         #[arg(long)]
         when: Option<String>,
     },
+    /// Game days on a calendar: next occurrences, what is due, run what is due behind the
+    /// calendar's gates, and entries for cron, systemd, Kubernetes and CI schedulers.
+    Schedule {
+        #[command(subcommand)]
+        cmd: schedule::ScheduleCmd,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -145,6 +153,8 @@ pub enum SchemaOf {
     Scenario,
     /// `plan --format json` (schema/plan.schema.json).
     Plan,
+    /// Calendar files (schema/calendar.schema.json).
+    Calendar,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -176,6 +186,7 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
             let schema = match of {
                 SchemaOf::Scenario => crate::scenario::json_schema(),
                 SchemaOf::Plan => crate::plan_json::json_schema(),
+                SchemaOf::Calendar => crate::schedule::json_schema(),
             };
             output(&format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()))
         }
@@ -190,6 +201,7 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),
+        Command::Schedule { cmd } => block_on(schedule::schedule(shell.clone(), &state, &cli.state_dir, &aws, cmd)),
         Command::Recover { run, trust_journal, sweep } if sweep.sweep => {
             block_on(recover::sweep(shell, &state, &aws, run.as_deref(), trust_journal, sweep))
         }

@@ -87,7 +87,7 @@ pub async fn run(shell: Arc<Console>, state: &StateDir, aws_opts: &AwsOpts, args
     gameday::verdict(finished.record.outcome)
 }
 
-struct StatusLines(Arc<Console>);
+pub(super) struct StatusLines(pub(super) Arc<Console>);
 
 impl Observer for StatusLines {
     fn event(&self, e: &Event) {
@@ -124,7 +124,7 @@ fn ms(d: std::time::Duration) -> String {
         .to_string()
 }
 
-fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
+pub(super) fn summarize(shell: &Console, r: &RunRecord, run_id: &str) {
     if let Some(p) = r.pages.as_ref().filter(|_| r.t_inject.is_some()) {
         let named: Vec<String> = p.pages.iter().map(|g| format!("{} at {}", g.alarm, offset(g.at))).collect();
         let list = if named.is_empty() { String::new() } else { format!(": {}", named.join(", ")) };

@@ -1,4 +1,5 @@
 //! `firedrill validate FILE...`: every problem in every file, exit 0 only if all are valid.
+//! A file with a top-level `gamedays:` key is a calendar ([`crate::schedule`]).
 
 use std::path::PathBuf;
 
@@ -8,6 +9,20 @@ use crate::util::console::{Console, Level};
 pub fn validate(shell: &Console, files: &[PathBuf]) -> Result<(), Error> {
     let mut bad = 0;
     for f in files {
+        if crate::scenario::file::read_text(f, crate::scenario::load::MAX_FILE_BYTES)
+            .is_ok_and(|t| crate::schedule::is_calendar(&t))
+        {
+            match crate::schedule::load(f) {
+                Ok(c) => shell.status("Valid", format!("{} (calendar, {} game day(s))", f.display(), c.days.len())),
+                Err(invalid) => {
+                    bad += 1;
+                    for d in &invalid.0 {
+                        shell.print(Level::Error, d);
+                    }
+                }
+            }
+            continue;
+        }
         match crate::gameday::load(f) {
             Ok(d) => {
                 super::warn(shell, &d);

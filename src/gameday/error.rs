@@ -29,12 +29,15 @@ pub enum Exit {
     /// A recover objective, every fault reverted, but no probe ever failed: the faults had
     /// no visible impact and recovery was not tested.
     NoImpact = 8,
+    /// `schedule run-due` skipped a due game day (freeze, gate, halt or lease; recorded,
+    /// and shown by `history`); nothing was touched.
+    Skipped = 9,
 }
 
 impl Exit {
     /// Every exit code, in the README table's order (a new variant goes here too: the
     /// README test then asks for its row).
-    pub const ALL: [Exit; 9] = [
+    pub const ALL: [Exit; 10] = [
         Exit::Ok,
         Exit::ObjectiveMissed,
         Exit::Invalid,
@@ -44,6 +47,7 @@ impl Exit {
         Exit::Error,
         Exit::Refused,
         Exit::NoImpact,
+        Exit::Skipped,
     ];
 
     /// The name the README's exit-code table gives the code.
@@ -58,6 +62,7 @@ impl Exit {
             Exit::Error => "firedrill error",
             Exit::Refused => "refused by a guard",
             Exit::NoImpact => "no impact",
+            Exit::Skipped => "skipped",
         }
     }
 }
@@ -95,6 +100,10 @@ pub enum Error {
     /// Steps `recover` could not revert: a human must act.
     #[error("{0} step(s) could not be reverted: a human must act")]
     Unreverted(usize),
+    /// Due game days that `schedule run-due` skipped, one line per reason (each was
+    /// shown and recorded as it was decided); nothing was touched.
+    #[error("{} game day(s) skipped", .0.len())]
+    Skipped(Vec<String>),
     /// A game day that ran and did not pass (its summary was shown at its end).
     #[error("the game day ended {}", .0.as_str())]
     Run(Outcome),
@@ -109,6 +118,7 @@ impl Error {
             Error::Failed(_) | Error::Undelivered(_) => Exit::Error,
             Error::Unreverted(_) => Exit::RevertFailed,
             Error::Halted(_) => Exit::Blocked,
+            Error::Skipped(_) => Exit::Skipped,
             Error::Run(outcome) => match outcome {
                 Outcome::Passed => Exit::Ok,
                 Outcome::ObjectiveMissed => Exit::ObjectiveMissed,
@@ -122,7 +132,7 @@ impl Error {
 
     /// Whether the message was already shown as it happened (and is not shown again).
     pub fn shown(&self) -> bool {
-        matches!(self, Error::PlanRefused | Error::Undelivered(_) | Error::Run(_))
+        matches!(self, Error::PlanRefused | Error::Undelivered(_) | Error::Run(_) | Error::Skipped(_))
     }
 
     /// The exit code of a command's result.
@@ -161,6 +171,7 @@ mod tests {
             (Error::Halted("halted: x".into()), 4),
             (Error::Run(Outcome::NoImpact), 8),
             (Error::Run(Outcome::RevertFailed), 5),
+            (Error::Skipped(vec!["freeze".into()]), 9),
         ];
         for (e, code) in cases {
             assert_eq!(e.exit() as u8, code, "{e:?}");
@@ -192,6 +203,6 @@ mod tests {
         assert_eq!(table, enum_, "README.md \"### Exit codes\" (code | name | meaning) must list exactly `Exit`");
         let mut codes: Vec<u8> = Exit::ALL.iter().map(|e| *e as u8).collect();
         codes.dedup();
-        assert_eq!(codes, (0..=8).collect::<Vec<u8>>(), "ALL holds each code once, in order");
+        assert_eq!(codes, (0..=9).collect::<Vec<u8>>(), "ALL holds each code once, in order");
     }
 }

@@ -1,5 +1,6 @@
 //! The docs work as written: every YAML block in README.md and docs/ that is a scenario
-//! (or part of one) and every playbook example is checked with `firedrill validate`,
+//! (or part of one), a calendar (next to the repository's scenarios) and every playbook
+//! example is checked with `firedrill validate`,
 //! exactly as a reader would copy it. A block that is neither must say so with an
 //! `<!-- not a scenario -->` line right before it, so a new kind of example cannot slip
 //! through unchecked.
@@ -87,9 +88,12 @@ fn validate(sb: &Sandbox, at: &str, scenario: &str) {
     for dir in ["scenarios", "playbooks"] {
         std::fs::create_dir_all(sb.path().join(dir)).unwrap();
     }
-    for p in std::fs::read_dir(root.join("playbooks")).unwrap() {
-        let p = p.unwrap().path();
-        std::fs::copy(&p, sb.path().join("playbooks").join(p.file_name().unwrap())).unwrap();
+    // The repository's scenarios too: a calendar example names them.
+    for dir in ["playbooks", "scenarios"] {
+        for p in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = p.unwrap().path();
+            std::fs::copy(&p, sb.path().join(dir).join(p.file_name().unwrap())).unwrap();
+        }
     }
     let file = sb.write("scenarios/example.yaml", scenario);
     let out = sb.run(&[std::ffi::OsStr::new("validate"), file.as_os_str()]);

@@ -34,6 +34,9 @@
 //!   machine recovered from another, shared history and notes, conditional writes, locks.
 //! - [`iam_lint`]: the policies `firedrill iam-policy` prints, through an IAM linter
 //!   (parliament, pinned, from the test venv).
+//! - [`schedule`]: calendars (`firedrill schedule`): `run-due` skips for a freeze, a gate
+//!   alarm (moto), an HTTP gate, the halt and a held lease, and runs otherwise; each
+//!   `export` format read back by a real parser.
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
@@ -69,6 +72,7 @@ mod output;
 mod pages;
 mod recover;
 mod s3_state;
+mod schedule;
 mod setup;
 mod support;
 mod sweep;
