@@ -18,7 +18,7 @@ pub fn history(shell: &Console, state: &StateDir, scenario: Option<&str>, format
     // Game days `schedule run-due` ran or skipped, after the runs (text only).
     let scheduled =
         state.runs().parent().map(|d| crate::schedule::record::Records::new(d).latest()).unwrap_or_default();
-    let scheduled = if scheduled.is_empty() { String::new() } else { crate::schedule::record::text(&scheduled) };
+    let scheduled = if scheduled.is_empty() { String::new() } else { history::scheduled_text(&scheduled, &rows) };
     match format {
         HistoryFormat::Text if rows.is_empty() => super::output(&scheduled),
         HistoryFormat::Text => super::output(&format!(

@@ -15,10 +15,11 @@ pub struct Point {
 }
 
 impl Point {
-    /// The plottable runs among `rows` (oldest first): injected, with a report.
+    /// The plottable runs among `rows` (oldest first): injected, with a report, and not
+    /// aborted (cut short, so not a measurement).
     pub fn from_rows<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<Point> {
         rows.into_iter()
-            .filter(|r| r.reported() && r.injected)
+            .filter(|r| r.reported() && r.injected && !r.aborted())
             .map(|r| Point { run_id: r.run_id.clone(), outcome: r.outcome.clone(), ttr_ms: r.time_to_recover_ms })
             .collect()
     }

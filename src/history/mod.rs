@@ -53,9 +53,16 @@ impl Row {
         self.objective_met.is_some()
     }
 
-    /// A fault was injected and the run ended without recovery being observed.
+    /// A fault was injected and the run ended without recovery being observed — not cut
+    /// short by an abort (see [`Row::aborted`]).
     pub fn never_recovered(&self) -> bool {
-        self.reported() && self.injected && self.time_to_recover_ms.is_none()
+        self.reported() && self.injected && self.time_to_recover_ms.is_none() && !self.aborted()
+    }
+
+    /// The run was aborted (an abort rule, a signal, the halt, the facilitator): cut short,
+    /// so its recovery was not measured; counted apart from "never recovered".
+    pub fn aborted(&self) -> bool {
+        self.outcome == Outcome::Aborted.as_str()
     }
 }
 
@@ -219,6 +226,8 @@ pub struct Summary {
     pub worst_ms: Option<u64>,
     /// Runs that were injected and never recovered: worse than any time.
     pub never_recovered: usize,
+    /// Runs that were aborted: cut short, not measured (apart from `never_recovered`).
+    pub aborted: usize,
     /// The objective of the newest run with a report (a scenario's objective may change).
     pub objective_ms: Option<u64>,
     /// Its kind: `recover` or `sustain`.
@@ -245,11 +254,52 @@ pub fn summarize(rows: &[Row]) -> Vec<Summary> {
                 median_ms: median(&mut times),
                 worst_ms: times.iter().max().copied(),
                 never_recovered: runs.iter().filter(|r| r.never_recovered()).count(),
+                aborted: runs.iter().filter(|r| r.aborted()).count(),
                 objective_ms: runs.iter().rev().find_map(|r| r.objective_ms),
                 objective: runs.iter().rev().find_map(|r| r.objective.clone()),
             }
         })
         .collect()
+}
+
+/// The game days `schedule run-due` ran or skipped (the last record of each occurrence,
+/// in order of start), one line each, grouped by month: skipped ones with why, the ones
+/// that ran with their run and their time to recover against the objective (from the
+/// runs' `rows`).
+pub fn scheduled_text(records: &[crate::schedule::record::Record], rows: &[Row]) -> String {
+    let mut out = String::from("Scheduled game days, by month:\n");
+    let mut month = "";
+    for r in records {
+        let m = r.start.get(..7).unwrap_or(&r.start);
+        let label = if m == month { "       " } else { m };
+        month = m;
+        let row = r.run.as_ref().and_then(|id| rows.iter().find(|x| &x.run_id == id));
+        let what = match (&r.reason, &r.run, row) {
+            (Some(why), _, _) => why.clone(),
+            (None, Some(id), Some(row)) => format!("run {id} — {}", recovery(row)),
+            (None, Some(id), None) => format!("run {id}"),
+            (None, None, _) => String::new(),
+        };
+        let line = format!("{label}  {}  {}  {}  {what}", r.start, r.gameday, r.outcome);
+        out.push_str(crate::util::console::terminal_safe(line.trim_end(), false).as_ref());
+        out.push('\n');
+    }
+    out
+}
+
+/// A run's recovery against its objective, in words.
+fn recovery(r: &Row) -> String {
+    let objective = match (r.objective.as_deref(), r.objective_ms) {
+        (Some("sustain"), _) => " (objective: sustain)".to_string(),
+        (_, Some(o)) => format!(" (objective {})", duration(o)),
+        _ => String::new(),
+    };
+    match r.time_to_recover_ms {
+        _ if r.aborted() => "aborted: cut short, not measured".to_string(),
+        _ if !r.injected => "nothing injected".to_string(),
+        Some(t) => format!("recovered in {}{objective}", duration(t)),
+        None => format!("never recovered{objective}"),
+    }
 }
 
 /// The median; for an even count, the mean of the two middle values rounded down.
@@ -278,8 +328,9 @@ impl Summary {
             (_, Some(o)) => format!("; objective {}", duration(o)),
             (_, None) => String::new(),
         };
+        let aborted = if self.aborted > 0 { format!(", {} aborted", self.aborted) } else { String::new() };
         format!(
-            "{}: {}, {} passed; time to recover {ttr}{objective}",
+            "{}: {}, {} passed{aborted}; time to recover {ttr}{objective}",
             self.scenario,
             plural(self.runs, "run"),
             self.passed
@@ -304,7 +355,7 @@ pub fn cells(r: &Row) -> [String; 7] {
     };
     let recover = match r.time_to_recover_ms {
         Some(t) => duration(t),
-        None if measured => "never".into(),
+        None if measured && !r.aborted() => "never".into(),
         None => dash(),
     };
     let objective = match r.objective.as_deref() {

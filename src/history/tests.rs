@@ -39,16 +39,30 @@ fn crashed(id: &str, scenario: &str) -> Row {
     }
 }
 
-/// web: passed 600ms, missed 4.5s, aborted (never), blocked, crashed; db: passed 1s.
+/// web: passed 600ms, missed 4.5s, missed (never recovered), blocked, crashed; db: passed 1s.
 fn rows() -> Vec<Row> {
     vec![
         mk("01", "web", "passed", Some(600)),
         mk("02", "web", "objective_missed", Some(4500)),
         mk("03", "db", "passed", Some(1000)),
-        mk("04", "web", "aborted", None),
+        mk("04", "web", "objective_missed", None),
         mk("05", "web", "blocked", None),
         crashed("06", "web"),
     ]
+}
+
+/// An aborted game day was cut short (an abort rule, a signal, the facilitator): it is
+/// counted apart, never as "never recovered", and not plotted as a time.
+#[test]
+fn aborted_runs_are_counted_apart_from_never_recovered() {
+    let rows = [mk("01", "x", "passed", Some(800)), mk("02", "x", "aborted", None), mk("03", "x", "aborted", None)];
+    let s = summarize(&rows);
+    assert_eq!((s[0].never_recovered, s[0].aborted), (0, 2));
+    assert_eq!(s[0].line(), "x: 3 runs, 1 passed, 2 aborted; time to recover median 800ms, worst 800ms; objective 3s");
+    assert_eq!(Point::from_rows(&rows).len(), 1, "only the measured run is plotted");
+    let t = text(&rows);
+    let aborted = t.lines().find(|l| l.contains(" 02 ")).unwrap();
+    assert!(aborted.contains("aborted") && !aborted.contains("never"), "{t}");
 }
 
 #[test]
@@ -66,15 +80,15 @@ fn summary_counts_runs_passes_and_never_recovered() {
     let s = summarize(&rows());
     assert_eq!(s.iter().map(|s| s.scenario.as_str()).collect::<Vec<_>>(), ["db", "web"]);
     let web = &s[1];
-    assert_eq!((web.runs, web.passed), (5, 1));
+    assert_eq!((web.runs, web.passed, web.aborted), (5, 1, 0));
     assert_eq!(web.median_ms, Some(2550));
     assert_eq!(web.worst_ms, Some(4500));
-    assert_eq!(web.never_recovered, 1, "the aborted run; not the one that never started or crashed");
+    assert_eq!(web.never_recovered, 1, "run 04; not the one that never started or crashed");
     assert_eq!(web.objective_ms, Some(3000));
     assert_eq!(web.line(), "web: 5 runs, 1 passed; time to recover median 2.6s, worst never (1 run); objective 3s");
     assert_eq!(s[0].line(), "db: 1 run, 1 passed; time to recover median 1s, worst 1s; objective 3s");
 
-    let only_never = summarize(&[mk("01", "x", "aborted", None), mk("02", "x", "aborted", None)]);
+    let only_never = summarize(&[mk("01", "x", "objective_missed", None), mk("02", "x", "objective_missed", None)]);
     assert_eq!(only_never[0].line(), "x: 2 runs, 0 passed; time to recover never recovered (2 runs); objective 3s");
     // A run in which no probe failed measured no recovery: it counts as a run, not a time.
     let untouched = Row { time_to_detect_ms: None, time_to_recover_ms: Some(0), ..mk("03", "x", "no_impact", None) };
@@ -101,7 +115,7 @@ fn table_is_aligned_oldest_first_with_summaries() {
         assert_eq!(&l[recover_end..recover_end + 2], "  ", "right-aligned: {text}");
     }
     assert!(lines[2].contains("objective_missed") && lines[2].contains("4.5s") && lines[2].ends_with("no"), "{text}");
-    assert!(lines[4].contains("aborted") && lines[4].contains("never"), "{text}");
+    assert!(lines[4].contains("objective_missed") && lines[4].contains("never"), "{text}");
     assert!(lines[5].contains("blocked") && lines[5].ends_with('-'), "not injected: no verdict\n{text}");
     assert!(lines[6].contains("crashed, 1 injected"), "{text}");
     assert_eq!(lines[7], "");
@@ -134,14 +148,14 @@ fn attrs(svg: &str, tag: &str, attr: &str) -> Vec<f64> {
 #[test]
 fn plot_has_a_circle_per_recovered_run_a_cross_per_never_and_the_objective_line() {
     let p = points();
-    assert_eq!(p.len(), 3, "passed, missed, aborted; not the run that never started nor the crashed one");
+    assert_eq!(p.len(), 3, "passed, missed, never recovered; not the run that never started nor the crashed one");
     let svg = html::svg("web", &p, 3000);
     assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"), "{svg}");
     assert_eq!(svg.matches("<circle ").count(), 2, "{svg}");
     assert_eq!(svg.matches(r#"<path class="never""#).count(), 1, "{svg}");
     assert_eq!(svg.matches("<title>").count(), 3, "every mark names its run");
     assert_eq!(svg.matches(r#"<text class="tick""#).count(), 3, "runs numbered 1 to 3: {svg}");
-    assert!(svg.contains("<title>04: never recovered (aborted)</title>"), "{svg}");
+    assert!(svg.contains("<title>04: never recovered (objective_missed)</title>"), "{svg}");
 
     // The objective is a horizontal line at its value; one point lies under it, one above.
     let ymax = html::y_max(&p, 3000);
@@ -340,4 +354,45 @@ fn huge_times_in_one_report_do_not_break_the_history() {
     assert!(table.contains("5124095576030h"), "{table}");
     assert!(html::render(&rows, "history").contains("</svg>"));
     assert!(super::json(&rows).contains(&u64::MAX.to_string()));
+}
+
+/// The scheduled game days by month: a skipped month says why, a month that ran says its
+/// run and its time to recover against the objective, and an aborted one is not "never".
+#[test]
+fn scheduled_game_days_show_each_month_with_why_or_how_it_went() {
+    let rec = |start: &str, outcome: &str, reason: Option<&str>, run: Option<&str>| crate::schedule::record::Record {
+        key: format!("monthly@{start}"),
+        gameday: "monthly".into(),
+        scenario: "web.yaml".into(),
+        start: start.into(),
+        seed: 1,
+        outcome: outcome.into(),
+        reason: reason.map(String::from),
+        run: run.map(String::from),
+        at: "2026-12-01T09:00:00Z".into(),
+    };
+    let records = [
+        rec("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
+        rec("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: audit week"), None),
+        rec("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
+        rec("2026-12-01T10:00:00+01:00", "objective_missed", None, Some("02")),
+    ];
+    let mut runs = rows();
+    runs[3].outcome = "aborted".into();
+    let text = scheduled_text(&records, &runs);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Scheduled game days, by month:");
+    assert_eq!(
+        lines[1],
+        "2026-10  2026-10-01T10:00:00+02:00  monthly  passed  run 01 — recovered in 600ms (objective 3s)"
+    );
+    assert_eq!(lines[2], "2026-11  2026-11-02T10:00:00+01:00  monthly  skipped  freeze: audit week");
+    assert_eq!(
+        lines[3],
+        "         2026-11-30T10:00:00+01:00  monthly  aborted  run 04 — aborted: cut short, not measured"
+    );
+    assert_eq!(
+        lines[4],
+        "2026-12  2026-12-01T10:00:00+01:00  monthly  objective_missed  run 02 — recovered in 4.5s (objective 3s)"
+    );
 }

@@ -101,19 +101,3 @@ impl Records {
         by_key
     }
 }
-
-/// The scheduled occurrences as `history` shows them after the runs: one line each (its
-/// last record), skipped ones with why.
-pub fn text(latest: &[Record]) -> String {
-    let mut out = String::from("Scheduled game days:\n");
-    for r in latest {
-        let what = match (&r.reason, &r.run) {
-            (Some(why), _) => why.clone(),
-            (None, Some(run)) => format!("run {run}"),
-            (None, None) => String::new(),
-        };
-        out.push_str(format!("{}  {}  {}  {}", r.start, r.gameday, r.outcome, what).trim_end());
-        out.push('\n');
-    }
-    out
-}
