@@ -134,8 +134,8 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
             "version" => check::<u32>(node, name),
             "timezone" => check::<String>(node, name),
             "catch_up" => check::<crate::scenario::Dur>(node, name),
-            "gamedays" => items::<GameDay>(node, name),
-            "freeze" => items::<Freeze>(node, name),
+            "gamedays" => capped::<GameDay>(node, name, MAX_GAMEDAYS),
+            "freeze" => capped::<Freeze>(node, name, MAX_FREEZES),
             "gates" => check::<Gates>(node, name),
             _ => {
                 let message = match did_you_mean(name, CALENDAR_FIELDS) {
@@ -161,6 +161,22 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
         return Ok(l);
     }
     Err(problems.into_iter().map(|(path, m)| (Some(positions.find(&path)), path, m)).collect())
+}
+
+/// The most game days one calendar may list: each is checked against a year of its
+/// occurrences and loads its scenario, and a team's calendar has a handful.
+pub const MAX_GAMEDAYS: usize = 100;
+/// The most freezes one calendar may list.
+pub const MAX_FREEZES: usize = 200;
+
+/// [`items`], refused at once (one problem, nothing else read) past `max` entries.
+fn capped<T: serde::de::DeserializeOwned>(node: &Node, path: &str, max: usize) -> Vec<Raw> {
+    match &node.value {
+        Value::Seq(list) if list.len() > max => {
+            vec![(Some(node.loc), path.to_string(), format!("{} entries; a calendar lists at most {max}", list.len()))]
+        }
+        _ => items::<T>(node, path),
+    }
 }
 
 fn check<T: serde::de::DeserializeOwned>(node: &Node, path: &str) -> Vec<Raw> {

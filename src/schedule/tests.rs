@@ -182,3 +182,19 @@ fn only_files_with_a_top_level_gamedays_key_are_calendars() {
     assert!(is_calendar("version: 1\ngamedays:\n  - scenario: a.yaml\n"));
     assert!(!is_calendar("version: 1\nname: x\n# gamedays: no\nnotes:\n  gamedays: 1\n"));
 }
+
+/// A hostile calendar with thousands of game days is refused at once with one problem,
+/// before any of them is checked or any scenario loaded.
+#[test]
+fn a_calendar_with_too_many_game_days_is_refused_at_once() {
+    let mut text = String::from("version: 1\ntimezone: UTC\ngamedays:\n");
+    for _ in 0..=super::MAX_GAMEDAYS {
+        text.push_str("  - scenario: a.yaml\n    cron: \"0 10 1 * *\"\n");
+    }
+    let e = match super::load_str(&text, std::path::Path::new("/nonexistent")) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0].1.as_str(), e[0].2.as_str()), ("gamedays", "101 entries; a calendar lists at most 100"));
+}
