@@ -114,10 +114,10 @@ fn body(format: Format, msg: &Message, text: String) -> serde_json::Value {
             let mut body = serde_json::json!({
                 "event": msg.event, "scenario": msg.scenario, "run_id": msg.run_id, "text": text, "at": msg.at,
             });
-            if let (Some(summary), Some(obj)) = (&msg.summary, body.as_object_mut()) {
-                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(summary) {
-                    obj.extend(fields);
-                }
+            if let (Some(summary), Some(obj)) = (&msg.summary, body.as_object_mut())
+                && let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(summary)
+            {
+                obj.extend(fields);
             }
             body
         }
