@@ -278,7 +278,8 @@ fn every_shipped_scenario_and_playbook_validates() {
     args.extend(files.iter().map(|f| f.as_os_str()));
     let done = sb.run(&args);
     assert_eq!(done.code(), Some(0), "{done}");
-    for f in &files {
+    // Every scenario has its playbook (a calendar, `gamedays:`, is not a scenario).
+    for f in files.iter().filter(|f| !std::fs::read_to_string(f).unwrap().lines().any(|l| l == "gamedays:")) {
         let pb = root.join("playbooks").join(f.file_stem().unwrap()).with_extension("md");
         let text = std::fs::read_to_string(&pb).unwrap();
         assert!(text.starts_with("---\nsteps:") || text.contains("\nsteps:\n"), "{} has timed steps", pb.display());
