@@ -128,15 +128,24 @@ fn a_damaged_line_does_not_block_recovery_and_the_run_is_not_called_recovered() 
 #[test]
 fn an_inject_does_not_outlive_firedrill_or_recover() {
     let sb = Sandbox::new();
-    let yaml = scenario("(sleep 4; touch late-bg) & sleep 4; touch late-fg", "true", "60s");
-    let run_dir = crash_after(&sb, &yaml, "process_group");
+    // `bg-started` is written once the background job has been forked, so the kill never
+    // lands before the shell has put anything in its group. The sleeps leave recover,
+    // on a loaded machine, ample time to act before either `touch` would run.
+    let yaml = scenario("(sleep 10; touch late-bg) & touch bg-started; sleep 10; touch late-fg", "true", "60s");
+    let file = sb.write_scenario("rec", &yaml);
+    let mut running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    sb.wait_for_journal("process_group", WAIT);
+    wait_until("the inject to start its background job", WAIT, || sb.path().join("bg-started").exists());
+    running.kill();
+    assert_eq!(running.wait().code(), None, "killed by SIGKILL");
+    let run_dir = sb.only_run_dir();
     let group = journal_events(&read_journal(&run_dir), "process_group")[0]["pgid"].as_u64().unwrap() as u32;
     wait_until("the inject's shell to die with firedrill", Duration::from_secs(5), || gone(group));
 
     let out = sb.run(&["recover"]);
     out.assert_exit(0);
     assert!(out.stderr.contains("still running after the run died"), "{out}");
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(11));
     assert!(!sb.path().join("late-fg").exists(), "the inject's shell outlived firedrill");
     assert!(!sb.path().join("late-bg").exists(), "the inject's background job outlived recover");
 }
