@@ -323,6 +323,31 @@ impl ClassifyRetry for NoRetryOverCap {
     }
 }
 
+/// The SDK configuration every client starts from: the standard credential and region
+/// chain with `opts` (profile, region, endpoint) applied, firedrill's retries (5 attempts
+/// from 200 ms) and timeouts (5 s to connect, 30 s per attempt, 120 s per operation).
+pub(crate) async fn load(opts: &AwsOpts) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .operation_timeout(Duration::from_secs(120))
+                .build(),
+        );
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(u) = &opts.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    loader.load().await
+}
+
 /// Clients for one region, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -344,25 +369,7 @@ impl Aws {
     /// Builds clients from the standard chain. The region is `opts.region`, else the
     /// chain's (`AWS_REGION`, profile), else `fallback_region` (the scenario's).
     pub async fn connect(opts: &AwsOpts, fallback_region: Option<&str>) -> Result<Aws, AwsError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(30))
-                    .operation_timeout(Duration::from_secs(120))
-                    .build(),
-            );
-        if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &opts.region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(u) = &opts.endpoint_url {
-            loader = loader.endpoint_url(u);
-        }
-        let mut sdk = loader.load().await;
+        let mut sdk = load(opts).await;
         if sdk.region().is_none() {
             match fallback_region {
                 Some(r) => sdk = sdk.into_builder().region(Region::new(r.to_string())).build(),

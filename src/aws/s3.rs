@@ -5,11 +5,6 @@
 //! an S3-compatible store), virtual-hosted on AWS. Answers are capped like every other
 //! client's ([`super::BodyCap`]), and errors keep their [`ErrorKind`].
 
-use std::time::Duration;
-
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
@@ -65,25 +60,7 @@ where
 impl Bucket {
     /// A client for `bucket`, from the standard chain with `opts` (as every other client).
     pub async fn connect(opts: &AwsOpts, bucket: &str) -> Result<Bucket, AwsError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(30))
-                    .operation_timeout(Duration::from_secs(120))
-                    .build(),
-            );
-        if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &opts.region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(u) = &opts.endpoint_url {
-            loader = loader.endpoint_url(u);
-        }
-        let sdk = loader.load().await;
+        let sdk = super::load(opts).await;
         let endpoint = opts.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
         let mut conf = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(endpoint.is_some())
