@@ -18,6 +18,7 @@ use crate::faults::ebs::AttachData;
 use crate::faults::ec2::StartData;
 use crate::faults::guard::{ACCOUNT, OPT_IN_TAG};
 use crate::faults::iam::{KeysData, PolicyData, policy_name};
+use crate::faults::outage::{DenyData, deny_policy_name};
 use crate::faults::undo::Step;
 use crate::lease::Leased;
 use crate::scenario::{OptInTag, TargetType};
@@ -164,6 +165,28 @@ pub async fn scan(aws: &Aws, account: &str, opt_in: &OptInTag) -> Result<Found, 
 
     for p in aws.principals(PrincipalKind::Role, &all).await? {
         lease(TargetType::IamRole, &p.name, &p.tags);
+        for (k, v) in &p.tags {
+            let Some(fault) = k.strip_prefix(tags::UNDO_DENY_PREFIX) else { continue };
+            let resource = format!("role {}", p.name);
+            match tags::parse_fields(&resource, k, v, 1, false) {
+                // The policy's name follows from the run and the fault: only it is deleted.
+                Ok((run, _)) if !tags::valid_run(fault) => f.malformed.push(TagError {
+                    resource,
+                    key: k.clone(),
+                    why: format!("{fault:?} is not a fault name: no policy deleted (run {run})"),
+                }),
+                Ok((run, x)) if x[0] != region => {
+                    let policy = deny_policy_name(&run, fault);
+                    f.elsewhere.push((run, format!("{resource}: deny policy {policy} (region {})", x[0])))
+                }
+                Ok((run, _)) => {
+                    let d = DenyData { role: p.name.clone(), policy: deny_policy_name(&run, fault), tag: k.clone() };
+                    let what = format!("delete inline policy {} from role {}", d.policy, d.role);
+                    f.add(&run, IAM, stamp(d.record(r, what)));
+                }
+                Err(e) => f.malformed.push(e),
+            }
+        }
         let Some(v) = p.tags.get(tags::UNDO_REVOKE) else { continue };
         let resource = format!("role {}", p.name);
         match tags::parse_fields(&resource, tags::UNDO_REVOKE, v, 2, false) {

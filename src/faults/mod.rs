@@ -15,6 +15,7 @@ pub mod ebs;
 pub mod ec2;
 pub mod guard;
 pub mod iam;
+pub mod outage;
 pub mod rds;
 mod registry;
 mod step;
@@ -155,6 +156,8 @@ registry::define_fault_kinds! {
     EbsDetach(ebs::Detach),
     RdsFailover(rds::Failover),
     IamRevoke(iam::Revoke),
+    ServiceOutage(outage::ServiceOutage),
+    RegionOutage(outage::RegionOutage),
 }
 
 impl FaultContext {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::step::{Lookup, ScheduledCall, Step, client};
-use super::{FaultConfig, FaultContext, FaultKind, UndoStep, az_outage, ebs, ec2, guard, iam};
+use super::{FaultConfig, FaultContext, FaultKind, UndoStep, az_outage, ebs, ec2, guard, iam, outage};
 use crate::aws::{Aws, OneTimeSchedule};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::scenario::TargetType;
@@ -321,6 +321,16 @@ pub fn planned(f: &FaultConfig, res: Option<&Resolution>) -> Planned {
                         policy: iam::policy_name(&known_then("run id")),
                     }),
                 });
+            }
+        }
+        FaultKind::ServiceOutage(outage::ServiceOutageFault { target, .. })
+        | FaultKind::RegionOutage(outage::RegionOutageFault { target, .. }) => {
+            for id in ids(target) {
+                steps.push(UndoStep::IamDeleteDenyPolicy(outage::DenyData {
+                    role: id,
+                    policy: outage::deny_policy_name(&known_then("run id"), &f.name),
+                    tag: outage::deny_tag(&f.name),
+                }));
             }
         }
         FaultKind::AzOutage(a) => {

@@ -46,6 +46,12 @@ faults:
   - name: creds
     duration: 10m
     iam_revoke_credentials: { target: role }
+  - name: mail
+    duration: 10m
+    service_outage: { target: role, actions: ["ses:SendEmail"] }
+  - name: east
+    duration: 10m
+    region_outage: { target: role, region: us-east-1, except: ["sns:Publish"] }
 recovery:
   objective: sustain
   stable_for: 100ms
@@ -72,9 +78,9 @@ fn sweep_restores_a_lost_run_exactly_from_the_undo_tags_alone() {
     plan.assert_exit(0);
     assert!(plan.stdout.contains("with how to undo it (firedrill:undo:*, docs/tags.md)"), "{plan}");
     let mut running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
-    // Each of the three faults journals `done` once all its side effects are made.
+    // Each of the five faults journals `done` once all its side effects are made.
     wait_until("every fault injected", Duration::from_secs(60), || {
-        sb.run_dirs().first().is_some_and(|d| read_journal(d).iter().filter(|e| e["event"] == "done").count() >= 3)
+        sb.run_dirs().first().is_some_and(|d| read_journal(d).iter().filter(|e| e["event"] == "done").count() >= 5)
     });
     let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
     running.kill();
@@ -91,9 +97,14 @@ fn sweep_restores_a_lost_run_exactly_from_the_undo_tags_alone() {
     assert!(stopped >= 4, "{injected:#}");
     // Each change names its run on the resource.
     let tags = injected["tags"].to_string();
-    for key in
-        ["firedrill:undo:start=", "firedrill:undo:attach=", "firedrill:undo:subnets:1=", "firedrill:undo:revoke="]
-    {
+    for key in [
+        "firedrill:undo:start=",
+        "firedrill:undo:attach=",
+        "firedrill:undo:subnets:1=",
+        "firedrill:undo:revoke=",
+        "firedrill:undo:deny:mail=",
+        "firedrill:undo:deny:east=",
+    ] {
         assert!(tags.contains(&format!("{key}{run_id}")) || tags.contains(key), "{key} missing: {tags}");
     }
     assert!(tags.contains(&format!("firedrill:undo:start={run_id}")), "{tags}");
