@@ -13,6 +13,7 @@ pub mod az_outage;
 pub mod command;
 pub mod ebs;
 pub mod ec2;
+pub mod fis;
 pub mod guard;
 pub mod iam;
 pub mod outage;
@@ -158,6 +159,7 @@ registry::define_fault_kinds! {
     IamRevoke(iam::Revoke),
     ServiceOutage(outage::ServiceOutage),
     RegionOutage(outage::RegionOutage),
+    FisExperiment(fis::Experiment),
 }
 
 impl FaultContext {

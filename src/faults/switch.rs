@@ -285,6 +285,8 @@ pub fn planned(f: &FaultConfig, res: Option<&Resolution>) -> Planned {
         FaultKind::Command(_) => not_covered.push("the revert is a shell command".to_string()),
         FaultKind::Ec2Reboot(_) => not_covered.push("nothing to undo (a reboot)".to_string()),
         FaultKind::Ec2Terminate(_) => not_covered.push("nothing to undo (a termination)".to_string()),
+        FaultKind::FisExperiment(_) => not_covered
+            .push("stopping the FIS experiment needs its id, found by its tags (`firedrill recover` stops it)".into()),
         FaultKind::RdsFailover(_) => not_covered
             .push("a failover is its own recovery; a failback depends on where the writer is then".to_string()),
         FaultKind::Ec2Stop(c) => {

@@ -616,6 +616,117 @@ fn a_region_outage_denies_everything_but_the_exceptions_until_the_revert() {
     assert!(passing >= 5);
 }
 
+/// Creates an FIS experiment template on moto (tagged `tags`, a Python dict literal);
+/// returns its id.
+fn fis_template(moto: &Moto, tags: &str) -> String {
+    let out = moto.python_json(&format!(
+        r#"
+import boto3, json
+fis = boto3.client('fis', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='testing', aws_secret_access_key='testing')
+t = fis.create_experiment_template(clientToken='t', description='stop web',
+    roleArn='arn:aws:iam::123456789012:role/fis', stopConditions=[{{'source': 'none'}}],
+    targets={{'web': {{'resourceType': 'aws:ec2:instance', 'resourceTags': {{'app': 'shop'}}, 'selectionMode': 'ALL'}}}},
+    actions={{'stop': {{'actionId': 'aws:ec2:stop-instances', 'targets': {{'Instances': 'web'}}}}}},
+    tags={tags})['experimentTemplate']
+print(json.dumps(t['id']))
+"#
+    ));
+    out.as_str().unwrap().to_string()
+}
+
+/// The experiments of `template` on moto: (status, tags).
+fn fis_experiments(moto: &Moto, template: &str) -> Vec<(String, Value)> {
+    let out = moto.python_json(&format!(
+        r#"
+import boto3, json
+fis = boto3.client('fis', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='testing', aws_secret_access_key='testing')
+xs = fis.list_experiments(experimentTemplateId='{template}')['experiments']
+print(json.dumps([[x['state']['status'], x.get('tags', {{}})] for x in xs]))
+"#
+    ));
+    out.as_array().unwrap().iter().map(|x| (x[0].as_str().unwrap().to_string(), x[1].clone())).collect()
+}
+
+fn fis_scenario(template: &str, duration: &str) -> String {
+    format!(
+        r#"version: 1
+name: fis
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+steady_state:
+  - name: ok
+    command: {{ run: "true" }}
+    every: 100ms
+faults:
+  - name: fis
+    duration: {duration}
+    fis_experiment: {{ template_id: {template} }}
+recovery:
+  objective: sustain
+  stable_for: 200ms
+  settle_timeout: 30s
+"#
+    )
+}
+
+const ENDED: [&str; 3] = ["stopping", "stopped", "completed"];
+
+#[test]
+fn a_fis_experiment_runs_during_the_fault_and_is_stopped_by_the_revert() {
+    let moto = Moto::start();
+    let template = fis_template(&moto, "{'firedrill': 'allowed'}");
+    let (sb, running) = start(&moto, &fis_scenario(&template, "10s"));
+    sb.wait_for_journal("done", WAIT);
+    let during = fis_experiments(&moto, &template);
+    let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(during.len(), 1, "{during:?}");
+    assert!(!ENDED.contains(&during[0].0.as_str()), "running during the fault: {during:?}");
+    assert_eq!(during[0].1["firedrill:run"], json!(run_id));
+    assert_eq!(during[0].1["firedrill:fault"], "fis");
+    let done = running.wait();
+    assert_eq!(done.code(), Some(0), "{done}");
+    let after = fis_experiments(&moto, &template);
+    assert_eq!(after.len(), 1, "one experiment, started once: {after:?}");
+    assert!(ENDED.contains(&after[0].0.as_str()), "stopped by the revert: {after:?}");
+}
+
+#[test]
+fn a_fis_template_that_is_missing_or_not_opted_in_is_refused_at_plan_time() {
+    let moto = Moto::start();
+    let foreign = fis_template(&moto, "{'team': 'other'}");
+    let sb = moto.sandbox();
+    for (template, why) in [
+        (foreign.as_str(), format!("experiment template {foreign} lacks the opt-in tag firedrill=allowed")),
+        ("EXTnosuchtemplate1", "experiment template EXTnosuchtemplate1 does not exist in us-east-1".to_string()),
+    ] {
+        let file = sb.write_scenario("fis", &fis_scenario(template, "1s"));
+        let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+        assert_eq!(plan.code(), Some(7), "{plan}");
+        assert!(plan.stdout.contains(&why) || plan.stderr.contains(&why), "{why}\n{plan}");
+        assert!(fis_experiments(&moto, template).is_empty());
+    }
+}
+
+#[test]
+fn sigkill_mid_fis_experiment_then_recover_stops_it() {
+    let moto = Moto::start();
+    let template = fis_template(&moto, "{'firedrill': 'allowed'}");
+    let (sb, mut running) = start(&moto, &fis_scenario(&template, "5m"));
+    sb.wait_for_journal("done", WAIT);
+    running.kill();
+    let _ = running.wait();
+    let killed = fis_experiments(&moto, &template);
+    assert!(killed.len() == 1 && !ENDED.contains(&killed[0].0.as_str()), "still running: {killed:?}");
+    let rec = sb.run(&["recover"]);
+    assert_eq!(rec.code(), Some(0), "{rec}");
+    let after = fis_experiments(&moto, &template);
+    assert!(after.len() == 1 && ENDED.contains(&after[0].0.as_str()), "recover stopped it: {after:?}");
+    let again = sb.run(&["recover"]);
+    assert_eq!(again.code(), Some(0), "{again}");
+}
+
 #[test]
 fn reboot_leaves_instances_running_and_terminate_needs_consent_then_is_final() {
     let moto = Moto::start();
