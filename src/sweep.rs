@@ -6,7 +6,9 @@
 //! tag, so [`crate::faults::Undo::guarded`] checks it exactly as `recover` checks a
 //! journal (account, region, and the opt-in tag on every resource it changes) and undoes
 //! it with the same idempotent code. An undo tag that cannot be read is reported, never
-//! acted on. RDS failback and `command` faults leave nothing on AWS to find.
+//! acted on. A FIS experiment firedrill started, and that has not ended, is found by its
+//! `firedrill:run` and `firedrill:fault` tags and stopped. RDS failback and `command`
+//! faults leave nothing on AWS to find.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use crate::faults::Undo;
 use crate::faults::az_outage::{NACL_TAG, NaclData, RestoreData, SubnetsData};
 use crate::faults::ebs::AttachData;
 use crate::faults::ec2::StartData;
+use crate::faults::fis::StopData;
 use crate::faults::guard::{ACCOUNT, OPT_IN_TAG};
 use crate::faults::iam::{KeysData, PolicyData, policy_name};
 use crate::faults::outage::{DenyData, deny_policy_name};
@@ -56,6 +59,7 @@ impl Found {
     }
 }
 
+const FIS: u8 = 0;
 const SUBNETS: u8 = 0;
 const START: u8 = 1;
 const ATTACH: u8 = 2;
@@ -226,6 +230,15 @@ pub async fn scan(aws: &Aws, account: &str, opt_in: &OptInTag) -> Result<Found, 
                 f.add(&run, IAM, stamp(d.record(r, what)));
             }
             Err(e) => f.malformed.push(e),
+        }
+    }
+
+    // An experiment firedrill started names its run and fault in its tags.
+    for x in aws.fis_experiments(None).await? {
+        if let Some(d) = StopData::of(&x) {
+            let what = format!("stop FIS experiment {} (template {}) started by fault {}", x.id, d.template, d.fault);
+            let run = d.run.clone();
+            f.add(&run, FIS, stamp(d.record(r, what)));
         }
     }
 

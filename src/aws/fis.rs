@@ -7,15 +7,17 @@ use super::{Aws, AwsError, Tags, sdk_err};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FisExperiment {
     pub id: String,
+    /// The template it was started from.
+    pub template: String,
     /// `pending`, `initiating`, `running`, `completed`, `stopping`, `stopped`, `failed`…
     pub status: String,
     pub tags: Tags,
 }
 
 impl FisExperiment {
-    /// Whether it has ended (nothing left to stop).
+    /// Whether it has ended or is being stopped: nothing left to stop.
     pub fn ended(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "stopped" | "failed" | "cancelled")
+        matches!(self.status.as_str(), "completed" | "stopping" | "stopped" | "failed" | "cancelled")
     }
 }
 
@@ -51,15 +53,21 @@ impl Aws {
             .ok_or_else(|| AwsError::other(OP, "the answer named no experiment"))
     }
 
-    /// Every experiment of `template` in the region.
-    pub async fn fis_experiments(&self, template: &str) -> Result<Vec<FisExperiment>, AwsError> {
+    /// Every experiment of `template` (of any template: `None`) in the region.
+    pub async fn fis_experiments(&self, template: Option<&str>) -> Result<Vec<FisExperiment>, AwsError> {
         let mut out = Vec::new();
-        let mut pages = self.fis.list_experiments().experiment_template_id(template).into_paginator().send();
+        let mut pages = self
+            .fis
+            .list_experiments()
+            .set_experiment_template_id(template.map(str::to_string))
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_err("fis:ListExperiments", e))?;
             for x in page.experiments() {
                 out.push(FisExperiment {
                     id: x.id().unwrap_or_default().to_string(),
+                    template: x.experiment_template_id().unwrap_or_default().to_string(),
                     status: x.state().and_then(|s| s.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
                     tags: x.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
                 });

@@ -185,6 +185,18 @@ pub struct StopData {
 }
 
 impl StopData {
+    /// The undo of experiment `x` if firedrill started it (tagged with a run and a fault)
+    /// and it has not ended; what `recover --sweep` finds.
+    pub fn of(x: &crate::aws::FisExperiment) -> Option<StopData> {
+        let run = x.tags.get(crate::tags::RUN)?;
+        let fault = x.tags.get(FAULT_TAG)?;
+        (!x.ended() && !x.template.is_empty() && crate::tags::valid_run(run)).then(|| StopData {
+            template: x.template.clone(),
+            run: run.clone(),
+            fault: fault.clone(),
+        })
+    }
+
     fn ours(&self, tags: &Tags) -> bool {
         tags.get(crate::tags::RUN) == Some(&self.run) && tags.get(FAULT_TAG) == Some(&self.fault)
     }
@@ -196,7 +208,7 @@ impl Step for StopData {
 
     async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
         let aws = client(aws)?;
-        for x in aws.fis_experiments(&self.template).await.map_err(failed)? {
+        for x in aws.fis_experiments(Some(&self.template)).await.map_err(failed)? {
             if self.ours(&x.tags) && !x.ended() {
                 aws.stop_fis_experiment(&x.id).await.map_err(failed)?;
             }

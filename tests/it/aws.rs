@@ -618,7 +618,7 @@ fn a_region_outage_denies_everything_but_the_exceptions_until_the_revert() {
 
 /// Creates an FIS experiment template on moto (tagged `tags`, a Python dict literal);
 /// returns its id.
-fn fis_template(moto: &Moto, tags: &str) -> String {
+pub(crate) fn fis_template(moto: &Moto, tags: &str) -> String {
     let out = moto.python_json(&format!(
         r#"
 import boto3, json
@@ -635,7 +635,7 @@ print(json.dumps(t['id']))
 }
 
 /// The experiments of `template` on moto: (status, tags).
-fn fis_experiments(moto: &Moto, template: &str) -> Vec<(String, Value)> {
+pub(crate) fn fis_experiments(moto: &Moto, template: &str) -> Vec<(String, Value)> {
     let out = moto.python_json(&format!(
         r#"
 import boto3, json
@@ -647,7 +647,7 @@ print(json.dumps([[x['state']['status'], x.get('tags', {{}})] for x in xs]))
     out.as_array().unwrap().iter().map(|x| (x[0].as_str().unwrap().to_string(), x[1].clone())).collect()
 }
 
-fn fis_scenario(template: &str, duration: &str) -> String {
+pub(crate) fn fis_scenario(template: &str, duration: &str) -> String {
     format!(
         r#"version: 1
 name: fis
@@ -671,7 +671,7 @@ recovery:
     )
 }
 
-const ENDED: [&str; 3] = ["stopping", "stopped", "completed"];
+pub(crate) const ENDED: [&str; 3] = ["stopping", "stopped", "completed"];
 
 #[test]
 fn a_fis_experiment_runs_during_the_fault_and_is_stopped_by_the_revert() {
