@@ -17,8 +17,8 @@
 //!
 //! What a step's undo cannot say as one call (a `command` fault's shell revert, waits, an
 //! RDS failback that depends on where the writer is now, deleting firedrill's deny-all
-//! network ACL, which is found by its tag) is not covered; `firedrill plan` says which
-//! steps are.
+//! network ACL, which is found by its tag, stopping a FIS experiment, found by its tags)
+//! is not covered; `firedrill plan` says which steps are.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
