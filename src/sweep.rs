@@ -6,7 +6,9 @@
 //! tag, so [`crate::faults::Undo::guarded`] checks it exactly as `recover` checks a
 //! journal (account, region, and the opt-in tag on every resource it changes) and undoes
 //! it with the same idempotent code. An undo tag that cannot be read is reported, never
-//! acted on. RDS failback and `command` faults leave nothing on AWS to find.
+//! acted on. A FIS experiment firedrill started, and that has not ended, is found by its
+//! `firedrill:run` and `firedrill:fault` tags and stopped. RDS failback and `command`
+//! faults leave nothing on AWS to find.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +18,10 @@ use crate::faults::Undo;
 use crate::faults::az_outage::{NACL_TAG, NaclData, RestoreData, SubnetsData};
 use crate::faults::ebs::AttachData;
 use crate::faults::ec2::StartData;
+use crate::faults::fis::StopData;
 use crate::faults::guard::{ACCOUNT, OPT_IN_TAG};
 use crate::faults::iam::{KeysData, PolicyData, policy_name};
+use crate::faults::outage::{DenyData, deny_policy_name};
 use crate::faults::undo::Step;
 use crate::lease::Leased;
 use crate::scenario::{OptInTag, TargetType};
@@ -55,6 +59,7 @@ impl Found {
     }
 }
 
+const FIS: u8 = 0;
 const SUBNETS: u8 = 0;
 const START: u8 = 1;
 const ATTACH: u8 = 2;
@@ -164,6 +169,28 @@ pub async fn scan(aws: &Aws, account: &str, opt_in: &OptInTag) -> Result<Found, 
 
     for p in aws.principals(PrincipalKind::Role, &all).await? {
         lease(TargetType::IamRole, &p.name, &p.tags);
+        for (k, v) in &p.tags {
+            let Some(fault) = k.strip_prefix(tags::UNDO_DENY_PREFIX) else { continue };
+            let resource = format!("role {}", p.name);
+            match tags::parse_fields(&resource, k, v, 1, false) {
+                // The policy's name follows from the run and the fault: only it is deleted.
+                Ok((run, _)) if !tags::valid_run(fault) => f.malformed.push(TagError {
+                    resource,
+                    key: k.clone(),
+                    why: format!("{fault:?} is not a fault name: no policy deleted (run {run})"),
+                }),
+                Ok((run, x)) if x[0] != region => {
+                    let policy = deny_policy_name(&run, fault);
+                    f.elsewhere.push((run, format!("{resource}: deny policy {policy} (region {})", x[0])))
+                }
+                Ok((run, _)) => {
+                    let d = DenyData { role: p.name.clone(), policy: deny_policy_name(&run, fault), tag: k.clone() };
+                    let what = format!("delete inline policy {} from role {}", d.policy, d.role);
+                    f.add(&run, IAM, stamp(d.record(r, what)));
+                }
+                Err(e) => f.malformed.push(e),
+            }
+        }
         let Some(v) = p.tags.get(tags::UNDO_REVOKE) else { continue };
         let resource = format!("role {}", p.name);
         match tags::parse_fields(&resource, tags::UNDO_REVOKE, v, 2, false) {
@@ -203,6 +230,15 @@ pub async fn scan(aws: &Aws, account: &str, opt_in: &OptInTag) -> Result<Found, 
                 f.add(&run, IAM, stamp(d.record(r, what)));
             }
             Err(e) => f.malformed.push(e),
+        }
+    }
+
+    // An experiment firedrill started names its run and fault in its tags.
+    for x in aws.fis_experiments(None).await? {
+        if let Some(d) = StopData::of(&x) {
+            let what = format!("stop FIS experiment {} (template {}) started by fault {}", x.id, d.template, d.fault);
+            let run = d.run.clone();
+            f.add(&run, FIS, stamp(d.record(r, what)));
         }
     }
 

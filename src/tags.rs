@@ -29,6 +29,10 @@ pub const UNDO_SUBNETS: &str = "firedrill:undo:subnets";
 pub const UNDO_ACL_PREFIX: &str = "firedrill:undo:acl:";
 /// On a role given the revocation deny policy: `<run>:<region>:<policy name>`.
 pub const UNDO_REVOKE: &str = "firedrill:undo:revoke";
+/// On a role given the deny policy of a `service_outage` or `region_outage`, one per
+/// fault: `firedrill:undo:deny:<fault>` = `<run>:<region>` (the policy is
+/// `faults::outage::deny_policy_name(run, fault)`).
+pub const UNDO_DENY_PREFIX: &str = "firedrill:undo:deny:";
 /// On a user whose access keys were deactivated: `<run>:<region>:<key id>…`.
 pub const UNDO_KEYS: &str = "firedrill:undo:keys";
 /// The most characters AWS takes in a tag value (EC2, Auto Scaling, IAM, RDS).

@@ -15,6 +15,7 @@
 mod asg;
 mod cloudwatch;
 mod ec2;
+mod fis;
 mod iam;
 mod rds;
 pub mod s3;
@@ -38,6 +39,7 @@ use aws_sdk_ec2::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+pub use fis::FisExperiment;
 pub use iam::PrincipalKind;
 pub use scheduler::OneTimeSchedule;
 pub use tags::partition;
@@ -360,6 +362,7 @@ pub struct Aws {
     sts: aws_sdk_sts::Client,
     ssm: aws_sdk_ssm::Client,
     scheduler: aws_sdk_scheduler::Client,
+    fis: aws_sdk_fis::Client,
     calls: CallCounter,
     /// First wait between polls of a resource's state; doubles up to 5 s.
     pub poll: Duration,
@@ -440,6 +443,13 @@ impl Aws {
             ),
             scheduler: aws_sdk_scheduler::Client::from_conf(
                 aws_sdk_scheduler::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
+            ),
+            fis: aws_sdk_fis::Client::from_conf(
+                aws_sdk_fis::config::Builder::from(&sdk)
                     .interceptor(calls.clone())
                     .interceptor(BodyCap)
                     .retry_classifier(NoRetryOverCap)

@@ -13,8 +13,10 @@ pub mod az_outage;
 pub mod command;
 pub mod ebs;
 pub mod ec2;
+pub mod fis;
 pub mod guard;
 pub mod iam;
+pub mod outage;
 pub mod rds;
 mod registry;
 mod step;
@@ -155,6 +157,9 @@ registry::define_fault_kinds! {
     EbsDetach(ebs::Detach),
     RdsFailover(rds::Failover),
     IamRevoke(iam::Revoke),
+    ServiceOutage(outage::ServiceOutage),
+    RegionOutage(outage::RegionOutage),
+    FisExperiment(fis::Experiment),
 }
 
 impl FaultContext {

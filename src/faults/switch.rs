@@ -17,8 +17,8 @@
 //!
 //! What a step's undo cannot say as one call (a `command` fault's shell revert, waits, an
 //! RDS failback that depends on where the writer is now, deleting firedrill's deny-all
-//! network ACL, which is found by its tag) is not covered; `firedrill plan` says which
-//! steps are.
+//! network ACL, which is found by its tag, stopping a FIS experiment, found by its tags)
+//! is not covered; `firedrill plan` says which steps are.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::step::{Lookup, ScheduledCall, Step, client};
-use super::{FaultConfig, FaultContext, FaultKind, UndoStep, az_outage, ebs, ec2, guard, iam};
+use super::{FaultConfig, FaultContext, FaultKind, UndoStep, az_outage, ebs, ec2, guard, iam, outage};
 use crate::aws::{Aws, OneTimeSchedule};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::scenario::TargetType;
@@ -285,6 +285,8 @@ pub fn planned(f: &FaultConfig, res: Option<&Resolution>) -> Planned {
         FaultKind::Command(_) => not_covered.push("the revert is a shell command".to_string()),
         FaultKind::Ec2Reboot(_) => not_covered.push("nothing to undo (a reboot)".to_string()),
         FaultKind::Ec2Terminate(_) => not_covered.push("nothing to undo (a termination)".to_string()),
+        FaultKind::FisExperiment(_) => not_covered
+            .push("stopping the FIS experiment needs its id, found by its tags (`firedrill recover` stops it)".into()),
         FaultKind::RdsFailover(_) => not_covered
             .push("a failover is its own recovery; a failback depends on where the writer is then".to_string()),
         FaultKind::Ec2Stop(c) => {
@@ -321,6 +323,16 @@ pub fn planned(f: &FaultConfig, res: Option<&Resolution>) -> Planned {
                         policy: iam::policy_name(&known_then("run id")),
                     }),
                 });
+            }
+        }
+        FaultKind::ServiceOutage(outage::ServiceOutageFault { target, .. })
+        | FaultKind::RegionOutage(outage::RegionOutageFault { target, .. }) => {
+            for id in ids(target) {
+                steps.push(UndoStep::IamDeleteDenyPolicy(outage::DenyData {
+                    role: id,
+                    policy: outage::deny_policy_name(&known_then("run id"), &f.name),
+                    tag: outage::deny_tag(&f.name),
+                }));
             }
         }
         FaultKind::AzOutage(a) => {

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 pub use super::step::{Lookup, NOTHING, Nothing, ScheduledCall, Step, nothing};
 use super::step::{client, parse, unknown};
-use super::{az_outage, command, ebs, ec2, guard, iam, rds, switch};
+use super::{az_outage, command, ebs, ec2, fis, guard, iam, outage, rds, switch};
 use crate::aws::{Aws, AwsOpts};
 use crate::engine::{FaultError, Undoer};
 use crate::lease::Leased;
@@ -119,11 +119,13 @@ undo_steps! {
     Ec2Start(ec2::StartData),
     EbsAttach(ebs::AttachData),
     IamDeletePolicy(iam::PolicyData),
+    IamDeleteDenyPolicy(outage::DenyData),
     IamReactivateKeys(iam::KeysData),
     DeleteNetworkAcl(az_outage::NaclData),
     RestoreNetworkAcl(az_outage::RestoreData),
     RestoreGroupSubnets(az_outage::SubnetsData),
     RdsFailback(rds::FailbackData),
+    FisStopExperiment(fis::StopData),
     LeaseRelease(Leased),
     /// Deleting the schedules of an armed dead man's switch.
     Disarm(switch::DisarmData),

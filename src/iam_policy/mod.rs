@@ -63,7 +63,8 @@ fn lease_statement(t: &Target) -> Stmt {
 /// What `firedrill recover --sweep` reads to find firedrill's undo tags and leases, on
 /// top of the scenario's own revert and untag actions: every instance, volume, subnet,
 /// network ACL, Auto Scaling group, RDS cluster and instance, role and user of the
-/// account and region (IAM: with their tags), whatever the scenario targets.
+/// account and region (IAM: with their tags), and every FIS experiment, whatever the
+/// scenario targets.
 fn sweep_statements() -> Vec<Stmt> {
     let any = || vec![Res::Any];
     vec![
@@ -82,6 +83,9 @@ fn sweep_statements() -> Vec<Stmt> {
             false,
         ),
         read_databases(),
+        // FIS experiments firedrill started (found by their tags) are stopped.
+        stmt("SweepFindFisExperiments", &["fis:ListExperiments"], any(), false),
+        stmt("SweepStopFisExperiments", &["fis:StopExperiment"], vec![Res::FisExperiment("*".into())], false),
     ]
 }
 
@@ -394,6 +398,8 @@ recovery: {{ within: 1m }}
             [
                 "ec2:DescribeNetworkAcls",
                 "ec2:DescribeVolumes",
+                "fis:ListExperiments",
+                "fis:StopExperiment",
                 "iam:ListUserTags",
                 "iam:ListUsers",
                 "rds:DescribeDBClusters",

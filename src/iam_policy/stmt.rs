@@ -22,6 +22,10 @@ pub enum Res {
     Alarm(String),
     /// An SSM parameter, by name (`/firedrill/halt`).
     Parameter(String),
+    /// An AWS FIS experiment template, by id.
+    FisTemplate(String),
+    /// An AWS FIS experiment, by id.
+    FisExperiment(String),
 }
 
 impl Res {
@@ -38,7 +42,9 @@ impl Res {
             | (Role(a), Role(b))
             | (User(a), User(b))
             | (Alarm(a), Alarm(b))
-            | (Parameter(a), Parameter(b)) => name(a, b),
+            | (Parameter(a), Parameter(b))
+            | (FisTemplate(a), FisTemplate(b))
+            | (FisExperiment(a), FisExperiment(b)) => name(a, b),
             _ => false,
         }
     }
@@ -64,6 +70,8 @@ impl Res {
             Res::User(n) => iam("user", n),
             Res::Alarm(n) => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{n}")],
             Res::Parameter(n) => vec![format!("arn:{p}:ssm:{r}:{a}:parameter/{}", n.trim_start_matches('/'))],
+            Res::FisTemplate(id) => vec![format!("arn:{p}:fis:{r}:{a}:experiment-template/{id}")],
+            Res::FisExperiment(id) => vec![format!("arn:{p}:fis:{r}:{a}:experiment/{id}")],
         }
     }
 }

@@ -473,6 +473,260 @@ recovery:
     assert_eq!(samples.last().unwrap()["ok"], true);
 }
 
+/// An IAM-enforcing moto with an admin user (whose keys firedrill uses) and the role
+/// `shop-app` (opt-in tagged, `app: shop`, allowed `ec2:*`); returns the server and the
+/// admin's keys and a live session of the role (`admin_key`, `admin_secret`, `session`).
+fn enforcing_moto_with_app_role() -> (Moto, Value) {
+    // The first 3 calls are unauthenticated: enough to make an admin; then IAM is enforced.
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let setup = moto.python_json(
+        r#"
+import boto3, json
+kw = dict(region_name='us-east-1', endpoint_url=ENDPOINT)
+iam = boto3.client('iam', aws_access_key_id='x', aws_secret_access_key='x', **kw)
+iam.create_user(UserName='admin')
+iam.put_user_policy(UserName='admin', PolicyName='all', PolicyDocument=json.dumps(
+    {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}))
+key = iam.create_access_key(UserName='admin')['AccessKey']
+admin = dict(aws_access_key_id=key['AccessKeyId'], aws_secret_access_key=key['SecretAccessKey'], **kw)
+iam = boto3.client('iam', **admin)
+trust = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow',
+         'Principal': {'AWS': 'arn:aws:iam::123456789012:user/admin'}, 'Action': 'sts:AssumeRole'}]}
+iam.create_role(RoleName='shop-app', AssumeRolePolicyDocument=json.dumps(trust),
+                Tags=[{'Key': 'firedrill', 'Value': 'allowed'}, {'Key': 'app', 'Value': 'shop'}])
+iam.put_role_policy(RoleName='shop-app', PolicyName='work', PolicyDocument=json.dumps(
+    {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 'ec2:*', 'Resource': '*'}]}))
+creds = boto3.client('sts', **admin).assume_role(
+    RoleArn='arn:aws:iam::123456789012:role/shop-app', RoleSessionName='app')['Credentials']
+print(json.dumps({'admin_key': key['AccessKeyId'], 'admin_secret': key['SecretAccessKey'],
+                  'session': [creds['AccessKeyId'], creds['SecretAccessKey'], creds['SessionToken']]}))
+"#,
+    );
+    (moto, setup)
+}
+
+/// A steady-state probe entry: `call` (`describe_vpcs()`) on an ec2 client of `region`
+/// with the role's live session, every 300ms.
+fn role_probe(moto: &Moto, setup: &Value, name: &str, region: &str, call: &str) -> String {
+    let s = &setup["session"];
+    let cmd = format!(
+        "{} -c \"import boto3; boto3.client('ec2', region_name='{region}', endpoint_url='{}', aws_access_key_id='{}', aws_secret_access_key='{}', aws_session_token='{}').{call}\"",
+        Moto::python_path().display(),
+        moto.endpoint(),
+        s[0].as_str().unwrap(),
+        s[1].as_str().unwrap(),
+        s[2].as_str().unwrap()
+    );
+    format!(
+        "  - name: {name}\n    command: {{ run: \"{}\", timeout: 20s }}\n    every: 300ms\n",
+        cmd.replace('"', "\\\"")
+    )
+}
+
+/// Runs `fault` (indented under `faults:`) against the app role with `probes`; returns
+/// the report after checking the run passed and the role has no inline policy but its own.
+fn run_role_outage(moto: &Moto, setup: &Value, probes: &str, fault: &str) -> Value {
+    let yaml = format!(
+        r#"version: 1
+name: outage
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+targets:
+  app-role:
+    type: iam:role
+    tags: {{ app: shop }}
+steady_state:
+{probes}faults:
+{fault}
+recovery:
+  within: 1m
+  stable_for: 600ms
+  settle_timeout: 40s
+"#
+    );
+    let mut sb = moto.sandbox();
+    sb.env("AWS_ACCESS_KEY_ID", setup["admin_key"].as_str().unwrap());
+    sb.env("AWS_SECRET_ACCESS_KEY", setup["admin_secret"].as_str().unwrap());
+    let file = sb.write_scenario("outage", &yaml);
+    let done = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(0), "{done}");
+    let left = moto.python_json(&format!(
+        "import boto3, json\nprint(json.dumps(boto3.client('iam', region_name='us-east-1', endpoint_url=ENDPOINT, \
+         aws_access_key_id='{}', aws_secret_access_key='{}').list_role_policies(RoleName='shop-app')['PolicyNames']))",
+        setup["admin_key"].as_str().unwrap(),
+        setup["admin_secret"].as_str().unwrap()
+    ));
+    assert_eq!(left, json!(["work"]), "the revert deletes exactly firedrill's deny policy");
+    read_report(&sb.only_run_dir())
+}
+
+/// The failing and passing samples of probe `name`.
+fn probe_samples(report: &Value, name: &str) -> (usize, usize) {
+    let samples: Vec<&Value> = report["samples"].as_array().unwrap().iter().filter(|s| s["probe"] == name).collect();
+    let failing = samples.iter().filter(|s| s["ok"] == false).count();
+    (failing, samples.len() - failing)
+}
+
+#[test]
+fn a_service_outage_denies_the_listed_actions_to_live_sessions_until_the_revert() {
+    let (moto, setup) = enforcing_moto_with_app_role();
+    let probes = format!(
+        "{}{}",
+        role_probe(&moto, &setup, "vpcs", "us-east-1", "describe_vpcs()"),
+        role_probe(&moto, &setup, "subnets", "us-east-1", "describe_subnets()")
+    );
+    let fault = "  - name: ec2-vpcs-down\n    service_outage: { target: app-role, actions: [\"ec2:DescribeVpcs\"], regions: [us-east-1] }\n    duration: 8s";
+    let report = run_role_outage(&moto, &setup, &probes, fault);
+    assert!(report["time_to_detect_ms"].as_u64().is_some(), "the denied call failed: {report}");
+    assert_eq!(report["recovered_during_fault"], false, "it only works again after the revert: {report}");
+    let (failing, _) = probe_samples(&report, "vpcs");
+    assert!(failing >= 2, "denied for the whole fault: {failing} failing samples");
+    let last = report["samples"].as_array().unwrap().iter().rev().find(|s| s["probe"] == "vpcs").unwrap();
+    assert_eq!(last["ok"], true, "allowed again after the revert");
+    // An action not listed stays allowed throughout.
+    let (failing, passing) = probe_samples(&report, "subnets");
+    assert_eq!(failing, 0, "ec2:DescribeSubnets was not denied: {report}");
+    assert!(passing >= 1, "the probe ran: {report}");
+}
+
+/// moto does not evaluate `aws:RequestedRegion` (it treats a statement whose condition
+/// it cannot evaluate as a deny), so "a call in another region is allowed" is checked on
+/// the policy document (`faults::outage` unit tests); here: the region's calls are
+/// denied, an excepted action is not, and the revert restores.
+#[test]
+fn a_region_outage_denies_everything_but_the_exceptions_until_the_revert() {
+    let (moto, setup) = enforcing_moto_with_app_role();
+    let probes = format!(
+        "{}{}",
+        role_probe(&moto, &setup, "vpcs", "us-east-1", "describe_vpcs()"),
+        role_probe(&moto, &setup, "pager", "us-east-1", "describe_subnets()")
+    );
+    let fault = "  - name: east-down\n    region_outage: { target: app-role, region: us-east-1, except: [\"ec2:DescribeSubnets\"] }\n    duration: 8s";
+    let report = run_role_outage(&moto, &setup, &probes, fault);
+    assert!(report["time_to_detect_ms"].as_u64().is_some(), "the region's calls failed: {report}");
+    assert_eq!(report["recovered_during_fault"], false, "{report}");
+    let (failing, _) = probe_samples(&report, "vpcs");
+    assert!(failing >= 2, "denied for the whole fault: {failing} failing samples");
+    let last = report["samples"].as_array().unwrap().iter().rev().find(|s| s["probe"] == "vpcs").unwrap();
+    assert_eq!(last["ok"], true, "allowed again after the revert");
+    let (failing, passing) = probe_samples(&report, "pager");
+    assert_eq!(failing, 0, "the excepted action stayed allowed: {report}");
+    assert!(passing >= 1, "the probe ran: {report}");
+}
+
+/// Creates an FIS experiment template on moto (tagged `tags`, a Python dict literal);
+/// returns its id.
+pub(crate) fn fis_template(moto: &Moto, tags: &str) -> String {
+    let out = moto.python_json(&format!(
+        r#"
+import boto3, json
+fis = boto3.client('fis', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='testing', aws_secret_access_key='testing')
+t = fis.create_experiment_template(clientToken='t', description='stop web',
+    roleArn='arn:aws:iam::123456789012:role/fis', stopConditions=[{{'source': 'none'}}],
+    targets={{'web': {{'resourceType': 'aws:ec2:instance', 'resourceTags': {{'app': 'shop'}}, 'selectionMode': 'ALL'}}}},
+    actions={{'stop': {{'actionId': 'aws:ec2:stop-instances', 'targets': {{'Instances': 'web'}}}}}},
+    tags={tags})['experimentTemplate']
+print(json.dumps(t['id']))
+"#
+    ));
+    out.as_str().unwrap().to_string()
+}
+
+/// The experiments of `template` on moto: (status, tags).
+pub(crate) fn fis_experiments(moto: &Moto, template: &str) -> Vec<(String, Value)> {
+    let out = moto.python_json(&format!(
+        r#"
+import boto3, json
+fis = boto3.client('fis', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='testing', aws_secret_access_key='testing')
+xs = fis.list_experiments(experimentTemplateId='{template}')['experiments']
+print(json.dumps([[x['state']['status'], x.get('tags', {{}})] for x in xs]))
+"#
+    ));
+    out.as_array().unwrap().iter().map(|x| (x[0].as_str().unwrap().to_string(), x[1].clone())).collect()
+}
+
+pub(crate) fn fis_scenario(template: &str, duration: &str) -> String {
+    format!(
+        r#"version: 1
+name: fis
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+steady_state:
+  - name: ok
+    command: {{ run: "true" }}
+    every: 100ms
+faults:
+  - name: fis
+    duration: {duration}
+    fis_experiment: {{ template_id: {template} }}
+recovery:
+  objective: sustain
+  stable_for: 200ms
+  settle_timeout: 30s
+"#
+    )
+}
+
+pub(crate) const ENDED: [&str; 3] = ["stopping", "stopped", "completed"];
+
+#[test]
+fn a_fis_experiment_runs_during_the_fault_and_is_stopped_by_the_revert() {
+    let moto = Moto::start();
+    let template = fis_template(&moto, "{'firedrill': 'allowed'}");
+    let (sb, running) = start(&moto, &fis_scenario(&template, "10s"));
+    sb.wait_for_journal("done", WAIT);
+    let during = fis_experiments(&moto, &template);
+    let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(during.len(), 1, "{during:?}");
+    assert!(!ENDED.contains(&during[0].0.as_str()), "running during the fault: {during:?}");
+    assert_eq!(during[0].1["firedrill:run"], json!(run_id));
+    assert_eq!(during[0].1["firedrill:fault"], "fis");
+    let done = running.wait();
+    assert_eq!(done.code(), Some(0), "{done}");
+    let after = fis_experiments(&moto, &template);
+    assert_eq!(after.len(), 1, "one experiment, started once: {after:?}");
+    assert!(ENDED.contains(&after[0].0.as_str()), "stopped by the revert: {after:?}");
+}
+
+#[test]
+fn a_fis_template_that_is_missing_or_not_opted_in_is_refused_at_plan_time() {
+    let moto = Moto::start();
+    let foreign = fis_template(&moto, "{'team': 'other'}");
+    let sb = moto.sandbox();
+    for (template, why) in [
+        (foreign.as_str(), format!("experiment template {foreign} lacks the opt-in tag firedrill=allowed")),
+        ("EXTnosuchtemplate1", "experiment template EXTnosuchtemplate1 does not exist in us-east-1".to_string()),
+    ] {
+        let file = sb.write_scenario("fis", &fis_scenario(template, "1s"));
+        let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+        assert_eq!(plan.code(), Some(7), "{plan}");
+        assert!(plan.stdout.contains(&why) || plan.stderr.contains(&why), "{why}\n{plan}");
+        assert!(fis_experiments(&moto, template).is_empty());
+    }
+}
+
+#[test]
+fn sigkill_mid_fis_experiment_then_recover_stops_it() {
+    let moto = Moto::start();
+    let template = fis_template(&moto, "{'firedrill': 'allowed'}");
+    let (sb, mut running) = start(&moto, &fis_scenario(&template, "5m"));
+    sb.wait_for_journal("done", WAIT);
+    running.kill();
+    let _ = running.wait();
+    let killed = fis_experiments(&moto, &template);
+    assert!(killed.len() == 1 && !ENDED.contains(&killed[0].0.as_str()), "still running: {killed:?}");
+    let rec = sb.run(&["recover"]);
+    assert_eq!(rec.code(), Some(0), "{rec}");
+    let after = fis_experiments(&moto, &template);
+    assert!(after.len() == 1 && ENDED.contains(&after[0].0.as_str()), "recover stopped it: {after:?}");
+    let again = sb.run(&["recover"]);
+    assert_eq!(again.code(), Some(0), "{again}");
+}
+
 #[test]
 fn reboot_leaves_instances_running_and_terminate_needs_consent_then_is_final() {
     let moto = Moto::start();

@@ -103,6 +103,15 @@ fn crash_matrix_iam_revoke_role_and_user() {
 }
 
 #[test]
+fn crash_matrix_service_and_region_outage() {
+    let t = "  role:\n    type: iam:role\n    tags: { app: shop }";
+    let f = "    service_outage: { target: role, actions: [\"ses:SendEmail\", \"sqs:*\"], regions: [us-east-1] }";
+    assert_eq!(matrix(t, f, 1).len(), 4);
+    let f = "    region_outage: { target: role, region: us-east-1, except: [\"sns:Publish\"] }";
+    assert_eq!(matrix(t, f, 1).len(), 4);
+}
+
+#[test]
 fn crash_matrix_az_outage() {
     let t = "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n  web:\n    type: ec2:instance\n    tags: { app: shop }\n  \
              asg:\n    type: autoscaling:group\n    tags: { app: shop }\n  db:\n    type: rds:cluster\n    tags: { app: shop }";

@@ -99,6 +99,15 @@ faults:
   - name: revoke-any-user
     iam_revoke_credentials: { target: any-user }
     duration: 1s
+  - name: ses-down
+    service_outage: { target: app-role, actions: ["ses:SendEmail", "ses:SendRawEmail"], regions: [REGION] }
+    duration: 1s
+  - name: region-down
+    region_outage: { target: any-role, region: REGION, except: ["sns:Publish"] }
+    duration: 1s
+  - name: fis
+    fis_experiment: { template_id: EXT1a2b3c4d5e6f7 }
+    duration: 1s
   - name: zone
     az_outage: { zone: REGIONa, targets: [subnets, web, web-asg, any-asg, any-db], network: true, stop_instances: true, asg: remove_zone, rds: failover }
     duration: 1s

@@ -46,6 +46,12 @@ faults:
   - name: creds
     duration: 10m
     iam_revoke_credentials: { target: role }
+  - name: mail
+    duration: 10m
+    service_outage: { target: role, actions: ["ses:SendEmail"] }
+  - name: east
+    duration: 10m
+    region_outage: { target: role, region: us-east-1, except: ["sns:Publish"] }
 recovery:
   objective: sustain
   stable_for: 100ms
@@ -72,9 +78,9 @@ fn sweep_restores_a_lost_run_exactly_from_the_undo_tags_alone() {
     plan.assert_exit(0);
     assert!(plan.stdout.contains("with how to undo it (firedrill:undo:*, docs/tags.md)"), "{plan}");
     let mut running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
-    // Each of the three faults journals `done` once all its side effects are made.
+    // Each of the five faults journals `done` once all its side effects are made.
     wait_until("every fault injected", Duration::from_secs(60), || {
-        sb.run_dirs().first().is_some_and(|d| read_journal(d).iter().filter(|e| e["event"] == "done").count() >= 3)
+        sb.run_dirs().first().is_some_and(|d| read_journal(d).iter().filter(|e| e["event"] == "done").count() >= 5)
     });
     let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
     running.kill();
@@ -91,9 +97,14 @@ fn sweep_restores_a_lost_run_exactly_from_the_undo_tags_alone() {
     assert!(stopped >= 4, "{injected:#}");
     // Each change names its run on the resource.
     let tags = injected["tags"].to_string();
-    for key in
-        ["firedrill:undo:start=", "firedrill:undo:attach=", "firedrill:undo:subnets:1=", "firedrill:undo:revoke="]
-    {
+    for key in [
+        "firedrill:undo:start=",
+        "firedrill:undo:attach=",
+        "firedrill:undo:subnets:1=",
+        "firedrill:undo:revoke=",
+        "firedrill:undo:deny:mail=",
+        "firedrill:undo:deny:east=",
+    ] {
         assert!(tags.contains(&format!("{key}{run_id}")) || tags.contains(key), "{key} missing: {tags}");
     }
     assert!(tags.contains(&format!("firedrill:undo:start={run_id}")), "{tags}");
@@ -118,6 +129,40 @@ fn sweep_restores_a_lost_run_exactly_from_the_undo_tags_alone() {
     assert!(again.stderr.contains("nothing left injected"), "{again}");
     assert!(!again.stderr.contains("Reverted"), "{again}");
     assert_eq!(moto.snapshot(), before);
+}
+
+/// A FIS experiment a lost run left running is found by its run and fault tags and
+/// stopped; one of another run, or not started by firedrill, is left alone.
+#[test]
+fn sweep_stops_a_lost_runs_fis_experiment_and_no_other() {
+    use crate::aws::{ENDED, fis_experiments, fis_scenario, fis_template};
+    let moto = Moto::start();
+    let template = fis_template(&moto, "{'firedrill': 'allowed'}");
+    // An experiment someone started by hand.
+    moto.python_json(&format!(
+        "import boto3, json\nfis = boto3.client('fis', region_name='us-east-1', endpoint_url=ENDPOINT, \
+         aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         fis.start_experiment(clientToken='theirs', experimentTemplateId='{template}', tags={{'team': 'ops'}})\nprint(1)"
+    ));
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("fis", &fis_scenario(&template, "10m"));
+    let mut running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    sb.wait_for_journal("done", Duration::from_secs(60));
+    let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
+    running.kill();
+    assert_eq!(running.wait().code(), None, "killed by SIGKILL");
+    std::fs::remove_dir_all(sb.state_dir()).unwrap();
+    let live = |xs: &[(String, serde_json::Value)]| xs.iter().filter(|x| !ENDED.contains(&x.0.as_str())).count();
+    assert_eq!(live(&fis_experiments(&moto, &template)), 2);
+
+    let swept = sweep(&sb, &[&run_id, "--yes"]);
+    swept.assert_exit(0);
+    let after = fis_experiments(&moto, &template);
+    for (status, tags) in &after {
+        let ours = tags["firedrill:run"] == serde_json::json!(run_id);
+        assert_eq!(ENDED.contains(&status.as_str()), ours, "{after:?}");
+    }
+    assert_eq!(live(&after), 1, "theirs runs on: {after:?}");
 }
 
 /// An instance carrying an undo tag but not the opt-in tag, one whose undo tag cannot be
