@@ -37,6 +37,9 @@
 //! - [`schedule`]: calendars (`firedrill schedule`): `run-due` skips for a freeze, a gate
 //!   alarm (moto), an HTTP gate, the halt and a held lease, and runs otherwise; each
 //!   `export` format read back by a real parser.
+//! - [`twin`]: the AWS demo's game day (`demo/az-failure.yaml`) against moto with the
+//!   staging twin (`demo/twin.py`) beside it: a detection, a recovery within the objective
+//!   and no page; a replacement slower than the objective misses it and pages.
 //!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
@@ -76,3 +79,4 @@ mod schedule;
 mod setup;
 mod support;
 mod sweep;
+mod twin;
