@@ -611,41 +611,49 @@ impl super::Kind for Experiment {
 
     fn iam(x: &FisExperimentFault, _: &[&Target]) -> Vec<Stmt> {
         let experiments = Res::FisExperiment("*".into());
-        let mut out = Vec::new();
-        let template = match &x.template_id {
-            Some(id) => {
-                let template = Res::FisTemplate(id.clone());
-                // Only a template with the opt-in tag can be read, and firedrill reads it
-                // (and checks the tag) before every start.
-                out.push(stmt("ReadFisTemplate", &["fis:GetExperimentTemplate"], vec![template.clone()], true));
-                template
+        let Some(id) = &x.template_id else {
+            // Inline: each statement is needed before anything is left to undo, so that a
+            // missing one stops the run cleanly. A template is created (and tagged as it
+            // is) from FIS actions, both its resources, and deleted by the revert: one
+            // statement, without a tag condition (a new template has no tags; firedrill
+            // deletes only the ones tagged with its run and fault). The plan lists the
+            // templates and experiments (a lost run's left over are refused), which is
+            // what the revert reads to find its own.
+            let templates = Res::FisTemplate("*".into());
+            let mut out = vec![stmt(
+                "FisTemplates",
+                &["fis:CreateExperimentTemplate", "fis:DeleteExperimentTemplate", "fis:TagResource"],
+                vec![templates.clone(), Res::FisAction("*".into())],
+                false,
+            )];
+            // FIS runs the experiment as the fault's role.
+            if let Some(r) = &x.role_arn {
+                out.push(
+                    stmt("PassFisRole", &["iam:PassRole"], vec![Res::Role(role_name(r).into())], false)
+                        .passed_to("fis.amazonaws.com"),
+                );
             }
-            None => {
-                let templates = Res::FisTemplate("*".into());
-                // A template is created (and tagged as it is) from FIS actions: both are
-                // its resources. It has no tags before: no tag condition can hold.
-                out.push(stmt(
-                    "CreateFisTemplates",
-                    &["fis:CreateExperimentTemplate", "fis:TagResource"],
-                    vec![templates.clone(), Res::FisAction("*".into())],
-                    false,
-                ));
-                // FIS runs the experiment as the fault's role.
-                if let Some(r) = &x.role_arn {
-                    out.push(stmt("PassFisRole", &["iam:PassRole"], vec![Res::Role(role_name(r).into())], false));
-                }
-                // Only templates with the opt-in tag (all firedrill creates) are deleted.
-                out.push(stmt("DeleteFisTemplates", &["fis:DeleteExperimentTemplate"], vec![templates.clone()], true));
-                out.push(stmt("ListFisTemplates", &["fis:ListExperimentTemplates"], vec![Res::Any], false));
-                templates
-            }
+            out.push(stmt(
+                "RunFisExperiments",
+                &["fis:StartExperiment", "fis:StopExperiment", "fis:TagResource"],
+                vec![templates, experiments],
+                false,
+            ));
+            out.push(stmt("ListFisTemplates", &["fis:ListExperimentTemplates"], vec![Res::Any], false));
+            out.push(stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false));
+            return out;
         };
-        // A start is authorized on the template and on the new experiment, which has no
-        // tags yet: no tag condition can hold for it.
-        out.push(stmt("StartFisExperiment", &["fis:StartExperiment"], vec![template, experiments.clone()], false));
-        out.push(stmt("StopFisExperiments", &["fis:TagResource", "fis:StopExperiment"], vec![experiments], false));
-        out.push(stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false));
-        out
+        let template = Res::FisTemplate(id.clone());
+        vec![
+            // Only a template with the opt-in tag can be read, and firedrill reads it (and
+            // checks the tag) before every start.
+            stmt("ReadFisTemplate", &["fis:GetExperimentTemplate"], vec![template.clone()], true),
+            // A start is authorized on the template and on the new experiment, which has
+            // no tags yet: no tag condition can hold for it.
+            stmt("StartFisExperiment", &["fis:StartExperiment"], vec![template, experiments.clone()], false),
+            stmt("StopFisExperiments", &["fis:TagResource", "fis:StopExperiment"], vec![experiments], false),
+            stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false),
+        ]
     }
 
     fn describe(x: &FisExperimentFault, _: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
@@ -774,10 +782,36 @@ pub async fn refusal(aws: &Aws, fault: &str, id: &str, opt_in: Option<&OptInTag>
     })
 }
 
+/// What a run that did not finish left of inline `fis_experiment` faults: a template or
+/// an experiment tagged with a run and a fault. Refused, as a lease is: that run's undo
+/// (`firedrill recover`, or `recover --sweep`) comes first. Reading them is also what
+/// proves, before anything is touched, that the revert will be able to find its own.
+async fn leftovers(aws: &Aws) -> Vec<String> {
+    let mut out = Vec::new();
+    match aws.fis_templates().await {
+        Ok(ts) => out.extend(ts.into_iter().filter_map(|(id, t)| DeleteTemplateData::of(&t).map(|d| format!(
+            "FIS experiment template {id} created by fault `{}` of run {} is still there: that run did not finish (`firedrill recover`, or `firedrill recover --sweep`, deletes it)",
+            d.fault, d.run
+        )))),
+        Err(e) => out.push(format!("cannot list the FIS experiment templates, which the revert of an inline fis_experiment reads: {e}")),
+    }
+    match aws.fis_experiments(None).await {
+        Ok(xs) => out.extend(xs.iter().filter_map(|x| StopData::of(x).map(|d| format!(
+            "FIS experiment {} started by fault `{}` of run {} is still running: that run did not finish (`firedrill recover`, or `firedrill recover --sweep`, stops it)",
+            x.id, d.fault, d.run
+        )))),
+        Err(e) => out.push(format!("cannot list the FIS experiments, which the revert of an inline fis_experiment reads: {e}")),
+    }
+    out
+}
+
 /// The plan-time checks of the scenario's `fis_experiment` faults: each template exists
 /// and carries the opt-in tag. Refusals; an AWS error reading a template is one too.
 pub async fn plan_refusals(aws: &Aws, s: &Scenario, opt_in: Option<&OptInTag>) -> Vec<String> {
     let mut out = Vec::new();
+    if s.faults.iter().any(|f| matches!(&f.kind, FaultKind::FisExperiment(x) if x.inline())) {
+        out.extend(leftovers(aws).await);
+    }
     for f in &s.faults {
         if let FaultConfig { kind: FaultKind::FisExperiment(x), name, .. } = f
             && let Some(id) = &x.template_id
@@ -1172,29 +1206,28 @@ mod tests {
         let templates = || Res::FisTemplate("*".into());
         for want in [
             stmt(
-                "CreateFisTemplates",
-                &["fis:CreateExperimentTemplate", "fis:TagResource"],
+                "FisTemplates",
+                &["fis:CreateExperimentTemplate", "fis:DeleteExperimentTemplate", "fis:TagResource"],
                 vec![templates(), Res::FisAction("*".into())],
                 false,
             ),
-            stmt("PassFisRole", &["iam:PassRole"], vec![Res::Role("fis".into())], false),
-            // Only templates with the opt-in tag (all firedrill creates) are deleted.
-            stmt("DeleteFisTemplates", &["fis:DeleteExperimentTemplate"], vec![templates()], true),
-            stmt("ListFisTemplates", &["fis:ListExperimentTemplates"], vec![Res::Any], false),
+            stmt("PassFisRole", &["iam:PassRole"], vec![Res::Role("fis".into())], false).passed_to("fis.amazonaws.com"),
             stmt(
-                "StartFisExperiment",
-                &["fis:StartExperiment"],
+                "RunFisExperiments",
+                &["fis:StartExperiment", "fis:StopExperiment", "fis:TagResource"],
                 vec![templates(), Res::FisExperiment("*".into())],
                 false,
             ),
+            stmt("ListFisTemplates", &["fis:ListExperimentTemplates"], vec![Res::Any], false),
+            stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false),
         ] {
             assert!(st.contains(&want), "{want:?} not in {st:#?}");
         }
-        assert_eq!(st.len(), 7, "{st:#?}");
+        assert_eq!(st.len(), 5, "{st:#?}");
         // An existing template needs none of them but the start's.
         let existing = Experiment::iam(&inline(serde_json::json!({"template_id": "EXT1"})), &[]);
         let text = format!("{existing:?}");
-        for sid in ["CreateFisTemplates", "PassFisRole", "DeleteFisTemplates", "ListFisTemplates"] {
+        for sid in ["FisTemplates", "PassFisRole", "RunFisExperiments", "ListFisTemplates"] {
             assert!(!text.contains(sid), "{existing:#?}");
         }
         assert_eq!(existing.len(), 4);

@@ -276,8 +276,14 @@ fn document(env: &crate::scenario::Environment, statements: Vec<Stmt>) -> Value 
                 let key = tag_condition_key(st.actions[0], &env.opt_in_tag.key);
                 cond.insert("StringEquals".into(), json!({ key: env.opt_in_tag.value }));
             }
-            if let Some(call) = st.on_create {
-                cond.insert("StringEquals".into(), json!({ "ec2:CreateAction": call }));
+            match st.on_create {
+                Some(service) if st.actions == ["iam:PassRole"] => {
+                    cond.insert("StringEquals".into(), json!({ "iam:PassedToService": service }));
+                }
+                Some(call) => {
+                    cond.insert("StringEquals".into(), json!({ "ec2:CreateAction": call }));
+                }
+                None => {}
             }
             if !st.actions.iter().all(|a| a.starts_with("iam:") || a.starts_with("sts:")) {
                 cond.entry("StringEquals").or_insert_with(|| json!({}));

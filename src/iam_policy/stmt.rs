@@ -123,6 +123,13 @@ impl Stmt {
     pub fn on_create(self, action: &'static str) -> Stmt {
         Stmt { on_create: Some(action), ..self }
     }
+
+    /// An `iam:PassRole` statement, allowed only to pass the role to `service`
+    /// (`iam:PassedToService`, e.g. `fis.amazonaws.com`); kept in the create-call slot,
+    /// which a statement of `iam:PassRole` alone never uses otherwise.
+    pub fn passed_to(self, service: &'static str) -> Stmt {
+        Stmt { on_create: Some(service), ..self }
+    }
 }
 
 /// The resources of `targets` of type `kind`.

@@ -22,10 +22,13 @@ use crate::support::{Sandbox, read_report};
 /// Statements moto cannot evaluate, and why. They are left out of what moto is given,
 /// and the run must pass without them there; with their conditions gone they would
 /// grant more than they do on AWS (tagging any resource) and hide a missing statement.
-const MOTO_BLIND: &[(&str, &str)] = &[(
-    "TagNewNetworkAcls",
-    "AWS authorizes CreateNetworkAcl's TagSpecifications as ec2:CreateTags; moto checks only CreateNetworkAcl",
-)];
+const MOTO_BLIND: &[(&str, &str)] = &[
+    (
+        "TagNewNetworkAcls",
+        "AWS authorizes CreateNetworkAcl's TagSpecifications as ec2:CreateTags; moto checks only CreateNetworkAcl",
+    ),
+    ("PassFisRole", "AWS authorizes CreateExperimentTemplate's roleArn as iam:PassRole; moto does not check it"),
+];
 
 /// The actions whose requests moto authorizes against the resource's ARN (moto's
 /// `IamResponse._determine_resource`: any IAM request with a `RoleName`). For every other
@@ -267,4 +270,9 @@ fn rds_failover_runs_under_exactly_its_policy_and_needs_every_statement() {
 #[test]
 fn credential_revocation_runs_under_exactly_its_policy_and_needs_every_statement() {
     proves_least_privilege("credential-revocation.yaml");
+}
+
+#[test]
+fn az_power_interruption_runs_under_exactly_its_policy_and_needs_every_statement() {
+    proves_least_privilege("az-power-interruption.yaml");
 }
