@@ -14,7 +14,8 @@ What it makes, in us-east-1 (account 123456789012 under moto):
 - an Auto Scaling group `shop-web` over the 3 subnets (2 instances);
 - an Aurora cluster `shop-db` (writer in us-east-1a, reader in us-east-1b);
 - an IAM role `shop-app` and a user `shop-deployer` with an active access key;
-- CloudWatch alarms `shop-5xx` and `shop-latency`, both set to OK.
+- CloudWatch alarms `shop-5xx` and `shop-latency`, both set to OK;
+- the IAM role `firedrill-fis` that AWS FIS experiments run as (seed_fis).
 Every firedrill target carries the opt-in tag firedrill=allowed.
 """
 import argparse
@@ -183,7 +184,21 @@ def main():
         )
         cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="seeded by firedrill demo")
     out["alarms"] = ["shop-5xx", "shop-latency"]
+    out["fis"] = seed_fis(a.endpoint)
     print(json.dumps(out, indent=2))
+
+
+def seed_fis(endpoint):
+    """What an inline `fis_experiment` needs besides the shop (scenarios/az-power-interruption.yaml):
+    the role FIS runs the experiment as, trusted by FIS. Its targets (the zone's data volume,
+    `shop-app`, `shop-web`) are seeded above with the opt-in tag."""
+    iam = client("iam", endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "fis.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName="firedrill-fis", AssumeRolePolicyDocument=json.dumps(trust))
+    return {"role_arn": role["Role"]["Arn"]}
 
 
 if __name__ == "__main__":

@@ -293,7 +293,7 @@ mod tests {
                     - name: f\n    command: { inject: \"true\", revert: \"true\" }\n    duration: 1s\nabort:\n  \
                     - alarm: shop-5xx\nrecovery: { within: 1m }\n";
         let s = crate::scenario::load_str(text, std::path::Path::new(".")).map(|(s, _)| s).unwrap();
-        let ctx = FaultContext { run_id: "r".into(), cwd: ".".into(), aws: None };
+        let ctx = FaultContext { run_id: "r".into(), cwd: ".".into(), aws: None, stop_alarms: vec![] };
         let made: Vec<String> = spec(&s, &ctx).probes.into_iter().map(|p| p.name).collect();
         assert_eq!(made, ["web", "db", "alarm:shop-5xx"]);
         // With an AWS connection, `spec` adds the halt's watcher last.

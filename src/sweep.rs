@@ -7,7 +7,8 @@
 //! journal (account, region, and the opt-in tag on every resource it changes) and undoes
 //! it with the same idempotent code. An undo tag that cannot be read is reported, never
 //! acted on. A FIS experiment firedrill started, and that has not ended, is found by its
-//! `firedrill:run` and `firedrill:fault` tags and stopped. RDS failback and `command`
+//! `firedrill:run` and `firedrill:fault` tags and stopped, and an experiment template it
+//! created for an inline `fis_experiment` (the same tags) deleted. RDS failback and `command`
 //! faults leave nothing on AWS to find.
 
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use crate::faults::Undo;
 use crate::faults::az_outage::{NACL_TAG, NaclData, RestoreData, SubnetsData};
 use crate::faults::ebs::AttachData;
 use crate::faults::ec2::StartData;
-use crate::faults::fis::StopData;
+use crate::faults::fis::{DeleteTemplateData, StopData};
 use crate::faults::guard::{ACCOUNT, OPT_IN_TAG};
 use crate::faults::iam::{KeysData, PolicyData, policy_name};
 use crate::faults::outage::{DenyData, deny_policy_name};
@@ -66,6 +67,7 @@ const ATTACH: u8 = 2;
 const IAM: u8 = 3;
 const RESTORE_ACL: u8 = 4;
 const DELETE_ACL: u8 = 5;
+const FIS_TEMPLATE: u8 = 8;
 const LEASE: u8 = 9;
 
 /// Reads every undo tag and lease in the client's region (and every IAM role and user),
@@ -239,6 +241,15 @@ pub async fn scan(aws: &Aws, account: &str, opt_in: &OptInTag) -> Result<Found, 
             let what = format!("stop FIS experiment {} (template {}) started by fault {}", x.id, d.template, d.fault);
             let run = d.run.clone();
             f.add(&run, FIS, stamp(d.record(r, what)));
+        }
+    }
+    // A template firedrill created for an inline `fis_experiment` too, once its
+    // experiment is stopped.
+    for (id, t) in aws.fis_templates().await? {
+        if let Some(d) = DeleteTemplateData::of(&t) {
+            let what = format!("delete FIS experiment template {id} created by fault {}", d.fault);
+            let run = d.run.clone();
+            f.add(&run, FIS_TEMPLATE, stamp(d.record(r, what)));
         }
     }
 

@@ -88,6 +88,25 @@ pub async fn resolve(aws: &Aws, s: &Scenario, seed: u64) -> Result<Resolution, A
             refusals.append(&mut r);
             targets.insert(name.clone(), resolved);
         }
+        // An inline `fis_experiment` template's targets: firedrill resolves them, with the
+        // same guards, and gives FIS only the ARNs it found.
+        for (name, t) in crate::faults::fis::inline_targets(s) {
+            let mut found = find(aws, &t).await?;
+            let groups: BTreeMap<String, String> = match t.kind {
+                TargetType::AutoScalingGroup => {
+                    aws.groups(&selector(&t)).await?.into_iter().map(|g| (g.name, g.arn)).collect()
+                }
+                _ => BTreeMap::new(),
+            };
+            for r in &mut found {
+                if let Some(arn) = groups.get(&r.id).filter(|a| !a.is_empty()) {
+                    r.attrs.insert("arn".into(), arn.clone());
+                }
+            }
+            let (resolved, mut r) = decide(&name, &t, found, env, seed);
+            refusals.append(&mut r);
+            targets.insert(name, resolved);
+        }
     }
     Ok(Resolution {
         account,

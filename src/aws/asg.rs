@@ -16,6 +16,7 @@ impl Aws {
             for g in page.auto_scaling_groups() {
                 let group = Group {
                     name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
+                    arn: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
                     vpc_zone_identifier: g.vpc_zone_identifier().unwrap_or_default().to_string(),
                     zones: g.availability_zones().to_vec(),
                     instances: g

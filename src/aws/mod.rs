@@ -39,7 +39,7 @@ use aws_sdk_ec2::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-pub use fis::FisExperiment;
+pub use fis::{FisExperiment, NewFisAction, NewFisTemplate};
 pub use iam::PrincipalKind;
 pub use scheduler::OneTimeSchedule;
 pub use tags::partition;

@@ -80,6 +80,9 @@ pub struct GroupInstance {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     pub name: String,
+    /// `AutoScalingGroupARN` (what AWS FIS names a group by).
+    #[serde(default)]
+    pub arn: String,
     /// `VPCZoneIdentifier` exactly as AWS returned it (comma-separated subnet ids).
     pub vpc_zone_identifier: String,
     pub zones: Vec<String>,

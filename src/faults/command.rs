@@ -318,7 +318,11 @@ mod tests {
 
     fn injector(dir: &Path, inject: &str, revert: &str) -> Injector {
         let c = CommandFault { inject: inject.into(), revert: revert.into(), timeout: None };
-        Injector::new("break-web", &c, &FaultContext { run_id: "run-1".into(), cwd: dir.to_path_buf(), aws: None })
+        Injector::new(
+            "break-web",
+            &c,
+            &FaultContext { run_id: "run-1".into(), cwd: dir.to_path_buf(), aws: None, stop_alarms: vec![] },
+        )
     }
 
     const ECHO_ENV: &str = r#"echo "$FIREDRILL_RUN_ID $FIREDRILL_FAULT $FIREDRILL_PHASE""#;

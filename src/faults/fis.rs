@@ -1,12 +1,30 @@
-//! `fis_experiment`: runs an AWS Fault Injection Service experiment as one fault. The
-//! template must exist and carry the scenario's opt-in tag (checked at plan time, and
+//! `fis_experiment`: runs an AWS Fault Injection Service experiment as one fault, from an
+//! existing template (`template_id`) or from a template firedrill creates at injection
+//! from the fault's inline FIS `actions` and `targets`.
+//!
+//! An existing template must carry the scenario's opt-in tag (checked at plan time, and
 //! again before the start). Before the start, firedrill journals the undo "stop the
 //! experiment of this template tagged with this run and fault" (the id is not known
 //! yet); the start then uses a client token derived from the run and fault (a retried
 //! start is the same experiment) and tags the experiment `firedrill:run` = run,
 //! `firedrill:fault` = fault. Revert, abort, halt and `recover` stop every such
 //! experiment that has not ended; one already stopped or completed is fine.
+//!
+//! An inline template's targets are resolved by firedrill, never by FIS: each names its
+//! resources by `resourceArns` or `resourceTags` (and FIS-style `filters` and
+//! `selectionMode`), which firedrill resolves with its own target resolution — opt-in
+//! tag, lease, account and region guards included — under the target name
+//! `fis:<fault>/<target>`; the template is created with the explicit ARNs of what was
+//! resolved and `selectionMode: ALL`, so FIS cannot widen the blast radius. Its stop
+//! conditions are the scenario's `abort: - alarm:` rules (`aws:cloudwatch:alarm`), or
+//! `none`; its role is the fault's `role_arn`. Before the create, firedrill journals
+//! "delete the template tagged with this run and fault" ([`DeleteTemplateData`]); the
+//! create uses a client token derived from the run and fault and tags the template with
+//! the opt-in tag, `firedrill:run` and `firedrill:fault`. Revert, abort, halt, `recover`
+//! and `recover --sweep` stop the experiment, then delete the template (one already gone
+//! is fine).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,29 +35,99 @@ use sha2::{Digest, Sha256};
 use super::ec2::failed;
 use super::step::{Step, client};
 use super::{AwsFaultCtx, FaultConfig, FaultContext, FaultKind};
-use crate::aws::{Aws, Tags};
+use crate::aws::{Aws, NewFisTemplate, Tags};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Res, Stmt, stmt};
 use crate::scenario::validate::{Problem, Scope, problem};
-use crate::scenario::{OptInTag, Scenario, Target};
+use crate::scenario::{OptInTag, Scenario, Target, TargetType};
 use crate::targets::Resolution;
 use crate::util::console::quote;
 
 /// Undo kind: stop the experiment a `fis_experiment` fault started.
 pub const STOP: &str = "fis_stop_experiment";
+/// Undo kind: delete the experiment template an inline `fis_experiment` fault created.
+pub const DELETE_TEMPLATE: &str = "fis_delete_experiment_template";
 /// Tag on an experiment firedrill started: the fault that started it.
 pub const FAULT_TAG: &str = "firedrill:fault";
 
 /// `fis_experiment`.
 pub struct Experiment;
 
-/// `fis_experiment`: starts an experiment from an existing AWS FIS experiment template
-/// (which must carry the opt-in tag), and stops it at the revert.
+/// `fis_experiment`: starts an AWS FIS experiment and stops it at the revert. Either
+/// from an existing experiment template (`template_id`, which must carry the opt-in
+/// tag), or inline: `role_arn`, `actions` and `targets` in FIS's own shape, from which
+/// firedrill creates a template at injection (targets resolved by firedrill, given to
+/// FIS as explicit ARNs) and deletes it afterwards.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FisExperimentFault {
-    /// The experiment template's id (`EXT…`).
-    pub template_id: String,
+    /// An existing experiment template's id (`EXT…`). Not with `actions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    /// Inline: the IAM role FIS runs the experiment as (`arn:aws:iam::ACCOUNT:role/NAME`),
+    /// in the scenario's account; firedrill passes it (`iam:PassRole`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// Inline: the template's actions by name, as FIS spells them (`actionId`,
+    /// `parameters`, `targets`, `startAfter`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, FisAction>,
+    /// Inline: the template's targets by name, as FIS spells them; firedrill resolves
+    /// them itself (`resourceArns` or `resourceTags`, `filters`, `selectionMode`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, FisTarget>,
+}
+
+/// One action of an inline template (FIS's `CreateExperimentTemplateActionInput`).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FisAction {
+    /// The FIS action, e.g. `aws:ebs:pause-volume-io`.
+    pub action_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The action's parameters, passed to FIS as they are (e.g. `duration: PT10M`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// The action's targets: its target key (`Volumes`, `Roles`, `AutoScalingGroups`…) →
+    /// the name of one of the fault's `targets`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, String>,
+    /// Actions of this fault that must complete before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_after: Vec<String>,
+}
+
+/// One target of an inline template, as FIS spells it; resolved by firedrill.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FisTarget {
+    /// One of `aws:ec2:instance`, `aws:ec2:ebs-volume`, `aws:ec2:subnet`,
+    /// `aws:ec2:autoscaling-group`, `aws:rds:cluster`, `aws:rds:db`, `aws:iam:role`.
+    pub resource_type: String,
+    /// These resources, by ARN (in the scenario's account and region). Not with
+    /// `resourceTags`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_arns: Vec<String>,
+    /// The resources carrying all of these tags. Not with `resourceArns`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource_tags: BTreeMap<String, String>,
+    /// FIS-style filters, one value each: `Placement.AvailabilityZone` and `State.Name`
+    /// (instances), `AvailabilityZone` and `State` (volumes), `AvailabilityZone` (subnets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<FisFilter>,
+    /// `ALL` (the default), `COUNT(n)` or `PERCENT(n)`; firedrill picks, and FIS is given
+    /// exactly what it picked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection_mode: Option<String>,
+}
+
+/// A FIS target filter: the attribute's path and the value it must have.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FisFilter {
+    pub path: String,
+    pub values: Vec<String>,
 }
 
 /// Whether `id` looks like an experiment template id: letters and digits (`EXT…` on
@@ -56,27 +144,506 @@ pub fn client_token(run_id: &str, fault: &str) -> String {
     format!("firedrill-{hash}")
 }
 
+/// The resource types an inline target may have: FIS's name, firedrill's target type,
+/// the ARN's service and the resource part's prefix, and the filter paths firedrill
+/// resolves for it (to an Availability Zone, or to a state).
+struct Supported {
+    fis: &'static str,
+    kind: TargetType,
+    service: &'static str,
+    prefix: &'static str,
+    zone: Option<&'static str>,
+    state: Option<&'static str>,
+}
+
+const SUPPORTED: &[Supported] = &[
+    Supported {
+        fis: "aws:ec2:instance",
+        kind: TargetType::Ec2Instance,
+        service: "ec2",
+        prefix: "instance/",
+        zone: Some("Placement.AvailabilityZone"),
+        state: Some("State.Name"),
+    },
+    Supported {
+        fis: "aws:ec2:ebs-volume",
+        kind: TargetType::Ec2Volume,
+        service: "ec2",
+        prefix: "volume/",
+        zone: Some("AvailabilityZone"),
+        state: Some("State"),
+    },
+    Supported {
+        fis: "aws:ec2:subnet",
+        kind: TargetType::Ec2Subnet,
+        service: "ec2",
+        prefix: "subnet/",
+        zone: Some("AvailabilityZone"),
+        state: None,
+    },
+    Supported {
+        fis: "aws:ec2:autoscaling-group",
+        kind: TargetType::AutoScalingGroup,
+        service: "autoscaling",
+        prefix: "autoScalingGroup:",
+        zone: None,
+        state: None,
+    },
+    Supported {
+        fis: "aws:rds:cluster",
+        kind: TargetType::RdsCluster,
+        service: "rds",
+        prefix: "cluster:",
+        zone: None,
+        state: None,
+    },
+    Supported {
+        fis: "aws:rds:db",
+        kind: TargetType::RdsInstance,
+        service: "rds",
+        prefix: "db:",
+        zone: None,
+        state: None,
+    },
+    Supported {
+        fis: "aws:iam:role",
+        kind: TargetType::IamRole,
+        service: "iam",
+        prefix: "role/",
+        zone: None,
+        state: None,
+    },
+];
+
+fn supported(resource_type: &str) -> Option<&'static Supported> {
+    SUPPORTED.iter().find(|x| x.fis == resource_type)
+}
+
+/// An ARN's parts: partition, service, region, account, resource.
+fn arn_parts(arn: &str) -> Option<[&str; 5]> {
+    let mut it = arn.splitn(6, ':');
+    (it.next()? == "arn").then_some(())?;
+    let parts = [it.next()?, it.next()?, it.next()?, it.next()?, it.next()?];
+    (!parts[0].is_empty() && !parts[4].is_empty()).then_some(parts)
+}
+
+/// The id (or name) firedrill resolves an ARN of `x` to, if it is one.
+fn arn_id(x: &Supported, arn: &str) -> Option<String> {
+    let [_, service, _, _, resource] = arn_parts(arn)?;
+    let rest = resource.strip_prefix(x.prefix).filter(|_| service == x.service)?;
+    let id = match x.kind {
+        TargetType::AutoScalingGroup => rest.split_once(":autoScalingGroupName/")?.1,
+        TargetType::IamRole => rest.rsplit('/').next()?,
+        _ => rest,
+    };
+    (!id.is_empty() && !id.contains(['/', ':'])).then(|| id.to_string())
+}
+
+/// Whether `s` is a FIS action, target or action-target name: letters, digits, `-`, `_`
+/// (at most 64).
+fn fis_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `ALL`, `COUNT(n)` or `PERCENT(n)` as firedrill's selection.
+fn selection(mode: Option<&str>) -> Option<crate::scenario::Select> {
+    use crate::scenario::{Select, SelectMap};
+    let mode = mode.unwrap_or("ALL");
+    if mode == "ALL" {
+        return Some(Select::Word("all".into()));
+    }
+    let num = |p: &str| mode.strip_prefix(p)?.strip_suffix(')')?.parse::<u32>().ok().filter(|n| *n > 0);
+    if let Some(n) = num("COUNT(") {
+        return Some(Select::Map(SelectMap { count: Some(n), percent: None }));
+    }
+    num("PERCENT(").filter(|p| *p <= 100).map(|p| Select::Map(SelectMap { count: None, percent: Some(p) }))
+}
+
+/// The account of a role ARN (`arn:PARTITION:iam::ACCOUNT:role/…`), if it is one.
+fn role_account(arn: &str) -> Option<&str> {
+    let [_, service, region, account, resource] = arn_parts(arn)?;
+    (service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty() && !n.ends_with('/')))
+    .then_some(account)
+}
+
+/// The role's name, from its ARN (the part after the last `/`).
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+impl FisTarget {
+    /// The firedrill target this FIS target is resolved as; `Err` holds each problem as
+    /// (field under the target, message).
+    pub fn as_target(&self) -> Result<Target, Vec<(String, String)>> {
+        let mut errs = Vec::new();
+        let Some(x) = supported(&self.resource_type) else {
+            let known: Vec<&str> = SUPPORTED.iter().map(|x| x.fis).collect();
+            return Err(vec![(
+                "resourceType".into(),
+                format!(
+                    "firedrill cannot resolve {:?} targets itself, so it does not hand them to FIS; use one of {}",
+                    self.resource_type,
+                    known.join(", ")
+                ),
+            )]);
+        };
+        match (self.resource_arns.is_empty(), self.resource_tags.is_empty()) {
+            (true, true) => errs.push((
+                String::new(),
+                "give `resourceArns` or `resourceTags`: firedrill resolves the target itself, FIS is only given the ARNs it found".into(),
+            )),
+            (false, false) => errs.push((String::new(), "give `resourceArns` or `resourceTags`, not both".into())),
+            _ => {}
+        }
+        let mut ids = Vec::new();
+        for (i, arn) in self.resource_arns.iter().enumerate() {
+            match arn_id(x, arn) {
+                Some(id) => ids.push(id),
+                None => errs.push((
+                    format!("resourceArns[{i}]"),
+                    format!("{arn:?} is not the ARN of a {} resource ({})", self.resource_type, x.kind),
+                )),
+            }
+        }
+        let mut filters = crate::scenario::Filters::default();
+        for (i, f) in self.filters.iter().enumerate() {
+            let at = format!("filters[{i}]");
+            let [value] = f.values.as_slice() else {
+                errs.push((
+                    format!("{at}.values"),
+                    "give exactly one value: firedrill resolves one zone or state".into(),
+                ));
+                continue;
+            };
+            if x.zone == Some(f.path.as_str()) && filters.availability_zone.is_none() {
+                filters.availability_zone = Some(value.clone());
+            } else if x.state == Some(f.path.as_str()) && filters.state.is_none() {
+                filters.state = Some(value.clone());
+            } else {
+                let paths: Vec<&str> = x.zone.iter().chain(x.state.iter()).copied().collect();
+                errs.push((
+                    format!("{at}.path"),
+                    if paths.is_empty() {
+                        format!("firedrill resolves no filter of {} targets", self.resource_type)
+                    } else {
+                        format!(
+                            "firedrill resolves the filters {} of {} targets (each once), not {:?}",
+                            paths.join(", "),
+                            self.resource_type,
+                            f.path
+                        )
+                    },
+                ));
+            }
+        }
+        let select = selection(self.selection_mode.as_deref());
+        if select.is_none() {
+            errs.push((
+                "selectionMode".into(),
+                format!(
+                    "{:?} is not `ALL`, `COUNT(n)` or `PERCENT(n)` (n ≥ 1)",
+                    self.selection_mode.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(Target {
+            kind: x.kind,
+            tags: self.resource_tags.clone(),
+            ids,
+            filters,
+            select,
+            exclude: None,
+            max: None,
+            on_empty: Default::default(),
+        })
+    }
+}
+
+/// The name an inline target is resolved under: `fis:<fault>/<target>` (no scenario
+/// target's name has a `:` or a `/`).
+pub fn resolved_name(fault: &str, target: &str) -> String {
+    format!("fis:{fault}/{target}")
+}
+
+/// Every inline target of the scenario's `fis_experiment` faults, as the firedrill target
+/// it is resolved as, under [`resolved_name`]. (A target that does not convert is not
+/// here: validation refuses the scenario.)
+pub fn inline_targets(s: &Scenario) -> Vec<(String, Target)> {
+    let mut out = Vec::new();
+    for f in &s.faults {
+        if let FaultKind::FisExperiment(x) = &f.kind {
+            for (name, t) in &x.targets {
+                if let Ok(t) = t.as_target() {
+                    out.push((resolved_name(&f.name, name), t));
+                }
+            }
+        }
+    }
+    out
+}
+
+impl FaultKind {
+    /// The targets a fault resolves besides the scenario's (an inline `fis_experiment`'s),
+    /// as firedrill targets: what `iam-policy` reads and leases for it.
+    pub fn own_targets(&self) -> Vec<Target> {
+        match self {
+            FaultKind::FisExperiment(x) => x.targets.values().filter_map(|t| t.as_target().ok()).collect(),
+            _ => vec![],
+        }
+    }
+}
+
+/// The ARN of resolved resource `r` of type `kind` (an IAM role's and an Auto Scaling
+/// group's, which firedrill cannot derive, are read with it as its `arn` fact).
+pub fn resource_arn(kind: TargetType, r: &crate::targets::Resource, account: &str, region: &str) -> Option<String> {
+    if let Some(a) = r.attrs.get("arn") {
+        return Some(a.clone());
+    }
+    let x = SUPPORTED
+        .iter()
+        .find(|x| x.kind == kind && !matches!(kind, TargetType::AutoScalingGroup | TargetType::IamRole))?;
+    let p = crate::aws::partition(region);
+    Some(format!("arn:{p}:{}:{region}:{account}:{}{}", x.service, x.prefix, r.id))
+}
+
+/// The template to create for inline fault `fault` of run `run`, from what firedrill
+/// resolved; `Err` when a target resolved to nothing or to a resource without an ARN.
+pub fn template(
+    fault: &str,
+    run: &str,
+    x: &FisExperimentFault,
+    res: &Resolution,
+    stop_alarms: &[String],
+) -> Result<NewFisTemplate, String> {
+    let mut targets = BTreeMap::new();
+    for (name, t) in &x.targets {
+        let key = resolved_name(fault, name);
+        let rt = res.targets.get(&key).ok_or_else(|| format!("target `{name}` was not resolved"))?;
+        if rt.resources.is_empty() {
+            return Err(format!("target `{name}` selected nothing: no experiment template is created"));
+        }
+        let mut arns = Vec::new();
+        for r in &rt.resources {
+            arns.push(
+                resource_arn(rt.kind, r, &res.account, &res.region)
+                    .ok_or_else(|| format!("target `{name}`: the ARN of {} {} is unknown", rt.kind, r.id))?,
+            );
+        }
+        targets.insert(name.clone(), (t.resource_type.clone(), arns));
+    }
+    let p = crate::aws::partition(&res.region);
+    let mut stop_conditions: Vec<(String, Option<String>)> = stop_alarms
+        .iter()
+        .map(|a| {
+            (
+                "aws:cloudwatch:alarm".to_string(),
+                Some(format!("arn:{p}:cloudwatch:{}:{}:alarm:{a}", res.region, res.account)),
+            )
+        })
+        .collect();
+    if stop_conditions.is_empty() {
+        stop_conditions.push(("none".into(), None));
+    }
+    let mut tags: Tags =
+        [(crate::tags::RUN.to_string(), run.to_string()), (FAULT_TAG.to_string(), fault.to_string())].into();
+    if let Some(o) = &res.opt_in_tag {
+        tags.insert(o.key.clone(), o.value.clone());
+    }
+    Ok(NewFisTemplate {
+        token: template_token(run, fault),
+        description: format!("firedrill run {run}, fault {fault}"),
+        role_arn: x.role_arn.clone().unwrap_or_default(),
+        stop_conditions,
+        targets,
+        actions: x
+            .actions
+            .iter()
+            .map(|(k, a)| {
+                (
+                    k.clone(),
+                    crate::aws::NewFisAction {
+                        action_id: a.action_id.clone(),
+                        description: a.description.clone(),
+                        parameters: a.parameters.clone(),
+                        targets: a.targets.clone(),
+                        start_after: a.start_after.clone(),
+                    },
+                )
+            })
+            .collect(),
+        tags,
+    })
+}
+
+/// The client token of the template an inline fault creates (not the experiment's).
+pub fn template_token(run_id: &str, fault: &str) -> String {
+    client_token(run_id, &format!("{fault}/template"))
+}
+
+impl FisExperimentFault {
+    /// Whether the template is inline (created by firedrill).
+    pub fn inline(&self) -> bool {
+        self.template_id.is_none()
+    }
+}
+
 impl super::Kind for Experiment {
     const KEY: &'static str = "fis_experiment";
     type Config = FisExperimentFault;
 
-    fn validate(x: &FisExperimentFault, at: &str, _: &Scope<'_>) -> Vec<Problem> {
-        if valid_template_id(&x.template_id) {
-            vec![]
-        } else {
-            vec![problem(
-                format!("{at}.template_id"),
-                format!(
-                    "{:?} is not an experiment template id (letters and digits, e.g. `EXT1a2b3c4d5e6f7`)",
-                    x.template_id
-                ),
-            )]
+    fn validate(x: &FisExperimentFault, at: &str, scope: &Scope<'_>) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(id) = &x.template_id {
+            if !valid_template_id(id) {
+                out.push(problem(
+                    format!("{at}.template_id"),
+                    format!("{id:?} is not an experiment template id (letters and digits, e.g. `EXT1a2b3c4d5e6f7`)"),
+                ));
+            }
+            for (field, set) in [
+                ("role_arn", x.role_arn.is_some()),
+                ("actions", !x.actions.is_empty()),
+                ("targets", !x.targets.is_empty()),
+            ] {
+                if set {
+                    out.push(problem(
+                        format!("{at}.{field}"),
+                        "an existing template (`template_id`) has its own; give `template_id` or an inline template (`role_arn`, `actions`, `targets`), not both",
+                    ));
+                }
+            }
+            return out;
         }
+        if x.actions.is_empty() {
+            out.push(problem(
+                at.to_string(),
+                "give `template_id` (an existing template) or an inline template's `role_arn`, `actions` and `targets`",
+            ));
+            return out;
+        }
+        match &x.role_arn {
+            None => out.push(problem(
+                format!("{at}.role_arn"),
+                "an inline template needs the IAM role FIS runs it as (`role_arn: arn:aws:iam::ACCOUNT:role/NAME`)",
+            )),
+            Some(r) if role_account(r).is_none() => out.push(problem(
+                format!("{at}.role_arn"),
+                format!("{r:?} is not an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`)"),
+            )),
+            _ => {}
+        }
+        for (name, a) in &x.actions {
+            let here = format!("{at}.actions.{name}");
+            if !fis_name(name) {
+                out.push(problem(
+                    here.clone(),
+                    format!("{name:?}: FIS names use letters, digits, `-` and `_` (at most 64)"),
+                ));
+            }
+            let id = a.action_id.split(':').collect::<Vec<_>>();
+            if id.len() != 3 || id[0] != "aws" || id[1..].iter().any(|p| p.is_empty()) {
+                out.push(problem(
+                    format!("{here}.actionId"),
+                    format!(
+                        "{:?} is not a FIS action id (`aws:SERVICE:ACTION`, e.g. `aws:ebs:pause-volume-io`)",
+                        a.action_id
+                    ),
+                ));
+            }
+            for (key, target) in &a.targets {
+                if !x.targets.contains_key(target) {
+                    out.push(problem(
+                        format!("{here}.targets.{key}"),
+                        format!("no target `{target}` in this fault's `targets`"),
+                    ));
+                }
+            }
+            for (i, after) in a.start_after.iter().enumerate() {
+                if after == name || !x.actions.contains_key(after) {
+                    out.push(problem(
+                        format!("{here}.startAfter[{i}]"),
+                        format!("no other action `{after}` in this fault's `actions`"),
+                    ));
+                }
+            }
+        }
+        for (name, t) in &x.targets {
+            let here = format!("{at}.targets.{name}");
+            if !fis_name(name) {
+                out.push(problem(
+                    here.clone(),
+                    format!("{name:?}: FIS names use letters, digits, `-` and `_` (at most 64)"),
+                ));
+            }
+            if let Err(errs) = t.as_target() {
+                out.extend(
+                    errs.into_iter()
+                        .map(|(f, m)| problem(if f.is_empty() { here.clone() } else { format!("{here}.{f}") }, m)),
+                );
+            }
+            // An ARN in another region names a resource this scenario may not touch.
+            if let Some(region) = scope.region {
+                for (i, arn) in t.resource_arns.iter().enumerate() {
+                    if let Some([_, _, r, _, _]) = arn_parts(arn)
+                        && !r.is_empty()
+                        && r != region
+                    {
+                        out.push(problem(
+                            format!("{here}.resourceArns[{i}]"),
+                            format!("{arn:?} is in {r}, not the scenario's region {region}"),
+                        ));
+                    }
+                }
+            }
+            if !x.actions.values().any(|a| a.targets.values().any(|v| v == name)) {
+                out.push(problem(here, "no action uses this target"));
+            }
+        }
+        out
     }
 
     fn iam(x: &FisExperimentFault, _: &[&Target]) -> Vec<Stmt> {
-        let template = Res::FisTemplate(x.template_id.clone());
         let experiments = Res::FisExperiment("*".into());
+        let Some(id) = &x.template_id else {
+            // Inline: each statement is needed before anything is left to undo, so that a
+            // missing one stops the run cleanly. A template is created (and tagged as it
+            // is) from FIS actions, both its resources, and deleted by the revert: one
+            // statement, without a tag condition (a new template has no tags; firedrill
+            // deletes only the ones tagged with its run and fault). The plan lists the
+            // templates and experiments (a lost run's left over are refused), which is
+            // what the revert reads to find its own.
+            let templates = Res::FisTemplate("*".into());
+            let mut out = vec![stmt(
+                "FisTemplates",
+                &["fis:CreateExperimentTemplate", "fis:DeleteExperimentTemplate", "fis:TagResource"],
+                vec![templates.clone(), Res::FisAction("*".into())],
+                false,
+            )];
+            // FIS runs the experiment as the fault's role.
+            if let Some(r) = &x.role_arn {
+                out.push(
+                    stmt("PassFisRole", &["iam:PassRole"], vec![Res::Role(role_name(r).into())], false)
+                        .passed_to("fis.amazonaws.com"),
+                );
+            }
+            out.push(stmt(
+                "RunFisExperiments",
+                &["fis:StartExperiment", "fis:StopExperiment", "fis:TagResource"],
+                vec![templates, experiments],
+                false,
+            ));
+            out.push(stmt("ListFisTemplates", &["fis:ListExperimentTemplates"], vec![Res::Any], false));
+            out.push(stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false));
+            return out;
+        };
+        let template = Res::FisTemplate(id.clone());
         vec![
             // Only a template with the opt-in tag can be read, and firedrill reads it (and
             // checks the tag) before every start.
@@ -89,24 +656,113 @@ impl super::Kind for Experiment {
         ]
     }
 
-    fn describe(x: &FisExperimentFault, _: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
+    fn describe(x: &FisExperimentFault, _: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
+        let Some(id) = &x.template_id else {
+            let mut out = vec![format!(
+                "inject: create an AWS FIS experiment template (role {}; tagged with the opt-in tag, firedrill:run and {FAULT_TAG}), then start an experiment from it",
+                x.role_arn.as_deref().unwrap_or("?")
+            )];
+            for (name, a) in &x.actions {
+                let on: Vec<String> = a.targets.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                let params: Vec<String> = a.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                out.push(format!(
+                    "  action {name}: {}{}{}{}",
+                    a.action_id,
+                    if on.is_empty() { String::new() } else { format!(" on {}", on.join(", ")) },
+                    if params.is_empty() { String::new() } else { format!(" ({})", params.join(", ")) },
+                    if a.start_after.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after {}", a.start_after.join(", "))
+                    },
+                ));
+            }
+            for (name, t) in &x.targets {
+                // The fault's name is not known here: the resolved target is found by its
+                // own name under any fault's.
+                let found = res.and_then(|r| {
+                    r.targets
+                        .iter()
+                        .find(|(k, _)| k.starts_with("fis:") && k.ends_with(&format!("/{name}")))
+                        .map(|(_, v)| (r, v))
+                });
+                let what = match found {
+                    Some((r, rt)) if !rt.resources.is_empty() => rt
+                        .resources
+                        .iter()
+                        .map(|x| resource_arn(rt.kind, x, &r.account, &r.region).unwrap_or_else(|| x.id.clone()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    Some(_) => "nothing selected".into(),
+                    None => "resolved by firedrill at plan time".into(),
+                };
+                out.push(format!("  target {name} ({}): {what}", t.resource_type));
+            }
+            out.push(
+                "revert: stop that experiment (already stopped or completed is fine), then delete the template".into(),
+            );
+            return out;
+        };
         vec![
-            format!(
-                "inject: start an AWS FIS experiment from template {} (tagged firedrill:run and {FAULT_TAG})",
-                x.template_id
-            ),
+            format!("inject: start an AWS FIS experiment from template {id} (tagged firedrill:run and {FAULT_TAG})"),
             "revert: stop that experiment (already stopped or completed is fine)".into(),
         ]
     }
 
+    fn preflight(fault: &str, x: &FisExperimentFault, res: &Resolution) -> Vec<String> {
+        let mut out = Vec::new();
+        if !x.inline() {
+            return out;
+        }
+        let account = |arn: &str| arn_parts(arn).map(|p| p[3].to_string());
+        if let Some(r) = &x.role_arn
+            && role_account(r).is_some_and(|a| a != res.account)
+        {
+            out.push(format!(
+                "fault `{fault}` (fis_experiment): role {r} is not in account {}, where the run acts",
+                res.account
+            ));
+        }
+        for (name, t) in &x.targets {
+            for arn in &t.resource_arns {
+                if account(arn).is_some_and(|a| a != res.account) {
+                    out.push(format!(
+                        "fault `{fault}` (fis_experiment): target `{name}`: {arn} is not in account {}, where the run acts",
+                        res.account
+                    ));
+                }
+            }
+            if let Some(rt) = res.targets.get(&resolved_name(fault, name)) {
+                for r in &rt.resources {
+                    if resource_arn(rt.kind, r, &res.account, &res.region).is_none() {
+                        out.push(format!(
+                            "fault `{fault}` (fis_experiment): target `{name}`: the ARN of {} {} is unknown",
+                            rt.kind, r.id
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn resources(x: &FisExperimentFault, res: &Resolution) -> Vec<(TargetType, String)> {
+        // Without the fault's name: every fault's inline target of one of these names
+        // (the lease is one set for the run, so this adds nothing another fault does not).
+        res.targets
+            .iter()
+            .filter(|(k, _)| k.starts_with("fis:") && x.targets.keys().any(|n| k.ends_with(&format!("/{n}"))))
+            .flat_map(|(_, rt)| rt.resources.iter().map(|r| (rt.kind, r.id.clone())))
+            .collect()
+    }
+
     fn build(fault: &str, x: &FisExperimentFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
-        let (ctx, res) = ctx.aws()?;
-        Some(Arc::new(Injector {
-            ctx,
-            fault: fault.to_string(),
-            template: x.template_id.clone(),
-            opt_in: res.opt_in_tag.clone(),
-        }))
+        let (actx, res) = ctx.aws()?;
+        let template = match &x.template_id {
+            Some(id) => Template::Existing(id.clone()),
+            None => Template::Inline(template(fault, &actx.run_id, x, res, &ctx.stop_alarms)),
+        };
+        Some(Arc::new(Injector { ctx: actx, fault: fault.to_string(), template, opt_in: res.opt_in_tag.clone() }))
     }
 }
 
@@ -126,13 +782,41 @@ pub async fn refusal(aws: &Aws, fault: &str, id: &str, opt_in: Option<&OptInTag>
     })
 }
 
+/// What a run that did not finish left of inline `fis_experiment` faults: a template or
+/// an experiment tagged with a run and a fault. Refused, as a lease is: that run's undo
+/// (`firedrill recover`, or `recover --sweep`) comes first. Reading them is also what
+/// proves, before anything is touched, that the revert will be able to find its own.
+async fn leftovers(aws: &Aws) -> Vec<String> {
+    let mut out = Vec::new();
+    match aws.fis_templates().await {
+        Ok(ts) => out.extend(ts.into_iter().filter_map(|(id, t)| DeleteTemplateData::of(&t).map(|d| format!(
+            "FIS experiment template {id} created by fault `{}` of run {} is still there: that run did not finish (`firedrill recover`, or `firedrill recover --sweep`, deletes it)",
+            d.fault, d.run
+        )))),
+        Err(e) => out.push(format!("cannot list the FIS experiment templates, which the revert of an inline fis_experiment reads: {e}")),
+    }
+    match aws.fis_experiments(None).await {
+        Ok(xs) => out.extend(xs.iter().filter_map(|x| StopData::of(x).map(|d| format!(
+            "FIS experiment {} started by fault `{}` of run {} is still running: that run did not finish (`firedrill recover`, or `firedrill recover --sweep`, stops it)",
+            x.id, d.fault, d.run
+        )))),
+        Err(e) => out.push(format!("cannot list the FIS experiments, which the revert of an inline fis_experiment reads: {e}")),
+    }
+    out
+}
+
 /// The plan-time checks of the scenario's `fis_experiment` faults: each template exists
 /// and carries the opt-in tag. Refusals; an AWS error reading a template is one too.
 pub async fn plan_refusals(aws: &Aws, s: &Scenario, opt_in: Option<&OptInTag>) -> Vec<String> {
     let mut out = Vec::new();
+    if s.faults.iter().any(|f| matches!(&f.kind, FaultKind::FisExperiment(x) if x.inline())) {
+        out.extend(leftovers(aws).await);
+    }
     for f in &s.faults {
-        if let FaultConfig { kind: FaultKind::FisExperiment(x), name, .. } = f {
-            match refusal(aws, name, &x.template_id, opt_in).await {
+        if let FaultConfig { kind: FaultKind::FisExperiment(x), name, .. } = f
+            && let Some(id) = &x.template_id
+        {
+            match refusal(aws, name, id, opt_in).await {
                 Ok(Some(why)) => out.push(why),
                 Ok(None) => {}
                 Err(e) => out.push(format!("cannot read the experiment template: {e}")),
@@ -142,10 +826,17 @@ pub async fn plan_refusals(aws: &Aws, s: &Scenario, opt_in: Option<&OptInTag>) -
     out
 }
 
+/// The template an injector starts: an existing one, or one it creates (`Err`: why it
+/// cannot be, found when it was built).
+pub enum Template {
+    Existing(String),
+    Inline(Result<NewFisTemplate, String>),
+}
+
 pub struct Injector {
     pub ctx: AwsFaultCtx,
     pub fault: String,
-    pub template: String,
+    pub template: Template,
     pub opt_in: Option<OptInTag>,
 }
 
@@ -153,25 +844,88 @@ pub struct Injector {
 impl Fault for Injector {
     async fn inject(&self, intents: &dyn Intents) -> Result<(), FaultError> {
         let aws = &self.ctx.aws;
-        match refusal(aws, &self.fault, &self.template, self.opt_in.as_ref()).await {
-            Ok(None) => {}
-            Ok(Some(why)) => return Err(FaultError::Refused(why)),
-            Err(e) => return Err(FaultError::Failed(e)),
-        }
-        let d = StopData { template: self.template.clone(), run: self.ctx.run_id.clone(), fault: self.fault.clone() };
+        let template = match &self.template {
+            Template::Existing(id) => {
+                match refusal(aws, &self.fault, id, self.opt_in.as_ref()).await {
+                    Ok(None) => {}
+                    Ok(Some(why)) => return Err(FaultError::Refused(why)),
+                    Err(e) => return Err(FaultError::Failed(e)),
+                }
+                id.clone()
+            }
+            Template::Inline(Err(why)) => {
+                return Err(FaultError::Refused(format!("fault `{}` (fis_experiment): {why}", self.fault)));
+            }
+            Template::Inline(Ok(t)) => {
+                let d = DeleteTemplateData { run: self.ctx.run_id.clone(), fault: self.fault.clone() };
+                intents
+                    .intent(d.record(
+                        Some(aws.region()),
+                        format!("delete the FIS experiment template created by fault {}", self.fault),
+                    ))
+                    .await?;
+                aws.create_fis_template(t).await.map_err(failed)?
+            }
+        };
+        let d = StopData { template: template.clone(), run: self.ctx.run_id.clone(), fault: self.fault.clone() };
         intents
             .intent(d.record(
                 Some(aws.region()),
-                format!("stop the FIS experiment of template {} started by fault {}", self.template, self.fault),
+                format!("stop the FIS experiment of template {template} started by fault {}", self.fault),
             ))
             .await?;
         let tags: Tags =
             [(crate::tags::RUN.to_string(), self.ctx.run_id.clone()), (FAULT_TAG.to_string(), self.fault.clone())]
                 .into();
-        aws.start_fis_experiment(&self.template, &client_token(&self.ctx.run_id, &self.fault), &tags)
+        aws.start_fis_experiment(&template, &client_token(&self.ctx.run_id, &self.fault), &tags)
             .await
             .map_err(failed)?;
         Ok(())
+    }
+}
+
+/// Undo step: delete every experiment template tagged with the run and fault (there is
+/// at most one; none when the create never happened, or it was deleted already).
+#[derive(Serialize, Deserialize)]
+pub struct DeleteTemplateData {
+    pub run: String,
+    pub fault: String,
+}
+
+impl DeleteTemplateData {
+    /// The undo of a template firedrill created (tagged with a run and a fault); what
+    /// `recover --sweep` finds.
+    pub fn of(tags: &Tags) -> Option<DeleteTemplateData> {
+        let run = tags.get(crate::tags::RUN)?;
+        let fault = tags.get(FAULT_TAG)?;
+        crate::tags::valid_run(run).then(|| DeleteTemplateData { run: run.clone(), fault: fault.clone() })
+    }
+}
+
+#[async_trait]
+impl Step for DeleteTemplateData {
+    const KEY: &'static str = DELETE_TEMPLATE;
+
+    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
+        let aws = client(aws)?;
+        for (id, tags) in aws.fis_templates().await.map_err(failed)? {
+            if tags.get(crate::tags::RUN) == Some(&self.run) && tags.get(FAULT_TAG) == Some(&self.fault) {
+                aws.delete_fis_template(&id).await.map_err(failed)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn manual_fix(&self, region: &str) -> Option<String> {
+        Some(format!(
+            "aws fis list-experiment-templates --region {} --query {} --output text | xargs -n1 aws fis delete-experiment-template --region {} --id",
+            quote(region),
+            quote(&format!(
+                "experimentTemplates[?tags.\"firedrill:run\"=='{}' && tags.\"{FAULT_TAG}\"=='{}'].id",
+                self.run, self.fault
+            )),
+            quote(region),
+        ))
     }
 }
 
@@ -238,10 +992,11 @@ mod tests {
     #[test]
     fn template_ids_are_checked_and_tokens_are_per_run_and_fault() {
         let scope = Scope { targets: &Default::default(), region: None };
-        let ok = FisExperimentFault { template_id: "EXT1a2b3c4d5e6f7".into() };
+        let ok: FisExperimentFault =
+            serde_json::from_value(serde_json::json!({"template_id": "EXT1a2b3c4d5e6f7"})).unwrap();
         assert!(Experiment::validate(&ok, "f", &scope).is_empty());
         for bad in ["", "EXT-12", "tpl-1", "EXT 1", &"E".repeat(65)] {
-            let x = FisExperimentFault { template_id: bad.into() };
+            let x = FisExperimentFault { template_id: Some(bad.into()), ..ok.clone() };
             let p = Experiment::validate(&x, "faults[0].fis_experiment", &scope);
             assert_eq!(p.len(), 1, "{bad:?}");
             assert_eq!(p[0].path, "faults[0].fis_experiment.template_id");
@@ -263,5 +1018,218 @@ mod tests {
         assert!(!d.ours(&tags("r2", "f")));
         assert!(!d.ours(&tags("r1", "g")));
         assert!(!d.ours(&Tags::new()));
+    }
+
+    fn inline(v: serde_json::Value) -> FisExperimentFault {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn volumes() -> serde_json::Value {
+        serde_json::json!({
+            "role_arn": "arn:aws:iam::123456789012:role/fis",
+            "actions": {"pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}}},
+            "targets": {"vols": {"resourceType": "aws:ec2:ebs-volume", "resourceTags": {"app": "shop"},
+                "filters": [{"path": "AvailabilityZone", "values": ["us-east-1a"]}], "selectionMode": "COUNT(2)"}},
+        })
+    }
+
+    /// Every static problem of an inline template is found, each at its field: the form,
+    /// the role, action ids and their references, and each target firedrill cannot
+    /// resolve itself.
+    #[test]
+    fn an_inline_template_is_checked_field_by_field() {
+        let scope = Scope { targets: &Default::default(), region: Some("us-east-1") };
+        assert_eq!(Experiment::validate(&inline(volumes()), "f", &scope), vec![]);
+        let paths = |v: serde_json::Value| -> Vec<String> {
+            Experiment::validate(&inline(v), "f", &scope).into_iter().map(|p| p.path).collect()
+        };
+        let bad = serde_json::json!({
+            "role_arn": "arn:aws:iam::123456789012:user/fis",
+            "actions": {
+                "a": {"actionId": "pause-volume-io", "targets": {"Volumes": "nope"}, "startAfter": ["a", "zz"]},
+                "b": {"actionId": "aws:ecs:stop-task", "targets": {"Tasks": "tasks", "Volumes": "both", "X": "none",
+                      "Y": "arn", "Z": "filter", "W": "elsewhere"}},
+            },
+            "targets": {
+                "tasks": {"resourceType": "aws:ecs:task", "resourceTags": {"a": "b"}},
+                "both": {"resourceType": "aws:ec2:instance", "resourceTags": {"a": "b"},
+                         "resourceArns": ["arn:aws:ec2:us-east-1:123456789012:instance/i-1"]},
+                "none": {"resourceType": "aws:ec2:instance", "selectionMode": "SOME"},
+                "arn": {"resourceType": "aws:rds:cluster", "resourceArns": ["arn:aws:rds:us-east-1:123456789012:db:x"]},
+                "filter": {"resourceType": "aws:iam:role", "resourceTags": {"a": "b"},
+                           "filters": [{"path": "State", "values": ["x"]}, {"path": "State", "values": ["x", "y"]}]},
+                "elsewhere": {"resourceType": "aws:ec2:subnet", "resourceArns": ["arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1"]},
+                "unused": {"resourceType": "aws:ec2:subnet", "resourceArns": ["arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1"]},
+            },
+        });
+        assert_eq!(
+            paths(bad),
+            [
+                "f.role_arn",
+                "f.actions.a.actionId",
+                "f.actions.a.targets.Volumes",
+                "f.actions.a.startAfter[0]",
+                "f.actions.a.startAfter[1]",
+                "f.targets.arn.resourceArns[0]",
+                "f.targets.both",
+                "f.targets.elsewhere.resourceArns[0]",
+                "f.targets.filter.filters[0].path",
+                "f.targets.filter.filters[1].values",
+                "f.targets.none",
+                "f.targets.none.selectionMode",
+                "f.targets.tasks.resourceType",
+                "f.targets.unused",
+            ]
+        );
+        // The form: one of the two, never both, never neither.
+        let mut both = volumes();
+        both["template_id"] = "EXT1".into();
+        assert_eq!(paths(both), ["f.role_arn", "f.actions", "f.targets"]);
+        assert_eq!(paths(serde_json::json!({})), ["f"]);
+        let mut no_role = volumes();
+        no_role.as_object_mut().unwrap().remove("role_arn");
+        assert_eq!(paths(no_role), ["f.role_arn"]);
+        let msg = Experiment::validate(
+            &inline(serde_json::json!({"role_arn": "arn:aws:iam::123456789012:role/fis",
+                "actions": {"a": {"actionId": "aws:ecs:stop-task", "targets": {"Tasks": "t"}}},
+                "targets": {"t": {"resourceType": "aws:ecs:task", "resourceTags": {"a": "b"}}}})),
+            "f",
+            &scope,
+        );
+        assert!(msg[0].message.contains("firedrill cannot resolve \"aws:ecs:task\" targets itself"), "{msg:?}");
+    }
+
+    #[test]
+    fn an_inline_target_resolves_as_a_firedrill_target() {
+        let x = inline(volumes());
+        let t = x.targets["vols"].as_target().unwrap();
+        assert_eq!(t.kind, TargetType::Ec2Volume);
+        assert_eq!(t.tags, [("app".to_string(), "shop".to_string())].into());
+        assert_eq!(t.filters.availability_zone.as_deref(), Some("us-east-1a"));
+        assert_eq!(t.selection(), Some(crate::scenario::Selection::Count(2)));
+        for (kind, arn, id) in [
+            ("aws:ec2:instance", "arn:aws:ec2:us-east-1:1:instance/i-1", "i-1"),
+            ("aws:iam:role", "arn:aws:iam::123456789012:role/path/app", "app"),
+            (
+                "aws:ec2:autoscaling-group",
+                "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:0f-1:autoScalingGroupName/web",
+                "web",
+            ),
+            ("aws:rds:db", "arn:aws:rds:us-east-1:1:db:db-1", "db-1"),
+        ] {
+            let t = FisTarget {
+                resource_type: kind.into(),
+                resource_arns: vec![arn.into()],
+                resource_tags: Default::default(),
+                filters: vec![],
+                selection_mode: Some("PERCENT(50)".into()),
+            };
+            let t = t.as_target().unwrap();
+            assert_eq!(t.ids, [id], "{arn}");
+            assert_eq!(t.selection(), Some(crate::scenario::Selection::Percent(50)));
+        }
+    }
+
+    /// The template firedrill creates names exactly what it resolved, by ARN, selects all
+    /// of it, is tagged with the opt-in tag, the run and the fault, and stops on the
+    /// scenario's alarms (or on nothing).
+    #[test]
+    fn the_created_template_names_the_resolved_arns_and_is_tagged() {
+        use crate::faults::fixtures::resource;
+        let x = inline(volumes());
+        let mut res = crate::faults::fixtures::one_target(TargetType::Ec2Volume, vec![]);
+        res.targets.clear();
+        res.account = "123456789012".into();
+        res.opt_in_tag = Some(OptInTag { key: "firedrill".into(), value: "allowed".into() });
+        let err = template("zone", "r1", &x, &res, &[]).unwrap_err();
+        assert_eq!(err, "target `vols` was not resolved");
+        res.targets.insert(
+            resolved_name("zone", "vols"),
+            crate::targets::ResolvedTarget {
+                kind: TargetType::Ec2Volume,
+                matched: 3,
+                excluded: vec![],
+                resources: vec![resource("vol-1", None, &[]), resource("vol-2", None, &[])],
+            },
+        );
+        let t = template("zone", "r1", &x, &res, &["shop-latency".into()]).unwrap();
+        assert_eq!(
+            t.targets["vols"],
+            (
+                "aws:ec2:ebs-volume".to_string(),
+                vec![
+                    "arn:aws:ec2:us-east-1:123456789012:volume/vol-1".to_string(),
+                    "arn:aws:ec2:us-east-1:123456789012:volume/vol-2".to_string()
+                ]
+            )
+        );
+        assert_eq!(t.tags["firedrill"], "allowed");
+        assert_eq!(t.tags[crate::tags::RUN], "r1");
+        assert_eq!(t.tags[FAULT_TAG], "zone");
+        assert_eq!(
+            t.stop_conditions,
+            [(
+                "aws:cloudwatch:alarm".to_string(),
+                Some("arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop-latency".to_string())
+            )]
+        );
+        assert_eq!(t.role_arn, "arn:aws:iam::123456789012:role/fis");
+        assert_eq!(t.actions["pause"].targets["Volumes"], "vols");
+        assert_eq!(t.token, template_token("r1", "zone"));
+        assert_ne!(t.token, client_token("r1", "zone"));
+        let none = template("zone", "r1", &x, &res, &[]).unwrap();
+        assert_eq!(none.stop_conditions, [("none".to_string(), None)]);
+        // Leased: what was resolved for it.
+        assert_eq!(
+            Experiment::resources(&x, &res),
+            [(TargetType::Ec2Volume, "vol-1".to_string()), (TargetType::Ec2Volume, "vol-2".to_string())]
+        );
+        // A role or account elsewhere is refused before anything is touched.
+        let mut other = x.clone();
+        other.role_arn = Some("arn:aws:iam::210987654321:role/fis".into());
+        assert_eq!(
+            Experiment::preflight("zone", &other, &res),
+            [
+                "fault `zone` (fis_experiment): role arn:aws:iam::210987654321:role/fis is not in account 123456789012, where the run acts"
+            ]
+        );
+        assert!(Experiment::preflight("zone", &x, &res).is_empty());
+        // Nothing selected: no template.
+        res.targets.get_mut(&resolved_name("zone", "vols")).unwrap().resources.clear();
+        assert!(template("zone", "r1", &x, &res, &[]).unwrap_err().contains("selected nothing"));
+    }
+
+    #[test]
+    fn an_inline_template_needs_create_pass_role_and_delete() {
+        let x = inline(volumes());
+        let st = Experiment::iam(&x, &[]);
+        let templates = || Res::FisTemplate("*".into());
+        for want in [
+            stmt(
+                "FisTemplates",
+                &["fis:CreateExperimentTemplate", "fis:DeleteExperimentTemplate", "fis:TagResource"],
+                vec![templates(), Res::FisAction("*".into())],
+                false,
+            ),
+            stmt("PassFisRole", &["iam:PassRole"], vec![Res::Role("fis".into())], false).passed_to("fis.amazonaws.com"),
+            stmt(
+                "RunFisExperiments",
+                &["fis:StartExperiment", "fis:StopExperiment", "fis:TagResource"],
+                vec![templates(), Res::FisExperiment("*".into())],
+                false,
+            ),
+            stmt("ListFisTemplates", &["fis:ListExperimentTemplates"], vec![Res::Any], false),
+            stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false),
+        ] {
+            assert!(st.contains(&want), "{want:?} not in {st:#?}");
+        }
+        assert_eq!(st.len(), 5, "{st:#?}");
+        // An existing template needs none of them but the start's.
+        let existing = Experiment::iam(&inline(serde_json::json!({"template_id": "EXT1"})), &[]);
+        let text = format!("{existing:?}");
+        for sid in ["FisTemplates", "PassFisRole", "RunFisExperiments", "ListFisTemplates"] {
+            assert!(!text.contains(sid), "{existing:#?}");
+        }
+        assert_eq!(existing.len(), 4);
     }
 }

@@ -50,6 +50,9 @@ pub struct FaultContext {
     pub cwd: PathBuf,
     /// AWS clients and resolved targets, when the scenario uses AWS.
     pub aws: Option<(Aws, Arc<Resolution>)>,
+    /// The scenario's stop-condition alarms (`abort: - alarm:`): an inline
+    /// `fis_experiment` template's stop conditions.
+    pub stop_alarms: Vec<String>,
 }
 
 /// What a fault does when it would change nothing (`if_no_effect`).
@@ -306,7 +309,7 @@ mod tests {
             "name": "break-web", "duration": "3s",
             "command": {"inject": "stop web", "revert": "start web", "timeout": "10s"},
         }));
-        let ctx = FaultContext { run_id: "run-1".into(), cwd: PathBuf::from("/tmp"), aws: None };
+        let ctx = FaultContext { run_id: "run-1".into(), cwd: PathBuf::from("/tmp"), aws: None, stop_alarms: vec![] };
         let spec = build(&f, vec![0, 2], &ctx);
         assert_eq!(spec.name, "break-web");
         assert_eq!(spec.kind, "command");
@@ -402,7 +405,11 @@ mod tests {
             }
         }
         let f = fault(json!({"name": "x", "duration": "1s", "ec2_stop_instances": {"target": "web"}}));
-        let spec = build(&f, vec![], &FaultContext { run_id: "r".into(), cwd: PathBuf::from("/tmp"), aws: None });
+        let spec = build(
+            &f,
+            vec![],
+            &FaultContext { run_id: "r".into(), cwd: PathBuf::from("/tmp"), aws: None, stop_alarms: vec![] },
+        );
         let err = spec.fault.inject(&NoIntents).await.unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -126,6 +126,7 @@ undo_steps! {
     RestoreGroupSubnets(az_outage::SubnetsData),
     RdsFailback(rds::FailbackData),
     FisStopExperiment(fis::StopData),
+    FisDeleteTemplate(fis::DeleteTemplateData),
     LeaseRelease(Leased),
     /// Deleting the schedules of an armed dead man's switch.
     Disarm(switch::DisarmData),

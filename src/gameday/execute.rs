@@ -66,7 +66,8 @@ pub async fn execute(
     let finished = CancellationToken::new();
     let signals = watch_signals(shell.clone(), cancel.clone(), options.revert.clone(), finished.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let ctx = FaultContext { run_id: run.id.clone(), cwd, aws: cleared.aws.clone() };
+    let stop_alarms = s.abort.iter().filter_map(|r| r.alarm.clone()).collect();
+    let ctx = FaultContext { run_id: run.id.clone(), cwd, aws: cleared.aws.clone(), stop_alarms };
     let mut spec = crate::plan::spec(s, &ctx);
     spec.revert = options.revert.clone();
     if let (Some(watched), Some((aws, _))) = (&cleared.pages, &cleared.aws) {

@@ -86,6 +86,9 @@ fn sweep_statements() -> Vec<Stmt> {
         // FIS experiments firedrill started (found by their tags) are stopped.
         stmt("SweepFindFisExperiments", &["fis:ListExperiments"], any(), false),
         stmt("SweepStopFisExperiments", &["fis:StopExperiment"], vec![Res::FisExperiment("*".into())], false),
+        // So are the templates it created for inline `fis_experiment` faults.
+        stmt("SweepFindFisTemplates", &["fis:ListExperimentTemplates"], any(), false),
+        stmt("SweepDeleteFisTemplates", &["fis:DeleteExperimentTemplate"], vec![Res::FisTemplate("*".into())], true),
     ]
 }
 
@@ -98,7 +101,11 @@ fn statements(s: &Scenario, sweep: bool) -> Vec<Stmt> {
     }
     // Each fault kind says what it needs; the lease tags every target it names.
     for f in &s.faults {
-        let targets: Vec<&Target> = f.kind.targets().iter().filter_map(|(_, n)| s.targets.get(*n)).collect();
+        // A kind's own targets (an inline FIS template's) are read and leased as well.
+        let own = f.kind.own_targets();
+        out.extend(own.iter().flat_map(read_statements));
+        let targets: Vec<&Target> =
+            f.kind.targets().iter().filter_map(|(_, n)| s.targets.get(*n)).chain(own.iter()).collect();
         out.extend(targets.iter().map(|t| lease_statement(t)));
         out.extend(f.kind.iam(&targets));
     }
@@ -269,8 +276,14 @@ fn document(env: &crate::scenario::Environment, statements: Vec<Stmt>) -> Value 
                 let key = tag_condition_key(st.actions[0], &env.opt_in_tag.key);
                 cond.insert("StringEquals".into(), json!({ key: env.opt_in_tag.value }));
             }
-            if let Some(call) = st.on_create {
-                cond.insert("StringEquals".into(), json!({ "ec2:CreateAction": call }));
+            match st.on_create {
+                Some(service) if st.actions == ["iam:PassRole"] => {
+                    cond.insert("StringEquals".into(), json!({ "iam:PassedToService": service }));
+                }
+                Some(call) => {
+                    cond.insert("StringEquals".into(), json!({ "ec2:CreateAction": call }));
+                }
+                None => {}
             }
             if !st.actions.iter().all(|a| a.starts_with("iam:") || a.starts_with("sts:")) {
                 cond.entry("StringEquals").or_insert_with(|| json!({}));
@@ -398,6 +411,8 @@ recovery: {{ within: 1m }}
             [
                 "ec2:DescribeNetworkAcls",
                 "ec2:DescribeVolumes",
+                "fis:DeleteExperimentTemplate",
+                "fis:ListExperimentTemplates",
                 "fis:ListExperiments",
                 "fis:StopExperiment",
                 "iam:ListUserTags",

@@ -26,6 +26,8 @@ pub enum Res {
     FisTemplate(String),
     /// An AWS FIS experiment, by id.
     FisExperiment(String),
+    /// An AWS FIS action, by id (a template is created from them).
+    FisAction(String),
 }
 
 impl Res {
@@ -44,7 +46,8 @@ impl Res {
             | (Alarm(a), Alarm(b))
             | (Parameter(a), Parameter(b))
             | (FisTemplate(a), FisTemplate(b))
-            | (FisExperiment(a), FisExperiment(b)) => name(a, b),
+            | (FisExperiment(a), FisExperiment(b))
+            | (FisAction(a), FisAction(b)) => name(a, b),
             _ => false,
         }
     }
@@ -72,6 +75,7 @@ impl Res {
             Res::Parameter(n) => vec![format!("arn:{p}:ssm:{r}:{a}:parameter/{}", n.trim_start_matches('/'))],
             Res::FisTemplate(id) => vec![format!("arn:{p}:fis:{r}:{a}:experiment-template/{id}")],
             Res::FisExperiment(id) => vec![format!("arn:{p}:fis:{r}:{a}:experiment/{id}")],
+            Res::FisAction(id) => vec![format!("arn:{p}:fis:{r}:{a}:action/{id}")],
         }
     }
 }
@@ -118,6 +122,13 @@ impl Stmt {
     /// `ec2:CreateNetworkAcl`'s `TagSpecifications` are authorized as `ec2:CreateTags`).
     pub fn on_create(self, action: &'static str) -> Stmt {
         Stmt { on_create: Some(action), ..self }
+    }
+
+    /// An `iam:PassRole` statement, allowed only to pass the role to `service`
+    /// (`iam:PassedToService`, e.g. `fis.amazonaws.com`); kept in the create-call slot,
+    /// which a statement of `iam:PassRole` alone never uses otherwise.
+    pub fn passed_to(self, service: &'static str) -> Stmt {
+        Stmt { on_create: Some(service), ..self }
     }
 }
 

@@ -673,6 +673,245 @@ recovery:
 
 pub(crate) const ENDED: [&str; 3] = ["stopping", "stopped", "completed"];
 
+/// A scenario around one inline `fis_experiment` fault `fis` whose one action pauses the
+/// I/O of the volumes tagged `volume_tags` (a YAML map) in us-east-1a, run as role
+/// `firedrill-fis`; `shop-latency` is the scenario's stop-condition alarm.
+pub(crate) fn inline_fis_scenario(volume_tags: &str, duration: &str) -> String {
+    format!(
+        r#"version: 1
+name: fis-inline
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+steady_state:
+  - name: ok
+    command: {{ run: "true" }}
+    every: 100ms
+faults:
+  - name: fis
+    duration: {duration}
+    fis_experiment:
+      role_arn: arn:aws:iam::123456789012:role/firedrill-fis
+      actions:
+        pause:
+          actionId: aws:ebs:pause-volume-io
+          parameters: {{ duration: PT5M }}
+          targets: {{ Volumes: vols }}
+        no-capacity:
+          actionId: aws:ec2:api-insufficient-instance-capacity-error
+          parameters: {{ availabilityZoneIdentifiers: us-east-1a, percentage: "100", duration: PT5M }}
+          targets: {{ Roles: app }}
+          startAfter: [pause]
+      targets:
+        vols:
+          resourceType: aws:ec2:ebs-volume
+          resourceTags: {volume_tags}
+          filters: [{{ path: AvailabilityZone, values: [us-east-1a] }}]
+        app:
+          resourceType: aws:iam:role
+          resourceArns: ["arn:aws:iam::123456789012:role/shop-app"]
+abort:
+  - alarm: shop-latency
+recovery:
+  objective: sustain
+  stable_for: 200ms
+  settle_timeout: 30s
+"#
+    )
+}
+
+/// Every experiment template on moto, as GetExperimentTemplate returns it.
+pub(crate) fn fis_templates(moto: &Moto) -> Vec<Value> {
+    moto.python_json(
+        r#"
+import boto3, json
+fis = boto3.client('fis', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='testing', aws_secret_access_key='testing')
+ids = [t['id'] for t in fis.list_experiment_templates()['experimentTemplates']]
+print(json.dumps([fis.get_experiment_template(id=i)['experimentTemplate'] for i in ids], default=str))
+"#,
+    )
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+/// Every experiment on moto: (template id, status, tags).
+pub(crate) fn all_fis_experiments(moto: &Moto) -> Vec<(String, String, Value)> {
+    let out = moto.python_json(
+        r#"
+import boto3, json
+fis = boto3.client('fis', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='testing', aws_secret_access_key='testing')
+xs = fis.list_experiments()['experiments']
+print(json.dumps([[x['experimentTemplateId'], x['state']['status'], x.get('tags', {})] for x in xs]))
+"#,
+    );
+    out.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x[0].as_str().unwrap().to_string(), x[1].as_str().unwrap().to_string(), x[2].clone()))
+        .collect()
+}
+
+/// The seeded data volume of us-east-1a.
+fn zone_volume(seeded: &Value) -> String {
+    let first = seeded["instances"]["us-east-1a"][0].clone();
+    let (id, _) = seeded["volumes"].as_object().unwrap().iter().find(|(_, v)| v["instance"] == first).unwrap();
+    id.clone()
+}
+
+/// The inline form: the template is created at injection with exactly the ARNs firedrill
+/// resolved (the zone's tagged volume, the role by ARN), selecting all of them, tagged
+/// with the opt-in tag, the run and the fault, stopping on the scenario's alarm; the
+/// experiment runs from it; the revert stops the experiment and deletes the template, and
+/// moto is as it was.
+#[test]
+fn an_inline_fis_template_holds_the_resolved_arns_and_is_deleted_at_the_revert() {
+    let moto = Moto::start();
+    let seeded = moto.seed(&[]);
+    let before = moto.snapshot();
+    let (sb, running) = start(&moto, &inline_fis_scenario("{ app: shop, role: data }", "10s"));
+    sb.wait_for_journal("done", WAIT);
+    let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
+    let templates = fis_templates(&moto);
+    assert_eq!(templates.len(), 1, "{templates:#?}");
+    let t = &templates[0];
+    assert_eq!(t["tags"], json!({"firedrill": "allowed", "firedrill:run": run_id, "firedrill:fault": "fis"}));
+    assert_eq!(t["roleArn"], "arn:aws:iam::123456789012:role/firedrill-fis");
+    let volume = zone_volume(&seeded);
+    assert_eq!(
+        t["targets"],
+        json!({
+            "vols": {"resourceType": "aws:ec2:ebs-volume", "selectionMode": "ALL",
+                     "resourceArns": [format!("arn:aws:ec2:us-east-1:123456789012:volume/{volume}")]},
+            "app": {"resourceType": "aws:iam:role", "selectionMode": "ALL",
+                    "resourceArns": ["arn:aws:iam::123456789012:role/shop-app"]},
+        })
+    );
+    assert_eq!(t["actions"]["pause"]["actionId"], "aws:ebs:pause-volume-io");
+    assert_eq!(t["actions"]["pause"]["parameters"], json!({"duration": "PT5M"}));
+    assert_eq!(t["actions"]["no-capacity"]["startAfter"], json!(["pause"]));
+    assert_eq!(
+        t["stopConditions"],
+        json!([{"source": "aws:cloudwatch:alarm", "value": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop-latency"}])
+    );
+    let during = all_fis_experiments(&moto);
+    assert_eq!(during.len(), 1, "{during:?}");
+    assert_eq!(during[0].0, t["id"].as_str().unwrap());
+    assert!(!ENDED.contains(&during[0].1.as_str()), "running during the fault: {during:?}");
+    assert_eq!(during[0].2["firedrill:run"], json!(run_id));
+
+    let done = running.wait();
+    assert_eq!(done.code(), Some(0), "{done}");
+    assert_eq!(fis_templates(&moto), Vec::<Value>::new(), "the revert deleted the template");
+    let after = all_fis_experiments(&moto);
+    assert!(after.len() == 1 && ENDED.contains(&after[0].1.as_str()), "stopped by the revert: {after:?}");
+    assert_eq!(moto.snapshot(), before);
+    let journal = serde_json::to_string(&read_journal(&sb.only_run_dir())).unwrap();
+    let delete = journal.find("fis_delete_experiment_template").expect("the template's deletion is journaled");
+    let stop = journal.find("fis_stop_experiment").expect("the experiment's stop is journaled");
+    assert!(delete < stop, "the deletion is journaled before the create, the stop before the start");
+}
+
+/// A target that resolves to a resource without the opt-in tag refuses the run at plan
+/// time: no template, no experiment, no lease.
+#[test]
+fn an_inline_fis_target_without_the_opt_in_tag_is_refused_and_nothing_is_created() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    moto.boto(
+        "ec2.create_volume(AvailabilityZone='us-east-1a', Size=1, TagSpecifications=[{'ResourceType': 'volume', \
+         'Tags': [{'Key': 'role', 'Value': 'scratch'}]}])",
+    );
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("fis", &inline_fis_scenario("{ role: scratch }", "5s"));
+    for cmd in [&["plan".as_ref(), file.as_os_str()][..], &["run".as_ref(), "--yes".as_ref(), file.as_os_str()]] {
+        let done = sb.run(cmd);
+        assert_eq!(done.code(), Some(7), "{done}");
+        let out = format!("{}{}", done.stdout, done.stderr);
+        assert!(
+            out.contains("target `fis:fis/vols`: ec2:volume vol-")
+                && out.contains("lacks the opt-in tag firedrill=allowed"),
+            "{done}"
+        );
+    }
+    assert_eq!(fis_templates(&moto), Vec::<Value>::new());
+    assert!(all_fis_experiments(&moto).is_empty());
+    assert_eq!(moto.snapshot(), before);
+}
+
+#[test]
+fn sigkill_mid_inline_fis_experiment_then_recover_stops_it_and_deletes_the_template() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let (sb, mut running) = start(&moto, &inline_fis_scenario("{ app: shop, role: data }", "5m"));
+    sb.wait_for_journal("done", WAIT);
+    running.kill();
+    let _ = running.wait();
+    assert_eq!(fis_templates(&moto).len(), 1);
+    let killed = all_fis_experiments(&moto);
+    assert!(killed.len() == 1 && !ENDED.contains(&killed[0].1.as_str()), "still running: {killed:?}");
+    // A new run is refused while the lost one's experiment and template are there.
+    let file = sb.write_scenario("again", &inline_fis_scenario("{ app: shop, role: data }", "1s"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(7), "{plan}");
+    let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
+    assert!(plan.stdout.contains(&format!("leased by run {run_id}")), "{plan}");
+
+    let rec = sb.run(&["recover"]);
+    assert_eq!(rec.code(), Some(0), "{rec}");
+    assert_eq!(fis_templates(&moto), Vec::<Value>::new(), "recover deleted the template");
+    let after = all_fis_experiments(&moto);
+    assert!(after.len() == 1 && ENDED.contains(&after[0].1.as_str()), "recover stopped it: {after:?}");
+    assert_eq!(moto.snapshot(), before);
+    let again = sb.run(&["recover"]);
+    assert_eq!(again.code(), Some(0), "{again}");
+}
+
+/// scenarios/az-power-interruption.yaml, as `demo/aws.sh scenarios/az-power-interruption.yaml`
+/// runs it: moto seeded by demo/seed.py, the shipped file unchanged. The zone is cut off
+/// and the FIS experiment runs from a template naming the zone's volume, the app's role
+/// and the web group by ARN; afterwards everything is as it was (but the Aurora writer,
+/// whose failover is its own recovery), no template is left and the experiment is
+/// stopped. Nothing runs on moto's instances, so no probe sees the outage: `no_impact`
+/// (exit 8), as the demo says.
+#[test]
+fn the_az_power_interruption_scenario_runs_on_the_demo_twin_and_puts_everything_back() {
+    let moto = Moto::start();
+    let seeded = moto.seed(&[]);
+    let mut before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/az-power-interruption.yaml");
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+    assert!(plan.stdout.contains("aws:ec2:api-insufficient-instance-capacity-error"), "{plan}");
+    let running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    sb.wait_for_journal("done", WAIT);
+    let templates = fis_templates(&moto);
+    assert_eq!(templates.len(), 1, "{templates:#?}");
+    let targets = &templates[0]["targets"];
+    let volume = zone_volume(&seeded);
+    assert_eq!(
+        targets["zone-volumes"]["resourceArns"],
+        json!([format!("arn:aws:ec2:us-east-1:123456789012:volume/{volume}")])
+    );
+    assert_eq!(targets["app-role"]["resourceArns"], json!(["arn:aws:iam::123456789012:role/shop-app"]));
+    let group = targets["web-group"]["resourceArns"].as_array().unwrap();
+    assert!(group.len() == 1 && group[0].as_str().unwrap().ends_with(":autoScalingGroupName/shop-web"), "{targets}");
+    assert_eq!(templates[0]["roleArn"], seeded["fis"]["role_arn"]);
+    let done = running.wait();
+    assert_eq!(done.code(), Some(8), "{done}");
+    assert_eq!(fis_templates(&moto), Vec::<Value>::new());
+    assert!(all_fis_experiments(&moto).iter().all(|x| ENDED.contains(&x.1.as_str())));
+    let mut after = moto.snapshot();
+    for s in [&mut before, &mut after] {
+        s.as_object_mut().unwrap().remove("cluster_writer");
+    }
+    assert_eq!(after, before);
+}
+
 #[test]
 fn a_fis_experiment_runs_during_the_fault_and_is_stopped_by_the_revert() {
     let moto = Moto::start();

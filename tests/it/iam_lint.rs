@@ -108,6 +108,16 @@ faults:
   - name: fis
     fis_experiment: { template_id: EXT1a2b3c4d5e6f7 }
     duration: 1s
+  - name: fis-inline
+    fis_experiment:
+      role_arn: "arn:PARTITION:iam::123456789012:role/firedrill-fis"
+      actions:
+        pause: { actionId: "aws:ebs:pause-volume-io", parameters: { duration: PT1M }, targets: { Volumes: vols } }
+        capacity: { actionId: "aws:ec2:asg-insufficient-instance-capacity-error", targets: { AutoScalingGroups: groups } }
+      targets:
+        vols: { resourceType: "aws:ec2:ebs-volume", resourceTags: { role: data } }
+        groups: { resourceType: "aws:ec2:autoscaling-group", resourceTags: { app: shop } }
+    duration: 1s
   - name: zone
     az_outage: { zone: REGIONa, targets: [subnets, web, web-asg, any-asg, any-db], network: true, stop_instances: true, asg: remove_zone, rds: failover }
     duration: 1s

@@ -268,3 +268,23 @@ fn rds_failover_runs_under_exactly_its_policy_and_needs_every_statement() {
 fn credential_revocation_runs_under_exactly_its_policy_and_needs_every_statement() {
     proves_least_privilege("credential-revocation.yaml");
 }
+
+/// az-power-interruption cannot be proven here yet: with IAM enforced, moto answers every
+/// FIS GET request (ListExperimentTemplates, ListExperiments, GetExperimentTemplate) with
+/// SignatureDoesNotMatch, whatever the policy. So it is run under a policy that allows
+/// everything: it must be refused at plan time on the FIS reads — nothing touched, which
+/// is what a run that could not revert its FIS experiment must do. Its statements are
+/// pinned by `faults::fis`'s unit tests and linted by `iam_lint`. When moto authenticates
+/// these requests this test fails: replace it with `proves_least_privilege`.
+#[test]
+fn az_power_interruption_is_refused_untouched_where_moto_cannot_authenticate_fis_reads() {
+    let drill = Drill::new();
+    let file = drill.sb.write_scenario("s", &quick("az-power-interruption.yaml"));
+    let before = lasting(drill.moto.snapshot());
+    let everything =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    let (code, out, after) = drill.run_as_drill(&file, &everything);
+    assert_eq!(code, Some(7), "{out}");
+    assert!(out.contains("cannot list the FIS experiment templates") && out.contains("HTTP 403"), "{out}");
+    assert_eq!(lasting(after), before, "nothing touched: {out}");
+}

@@ -165,6 +165,36 @@ fn sweep_stops_a_lost_runs_fis_experiment_and_no_other() {
     assert_eq!(live(&after), 1, "theirs runs on: {after:?}");
 }
 
+/// A lost run's inline FIS experiment is stopped and the template it was created from
+/// deleted, found by their run and fault tags with the state directory gone; a second
+/// sweep finds nothing.
+#[test]
+fn sweep_stops_a_lost_runs_inline_fis_experiment_and_deletes_its_template() {
+    use crate::aws::{ENDED, all_fis_experiments, fis_templates, inline_fis_scenario};
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let file = sb.write_scenario("fis", &inline_fis_scenario("{ app: shop, role: data }", "10m"));
+    let mut running = sb.spawn(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    sb.wait_for_journal("done", Duration::from_secs(60));
+    let run_id = sb.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
+    running.kill();
+    assert_eq!(running.wait().code(), None, "killed by SIGKILL");
+    std::fs::remove_dir_all(sb.state_dir()).unwrap();
+    assert_eq!(fis_templates(&moto).len(), 1);
+
+    let swept = sweep(&sb, &[&run_id, "--yes"]);
+    swept.assert_exit(0);
+    assert_eq!(fis_templates(&moto), Vec::<serde_json::Value>::new(), "the sweep deleted the template");
+    let after = all_fis_experiments(&moto);
+    assert!(after.len() == 1 && ENDED.contains(&after[0].1.as_str()), "the sweep stopped it: {after:?}");
+    assert_eq!(moto.snapshot(), before, "leases released too");
+    let again = sweep(&sb, &[&run_id, "--yes"]);
+    again.assert_exit(0);
+    assert_eq!(moto.snapshot(), before);
+}
+
 /// An instance carrying an undo tag but not the opt-in tag, one whose undo tag cannot be
 /// read, and one in another region, stay as they are; a sweep declared for another account than the credentials' is
 /// refused before anything is read.
