@@ -108,6 +108,9 @@ faults:
   - name: fis
     fis_experiment: { template_id: EXT1a2b3c4d5e6f7 }
     duration: 1s
+  - name: blackhole
+    network_blackhole: { target: subnets, cidrs: ["203.0.113.0/24"], prefix_list_id: pl-63a5400a }
+    duration: 1s
   - name: zone
     az_outage: { zone: REGIONa, targets: [subnets, web, web-asg, any-asg, any-db], network: true, stop_instances: true, asg: remove_zone, rds: failover }
     duration: 1s

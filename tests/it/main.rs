@@ -42,6 +42,7 @@
 //! modules need in `support`.
 
 mod aws;
+mod blackhole;
 mod chaos;
 mod ci;
 // The crash tests need a binary with fail points: `cargo test --features failpoints`.
