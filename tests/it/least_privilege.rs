@@ -268,3 +268,13 @@ fn rds_failover_runs_under_exactly_its_policy_and_needs_every_statement() {
 fn credential_revocation_runs_under_exactly_its_policy_and_needs_every_statement() {
     proves_least_privilege("credential-revocation.yaml");
 }
+
+#[test]
+fn ses_outage_runs_under_exactly_its_policy_and_needs_every_statement() {
+    proves_least_privilege("ses-outage.yaml");
+}
+
+#[test]
+fn region_outage_runs_under_exactly_its_policy_and_needs_every_statement() {
+    proves_least_privilege("region-outage.yaml");
+}

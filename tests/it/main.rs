@@ -60,6 +60,7 @@ mod crash {
     }
 }
 mod dead_mans_switch;
+mod demo;
 mod docs;
 mod gameday;
 mod halt;
