@@ -17,6 +17,7 @@ use crate::aws::{Aws, AwsError, PrincipalKind, Selector, Tags};
 use crate::engine::{RevertPolicy, Undoer, revert_with_retries};
 use crate::faults::Undo;
 use crate::faults::az_outage::{NACL_TAG, NaclData, RestoreData, SubnetsData};
+use crate::faults::blackhole::BLACKHOLE_TAG;
 use crate::faults::ebs::AttachData;
 use crate::faults::ec2::StartData;
 use crate::faults::fis::{DeleteTemplateData, StopData};
@@ -124,9 +125,12 @@ pub async fn scan(aws: &Aws, account: &str, opt_in: &OptInTag) -> Result<Found, 
         lease(TargetType::Ec2Subnet, &s.id, &s.tags);
     }
 
-    for (acl, t, _) in aws.nacls_with_key(NACL_TAG).await? {
+    // `az_outage`'s deny-all ACLs and `network_blackhole`'s clones: the same undo.
+    let mut acls: Vec<_> = aws.nacls_with_key(NACL_TAG).await?.into_iter().map(|a| (NACL_TAG, a)).collect();
+    acls.extend(aws.nacls_with_key(BLACKHOLE_TAG).await?.into_iter().map(|a| (BLACKHOLE_TAG, a)));
+    for (key, (acl, t, _)) in acls {
         let resource = format!("network ACL {acl}");
-        let token = t.get(NACL_TAG).cloned().unwrap_or_default();
+        let token = t.get(key).cloned().unwrap_or_default();
         let owner =
             t.get(tags::RUN).cloned().unwrap_or_else(|| token.split('/').next().unwrap_or_default().to_string());
         if !tags::valid_run(&owner) {
@@ -144,8 +148,9 @@ pub async fn scan(aws: &Aws, account: &str, opt_in: &OptInTag) -> Result<Found, 
                 Err(e) => f.malformed.push(e),
             }
         }
-        let what = format!("delete firedrill's deny-all network ACL {acl}");
-        f.add(&owner, DELETE_ACL, stamp(NaclData { tag: NACL_TAG.into(), value: token }.record(r, what)));
+        let kind = if key == NACL_TAG { "deny-all network ACL" } else { "clone of a network ACL" };
+        let what = format!("delete firedrill's {kind} {acl}");
+        f.add(&owner, DELETE_ACL, stamp(NaclData { tag: key.into(), value: token }.record(r, what)));
     }
 
     for g in aws.groups(&all).await? {

@@ -1,9 +1,11 @@
 //! EC2: instances, volumes, subnets and network ACLs. Describe calls filter server-side
 //! and page; state-changing calls take many ids at once, in batches of [`BATCH`].
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, IcmpTypeCode, PortRange, ResourceType, RuleAction, Tag, TagSpecification};
 
-use super::{Attachment, Aws, AwsError, Instance, NaclAssociation, Selector, Subnet, Tags, Volume, sdk_err};
+use super::{
+    Attachment, Aws, AwsError, Instance, Nacl, NaclAssociation, NaclEntry, Selector, Subnet, Tags, Volume, sdk_err,
+};
 
 /// Ids per StopInstances/StartInstances/... call.
 pub const BATCH: usize = 1000;
@@ -309,6 +311,68 @@ impl Aws {
             .await
             .map_err(|e| sdk_err("ec2:DeleteNetworkAcl", e))?;
         Ok(())
+    }
+
+    /// The network ACL `id` with its VPC, rules and tags; `None` when it does not exist.
+    pub async fn nacl(&self, id: &str) -> Result<Option<Nacl>, AwsError> {
+        let out = match self.ec2.describe_network_acls().network_acl_ids(id).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let e = sdk_err("ec2:DescribeNetworkAcls", e);
+                return if e.is_not_found() { Ok(None) } else { Err(e) };
+            }
+        };
+        Ok(out.network_acls().iter().find(|a| a.network_acl_id() == Some(id)).map(|a| Nacl {
+            id: id.to_string(),
+            vpc: a.vpc_id().unwrap_or_default().to_string(),
+            tags: tags_of(a.tags()),
+            entries: a
+                .entries()
+                .iter()
+                .map(|e| NaclEntry {
+                    rule_number: e.rule_number().unwrap_or_default(),
+                    egress: e.egress().unwrap_or_default(),
+                    action: e.rule_action().map(|r| r.as_str().to_string()).unwrap_or_default(),
+                    protocol: e.protocol().unwrap_or("-1").to_string(),
+                    cidr: e.cidr_block().map(str::to_string),
+                    ipv6_cidr: e.ipv6_cidr_block().map(str::to_string),
+                    icmp: e.icmp_type_code().map(|c| (c.r#type().unwrap_or(-1), c.code().unwrap_or(-1))),
+                    ports: e.port_range().map(|p| (p.from().unwrap_or_default(), p.to().unwrap_or_default())),
+                })
+                .collect(),
+        }))
+    }
+
+    /// Adds one rule to the network ACL `acl`.
+    pub async fn create_nacl_entry(&self, acl: &str, e: &NaclEntry) -> Result<(), AwsError> {
+        let icmp = e.icmp.map(|(t, c)| IcmpTypeCode::builder().r#type(t).code(c).build());
+        let ports = e.ports.map(|(f, t)| PortRange::builder().from(f).to(t).build());
+        self.ec2
+            .create_network_acl_entry()
+            .network_acl_id(acl)
+            .rule_number(e.rule_number)
+            .egress(e.egress)
+            .rule_action(RuleAction::from(e.action.as_str()))
+            .protocol(&e.protocol)
+            .set_cidr_block(e.cidr.clone())
+            .set_ipv6_cidr_block(e.ipv6_cidr.clone())
+            .set_icmp_type_code(icmp)
+            .set_port_range(ports)
+            .send()
+            .await
+            .map_err(|e| sdk_err("ec2:CreateNetworkAclEntry", e))?;
+        Ok(())
+    }
+
+    /// The CIDRs of the managed prefix list `id` (every page).
+    pub async fn prefix_list_cidrs(&self, id: &str) -> Result<Vec<String>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self.ec2.get_managed_prefix_list_entries().prefix_list_id(id).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("ec2:GetManagedPrefixListEntries", e))?;
+            out.extend(page.entries().iter().filter_map(|e| e.cidr().map(str::to_string)));
+        }
+        Ok(out)
     }
 
     /// Points the association at `nacl`; returns the new association id.

@@ -69,6 +69,32 @@ pub struct NaclAssociation {
     pub subnet_id: String,
 }
 
+/// One rule of a network ACL, as AWS holds it (for cloning an ACL).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NaclEntry {
+    pub rule_number: i32,
+    pub egress: bool,
+    /// `allow` or `deny`.
+    pub action: String,
+    /// `-1` (all), or a protocol number (`6` TCP, `17` UDP, ...).
+    pub protocol: String,
+    pub cidr: Option<String>,
+    pub ipv6_cidr: Option<String>,
+    /// ICMP (type, code).
+    pub icmp: Option<(i32, i32)>,
+    /// Port range (from, to).
+    pub ports: Option<(i32, i32)>,
+}
+
+/// A network ACL: its VPC and rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nacl {
+    pub id: String,
+    pub vpc: String,
+    pub entries: Vec<NaclEntry>,
+    pub tags: Tags,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupInstance {
     pub id: String,

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::ec2::{failed, list, start_record};
-use super::step::{Lookup, ScheduledCall, Step, client, region_flag};
+use super::step::{ScheduledCall, Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
-use crate::aws::{Aws, Selector, Tags};
+use crate::aws::{Aws, Selector};
 use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Res, Stmt, of_type, stmt};
 use crate::scenario::validate::{Problem, Scope, problem, zone_in_region};
@@ -34,8 +34,7 @@ use crate::scenario::{Target, TargetType};
 use crate::targets::Resolution;
 use crate::util::console::quote;
 
-pub const DELETE_NACL: &str = "ec2_delete_network_acl";
-pub const RESTORE_NACL: &str = "ec2_restore_network_acl";
+pub use super::nacl::{DELETE_NACL, NaclData, RESTORE_NACL, RestoreData};
 pub const RESTORE_SUBNETS: &str = "autoscaling_restore_subnets";
 /// Tag key that marks firedrill's deny-all ACLs; its value names the run, fault and VPC.
 pub const NACL_TAG: &str = "firedrill:deny-all";
@@ -358,47 +357,16 @@ impl Fault for Injector {
                     return Err(FaultError::Failed(format!("subnet {s} no longer exists or has no network ACL")));
                 }
             }
-            intents
-                .intent(
-                    NaclData { tag: NACL_TAG.into(), value: token.clone() }
-                        .record(Some(aws.region()), format!("delete firedrill's deny-all network ACL in {vpc}")),
-                )
-                .await?;
-            let mut tags: Tags = [
-                (NACL_TAG.to_string(), token.clone()),
-                (crate::tags::RUN.to_string(), self.ctx.run_id.clone()),
-                ("Name".to_string(), format!("firedrill-deny-all-{}", p.zone)),
-            ]
-            .into();
-            // The ACL names, per subnet, the ACL to point it back at: written with the ACL,
-            // before any subnet uses it. AWS allows 50 tags on a resource.
-            if current.len() + tags.len() > 50 {
-                return Err(FaultError::Refused(format!(
-                    "{} subnets of {vpc} in {}: at most {} fit the undo tags of one network ACL",
-                    current.len(),
-                    p.zone,
-                    50 - tags.len()
-                )));
-            }
-            for a in &current {
-                tags.insert(
-                    format!("{}{}", crate::tags::UNDO_ACL_PREFIX, a.subnet_id),
-                    crate::tags::fields(&self.ctx.run_id, &[&a.nacl_id]),
-                );
-            }
-            let clone = aws.create_deny_all_nacl(vpc, &tags).await.map_err(failed)?;
-            for a in current {
-                intents
-                    .intent(
-                        RestoreData { subnet: a.subnet_id.clone(), original: a.nacl_id.clone(), clone: clone.clone() }
-                            .record(
-                                Some(aws.region()),
-                                format!("associate subnet {} with its network ACL {} again", a.subnet_id, a.nacl_id),
-                            ),
-                    )
-                    .await?;
-                aws.replace_nacl_association(&a.association_id, &clone).await.map_err(failed)?;
-            }
+            let swap = super::nacl::Swap {
+                tag: NACL_TAG,
+                token,
+                vpc,
+                name: format!("firedrill-deny-all-{}", p.zone),
+                entries: vec![],
+                what: format!("firedrill's deny-all network ACL in {vpc}"),
+                scope: format!("of {vpc} in {}", p.zone),
+            };
+            super::nacl::swap(&self.ctx, intents, &swap, current).await?;
         }
 
         // 2. Instances.
@@ -468,127 +436,6 @@ impl Fault for Injector {
         }
         Ok(())
     }
-}
-
-/// Undo step: delete firedrill's deny-all ACL, found by the tag firedrill gave it.
-#[derive(Serialize, Deserialize)]
-pub struct NaclData {
-    pub tag: String,
-    pub value: String,
-}
-
-#[async_trait]
-impl Step for NaclData {
-    const KEY: &'static str = DELETE_NACL;
-
-    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
-        undo_delete_nacl(client(aws)?, self).await
-    }
-
-    // A value inside an AWS CLI shorthand (`Name=...,Values=...`) is quoted with the
-    // whole argument once it is built.
-    fn manual_fix(&self, region: &str) -> Option<String> {
-        let region = region_flag(region);
-        Some(format!(
-            "aws ec2 describe-network-acls {region} --filters {} --query 'NetworkAcls[].NetworkAclId' \
-             then, once no subnet uses it: aws ec2 delete-network-acl {region} --network-acl-id <that id>",
-            quote(&format!("Name=tag:{},Values={}", self.tag, self.value)),
-        ))
-    }
-
-    // Firedrill's own ACL, found by its tag: nothing of the operator's is changed.
-}
-
-/// Deletes firedrill's clone ACL(s) for this step; none found means it was never created
-/// or is already deleted.
-async fn undo_delete_nacl(aws: &Aws, d: &NaclData) -> Result<(), FaultError> {
-    for (id, subnets) in aws.nacls_tagged(&d.tag, &d.value).await.map_err(failed)? {
-        if !subnets.is_empty() {
-            return Err(FaultError::Failed(format!(
-                "network ACL {id} is still associated with {}; not deleted",
-                subnets.join(", ")
-            )));
-        }
-        if let Err(e) = aws.delete_nacl(&id).await
-            && !e.is_not_found()
-        {
-            return Err(failed(e));
-        }
-    }
-    Ok(())
-}
-
-/// Undo step: associate the subnet with its original ACL again.
-#[derive(Serialize, Deserialize)]
-pub struct RestoreData {
-    pub subnet: String,
-    pub original: String,
-    pub clone: String,
-}
-
-#[async_trait]
-impl Step for RestoreData {
-    const KEY: &'static str = RESTORE_NACL;
-
-    async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
-        undo_restore_nacl(client(aws)?, self).await
-    }
-
-    // The subnet id also goes into a JMESPath literal, escaped for it, before the whole
-    // argument is shell-quoted.
-    fn manual_fix(&self, region: &str) -> Option<String> {
-        let region = region_flag(region);
-        Some(format!(
-            "aws ec2 describe-network-acls {region} --filters {} --query {} \
-             then: aws ec2 replace-network-acl-association {region} --association-id <that id> --network-acl-id {}",
-            quote(&format!("Name=association.subnet-id,Values={}", self.subnet)),
-            quote(&format!(
-                "NetworkAcls[].Associations[?SubnetId=='{}'].NetworkAclAssociationId",
-                self.subnet.replace('\\', "\\\\").replace('\'', "\\'")
-            )),
-            quote(&self.original),
-        ))
-    }
-
-    fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
-        BTreeMap::from([(TargetType::Ec2Subnet, vec![self.subnet.clone()])])
-    }
-
-    // The association's id changes with every replacement: it is read when the switch is
-    // armed, once the subnet uses firedrill's ACL.
-    fn scheduled(&self) -> Vec<ScheduledCall> {
-        let input = serde_json::json!({"NetworkAclId": self.original});
-        let call = ScheduledCall::new("ec2", "replaceNetworkAclAssociation", input);
-        vec![ScheduledCall { lookup: Some(Lookup::NaclAssociation { subnet: self.subnet.clone() }), ..call }]
-    }
-}
-
-/// Points the subnet back at its original ACL if it still uses firedrill's clone.
-impl RestoreData {
-    /// Whether the subnet must be pointed back, given the ACL it uses now (`None`: the
-    /// subnet is gone). Only firedrill's clone is replaced; any other ACL is left alone.
-    fn must_restore(&self, now: Option<&str>) -> Result<bool, FaultError> {
-        match now {
-            None => Err(FaultError::Conflict(format!("subnet {} no longer exists", self.subnet))),
-            Some(n) if n == self.original => Ok(false),
-            Some(n) if n == self.clone => Ok(true),
-            Some(n) => Err(FaultError::Conflict(format!(
-                "subnet {} now uses network ACL {n}, neither firedrill's {} nor its original {}: left alone",
-                self.subnet, self.clone, self.original
-            ))),
-        }
-    }
-}
-
-async fn undo_restore_nacl(aws: &Aws, d: &RestoreData) -> Result<(), FaultError> {
-    let now = aws.nacl_associations(std::slice::from_ref(&d.subnet)).await.map_err(failed)?;
-    let a = now.into_iter().next();
-    if d.must_restore(a.as_ref().map(|a| a.nacl_id.as_str()))?
-        && let Some(a) = a
-    {
-        aws.replace_nacl_association(&a.association_id, &d.original).await.map_err(failed)?;
-    }
-    Ok(())
 }
 
 /// Undo step: give the Auto Scaling group its original subnets again.

@@ -10,12 +10,14 @@
 //! Adding a fault kind: the checklist in ARCHITECTURE.md.
 
 pub mod az_outage;
+pub mod blackhole;
 pub mod command;
 pub mod ebs;
 pub mod ec2;
 pub mod fis;
 pub mod guard;
 pub mod iam;
+pub mod nacl;
 pub mod outage;
 pub mod rds;
 mod registry;
@@ -157,6 +159,7 @@ registry::define_fault_kinds! {
     Ec2Reboot(ec2::Reboot),
     Ec2Terminate(ec2::Terminate),
     AzOutage(az_outage::AzOutage),
+    NetworkBlackhole(blackhole::NetworkBlackhole),
     EbsDetach(ebs::Detach),
     RdsFailover(rds::Failover),
     IamRevoke(iam::Revoke),

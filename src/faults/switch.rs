@@ -17,7 +17,7 @@
 //!
 //! What a step's undo cannot say as one call (a `command` fault's shell revert, waits, an
 //! RDS failback that depends on where the writer is now, deleting firedrill's deny-all
-//! network ACL, which is found by its tag, stopping a FIS experiment, found by its tags)
+//! network ACL or `network_blackhole`'s clone, which is found by its tag, stopping a FIS experiment, found by its tags)
 //! is not covered; `firedrill plan` says which steps are.
 
 use std::collections::BTreeMap;
@@ -334,6 +334,19 @@ pub fn planned(f: &FaultConfig, res: Option<&Resolution>) -> Planned {
                     tag: outage::deny_tag(&f.name),
                 }));
             }
+        }
+        FaultKind::NetworkBlackhole(b) => {
+            for s in ids(&b.target).into_iter().rev() {
+                steps.push(UndoStep::RestoreNetworkAcl(az_outage::RestoreData {
+                    subnet: s,
+                    original: known_then("its network ACL before the fault"),
+                    clone: String::new(),
+                }));
+            }
+            not_covered.push(
+                "deleting firedrill's clone of each network ACL (no subnet uses it any more; `firedrill recover` deletes it)"
+                    .into(),
+            );
         }
         FaultKind::AzOutage(a) => {
             let Some(r) = res else {

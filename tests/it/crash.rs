@@ -123,6 +123,13 @@ fn crash_matrix_az_outage() {
 }
 
 #[test]
+fn crash_matrix_network_blackhole() {
+    let t = "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n    filters: { availability_zone: us-east-1a }";
+    // Steps: create the clone, swap the subnet's association.
+    assert_eq!(matrix(t, "    network_blackhole: { target: subnets, cidrs: [203.0.113.0/24] }", 2).len(), 6);
+}
+
+#[test]
 fn crash_matrix_rds_failback() {
     let t = "  db:\n    type: rds:cluster\n    ids: [shop-db]\n    tags: { app: shop }";
     assert_eq!(matrix(t, "    rds_failover: { target: db, to: shop-db-2, failback: true }", 1).len(), 4);

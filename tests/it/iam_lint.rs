@@ -118,6 +118,9 @@ faults:
         vols: { resourceType: "aws:ec2:ebs-volume", resourceTags: { role: data } }
         groups: { resourceType: "aws:ec2:autoscaling-group", resourceTags: { app: shop } }
     duration: 1s
+  - name: blackhole
+    network_blackhole: { target: subnets, cidrs: ["203.0.113.0/24"], prefix_list_id: pl-63a5400a }
+    duration: 1s
   - name: zone
     az_outage: { zone: REGIONa, targets: [subnets, web, web-asg, any-asg, any-db], network: true, stop_instances: true, asg: remove_zone, rds: failover }
     duration: 1s

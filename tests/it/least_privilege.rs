@@ -288,3 +288,73 @@ fn az_power_interruption_is_refused_untouched_where_moto_cannot_authenticate_fis
     assert!(out.contains("cannot list the FIS experiment templates") && out.contains("HTTP 403"), "{out}");
     assert_eq!(lasting(after), before, "nothing touched: {out}");
 }
+
+#[test]
+fn ses_outage_runs_under_exactly_its_policy_and_needs_every_statement() {
+    proves_least_privilege("ses-outage.yaml");
+}
+
+#[test]
+fn region_outage_runs_under_exactly_its_policy_and_needs_every_statement() {
+    proves_least_privilege("region-outage.yaml");
+}
+
+/// `network_blackhole` (no shipped scenario uses it) on the region's S3 prefix list and a
+/// CIDR: it runs under exactly its policy, and fails, leaving nothing broken, without any
+/// one of its statements.
+#[test]
+fn network_blackhole_runs_under_exactly_its_policy_and_needs_every_statement() {
+    let drill = Drill::new();
+    let s3 = drill.moto.python_json(
+        r#"
+import boto3, json
+ec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='x', aws_secret_access_key='x')
+pls = ec2.describe_managed_prefix_lists(Filters=[{'Name': 'prefix-list-name', 'Values': ['com.amazonaws.us-east-1.s3']}])
+print(json.dumps(pls['PrefixLists'][0]['PrefixListId']))
+"#,
+    );
+    let yaml = format!(
+        r#"version: 1
+name: s3-blackhole
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+targets:
+  subnets: {{ type: ec2:subnet, tags: {{ app: shop }}, filters: {{ availability_zone: us-east-1a }} }}
+steady_state:
+  - name: errors
+    cloudwatch_alarm: {{ alarm: shop-5xx }}
+    every: 300ms
+faults:
+  - name: s3-down
+    network_blackhole: {{ target: subnets, cidrs: [203.0.113.0/24], prefix_list_id: {} }}
+    duration: 1s
+recovery:
+  objective: sustain
+  stable_for: 600ms
+  settle_timeout: 30s
+"#,
+        s3.as_str().unwrap()
+    );
+    let file = drill.sb.write_scenario("s", &yaml);
+    let moto_policy = as_moto_sees_it(&iam_policy(&drill.sb, &file));
+    let before = lasting(drill.moto.snapshot());
+    let (code, out, after) = drill.run_as_drill(&file, &moto_policy);
+    assert_eq!(code, Some(0), "under exactly its policy: {out}");
+    assert_eq!(lasting(after), before, "everything put back");
+    let sids: Vec<String> =
+        moto_policy["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap().to_string()).collect();
+    for sid in ["BlackholeNetworkRead", "BlackholeNetworkAcls"] {
+        assert!(sids.iter().any(|s| s == sid), "{sid} in {moto_policy:#}");
+    }
+    for sid in &sids {
+        let (code, out, after) = drill.run_as_drill(&file, &without(&moto_policy, sid));
+        assert_eq!(lasting(after), before, "without {sid}: a missing permission left something broken: {out}");
+        assert_ne!(code, Some(0), "went through without {sid}, so the policy is not least: {out}");
+        assert!(
+            out.contains("access denied") || out.contains("AccessDenied") || out.contains("UnauthorizedOperation"),
+            "without {sid}: failed for another reason than the permission: {out}"
+        );
+    }
+}

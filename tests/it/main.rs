@@ -45,6 +45,7 @@
 //! modules need in `support`.
 
 mod aws;
+mod blackhole;
 mod chaos;
 mod ci;
 // The crash tests need a binary with fail points: `cargo test --features failpoints`.
@@ -62,6 +63,7 @@ mod crash {
     }
 }
 mod dead_mans_switch;
+mod demo;
 mod docs;
 mod gameday;
 mod halt;
