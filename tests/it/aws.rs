@@ -469,7 +469,9 @@ recovery:
     assert_eq!(report["recovered_during_fault"], false, "it only works again after the revert: {report}");
     let samples = report["samples"].as_array().unwrap();
     let failing = samples.iter().filter(|s| s["ok"] == false).count();
-    assert!(failing >= 2, "denied for the whole fault: {failing} failing samples");
+    // Denied for the whole fault: `recovered_during_fault` is false above; a loaded machine
+    // may fit only one probe round in the fault, so the count is not asked for more.
+    assert!(failing >= 1, "denied during the fault: {failing} failing samples");
     assert_eq!(samples.last().unwrap()["ok"], true);
 }
 
@@ -582,7 +584,9 @@ fn a_service_outage_denies_the_listed_actions_to_live_sessions_until_the_revert(
     assert!(report["time_to_detect_ms"].as_u64().is_some(), "the denied call failed: {report}");
     assert_eq!(report["recovered_during_fault"], false, "it only works again after the revert: {report}");
     let (failing, _) = probe_samples(&report, "vpcs");
-    assert!(failing >= 2, "denied for the whole fault: {failing} failing samples");
+    // Denied for the whole fault: `recovered_during_fault` is false above; a loaded machine
+    // may fit only one probe round in the fault, so the count is not asked for more.
+    assert!(failing >= 1, "denied during the fault: {failing} failing samples");
     let last = report["samples"].as_array().unwrap().iter().rev().find(|s| s["probe"] == "vpcs").unwrap();
     assert_eq!(last["ok"], true, "allowed again after the revert");
     // An action not listed stays allowed throughout.
@@ -608,7 +612,9 @@ fn a_region_outage_denies_everything_but_the_exceptions_until_the_revert() {
     assert!(report["time_to_detect_ms"].as_u64().is_some(), "the region's calls failed: {report}");
     assert_eq!(report["recovered_during_fault"], false, "{report}");
     let (failing, _) = probe_samples(&report, "vpcs");
-    assert!(failing >= 2, "denied for the whole fault: {failing} failing samples");
+    // Denied for the whole fault: `recovered_during_fault` is false above; a loaded machine
+    // may fit only one probe round in the fault, so the count is not asked for more.
+    assert!(failing >= 1, "denied during the fault: {failing} failing samples");
     let last = report["samples"].as_array().unwrap().iter().rev().find(|s| s["probe"] == "vpcs").unwrap();
     assert_eq!(last["ok"], true, "allowed again after the revert");
     let (failing, passing) = probe_samples(&report, "pager");
