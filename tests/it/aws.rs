@@ -122,7 +122,7 @@ fn az_outage_swaps_nacls_stops_instances_shrinks_the_asg_fails_over_and_puts_it_
     let targets = "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n  web:\n    type: ec2:instance\n    tags: { app: shop }\n  \
                    asg:\n    type: autoscaling:group\n    tags: { app: shop }\n  db:\n    type: rds:cluster\n    tags: { app: shop }";
     let fault = "    az_outage: { zone: us-east-1a, targets: [subnets, web, asg, db], network: true, stop_instances: true, asg: remove_zone, rds: failover }";
-    let (report, after, _) = run_through(&moto, &scenario(targets, fault, "10s"), |during| {
+    let (report, after, sb) = run_through(&moto, &scenario(targets, fault, "10s"), |during| {
         let clone = &during["nacl_of_subnet"][&subnet_a];
         assert_ne!(clone, &original_nacl, "subnet in the zone uses firedrill's ACL");
         assert_eq!(during["firedrill_nacls"], json!([clone]));
@@ -143,6 +143,49 @@ fn az_outage_swaps_nacls_stops_instances_shrinks_the_asg_fails_over_and_puts_it_
     let mut expected = before.clone();
     expected["cluster_writer"]["shop-db"] = json!("shop-db-2");
     assert_eq!(after, expected, "NACL associations, clone deleted, instances, ASG subnets exactly as before");
+
+    // The report says what was actually hit in the zone, before → during → after the revert.
+    let changes = report["faults"][0]["changes"].as_array().unwrap();
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let reverted = c["reverted"].as_str().map(|r| format!(" → {r}")).unwrap_or_default();
+            format!(
+                "{}: {} {} → {}{reverted}",
+                c["resource"].as_str().unwrap(),
+                c["what"].as_str().unwrap(),
+                c["before"].as_str().unwrap(),
+                c["after"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(changes.iter().all(|c| c["zone"] == "us-east-1a"), "only the zone was hit: {changes:?}");
+    let subnet = changes.iter().find(|c| c["resource"] == format!("subnet {subnet_a}")).unwrap();
+    let (orig, clone) = (original_nacl.as_str().unwrap(), subnet["after"].as_str().unwrap());
+    assert_ne!(clone, orig);
+    assert!(lines.contains(&format!("subnet {subnet_a}: network ACL {orig} → {clone} → {orig}")), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with(&format!("subnet {subnet_b}"))),
+        "a matched subnet outside the zone was not hit: {lines:?}"
+    );
+    for id in ids(&seed["instances"]["us-east-1a"]) {
+        assert!(lines.contains(&format!("instance {id}: state running → stopped → running")), "{lines:?}");
+    }
+    for id in ids(&seed["instances"]["us-east-1b"]) {
+        assert!(!lines.iter().any(|l| l.contains(&id)), "{id} in another zone was not hit: {lines:?}");
+    }
+    let group = before["asg_subnets"]["shop-web"].as_str().unwrap();
+    let shrunk = changes.iter().find(|c| c["resource"] == "Auto Scaling group shop-web").unwrap();
+    assert_eq!((shrunk["before"].as_str(), shrunk["reverted"].as_str()), (Some(group), Some(group)));
+    assert!(lines.contains(&"RDS cluster shop-db: writer shop-db-1 → shop-db-2".to_string()), "{lines:?}");
+    let md = std::fs::read_to_string(sb.only_run_dir().join("report.md")).unwrap();
+    assert!(md.contains(&format!("- subnet {subnet_a} (us-east-1a): network ACL {orig} → {clone} → {orig}\n")), "{md}");
+    assert!(
+        md.contains("- RDS cluster shop-db (us-east-1a): writer shop-db-1 → shop-db-2 (not undone by the revert)\n"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(sb.only_run_dir().join("report.html")).unwrap();
+    assert!(html.contains(&format!("<li>subnet {subnet_a} (us-east-1a): network ACL {orig} → {clone} → {orig}</li>")));
 }
 
 #[test]
@@ -205,6 +248,12 @@ fn rds_failover_moves_the_writer_and_a_single_az_instance_is_refused_at_plan_tim
         });
     assert_eq!(report["outcome"], "passed");
     assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-2");
+    let change = &report["faults"][0]["changes"][0];
+    assert_eq!((&change["resource"], &change["what"]), (&json!("RDS cluster shop-db"), &json!("writer")));
+    assert_eq!(
+        (&change["before"], &change["after"], &change["reverted"]),
+        (&json!("shop-db-1"), &json!("shop-db-2"), &Value::Null)
+    );
     // Failing over to the instance that is already the writer would test nothing.
     let sb = moto.sandbox();
     let again = sb.write_scenario("again", &scenario(targets, "    rds_failover: { target: db, to: shop-db-2 }", "1s"));
