@@ -962,15 +962,85 @@ fn an_alarm_in_alarm_or_an_unhealthy_steady_state_blocks_the_run_and_plan_says_s
     assert_eq!(faults_journaled(&dir), 0);
     assert_eq!(moto.snapshot(), before, "nothing touched");
 
-    // A stop-condition alarm that does not exist: plan and run refuse, before any run.
+    // A stop-condition alarm that does not exist: plan and run fail on the scenario, at the
+    // name, before any run.
     let sb = moto.sandbox();
-    let file = sb.write_scenario("typo", &with_gate("shop-latencyy"));
+    let yaml = with_gate("shop-latencyy");
+    let file = sb.write_scenario("typo", &yaml);
+    let why = format!(
+        "{}:{}: abort[0].alarm: CloudWatch alarm `shop-latencyy` does not exist in us-east-1: check the name",
+        file.display(),
+        position(&yaml, "shop-latencyy")
+    );
+    for cmd in [&["plan"][..], &["run", "--yes"]] {
+        let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        args.push(file.as_os_str());
+        let done = sb.run(&args);
+        assert_eq!(done.code(), Some(2), "{done}");
+        assert!(done.stderr.contains(&why), "expected {why:?} in:\n{done}");
+    }
+    assert!(sb.run_dirs().is_empty(), "no run was even started");
+    assert_eq!(moto.snapshot(), before, "nothing touched");
+}
+
+/// `LINE:COL` of the first `needle` in `text`.
+fn position(text: &str, needle: &str) -> String {
+    let at = text.find(needle).unwrap_or_else(|| panic!("test bug: {needle:?} not in the text"));
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{line}:{col}")
+}
+
+/// A name the scenario gives that does not exist (a typo) fails `plan` as invalid input
+/// (exit 2) at the name's position: an ASG or RDS cluster a target names by id, an alarm a
+/// probe reads — each one, in one pass.
+#[test]
+fn plan_fails_at_the_position_of_a_misspelled_group_cluster_or_alarm() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let cases = [
+        (
+            "  asg:\n    type: autoscaling:group\n    ids: [shop-webb]\n    tags: { app: shop }",
+            "    az_outage: { zone: us-east-1a, targets: [asg], asg: remove_zone }",
+            "shop-webb",
+            "targets.asg.ids[0]: Auto Scaling group `shop-webb` does not exist in us-east-1",
+        ),
+        (
+            "  db:\n    type: rds:cluster\n    ids: [shop-dbb]\n    tags: { app: shop }",
+            "    rds_failover: { target: db }",
+            "shop-dbb",
+            "targets.db.ids[0]: RDS cluster `shop-dbb` does not exist in us-east-1",
+        ),
+    ];
+    for (i, (targets, fault, name, why)) in cases.into_iter().enumerate() {
+        let yaml = scenario(targets, fault, "1s");
+        let file = sb.write_scenario(&format!("typo{i}"), &yaml);
+        let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+        assert_eq!(plan.code(), Some(2), "{plan}");
+        let want = format!("{}:{}: {why}: check the name", file.display(), position(&yaml, name));
+        assert!(plan.stderr.contains(&want), "expected {want:?} in:\n{plan}");
+    }
+    // A probe's alarm and a cluster, both wrong: both reported at once.
+    let yaml = scenario(
+        "  db:\n    type: rds:cluster\n    ids: [shop-dbb]\n    tags: { app: shop }",
+        "    rds_failover: { target: db }",
+        "1s",
+    )
+    .replace("alarm: shop-5xx", "alarm: shop-5xxx");
+    let file = sb.write_scenario("both", &yaml);
     let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
-    assert_eq!(plan.code(), Some(7), "{plan}");
-    let why =
-        "stop-condition alarm `shop-latencyy` does not exist in us-east-1: the stop condition could never be watched";
-    assert!(plan.stdout.contains(&format!("Guards: REFUSED — nothing will be touched:\n  - {why}")), "{plan}");
-    refused(&moto, &sb, &with_gate("shop-latencyy"), &[], why);
+    assert_eq!(plan.code(), Some(2), "{plan}");
+    for (name, why) in [
+        ("shop-5xxx", "steady_state[0].cloudwatch_alarm.alarm: CloudWatch alarm `shop-5xxx` does not exist"),
+        ("shop-dbb", "targets.db.ids[0]: RDS cluster `shop-dbb` does not exist"),
+    ] {
+        let want = format!("{}:{}: {why}", file.display(), position(&yaml, name));
+        assert!(plan.stderr.contains(&want), "expected {want:?} in:\n{plan}");
+    }
+    assert!(sb.run_dirs().is_empty());
+    assert_eq!(moto.snapshot(), before, "nothing touched");
 }
 
 /// `plan --format json` is the plan for scripts and CI, from the same read-only calls as
