@@ -478,10 +478,18 @@ fn notes(o: &mut Vec<String>, r: &Report) {
     o.push(String::new());
 }
 
+/// How a fault's revert went: its steps, and its retries only when there were any
+/// (`revert_attempts` counts one attempt per step, retries included).
 fn attempts(f: &FaultReport) -> String {
-    match f.revert_attempts {
-        1 => "1 attempt".into(),
-        n => format!("{n} attempts"),
+    let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let steps = plural(f.steps, "step", "steps");
+    match f.revert_attempts.saturating_sub(f.steps) {
+        0 => steps,
+        r => format!(
+            "{} for {steps} ({})",
+            plural(f.revert_attempts, "attempt", "attempts"),
+            plural(r, "retry", "retries")
+        ),
     }
 }
 

@@ -1438,3 +1438,30 @@ fn the_html_report_shows_a_faults_effect_and_plan() {
     assert!(page.contains("(no effect: nothing to do)"), "the effect is shown");
     assert!(page.contains("<li>network — no targeted subnet is in zone eu-west-1b</li>"), "the plan is shown");
 }
+
+#[test]
+fn a_revert_says_steps_and_counts_retries_only_when_there_were_some() {
+    let three =
+        RunRecord { faults: vec![FaultRecord { steps: 3, revert_attempts: 3, ..fault(6000, Some(6100)) }], ..passed() };
+    let md = markdown::render(&report(&three));
+    assert!(md.contains("revert `break-web` done after 3 steps\n"), "{md}");
+    assert!(!md.lines().any(|l| l.contains("revert `break-web`") && l.contains("attempt")), "no retry: {md}");
+    let retried =
+        RunRecord { faults: vec![FaultRecord { steps: 1, revert_attempts: 3, ..fault(6000, Some(6100)) }], ..passed() };
+    let md = markdown::render(&report(&retried));
+    assert!(md.contains("revert `break-web` done after 3 attempts for 1 step (2 retries)\n"), "{md}");
+}
+
+#[test]
+fn a_stop_condition_alarm_is_a_lane_named_by_its_alarm_never_by_its_index() {
+    let mut s = scenario();
+    s.abort = serde_json::from_value(json!([{"alarm": "shop-latency"}])).unwrap();
+    let r = RunRecord { samples: vec![sample(2, 1300, false, "ALARM"), sample(0, 1400, true, "200 OK")], ..passed() };
+    let rep = Report::new(meta(), &s, &r);
+    assert_eq!(rep.samples[0].probe, "alarm:shop-latency");
+    let svg = html::timeline_svg(&rep);
+    assert!(svg.contains("<g class=\"lane\" data-probe=\"alarm:shop-latency\">"), "{svg}");
+    assert!(!svg.contains("data-probe=\"#"), "{svg}");
+    // The probes table counts the steady-state probes' own checks only.
+    assert_eq!(rep.probes.iter().map(|p| p.samples).collect::<Vec<_>>(), [2, 1]);
+}

@@ -717,6 +717,11 @@ fn no_impact_is_exit_8_and_sustain_misses_on_any_failing_probe() {
     for outcome in ["no_impact", "passed", "objective_missed"] {
         assert!(runs.stdout.contains(outcome), "{outcome}: {runs}");
     }
+    // Times read as the reports write them (`2.5s`, `850ms`), never as raw milliseconds.
+    let felt_row = runs.stdout.lines().find(|l| l.contains("it-felt")).unwrap();
+    let ttr = report["time_to_recover_ms"].as_u64().unwrap();
+    assert!(felt_row.contains(&format!(" {} ", firedrill::report::markdown::duration(ttr))), "{felt_row}");
+    assert!(!runs.stdout.lines().skip(1).any(|l| l.split_whitespace().any(|w| w.ends_with("000ms"))), "{runs}");
     let history = sandbox.run(&["history", "--format", "json"]);
     history.assert_exit(0);
     let rows: Value = serde_json::from_str(&history.stdout).unwrap();
