@@ -655,7 +655,10 @@ fn assert_well_formed(xml: &str) {
         let self_closing = tag.ends_with('/');
         let tag = tag.trim_end_matches('/');
         let (name, attrs) = tag.split_once(' ').unwrap_or((tag, ""));
-        assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()), "bad tag <{tag}> in {xml}");
+        // XML names: a letter first, then letters, digits and `-` (`system-out`).
+        let name_ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        assert!(name_ok, "bad tag <{tag}> in {xml}");
         assert_eq!(attrs.matches('"').count() % 2, 0, "unbalanced quotes in <{tag}>");
         assert_escaped(attrs);
         if !self_closing {
