@@ -66,18 +66,22 @@ pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option
     let aws = Aws::connect(opts, Some(&env.region))
         .await
         .map_err(|e| Error::Failed(format!("cannot set up AWS access: {e}")))?;
-    // A name that does not exist (a typo) is an error in the scenario, at its position.
-    let missing = super::names::missing(&aws, &drill.loaded)
-        .await
-        .map_err(|e| Error::Failed(format!("cannot check the names the scenario gives, nothing was touched: {e}")))?;
-    if !missing.is_empty() {
-        return Err(Error::Invalid(crate::scenario::Invalid(missing)));
-    }
     let seed = seed.unwrap_or_else(random_seed);
     shell.status("Resolving", format!("targets of {} in {}", s.name, aws.region()));
     let mut res = crate::targets::resolve(&aws, s, seed)
         .await
         .map_err(|e| Error::Failed(format!("cannot resolve targets, nothing was touched: {e}")))?;
+    // A name that does not exist (a typo) is an error in the scenario, at its position —
+    // checked only in the scenario's own account and region (elsewhere the guards refuse,
+    // and every name would look missing).
+    if res.region == env.region && env.accounts.contains(&res.account) {
+        let missing = super::names::missing(&aws, &drill.loaded).await.map_err(|e| {
+            Error::Failed(format!("cannot check the names the scenario gives, nothing was touched: {e}"))
+        })?;
+        if !missing.is_empty() {
+            return Err(Error::Invalid(crate::scenario::Invalid(missing)));
+        }
+    }
     if res.refusals.is_empty() {
         for f in &s.faults {
             res.refusals.extend(crate::faults::preflight(f, &res));
