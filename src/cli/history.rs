@@ -6,7 +6,13 @@ use crate::history;
 use crate::state::StateDir;
 use crate::util::console::Console;
 
-pub fn history(shell: &Console, state: &StateDir, scenario: Option<&str>, format: HistoryFormat) -> Result<(), Error> {
+pub fn history(
+    shell: &Console,
+    state: &StateDir,
+    scenario: Option<&str>,
+    format: HistoryFormat,
+    stale_after: std::time::Duration,
+) -> Result<(), Error> {
     let rows = history::load(state, scenario).map_err(|e| Error::Failed(e.to_string()))?;
     for r in rows.iter().filter(|r| r.outcome == "unreadable") {
         shell.warn(format!("{}: {}", r.run_id, r.detail.as_deref().unwrap_or("unreadable")));
@@ -15,10 +21,16 @@ pub fn history(shell: &Console, state: &StateDir, scenario: Option<&str>, format
     if rows.is_empty() {
         shell.status("History", format!("no {what}"));
     }
-    // Game days `schedule run-due` ran or skipped, after the runs (text only).
+    // Game days `schedule run-due` ran or skipped, after the runs (text and HTML).
     let scheduled =
         state.runs().parent().map(|d| crate::schedule::record::Records::new(d).latest()).unwrap_or_default();
+    let by_month = history::scheduled(&scheduled, &rows);
     let scheduled = if scheduled.is_empty() { String::new() } else { history::scheduled_text(&scheduled, &rows) };
+    // Playbook steps no run has done lately (text only): a game day keeps them alive.
+    let stale = history::stale_steps(state, scenario, jiff::Timestamp::now(), stale_after)
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    let stale = history::stale_text(&stale, stale_after);
+    let scheduled = [scheduled, stale].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n");
     match format {
         HistoryFormat::Text if rows.is_empty() => super::output(&scheduled),
         HistoryFormat::Text => super::output(&format!(
@@ -27,6 +39,6 @@ pub fn history(shell: &Console, state: &StateDir, scenario: Option<&str>, format
             if scheduled.is_empty() { String::new() } else { format!("\n{scheduled}") }
         )),
         HistoryFormat::Json => super::output(&history::json(&rows)),
-        HistoryFormat::Html => super::output(&history::html::render(&rows, &what)),
+        HistoryFormat::Html => super::output(&history::html::render_with(&rows, &by_month, &what)),
     }
 }

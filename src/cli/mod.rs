@@ -97,6 +97,9 @@ pub enum Command {
         scenario: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: HistoryFormat,
+        /// Flag playbook steps no run has done for longer than this (`45d`, `8w`).
+        #[arg(long, default_value = "60d", value_parser = humantime::parse_duration)]
+        stale_after: std::time::Duration,
     },
     /// Print the JSON Schema of scenario files (or of `plan --format json`).
     Schema {
@@ -193,7 +196,9 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Runs => runs::runs(shell, &state),
         Command::Report { run, format } => report::report(shell, &state, &run, format),
         Command::Note(args) => note::note(shell, &state, args),
-        Command::History { scenario, format } => history::history(shell, &state, scenario.as_deref(), format),
+        Command::History { scenario, format, stale_after } => {
+            history::history(shell, &state, scenario.as_deref(), format, stale_after)
+        }
         Command::Run(args) => block_on(run::run(shell.clone(), &state, &aws, args)),
         Command::IamPolicy { files, dead_mans_switch_role, sweep } => {
             iam_policy::iam_policy(shell, &files, dead_mans_switch_role, sweep, s3.as_ref())

@@ -1,6 +1,7 @@
 //! `firedrill runs`: every run with its outcome; crashed runs show what is still injected.
 
 use super::Error;
+use crate::report::markdown::duration;
 use crate::state::StateDir;
 use crate::state::journal::Entry;
 use crate::util::console::Console;
@@ -16,9 +17,9 @@ pub fn runs(shell: &Console, state: &StateDir) -> Result<(), Error> {
         let (outcome, ttr, objective) = match crate::report::read(&run.path) {
             Ok(r) => (
                 r.outcome.as_str().to_string(),
-                r.time_to_recover_ms.map_or("-".to_string(), |t| format!("{t}ms")),
+                r.time_to_recover_ms.map_or("-".to_string(), duration),
                 match r.objective {
-                    crate::engine::ObjectiveKind::Recover => format!("{}ms", r.objective_ms),
+                    crate::engine::ObjectiveKind::Recover => duration(r.objective_ms),
                     crate::engine::ObjectiveKind::Sustain => "sustain".into(),
                 },
             ),

@@ -67,6 +67,7 @@ struct StepLog {
     journal: Arc<dyn Sink>,
     steps: Arc<Mutex<Vec<Step>>>,
     counter: Arc<AtomicU64>,
+    changes: Arc<Mutex<Vec<super::Change>>>,
 }
 
 #[async_trait]
@@ -86,6 +87,10 @@ impl Intents for StepLog {
         self.journal.append(Entry::ProcessGroup { step, fault: self.fault.clone(), pgid })?;
         Ok(())
     }
+
+    fn changed(&self, change: super::Change) {
+        lock(&self.changes).push(change);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -94,6 +99,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct FaultRt {
     state: State,
     steps: Arc<Mutex<Vec<Step>>>,
+    changes: Arc<Mutex<Vec<super::Change>>>,
     rec: FaultRecord,
 }
 
@@ -222,7 +228,12 @@ impl<'a> RunState<'a> {
             faults: record
                 .faults
                 .iter()
-                .map(|r| FaultRt { state: State::Pending, steps: Arc::default(), rec: r.clone() })
+                .map(|r| FaultRt {
+                    state: State::Pending,
+                    steps: Arc::default(),
+                    changes: Arc::default(),
+                    rec: r.clone(),
+                })
                 .collect(),
             record,
             clock: RecoveryClock::new(spec.probes.len(), spec.stable_for),
@@ -257,6 +268,7 @@ impl<'a> RunState<'a> {
             journal: self.env.journal.clone(),
             steps: self.faults[i].steps.clone(),
             counter: Arc::new(AtomicU64::new(0)),
+            changes: self.faults[i].changes.clone(),
         })
     }
 
@@ -684,7 +696,18 @@ impl<'a> RunState<'a> {
                 record.last_revert_started_at = Some(record.last_revert_started_at.map_or(t, |l: Duration| l.max(t)));
             }
         }
-        record.faults = self.faults.into_iter().map(|f| f.rec).collect();
+        record.faults =
+            self.faults.into_iter().map(|f| FaultRecord { changes: lock(&f.changes).clone(), ..f.rec }).collect();
+        // Which fault each impact belongs to, and each fault's own times.
+        let steady: Vec<bool> = self.spec.probes.iter().map(|p| p.steady).collect();
+        let a = super::attribution::attribute(&record.samples, &steady, &record.faults, record.stable_for);
+        for (s, owner) in record.samples.iter_mut().zip(a.owners) {
+            s.fault = owner;
+        }
+        for (f, t) in record.faults.iter_mut().zip(a.faults) {
+            f.detected_at = t.detected_at;
+            f.recovered_at = t.recovered_at;
+        }
         record.detected_at = self.clock.detected();
         record.recovered_at = self.clock.recovered();
         record.ended_at = Instant::now().saturating_duration_since(self.t0);
@@ -946,7 +969,14 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                     c = timed_check(&p) => c,
                 };
                 let done = Instant::now();
-                let s = Sample { probe: i, at: rel(done), ok: check.ok, latency: done - started, detail: check.detail };
+                let s = Sample {
+                    probe: i,
+                    at: rel(done),
+                    ok: check.ok,
+                    latency: done - started,
+                    detail: check.detail,
+                    fault: None,
+                };
                 if tx.send(s).is_err() {
                     return;
                 }
@@ -976,6 +1006,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
                         journal: env.journal.clone(),
                         steps: state.faults[i].steps.clone(),
                         counter: counter.clone(),
+                        changes: state.faults[i].changes.clone(),
                     };
                     let task = ops.spawn(async move {
                         let result = fault.inject(&log).await;
@@ -1095,7 +1126,7 @@ async fn baseline(spec: &RunSpec, t0: Instant) -> Vec<Sample> {
             Err(e) => (Check::fail(format!("probe failed: {e}")), Instant::now()),
         };
         let done = Instant::now();
-        out.push(Sample { probe: i, at: done - t0, ok: c.ok, latency: done - started, detail: c.detail });
+        out.push(Sample { probe: i, at: done - t0, ok: c.ok, latency: done - started, detail: c.detail, fault: None });
     }
     out
 }

@@ -6,6 +6,7 @@
 //! The executor's states and invariants: ARCHITECTURE.md, "The executor".
 
 pub mod abort;
+pub mod attribution;
 pub mod clock;
 pub mod executor;
 pub mod pager;
@@ -74,6 +75,29 @@ pub trait Intents: Send + Sync {
     async fn process_group(&self, _pgid: u32) -> Result<(), FaultError> {
         Ok(())
     }
+
+    /// Records what a side effect changed, for the report (not journaled: the intent
+    /// before it holds the undo). Sinks that do not report ignore it.
+    fn changed(&self, _change: Change) {}
+}
+
+/// What a fault changed on one resource it actually hit: the state before and after the
+/// side effect (`subnet-1` network ACL `acl-a` → `acl-clone`; Aurora writer `db-1` → `db-2`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    /// The resource, as the report names it (`subnet subnet-1`, `instance i-1`,
+    /// `Auto Scaling group web`, `Aurora cluster shop`).
+    pub resource: String,
+    /// Its Availability Zone, when it has one and firedrill knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// What changed (`network ACL`, `state`, `subnets`, `writer`).
+    pub what: String,
+    pub before: String,
+    pub after: String,
+    /// The fault's revert puts `before` back (false: a failover without failback is its
+    /// own recovery).
+    pub undone_by_revert: bool,
 }
 
 /// A fault to inject.

@@ -13,6 +13,10 @@ pub struct Sample {
     pub ok: bool,
     pub latency: Duration,
     pub detail: String,
+    /// The fault a failing steady-state sample belongs to (index into the run's faults),
+    /// set when the run ends ([`super::attribution`]); `None` for a passing sample, a
+    /// watcher's, or a failure that belongs to no fault.
+    pub fault: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +94,25 @@ pub struct FaultRecord {
     pub steps: u32,
     pub revert_attempts: u32,
     pub revert_error: Option<String>,
+    /// The first failing sample that belongs to this fault ([`super::attribution`]).
+    pub detected_at: Option<Duration>,
+    /// The start of this fault's recovery window ([`super::attribution`]).
+    pub recovered_at: Option<Duration>,
+    /// What its side effects changed, resource by resource, as the fault reported it.
+    pub changes: Vec<super::Change>,
+}
+
+impl FaultRecord {
+    /// From this fault's injection to the first failure that belongs to it.
+    pub fn time_to_detect(&self) -> Option<Duration> {
+        Some(self.detected_at?.saturating_sub(self.injected_at?))
+    }
+
+    /// From this fault's injection to the start of its recovery window; `None` when it had
+    /// no impact of its own or never recovered.
+    pub fn time_to_recover(&self) -> Option<Duration> {
+        Some(self.recovered_at?.saturating_sub(self.injected_at?))
+    }
 }
 
 /// A side effect that could not be undone.

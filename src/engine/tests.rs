@@ -1468,3 +1468,48 @@ async fn unreadable_paging_alarms_are_reported_and_do_not_abort() {
     assert!(p.unreadable[0].error.contains("AccessDenied"));
     assert_eq!(p.unreadable[0].first_at, ms(0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn sequential_faults_each_get_their_own_detection_and_recovery() {
+    // Each fault breaks the system, which heals 300ms later by itself; the second starts
+    // when the first is reverted (1s). The run's clock sees one recovery at 1.3s; each
+    // fault's own clock sees 100ms to detect and 300ms to recover.
+    let h = Harness::new(Some(ms(300))).fault("first", 1000, 0, &[]).fault("second", 2000, 0, &[0]);
+    let r = h.run().await;
+    assert_eq!(r.faults[1].injected_at, Some(ms(1000)));
+    assert_eq!(r.time_to_detect(), Some(ms(100)));
+    assert_eq!(r.time_to_recover(), Some(ms(1300)), "the run's first 1s all-passing window starts at 1.3s");
+    let (a, b) = (&r.faults[0], &r.faults[1]);
+    assert_eq!((a.detected_at, a.recovered_at), (Some(ms(100)), Some(ms(300))));
+    assert_eq!((a.time_to_detect(), a.time_to_recover()), (Some(ms(100)), Some(ms(300))));
+    assert_eq!((b.detected_at, b.recovered_at), (Some(ms(1100)), Some(ms(1300))));
+    assert_eq!((b.time_to_detect(), b.time_to_recover()), (Some(ms(100)), Some(ms(300))));
+    // Every failing sample names its fault: the first's before 1s, the second's after.
+    let failing: Vec<_> = r.samples.iter().filter(|s| !s.ok).map(|s| (s.at, s.fault)).collect();
+    assert_eq!(failing, [(ms(100), Some(0)), (ms(200), Some(0)), (ms(1100), Some(1)), (ms(1200), Some(1))]);
+    assert!(r.samples.iter().filter(|s| s.ok).all(|s| s.fault.is_none()));
+    assert_eq!(r.outcome, Outcome::Passed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fault_without_impact_of_its_own_has_no_times_while_the_next_one_does() {
+    // The first fault changes nothing visible; the second breaks the system until reverted.
+    let mut h = Harness::new(None).fault("quiet", 500, 0, &[]).fault("loud", 1050, 0, &[0]);
+    let quiet = FakeFault {
+        name: "quiet".into(),
+        sys: h.sys.clone(),
+        delay: ms(0),
+        breaks: false,
+        fail_after_intent: false,
+        hang_after_intent: false,
+    };
+    h.spec.faults[0].fault = Arc::new(quiet);
+    let r = h.run().await;
+    assert_eq!((r.faults[0].time_to_detect(), r.faults[0].time_to_recover()), (None, None));
+    assert_eq!(r.faults[1].injected_at, Some(ms(500)));
+    assert_eq!(r.faults[1].time_to_detect(), Some(ms(100)), "first failing sample at 600ms");
+    // Back only after its revert at 1.55s (sampled at once when the last revert ends).
+    assert_eq!(r.faults[1].time_to_recover(), Some(ms(1050)));
+    assert_eq!(r.time_to_recover(), Some(ms(1550)), "the run counts from the first injection");
+    assert!(r.samples.iter().filter(|s| !s.ok).all(|s| s.fault == Some(1)));
+}

@@ -27,7 +27,7 @@ use super::ec2::{failed, list, start_record};
 use super::step::{ScheduledCall, Step, client, region_flag};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::{Aws, Selector};
-use crate::engine::{Fault, FaultError, Intents};
+use crate::engine::{Change, Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Res, Stmt, of_type, stmt};
 use crate::scenario::validate::{Problem, Scope, problem, zone_in_region};
 use crate::scenario::{Target, TargetType};
@@ -365,6 +365,7 @@ impl Fault for Injector {
                 entries: vec![],
                 what: format!("firedrill's deny-all network ACL in {vpc}"),
                 scope: format!("of {vpc} in {}", p.zone),
+                zone: Some(p.zone.clone()),
             };
             super::nacl::swap(&self.ctx, intents, &swap, current).await?;
         }
@@ -372,11 +373,15 @@ impl Fault for Injector {
         // 2. Instances.
         if !p.instances.is_empty() {
             let now = aws.instances_by_id(&p.instances).await.map_err(failed)?;
-            let running: Vec<String> = now.into_iter().filter(|i| i.state == "running").map(|i| i.id).collect();
-            if !running.is_empty() {
-                intents.intent(start_record(aws, &running)).await?;
-                super::ec2::tag_stopped(aws, &self.ctx.run_id, &running).await?;
-                aws.stop_instances(&running).await.map_err(failed)?;
+            let (running, _): (Vec<_>, Vec<_>) = now.into_iter().partition(|i| i.state == "running");
+            let ids: Vec<String> = running.iter().map(|i| i.id.clone()).collect();
+            if !ids.is_empty() {
+                intents.intent(start_record(aws, &ids)).await?;
+                super::ec2::tag_stopped(aws, &self.ctx.run_id, &ids).await?;
+                aws.stop_instances(&ids).await.map_err(failed)?;
+                for i in &running {
+                    intents.changed(super::ec2::state_change(i, "stopped", true));
+                }
             }
         }
 
@@ -426,6 +431,14 @@ impl Fault for Injector {
                 let group = std::slice::from_ref(&g.name);
                 aws.tag_all("", TargetType::AutoScalingGroup, group, &tags).await.map_err(failed)?;
                 aws.set_group_subnets(&g.name, &applied).await.map_err(failed)?;
+                intents.changed(Change {
+                    resource: format!("Auto Scaling group {}", g.name),
+                    zone: Some(p.zone.clone()),
+                    what: "subnets".into(),
+                    before: g.vpc_zone_identifier.clone(),
+                    after: applied.clone(),
+                    undone_by_revert: true,
+                });
             }
         }
 

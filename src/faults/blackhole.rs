@@ -322,6 +322,7 @@ impl Fault for Injector {
                 entries,
                 what: format!("firedrill's clone of network ACL {acl} (subnets {})", list(&ids)),
                 scope: format!("use network ACL {acl}"),
+                zone: None,
             };
             super::nacl::swap(&self.ctx, intents, &swap, subnets).await?;
         }

@@ -187,20 +187,26 @@ impl Fault for Injector {
         if ids.is_empty() {
             return Ok(());
         }
-        match self.action {
+        let (after, undone) = match self.action {
             Action::Stop => {
                 intents.intent(start_record(aws, &ids)).await?;
                 tag_stopped(aws, &self.ctx.run_id, &ids).await?;
                 aws.stop_instances(&ids).await.map_err(failed)?;
+                ("stopped", true)
             }
             Action::Reboot => {
                 intents.intent(super::nothing(format!("reboot {} (nothing to revert)", list(&ids)))).await?;
                 aws.reboot_instances(&ids).await.map_err(failed)?;
+                ("rebooted", false)
             }
             Action::Terminate => {
                 intents.intent(super::nothing(format!("terminate {} (irreversible)", list(&ids)))).await?;
                 aws.terminate_instances(&ids).await.map_err(failed)?;
+                ("terminated", false)
             }
+        };
+        for i in current.iter().filter(|i| ids.contains(&i.id)) {
+            intents.changed(state_change(i, after, undone));
         }
         Ok(())
     }
@@ -219,6 +225,19 @@ pub fn none_running(res: &Resolution, target: &str, verb: &str) -> Option<String
     let states: Vec<String> =
         rs.iter().map(|r| format!("{} is {}", r.id, r.state.as_deref().unwrap_or("in an unknown state"))).collect();
     Some(format!("no instance of target `{target}` is running ({}): nothing to {verb}", list(&states)))
+}
+
+/// For the report: instance `i` went from its state to `after` (`undone`: the revert
+/// starts it again).
+pub fn state_change(i: &Instance, after: &str, undone: bool) -> crate::engine::Change {
+    crate::engine::Change {
+        resource: format!("instance {}", i.id),
+        zone: Some(i.zone.clone()).filter(|z| !z.is_empty()),
+        what: "state".into(),
+        before: i.state.clone(),
+        after: after.into(),
+        undone_by_revert: undone,
+    }
 }
 
 pub fn failed(e: crate::aws::AwsError) -> FaultError {

@@ -59,6 +59,10 @@ impl Intents for StampedIntents<'_> {
     async fn process_group(&self, pgid: u32) -> Result<(), FaultError> {
         self.inner.process_group(pgid).await
     }
+
+    fn changed(&self, change: crate::engine::Change) {
+        self.inner.changed(change)
+    }
 }
 
 /// The resources an AWS undo would change, by type (none for firedrill's own ACL, which

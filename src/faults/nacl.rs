@@ -16,7 +16,7 @@ use super::AwsFaultCtx;
 use super::ec2::failed;
 use super::step::{Lookup, ScheduledCall, Step, client, region_flag};
 use crate::aws::{Aws, NaclAssociation, NaclEntry, Tags};
-use crate::engine::{FaultError, Intents};
+use crate::engine::{Change, FaultError, Intents};
 use crate::scenario::TargetType;
 use crate::util::console::quote;
 
@@ -41,6 +41,8 @@ pub struct Swap<'a> {
     pub what: String,
     /// Which subnets, for the refusal when their undo tags do not fit: "of vpc-1 in us-east-1a".
     pub scope: String,
+    /// The subnets' zone, when they share one (for the report's "what it hit").
+    pub zone: Option<String>,
 }
 
 /// Creates the ACL of `swap` and associates each subnet of `current` (their associations
@@ -94,6 +96,14 @@ pub async fn swap(
             )
             .await?;
         aws.replace_nacl_association(&a.association_id, &clone).await.map_err(failed)?;
+        intents.changed(Change {
+            resource: format!("subnet {}", a.subnet_id),
+            zone: swap.zone.clone(),
+            what: "network ACL".into(),
+            before: a.nacl_id.clone(),
+            after: clone.clone(),
+            undone_by_revert: true,
+        });
     }
     Ok(clone)
 }

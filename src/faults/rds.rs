@@ -208,10 +208,36 @@ pub async fn failover(
     };
     intents.intent(record).await?;
     if is_cluster {
-        aws.failover_cluster(id, how.to).await.map_err(failed)
+        aws.failover_cluster(id, how.to).await.map_err(failed)?;
     } else {
-        aws.reboot_with_failover(id).await.map_err(failed)
+        aws.reboot_with_failover(id).await.map_err(failed)?;
     }
+    // For the report: where the writer (primary) is now. A failover still under way shows
+    // as the request; a read that fails only leaves the report less precise.
+    let now = current_writer(aws, kind, id).await.ok().flatten();
+    let (what, before, after) = if is_cluster {
+        let after = match now {
+            Some((w, _)) if w != writer => w,
+            _ => format!("(failover to {} requested)", how.to.unwrap_or("a reader")),
+        };
+        ("writer", writer, after)
+    } else {
+        let after = match now {
+            Some((_, z)) if z != zone && !z.is_empty() => z,
+            _ => "(failover requested)".into(),
+        };
+        ("primary zone", zone.clone(), after)
+    };
+    let name = if is_cluster { "RDS cluster" } else { "RDS instance" };
+    intents.changed(crate::engine::Change {
+        resource: format!("{name} {id}"),
+        zone: Some(zone).filter(|z| !z.is_empty()),
+        what: what.into(),
+        before,
+        after,
+        undone_by_revert: how.failback,
+    });
+    Ok(())
 }
 
 /// Undo step: fail back. For a cluster, fail over again to `instance`, its writer before

@@ -123,6 +123,10 @@ impl Intents for Recording<'_> {
     async fn process_group(&self, pgid: u32) -> Result<(), FaultError> {
         self.inner.process_group(pgid).await
     }
+
+    fn changed(&self, change: crate::engine::Change) {
+        self.inner.changed(change)
+    }
 }
 
 /// The calls that undo `records` (journaled in this order), last step first.

@@ -22,6 +22,7 @@
 mod error;
 pub mod execute;
 pub mod lease;
+mod names;
 pub mod prepare;
 pub mod report;
 pub mod session;

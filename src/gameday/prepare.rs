@@ -71,6 +71,17 @@ pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option
     let mut res = crate::targets::resolve(&aws, s, seed)
         .await
         .map_err(|e| Error::Failed(format!("cannot resolve targets, nothing was touched: {e}")))?;
+    // A name that does not exist (a typo) is an error in the scenario, at its position —
+    // checked only in the scenario's own account and region (elsewhere the guards refuse,
+    // and every name would look missing).
+    if res.region == env.region && env.accounts.contains(&res.account) {
+        let missing = super::names::missing(&aws, &drill.loaded).await.map_err(|e| {
+            Error::Failed(format!("cannot check the names the scenario gives, nothing was touched: {e}"))
+        })?;
+        if !missing.is_empty() {
+            return Err(Error::Invalid(crate::scenario::Invalid(missing)));
+        }
+    }
     if res.refusals.is_empty() {
         for f in &s.faults {
             res.refusals.extend(crate::faults::preflight(f, &res));

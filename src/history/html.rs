@@ -2,7 +2,7 @@
 //! fonts or images from anywhere) with the history table and, per scenario, its summary
 //! and an inline SVG plot of time to recover over its runs against the objective.
 
-use super::{Row, Summary, cells, summarize};
+use super::{Row, Scheduled, Summary, cells, month_line, summarize};
 use crate::report::markdown::duration;
 
 /// One run on a plot: a run that was injected and has a report.
@@ -152,6 +152,12 @@ code{font-size:13px}";
 
 /// The page: heading, table, then each scenario's summary and plot.
 pub fn render(rows: &[Row], title: &str) -> String {
+    render_with(rows, &[], title)
+}
+
+/// [`render`], with the scheduled game days by month (each occurrence, skipped ones with
+/// why, each month's count of runs, objectives met, skips and aborted runs).
+pub fn render_with(rows: &[Row], scheduled: &[Scheduled], title: &str) -> String {
     let mut o = vec![
         "<!DOCTYPE html>".to_string(),
         r#"<html lang="en">"#.into(),
@@ -190,6 +196,32 @@ pub fn render(rows: &[Row], title: &str) -> String {
     }
     for s in summarize(rows) {
         o.extend(scenario(rows, &s));
+    }
+    if !scheduled.is_empty() {
+        o.push(r#"<h2 id="scheduled">Scheduled game days, by month</h2>"#.into());
+        o.push("<table>".into());
+        o.push("<tr><th>Month</th><th>Start</th><th>Game day</th><th>Outcome</th><th>What happened</th></tr>".into());
+        let mut months: Vec<&str> = scheduled.iter().map(|s| s.month.as_str()).collect();
+        months.dedup();
+        for m in months {
+            let items: Vec<&Scheduled> = scheduled.iter().filter(|s| s.month == m).collect();
+            o.push(format!(
+                r#"<tr class="month"><th>{}</th><td colspan="4">{}</td></tr>"#,
+                esc(m),
+                esc(&month_line(&items))
+            ));
+            for s in items {
+                o.push(format!(
+                    r#"<tr><td></td><td>{}</td><td>{}</td><td class="{}">{}</td><td>{}</td></tr>"#,
+                    esc(&s.start),
+                    esc(&s.gameday),
+                    esc(&s.outcome),
+                    esc(&s.outcome),
+                    esc(&s.what)
+                ));
+            }
+        }
+        o.push("</table>".into());
     }
     o.push("</body>".into());
     o.push("</html>".into());

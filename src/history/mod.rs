@@ -262,25 +262,85 @@ pub fn summarize(rows: &[Row]) -> Vec<Summary> {
         .collect()
 }
 
+/// One scheduled occurrence that `schedule run-due` ran or skipped, with what became of
+/// it: the terminal's and the HTML page's rows of "Scheduled game days, by month".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scheduled {
+    /// `YYYY-MM` of its start, in the calendar's time zone.
+    pub month: String,
+    /// When the occurrence starts (RFC 3339 with the calendar's offset).
+    pub start: String,
+    pub gameday: String,
+    /// `skipped`, `started`, or the run's outcome.
+    pub outcome: String,
+    /// Why it was skipped; null when it ran.
+    pub reason: Option<String>,
+    /// The run's id, when it ran.
+    pub run: Option<String>,
+    /// The run's time to recover and objective (from its report), when known.
+    pub time_to_recover_ms: Option<u64>,
+    pub objective_ms: Option<u64>,
+    pub objective_met: Option<bool>,
+    /// The run was aborted: counted apart, its recovery not measured.
+    pub aborted: bool,
+    /// In words: why it was skipped, or the run and how it recovered.
+    pub what: String,
+}
+
 /// The game days `schedule run-due` ran or skipped (the last record of each occurrence,
-/// in order of start), one line each, grouped by month: skipped ones with why, the ones
-/// that ran with their run and their time to recover against the objective (from the
-/// runs' `rows`).
+/// in order of start), with their runs' measures from `rows`.
+pub fn scheduled(records: &[crate::schedule::record::Record], rows: &[Row]) -> Vec<Scheduled> {
+    records
+        .iter()
+        .map(|r| {
+            let row = r.run.as_ref().and_then(|id| rows.iter().find(|x| &x.run_id == id));
+            let what = match (&r.reason, &r.run, row) {
+                (Some(why), _, _) => why.clone(),
+                (None, Some(id), Some(row)) => format!("run {id} — {}", recovery(row)),
+                (None, Some(id), None) => format!("run {id}"),
+                (None, None, _) => String::new(),
+            };
+            Scheduled {
+                month: r.start.get(..7).unwrap_or(&r.start).to_string(),
+                start: r.start.clone(),
+                gameday: r.gameday.clone(),
+                outcome: r.outcome.clone(),
+                reason: r.reason.clone(),
+                run: r.run.clone(),
+                time_to_recover_ms: row.and_then(|x| x.time_to_recover_ms),
+                objective_ms: row.and_then(|x| x.objective_ms),
+                objective_met: row.and_then(|x| x.objective_met),
+                aborted: row.is_some_and(Row::aborted) || r.outcome == Outcome::Aborted.as_str(),
+                what,
+            }
+        })
+        .collect()
+}
+
+/// A month's scheduled game days in one line: `2 scheduled: 1 ran (1 met the objective),
+/// 1 skipped, 1 aborted` (aborted runs are counted apart from those that ran to the end).
+pub fn month_line(items: &[&Scheduled]) -> String {
+    let skipped = items.iter().filter(|s| s.reason.is_some()).count();
+    let aborted = items.iter().filter(|s| s.aborted).count();
+    let ran = items.iter().filter(|s| s.run.is_some() && !s.aborted).count();
+    let met = items.iter().filter(|s| !s.aborted && s.objective_met == Some(true)).count();
+    let mut l = format!("{} scheduled: {ran} ran ({met} met the objective), {skipped} skipped", items.len());
+    if aborted > 0 {
+        l.push_str(&format!(", {aborted} aborted"));
+    }
+    l
+}
+
+/// The game days `schedule run-due` ran or skipped, one line each, grouped by month:
+/// skipped ones with why, the ones that ran with their run and their time to recover
+/// against the objective (from the runs' `rows`).
 pub fn scheduled_text(records: &[crate::schedule::record::Record], rows: &[Row]) -> String {
     let mut out = String::from("Scheduled game days, by month:\n");
-    let mut month = "";
-    for r in records {
-        let m = r.start.get(..7).unwrap_or(&r.start);
-        let label = if m == month { "       " } else { m };
-        month = m;
-        let row = r.run.as_ref().and_then(|id| rows.iter().find(|x| &x.run_id == id));
-        let what = match (&r.reason, &r.run, row) {
-            (Some(why), _, _) => why.clone(),
-            (None, Some(id), Some(row)) => format!("run {id} — {}", recovery(row)),
-            (None, Some(id), None) => format!("run {id}"),
-            (None, None, _) => String::new(),
-        };
-        let line = format!("{label}  {}  {}  {}  {what}", r.start, r.gameday, r.outcome);
+    let mut month = String::new();
+    for s in scheduled(records, rows) {
+        let label = if s.month == month { "       ".to_string() } else { s.month.clone() };
+        month = s.month.clone();
+        let line = format!("{label}  {}  {}  {}  {}", s.start, s.gameday, s.outcome, s.what);
         out.push_str(crate::util::console::terminal_safe(line.trim_end(), false).as_ref());
         out.push('\n');
     }
@@ -426,3 +486,97 @@ pub fn describe(state_runs: &Path, scenario: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A playbook step no run has done for longer than `history --stale-after` (or ever).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleStep {
+    pub scenario: String,
+    pub step: String,
+    /// When the last run that did it started (RFC 3339); `None`: no run ever did it.
+    pub last_done: Option<String>,
+}
+
+/// The playbook steps of each scenario (those its runs' reports list) that no run has
+/// done (`status: done`) since `now - after`. A step is exercised when a run's report
+/// records it done; reports that cannot be read are skipped (`history` warns about them).
+pub fn stale_steps(
+    state: &StateDir,
+    scenario: Option<&str>,
+    now: jiff::Timestamp,
+    after: std::time::Duration,
+) -> Result<Vec<StaleStep>, StateError> {
+    #[derive(Deserialize)]
+    struct StepHead {
+        name: String,
+        status: String,
+    }
+    #[derive(Deserialize)]
+    struct Head {
+        scenario: ScenarioHead,
+        started_at: String,
+        #[serde(default)]
+        steps: Vec<StepHead>,
+    }
+    // Per scenario: each step (in the order the runs list them) and when it was last done.
+    type LastDone = Vec<(String, Option<jiff::Timestamp>)>;
+    let mut seen: Vec<(String, LastDone)> = Vec::new();
+    for run in state.list()? {
+        let Ok(text) = read_text(&run.path.join(crate::report::JSON_FILE), crate::report::MAX_JSON_BYTES) else {
+            continue;
+        };
+        let Ok(h) = serde_json::from_str::<Head>(&text) else { continue };
+        if scenario.is_some_and(|s| s != h.scenario.name) {
+            continue;
+        }
+        let at = h.started_at.parse::<jiff::Timestamp>().ok();
+        let i = match seen.iter().position(|(s, _)| *s == h.scenario.name) {
+            Some(i) => i,
+            None => {
+                seen.push((h.scenario.name.clone(), Vec::new()));
+                seen.len() - 1
+            }
+        };
+        let steps = &mut seen[i].1;
+        for st in h.steps {
+            let done = (st.status == "done").then_some(at).flatten();
+            match steps.iter_mut().find(|(n, _)| *n == st.name) {
+                Some((_, last)) => *last = (*last).max(done),
+                None => steps.push((st.name, done)),
+            }
+        }
+    }
+    let cutoff = jiff::SignedDuration::try_from(after).ok().and_then(|d| now.checked_sub(d).ok());
+    let mut out = Vec::new();
+    for (scenario, steps) in seen {
+        for (step, last) in steps {
+            if last.is_none_or(|t| cutoff.is_some_and(|c| t < c)) {
+                out.push(StaleStep { scenario: scenario.clone(), step, last_done: last.map(|t| t.to_string()) });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The stale steps, one line each, under a heading; empty when there are none.
+pub fn stale_text(stale: &[StaleStep], after: std::time::Duration) -> String {
+    if stale.is_empty() {
+        return String::new();
+    }
+    let secs = after.as_secs();
+    let horizon = match secs / 86_400 {
+        1 if secs.is_multiple_of(86_400) => "1 day".to_string(),
+        n if secs.is_multiple_of(86_400) => format!("{n} days"),
+        _ => humantime::format_duration(std::time::Duration::from_secs(secs)).to_string(),
+    };
+    let mut out = format!("Playbook steps not exercised for more than {horizon}:\n");
+    for s in stale {
+        let when = match &s.last_done {
+            Some(t) => format!("last done in the run of {t}"),
+            None => "never done in a run".into(),
+        };
+        let line = format!("{}: {} — {when}", s.scenario, s.step);
+        out.push_str(crate::util::console::terminal_safe(&line, false).as_ref());
+        out.push('\n');
+    }
+    out
+}

@@ -396,3 +396,76 @@ fn scheduled_game_days_show_each_month_with_why_or_how_it_went() {
         "2026-12  2026-12-01T10:00:00+01:00  monthly  objective_missed  run 02 — recovered in 4.5s (objective 3s)"
     );
 }
+
+/// The HTML page shows the scheduled game days by month as the terminal does: each
+/// occurrence (a skipped one with why), and each month's runs, objectives met, skips and
+/// aborted runs counted apart.
+#[test]
+fn the_html_page_shows_scheduled_game_days_by_month() {
+    let rec = |start: &str, outcome: &str, reason: Option<&str>, run: Option<&str>| crate::schedule::record::Record {
+        key: format!("monthly@{start}"),
+        gameday: "monthly".into(),
+        scenario: "web.yaml".into(),
+        start: start.into(),
+        seed: 1,
+        outcome: outcome.into(),
+        reason: reason.map(String::from),
+        run: run.map(String::from),
+        at: "2026-12-01T09:00:00Z".into(),
+    };
+    let records = [
+        rec("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
+        rec("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: audit <week>"), None),
+        rec("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
+    ];
+    let mut runs = rows();
+    runs[3].outcome = "aborted".into();
+    let by_month = scheduled(&records, &runs);
+    assert_eq!(by_month.iter().map(|s| s.month.as_str()).collect::<Vec<_>>(), ["2026-10", "2026-11", "2026-11"]);
+    assert_eq!((by_month[0].time_to_recover_ms, by_month[0].objective_ms), (Some(600), Some(3000)));
+    assert!(by_month[2].aborted && !by_month[1].aborted);
+    let page = html::render_with(&runs, &by_month, "runs in x");
+    assert!(page.contains("<h2 id=\"scheduled\">Scheduled game days, by month</h2>"));
+    assert!(page.contains("<tr class=\"month\"><th>2026-10</th><td colspan=\"4\">1 scheduled: 1 ran (1 met the objective), 0 skipped</td></tr>"), "{page}");
+    assert!(page.contains("<tr class=\"month\"><th>2026-11</th><td colspan=\"4\">2 scheduled: 0 ran (0 met the objective), 1 skipped, 1 aborted</td></tr>"), "{page}");
+    assert!(page.contains("<td>freeze: audit &lt;week&gt;</td>"), "escaped: {page}");
+    assert!(page.contains("run 04 — aborted: cut short, not measured"));
+    // Without scheduled game days the page has no such section.
+    assert!(!html::render(&runs, "runs in x").contains("id=\"scheduled\""));
+}
+
+/// A playbook step is exercised when a run's report records it done; one that no run has
+/// done within `--stale-after` (or ever) is flagged, per scenario.
+#[test]
+fn playbook_steps_not_done_lately_are_flagged_as_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path());
+    let report = |id: &str, started: &str, steps: serde_json::Value| {
+        let d = run_dir(&state, id, vec![]);
+        let r = json!({"report_version": 1, "scenario": {"name": "web"}, "started_at": started, "steps": steps});
+        std::fs::write(d.path.join("report.json"), r.to_string()).unwrap();
+    };
+    report(
+        "20260801T100000Z-web-0001",
+        "2026-08-01T10:00:00Z",
+        json!([{"name": "status-page", "status": "done"}, {"name": "email", "status": "done"}]),
+    );
+    report(
+        "20261115T100000Z-web-0002",
+        "2026-11-15T10:00:00Z",
+        json!([{"name": "status-page", "status": "done"}, {"name": "email", "status": "skipped"}, {"name": "page-dba", "status": "not_exercised"}]),
+    );
+    let now: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+    let days = |n: u64| std::time::Duration::from_secs(n * 86_400);
+    let stale = stale_steps(&state, None, now, days(60)).unwrap();
+    let got: Vec<(&str, Option<&str>)> = stale.iter().map(|s| (s.step.as_str(), s.last_done.as_deref())).collect();
+    assert_eq!(got, [("email", Some("2026-08-01T10:00:00Z")), ("page-dba", None)]);
+    // With a longer horizon only the step never done is stale; another scenario has none.
+    assert_eq!(stale_steps(&state, None, now, days(200)).unwrap().len(), 1);
+    assert!(stale_steps(&state, Some("other"), now, days(1)).unwrap().is_empty());
+    let text = stale_text(&stale, days(60));
+    assert_eq!(
+        text,
+        "Playbook steps not exercised for more than 60 days:\nweb: email — last done in the run of 2026-08-01T10:00:00Z\nweb: page-dba — never done in a run\n"
+    );
+}

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::markdown::duration;
-use super::model::{FaultReport, Report, SampleReport};
+use super::model::{Effect, FaultReport, Report, SampleReport};
 use crate::engine::{ObjectiveKind, Outcome};
 
 /// `report.html` for `r`.
@@ -637,7 +637,7 @@ pub fn timeline_svg(r: &Report) -> String {
         for (s, baseline) in checks {
             let (class, mark, result) = if s.ok { ("pass", "pass", "passed") } else { ("fail", "fail", "FAILED") };
             let class = if *baseline { format!("{class} baseline") } else { class.to_string() };
-            let title = format!(
+            let mut title = format!(
                 "{} {}{}: {result} in {} — {}",
                 s.probe,
                 at(s.t_ms),
@@ -645,6 +645,9 @@ pub fn timeline_svg(r: &Report) -> String {
                 duration(s.latency_ms),
                 s.detail
             );
+            if let Some(f) = &s.fault {
+                let _ = write!(title, " (fault {f})");
+            }
             let _ = writeln!(
                 o,
                 "<use class=\"sample {class}\" href=\"#mark-{mark}\" data-ms=\"{}\" x=\"{}\" y=\"{cy}\">\
@@ -851,7 +854,8 @@ fn faults(o: &mut String, r: &Report) {
     }
     o.push_str(
         "<table>\n<thead><tr><th>Fault</th><th>Kind</th><th>Inject started</th><th>Confirmed</th>\
-         <th>Revert started</th><th>Reverted</th><th>Steps</th><th>Revert attempts</th><th>Errors</th></tr></thead>\n<tbody>\n",
+         <th>Revert started</th><th>Reverted</th><th>Steps</th><th>Revert attempts</th><th>Detected</th>\
+         <th>Recovered</th><th>Errors</th></tr></thead>\n<tbody>\n",
     );
     for f in &r.faults {
         let reverted = match (f.reverted_at_ms, f.revert_started_at_ms) {
@@ -869,20 +873,61 @@ fn faults(o: &mut String, r: &Report) {
             errors.push(format!("<div class=\"bad\"><strong>revert:</strong> {}</div>", esc(e)));
         }
         let errors = if errors.is_empty() { "—".to_string() } else { errors.concat() };
+        // This fault's own times, after its injection (docs/report.md, "Per-fault times").
+        let (detected, recovered) = match (f.injected_at_ms, f.time_to_detect_ms, f.time_to_recover_ms) {
+            (None, ..) => ("—".to_string(), "—".to_string()),
+            (Some(_), None, _) => ("<span class=\"muted\">no impact of its own</span>".into(), "—".into()),
+            (Some(_), Some(d), Some(t)) => (format!("after {}", duration(d)), format!("after {}", duration(t))),
+            (Some(_), Some(d), None) => {
+                (format!("after {}", duration(d)), "<span class=\"bad\">not recovered</span>".into())
+            }
+        };
         let _ = writeln!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{reverted}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td>{errors}</td></tr>",
+             <td class=\"num\">{}</td><td>{detected}</td><td>{recovered}</td><td>{errors}</td></tr>",
             esc(&f.name),
             esc(&f.kind),
             at_or_dash(f.inject_started_at_ms),
             at_or_dash(f.injected_at_ms),
             at_or_dash(f.revert_started_at_ms),
-            f.steps,
+            steps(f),
             f.revert_attempts
         );
     }
-    o.push_str("</tbody>\n</table>\n</section>\n");
+    o.push_str("</tbody>\n</table>\n");
+    // What each fault actually hit, before → after the injection → after the revert; then
+    // what it was planned to act on.
+    for f in r.faults.iter().filter(|f| !f.changes.is_empty()) {
+        let _ = writeln!(
+            o,
+            "<p class=\"changes\" data-fault=\"{}\">Hit by <code>{}</code>:</p>\n<ul class=\"changes\">",
+            esc(&f.name),
+            esc(&f.name)
+        );
+        for c in &f.changes {
+            let class = if c.not_restored { " class=\"bad\"" } else { "" };
+            let _ = writeln!(o, "<li{class}>{}</li>", esc(&c.line()));
+        }
+        o.push_str("</ul>\n");
+    }
+    for f in r.faults.iter().filter(|f| !f.plan.is_empty()) {
+        let _ = writeln!(o, "<p class=\"plan\">Plan of <code>{}</code>:</p>\n<ul class=\"plan\">", esc(&f.name));
+        for l in &f.plan {
+            let _ = writeln!(o, "<li>{}</li>", esc(l.trim_start()));
+        }
+        o.push_str("</ul>\n");
+    }
+    o.push_str("</section>\n");
+}
+
+/// The steps column: the count, and what the injection changed when it changed nothing.
+fn steps(f: &FaultReport) -> String {
+    match f.effect {
+        Some(Effect::None) => format!("{} <strong class=\"bad\">(no effect: nothing to do)</strong>", f.steps),
+        Some(Effect::Skipped) => format!("{} <span class=\"muted\">(skipped: nothing to do)</span>", f.steps),
+        _ => f.steps.to_string(),
+    }
 }
 
 fn targets(o: &mut String, r: &Report) {
@@ -949,19 +994,21 @@ fn checks(o: &mut String, r: &Report) {
     let _ = write!(
         o,
         "<section id=\"checks\">\n<details>\n<summary>Every check ({n}, baseline included)</summary>\n<table>\n\
-         <thead><tr><th>At</th><th>Probe</th><th>Result</th><th>Latency</th><th>Detail</th></tr></thead>\n<tbody>\n"
+         <thead><tr><th>At</th><th>Probe</th><th>Result</th><th>Latency</th><th>Detail</th><th>Fault</th></tr></thead>\n\
+         <tbody>\n"
     );
     let all = r.baseline.iter().map(|s| (s, true)).chain(r.samples.iter().map(|s| (s, false)));
     for (s, baseline) in all {
         let result = if s.ok { "<span class=\"good\">pass</span>" } else { "<span class=\"bad\">FAIL</span>" };
         let _ = writeln!(
             o,
-            "<tr><td>{}{}</td><td>{}</td><td>{result}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}{}</td><td>{}</td><td>{result}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             at(s.t_ms),
             if baseline { " <span class=\"muted\">baseline</span>" } else { "" },
             esc(&s.probe),
             duration(s.latency_ms),
-            esc(&s.detail)
+            esc(&s.detail),
+            s.fault.as_deref().map(esc).unwrap_or_default()
         );
     }
     o.push_str("</tbody>\n</table>\n</details>\n</section>\n");

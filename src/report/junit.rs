@@ -12,6 +12,8 @@ struct Case {
     name: String,
     time_ms: u64,
     verdict: Verdict,
+    /// The case's `<system-out>`: measured times that are not a verdict.
+    out: Option<String>,
 }
 
 enum Verdict {
@@ -50,8 +52,14 @@ pub fn render(r: &Report) -> String {
     for c in cases {
         let open =
             format!(r#"  <testcase name="{}" classname="{}" time="{}""#, xml(&c.name), xml(&suite), seconds(c.time_ms));
+        let out = c.out.map(|t| format!("    <system-out>{}</system-out>", xml(&t)));
         match c.verdict {
-            Verdict::Pass => o.push(format!("{open}/>")),
+            Verdict::Pass if out.is_none() => o.push(format!("{open}/>")),
+            Verdict::Pass => {
+                o.push(format!("{open}>"));
+                o.extend(out);
+                o.push("  </testcase>".into());
+            }
             Verdict::Fail { message, body } => {
                 o.push(format!("{open}>"));
                 o.push(format!(
@@ -60,11 +68,13 @@ pub fn render(r: &Report) -> String {
                     r.outcome.as_str(),
                     xml(&body)
                 ));
+                o.extend(out);
                 o.push("  </testcase>".into());
             }
             Verdict::Skip(message) => {
                 o.push(format!("{open}>"));
                 o.push(format!(r#"    <skipped message="{}"/>"#, xml(&message)));
+                o.extend(out);
                 o.push("  </testcase>".into());
             }
         }
@@ -106,7 +116,7 @@ fn baseline(r: &Report) -> Case {
     } else {
         Verdict::Pass
     };
-    Case { name: "baseline".into(), time_ms: r.baseline.iter().map(|s| s.t_ms).max().unwrap_or(0), verdict }
+    Case { name: "baseline".into(), time_ms: r.baseline.iter().map(|s| s.t_ms).max().unwrap_or(0), verdict, out: None }
 }
 
 fn recovery(r: &Report) -> Case {
@@ -143,7 +153,7 @@ fn recovery(r: &Report) -> Case {
         };
         Verdict::Fail { message, body: measured(r) }
     };
-    Case { name: "objective".into(), time_ms: r.time_to_recover_ms.unwrap_or(0), verdict }
+    Case { name: "objective".into(), time_ms: r.time_to_recover_ms.unwrap_or(0), verdict, out: None }
 }
 
 /// The measured numbers, one per line.
@@ -181,7 +191,7 @@ fn pages(r: &Report) -> Option<Case> {
         Verdict::Pass
     };
     let time_ms = p.pages.last().map_or(0, |g| g.t_ms);
-    Some(Case { name: "pages".into(), time_ms, verdict })
+    Some(Case { name: "pages".into(), time_ms, verdict, out: None })
 }
 
 fn probe(r: &Report, p: &ProbeReport) -> Case {
@@ -202,7 +212,7 @@ fn probe(r: &Report, p: &ProbeReport) -> Case {
             }
         }
     };
-    Case { name: format!("probe: {}", p.name), time_ms: checks.iter().map(|s| s.latency_ms).sum(), verdict }
+    Case { name: format!("probe: {}", p.name), time_ms: checks.iter().map(|s| s.latency_ms).sum(), verdict, out: None }
 }
 
 /// One fault: injected and reverted (skipped when it never started).
@@ -236,7 +246,17 @@ fn fault(r: &Report, f: &FaultReport) -> Case {
     };
     let end = f.reverted_at_ms.or(f.revert_started_at_ms).unwrap_or(r.duration_ms);
     let time_ms = f.inject_started_at_ms.map_or(0, |t| end.saturating_sub(t));
-    Case { name: format!("fault: {}", f.name), time_ms, verdict }
+    Case { name: format!("fault: {}", f.name), time_ms, verdict, out: fault_times(f) }
+}
+
+/// A fault's own time to detect and to recover (docs/report.md, "Per-fault times").
+fn fault_times(f: &FaultReport) -> Option<String> {
+    f.injected_at_ms?;
+    Some(match (f.time_to_detect_ms, f.time_to_recover_ms) {
+        (None, _) => "no impact of its own: no failing sample belongs to this fault".into(),
+        (Some(d), Some(t)) => format!("time to detect {}, time to recover {}", duration(d), duration(t)),
+        (Some(d), None) => format!("time to detect {}, not recovered", duration(d)),
+    })
 }
 
 fn revert(r: &Report) -> Case {
@@ -258,5 +278,6 @@ fn revert(r: &Report) -> Case {
         name: "revert".into(),
         time_ms: r.faults.iter().filter_map(|f| Some(f.reverted_at_ms?.saturating_sub(f.revert_started_at_ms?))).sum(),
         verdict,
+        out: None,
     }
 }

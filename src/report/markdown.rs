@@ -416,6 +416,21 @@ fn timeline(o: &mut Vec<String>, r: &Report) {
         };
         events.push((t0.saturating_add(ttr), text));
     }
+    // With several faults, each one's own detection and recovery (the failures that belong
+    // to it: docs/report.md, "Per-fault times").
+    for f in r.faults.iter().filter(|_| r.faults.len() > 1) {
+        let Some(t0) = f.injected_at_ms else { continue };
+        if let Some(d) = f.time_to_detect_ms {
+            let text = match r.samples.iter().find(|s| s.fault.as_deref() == Some(f.name.as_str())) {
+                Some(s) => format!("{} detected: {} failing ({})", code(&f.name), code(&s.probe), esc(&s.detail)),
+                None => format!("{} detected", code(&f.name)),
+            };
+            events.push((t0.saturating_add(d), text));
+        }
+        if let Some(t) = f.time_to_recover_ms {
+            events.push((t0.saturating_add(t), format!("{} recovered", code(&f.name))));
+        }
+    }
     for f in &r.faults {
         if let Some(t) = f.revert_started_at_ms {
             let text = match &f.revert_error {
@@ -463,10 +478,18 @@ fn notes(o: &mut Vec<String>, r: &Report) {
     o.push(String::new());
 }
 
+/// How a fault's revert went: its steps, and its retries only when there were any
+/// (`revert_attempts` counts one attempt per step, retries included).
 fn attempts(f: &FaultReport) -> String {
-    match f.revert_attempts {
-        1 => "1 attempt".into(),
-        n => format!("{n} attempts"),
+    let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let steps = plural(f.steps, "step", "steps");
+    match f.revert_attempts.saturating_sub(f.steps) {
+        0 => steps,
+        r => format!(
+            "{} for {steps} ({})",
+            plural(f.revert_attempts, "attempt", "attempts"),
+            plural(r, "retry", "retries")
+        ),
     }
 }
 
@@ -498,6 +521,19 @@ fn probes(o: &mut Vec<String>, r: &Report) {
     o.push(String::new());
 }
 
+/// A fault's own time to detect and to recover, after its injection (docs/report.md,
+/// "Per-fault times").
+fn fault_times(f: &FaultReport) -> (String, String) {
+    if f.injected_at_ms.is_none() {
+        return ("—".into(), "—".into());
+    }
+    match (f.time_to_detect_ms, f.time_to_recover_ms) {
+        (None, _) => ("no impact of its own".into(), "—".into()),
+        (Some(d), Some(t)) => (format!("after {}", duration(d)), format!("after {}", duration(t))),
+        (Some(d), None) => (format!("after {}", duration(d)), "**not recovered**".into()),
+    }
+}
+
 fn faults(o: &mut Vec<String>, r: &Report) {
     o.push("### Faults and reverts".into());
     o.push(String::new());
@@ -506,8 +542,8 @@ fn faults(o: &mut Vec<String>, r: &Report) {
         o.push(String::new());
         return;
     }
-    o.push("| Fault | Kind | Injected | Reverted | Steps | Revert attempts |".into());
-    o.push("|---|---|---|---|---|---|".into());
+    o.push("| Fault | Kind | Injected | Reverted | Steps | Revert attempts | Detected | Recovered |".into());
+    o.push("|---|---|---|---|---|---|---|---|".into());
     for f in &r.faults {
         let injected = match (f.inject_started_at_ms, f.injected_at_ms, &f.inject_error) {
             (None, ..) => "not injected".to_string(),
@@ -527,14 +563,21 @@ fn faults(o: &mut Vec<String>, r: &Report) {
             Some(Effect::Skipped) => format!("{} (skipped: nothing to do)", f.steps),
             _ => f.steps.to_string(),
         };
+        let (detected, recovered) = fault_times(f);
         o.push(format!(
-            "| {} | {} | {injected} | {reverted} | {steps} | {} |",
+            "| {} | {} | {injected} | {reverted} | {steps} | {} | {detected} | {recovered} |",
             esc(&f.name),
             esc(&f.kind),
             f.revert_attempts
         ));
     }
     o.push(String::new());
+    // What each fault actually hit, and what became of it.
+    for f in r.faults.iter().filter(|f| !f.changes.is_empty()) {
+        o.push(format!("Hit by `{}`:", esc(&f.name)));
+        o.extend(f.changes.iter().map(|c| format!("- {}", esc(&c.line()))));
+        o.push(String::new());
+    }
     // What each fault was planned to act on (az_outage: every part, applying or not).
     for f in r.faults.iter().filter(|f| !f.plan.is_empty()) {
         o.push(format!("Plan of `{}`:", esc(&f.name)));

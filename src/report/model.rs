@@ -230,16 +230,64 @@ pub struct FaultReport {
     pub steps: u32,
     pub revert_attempts: u32,
     pub revert_error: Option<String>,
+    /// This fault's own time to detect: from its `injected_at_ms` to the first failing
+    /// sample that belongs to it (docs/report.md, "Per-fault times"). `null` when no
+    /// failure belongs to it. Absent in reports written before per-fault times.
+    #[serde(default)]
+    pub time_to_detect_ms: Option<u64>,
+    /// This fault's own time to recover: from its `injected_at_ms` to the start of its
+    /// recovery window. `null` when it had no impact of its own or never recovered.
+    #[serde(default)]
+    pub time_to_recover_ms: Option<u64>,
     /// What the injection changed: `applied` (it journaled side effects), `none` (injected
     /// without error but found nothing to do), `skipped` (the same, for a fault with
     /// `if_no_effect: skip`). Absent for a fault never injected or whose injection failed,
     /// and in reports written before this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect: Option<Effect>,
+    /// What the fault actually changed, resource by resource, with the state before, after
+    /// the injection and after the revert. Only resources it hit (not every one its
+    /// targets matched). Absent when empty, and in reports written before this field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeReport>,
     /// The fault's plan for the resolved targets, as `firedrill plan` shows it (for
     /// `az_outage`: every part asked for, and what it acts on or why it has nothing to do).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<String>,
+}
+
+/// One resource a fault hit, and what became of it (see [`FaultReport::changes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeReport {
+    /// `subnet subnet-1`, `instance i-1`, `Auto Scaling group web`, `RDS cluster shop`.
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// `network ACL`, `state`, `subnets`, `writer`, `primary zone`.
+    pub what: String,
+    pub before: String,
+    /// After the injection.
+    pub after: String,
+    /// After the revert: `before` again when the fault's revert undid it; `null` when the
+    /// revert does not undo it (a failover without failback) or did not complete.
+    pub reverted: Option<String>,
+    /// The revert was to undo it but did not complete: it may still be `after`.
+    #[serde(default)]
+    pub not_restored: bool,
+}
+
+impl ChangeReport {
+    /// `subnet subnet-1 (eu-west-1a): network ACL acl-a → acl-clone → acl-a`.
+    pub fn line(&self) -> String {
+        let zone = self.zone.as_ref().map(|z| format!(" ({z})")).unwrap_or_default();
+        let mut l = format!("{}{zone}: {} {} → {}", self.resource, self.what, self.before, self.after);
+        match &self.reverted {
+            Some(r) => l.push_str(&format!(" → {r}")),
+            None if self.not_restored => l.push_str(" (NOT restored: the revert did not complete)"),
+            None => l.push_str(" (not undone by the revert)"),
+        }
+        l
+    }
 }
 
 /// What a fault's injection changed (see [`FaultReport::effect`]).
@@ -310,6 +358,10 @@ pub struct SampleReport {
     pub ok: bool,
     pub latency_ms: u64,
     pub detail: String,
+    /// For a failing steady-state sample: the fault it belongs to (docs/report.md,
+    /// "Per-fault times"). Absent when it belongs to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 impl Report {
@@ -356,7 +408,8 @@ impl Report {
         let probes = &scenario.steady_state;
         // The watchers (alarm stop conditions, the emergency halt) come after the probes.
         let names = probe_names(scenario);
-        let samples = |list: &[Sample]| list.iter().map(|s| sample(s, &names)).collect();
+        let faults: Vec<&str> = record.faults.iter().map(|f| f.name.as_str()).collect();
+        let samples = |list: &[Sample]| list.iter().map(|s| sample(s, &names, &faults)).collect();
         Report {
             report_version: REPORT_VERSION,
             firedrill_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -416,8 +469,23 @@ fn fault(f: &FaultRecord, s: &Scenario) -> FaultReport {
         (Some(_), None, _) => Some(Effect::Applied),
         _ => None,
     };
+    let reverted = f.reverted_at.is_some() && f.revert_error.is_none();
+    let changes = f
+        .changes
+        .iter()
+        .map(|c| ChangeReport {
+            resource: c.resource.clone(),
+            zone: c.zone.clone(),
+            what: c.what.clone(),
+            before: c.before.clone(),
+            after: c.after.clone(),
+            reverted: (c.undone_by_revert && reverted).then(|| c.before.clone()),
+            not_restored: c.undone_by_revert && !reverted,
+        })
+        .collect();
     FaultReport {
         effect,
+        changes,
         plan: Vec::new(),
         name: f.name.clone(),
         kind: f.kind.clone(),
@@ -429,6 +497,8 @@ fn fault(f: &FaultRecord, s: &Scenario) -> FaultReport {
         steps: f.steps,
         revert_attempts: f.revert_attempts,
         revert_error: f.revert_error.clone(),
+        time_to_detect_ms: f.time_to_detect().map(ms),
+        time_to_recover_ms: f.time_to_recover().map(ms),
     }
 }
 
@@ -457,8 +527,9 @@ pub(crate) fn probe_names(s: &Scenario) -> Vec<String> {
     s.steady_state.iter().map(|p| p.name.clone()).chain(alarms).chain(halt).collect()
 }
 
-fn sample(s: &Sample, names: &[String]) -> SampleReport {
+fn sample(s: &Sample, names: &[String], faults: &[&str]) -> SampleReport {
     SampleReport {
+        fault: s.fault.and_then(|i| faults.get(i)).map(|f| f.to_string()),
         probe: names.get(s.probe).cloned().unwrap_or_else(|| format!("#{}", s.probe)),
         t_ms: ms(s.at),
         ok: s.ok,

@@ -46,7 +46,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn sample(probe: usize, at: u64, ok: bool, detail: &str) -> Sample {
-    Sample { probe, at: ms(at), ok, latency: ms(4), detail: detail.into() }
+    Sample { probe, at: ms(at), ok, latency: ms(4), detail: detail.into(), fault: None }
 }
 
 fn baseline_ok() -> Vec<Sample> {
@@ -65,6 +65,9 @@ fn fault(revert_started: u64, reverted: Option<u64>) -> FaultRecord {
         steps: 1,
         revert_attempts: 1,
         revert_error: None,
+        detected_at: None,
+        recovered_at: None,
+        changes: Vec::new(),
     }
 }
 
@@ -165,7 +168,74 @@ fn blocked() -> RunRecord {
 }
 
 fn report(r: &RunRecord) -> Report {
-    Report::new(meta(), &scenario(), r)
+    Report::new(meta(), &scenario(), &attributed(r))
+}
+
+/// `r` with each failure's fault and each fault's own times, as the executor leaves them.
+fn attributed(r: &RunRecord) -> RunRecord {
+    let mut r = r.clone();
+    let a = crate::engine::attribution::attribute(&r.samples, &[true, true], &r.faults, r.stable_for);
+    for (s, o) in r.samples.iter_mut().zip(a.owners) {
+        s.fault = o;
+    }
+    for (f, t) in r.faults.iter_mut().zip(a.faults) {
+        (f.detected_at, f.recovered_at) = (t.detected_at, t.recovered_at);
+    }
+    r
+}
+
+/// Two faults one after the other (`after:`): each breaks `web` for a while; the run's own
+/// recovery waits for the second, each fault's comes 400ms after its injection.
+fn sequential() -> RunRecord {
+    let second = FaultRecord {
+        name: "break-db".into(),
+        kind: "command".into(),
+        inject_started_at: Some(ms(3000)),
+        injected_at: Some(ms(3100)),
+        revert_started_at: Some(ms(5000)),
+        reverted_at: Some(ms(5050)),
+        ..fault(0, None)
+    };
+    RunRecord {
+        samples: vec![
+            sample(0, 1200, false, "503 Service Unavailable"),
+            sample(0, 1400, true, "200 OK"),
+            sample(1, 1500, true, "connected"),
+            sample(0, 3200, false, "502 Bad Gateway"),
+            sample(0, 3400, false, "502 Bad Gateway"),
+            sample(0, 3500, true, "200 OK"),
+            sample(1, 4000, true, "connected"),
+            sample(0, 4600, true, "200 OK"),
+            sample(0, 6200, true, "200 OK"),
+        ],
+        faults: vec![fault(3000, Some(3000)), second],
+        detected_at: Some(ms(1200)),
+        recovered_at: Some(ms(3500)),
+        settled: true,
+        last_revert_started_at: Some(ms(5000)),
+        ended_at: ms(6200),
+        objective: ms(3000),
+        ..record(Outcome::Passed)
+    }
+}
+
+#[test]
+fn sequential_faults_report_each_faults_own_times_and_impacts() {
+    let rep = report(&sequential());
+    let times: Vec<_> = rep.faults.iter().map(|f| (f.time_to_detect_ms, f.time_to_recover_ms)).collect();
+    assert_eq!(times, [(Some(200), Some(400)), (Some(100), Some(400))]);
+    assert_eq!((rep.time_to_detect_ms, rep.time_to_recover_ms), (Some(200), Some(2500)), "the run's own figures");
+    let owners: Vec<_> = rep.samples.iter().filter(|s| !s.ok).map(|s| s.fault.as_deref()).collect();
+    assert_eq!(owners, [Some("break-web"), Some("break-db"), Some("break-db")]);
+    let json = render(&rep, Format::Json);
+    assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), rep, "round trip");
+    golden("sequential.md", &markdown::render(&rep));
+    golden("sequential.xml", &junit::render(&rep));
+    let page = html::render(&rep);
+    assert!(page.contains("<td>after 200ms</td><td>after 400ms</td>"), "break-web's own times");
+    assert!(page.contains("<td>after 100ms</td><td>after 400ms</td>"), "break-db's own times");
+    assert!(page.contains("502 Bad Gateway (fault break-db)"), "a failing mark names its fault");
+    assert!(page.contains("<td>502 Bad Gateway</td><td>break-db</td>"), "the checks table names it");
 }
 
 fn runs() -> [(&'static str, RunRecord); 4] {
@@ -174,27 +244,15 @@ fn runs() -> [(&'static str, RunRecord); 4] {
 
 #[test]
 fn markdown_snapshots() {
-    let expected = [
-        include_str!("snapshots/passed.md"),
-        include_str!("snapshots/aborted.md"),
-        include_str!("snapshots/revert_failed.md"),
-        include_str!("snapshots/blocked.md"),
-    ];
-    for ((name, r), want) in runs().into_iter().zip(expected) {
-        assert_eq!(markdown::render(&report(&r)), want, "snapshots/{name}.md");
+    for (name, r) in runs() {
+        golden(&format!("{name}.md"), &markdown::render(&report(&r)));
     }
 }
 
 #[test]
 fn junit_snapshots() {
-    let expected = [
-        include_str!("snapshots/passed.xml"),
-        include_str!("snapshots/aborted.xml"),
-        include_str!("snapshots/revert_failed.xml"),
-        include_str!("snapshots/blocked.xml"),
-    ];
-    for ((name, r), want) in runs().into_iter().zip(expected) {
-        assert_eq!(junit::render(&report(&r)), want, "snapshots/{name}.xml");
+    for (name, r) in runs() {
+        golden(&format!("{name}.xml"), &junit::render(&report(&r)));
     }
 }
 
@@ -372,8 +430,8 @@ fn notes_are_ordered_by_offset_from_the_start_and_flagged_after_the_end() {
 #[test]
 fn notes_snapshots() {
     let r = with_notes();
-    assert_eq!(markdown::render(&r), include_str!("snapshots/notes.md"), "snapshots/notes.md");
-    assert_eq!(junit::render(&r), include_str!("snapshots/notes.xml"), "snapshots/notes.xml");
+    golden("notes.md", &markdown::render(&r));
+    golden("notes.xml", &junit::render(&r));
     // Without the Notes section and the notes in the timeline, it is the report without notes.
     let md = markdown::render(&r);
     let (before, tail) = md.split_once("### Notes\n").unwrap();
@@ -1327,4 +1385,83 @@ fn pages_are_reported_in_every_rendering() {
         markdown::render(&r).contains("| Pages | pages: 2 (`web-page` at +1.3s, `db-page` at +5s) (reported only"),
         "by time"
     );
+}
+
+#[test]
+fn each_renderer_says_what_a_fault_hit_before_and_after() {
+    use crate::engine::Change;
+    let change = |resource: &str, what: &str, before: &str, after: &str, undone: bool| Change {
+        resource: resource.into(),
+        zone: Some("eu-west-1a".into()),
+        what: what.into(),
+        before: before.into(),
+        after: after.into(),
+        undone_by_revert: undone,
+    };
+    let hit = vec![
+        change("subnet subnet-1", "network ACL", "acl-a", "acl-clone", true),
+        change("instance i-1", "state", "running", "stopped", true),
+        change("RDS cluster shop-db", "writer", "shop-db-1", "shop-db-2", false),
+    ];
+    let ok = RunRecord { faults: vec![FaultRecord { changes: hit.clone(), ..fault(6000, Some(6100)) }], ..passed() };
+    let lines = [
+        "subnet subnet-1 (eu-west-1a): network ACL acl-a → acl-clone → acl-a",
+        "instance i-1 (eu-west-1a): state running → stopped → running",
+        "RDS cluster shop-db (eu-west-1a): writer shop-db-1 → shop-db-2 (not undone by the revert)",
+    ];
+    let rep = report(&ok);
+    let md = markdown::render(&rep);
+    let page = html::render(&rep);
+    for l in lines {
+        assert!(md.contains(&format!("- {l}\n")), "{l} in\n{md}");
+        assert!(page.contains(&format!("<li>{}</li>", html::esc(l))), "{l} in the HTML");
+    }
+    assert!(md.contains("Hit by `break-web`:"));
+    assert_eq!(serde_json::from_str::<Report>(&render(&rep, Format::Json)).unwrap(), rep, "round trip");
+
+    // A revert that failed leaves the change named as not restored.
+    let failed = RunRecord {
+        faults: vec![FaultRecord { changes: hit, ..revert_failed().faults[0].clone() }],
+        ..revert_failed()
+    };
+    let md = markdown::render(&report(&failed));
+    assert!(md.contains("network ACL acl-a → acl-clone (NOT restored: the revert did not complete)"), "{md}");
+    assert!(html::render(&report(&failed)).contains("<li class=\"bad\">subnet subnet-1"));
+}
+
+#[test]
+fn the_html_report_shows_a_faults_effect_and_plan() {
+    let mut rep = report(&passed());
+    rep.faults[0].effect = Some(model::Effect::None);
+    rep.faults[0].plan = vec!["  network — no targeted subnet is in zone eu-west-1b".into()];
+    let page = html::render(&rep);
+    assert!(page.contains("(no effect: nothing to do)"), "the effect is shown");
+    assert!(page.contains("<li>network — no targeted subnet is in zone eu-west-1b</li>"), "the plan is shown");
+}
+
+#[test]
+fn a_revert_says_steps_and_counts_retries_only_when_there_were_some() {
+    let three =
+        RunRecord { faults: vec![FaultRecord { steps: 3, revert_attempts: 3, ..fault(6000, Some(6100)) }], ..passed() };
+    let md = markdown::render(&report(&three));
+    assert!(md.contains("revert `break-web` done after 3 steps\n"), "{md}");
+    assert!(!md.lines().any(|l| l.contains("revert `break-web`") && l.contains("attempt")), "no retry: {md}");
+    let retried =
+        RunRecord { faults: vec![FaultRecord { steps: 1, revert_attempts: 3, ..fault(6000, Some(6100)) }], ..passed() };
+    let md = markdown::render(&report(&retried));
+    assert!(md.contains("revert `break-web` done after 3 attempts for 1 step (2 retries)\n"), "{md}");
+}
+
+#[test]
+fn a_stop_condition_alarm_is_a_lane_named_by_its_alarm_never_by_its_index() {
+    let mut s = scenario();
+    s.abort = serde_json::from_value(json!([{"alarm": "shop-latency"}])).unwrap();
+    let r = RunRecord { samples: vec![sample(2, 1300, false, "ALARM"), sample(0, 1400, true, "200 OK")], ..passed() };
+    let rep = Report::new(meta(), &s, &r);
+    assert_eq!(rep.samples[0].probe, "alarm:shop-latency");
+    let svg = html::timeline_svg(&rep);
+    assert!(svg.contains("<g class=\"lane\" data-probe=\"alarm:shop-latency\">"), "{svg}");
+    assert!(!svg.contains("data-probe=\"#"), "{svg}");
+    // The probes table counts the steady-state probes' own checks only.
+    assert_eq!(rep.probes.iter().map(|p| p.samples).collect::<Vec<_>>(), [2, 1]);
 }

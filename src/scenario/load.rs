@@ -206,10 +206,10 @@ const MAX_REPAIRS: usize = 32;
 /// taken out) is left out of the semantic checks, and so is everything that only follows
 /// from its absence.
 #[derive(Default)]
-struct Repair {
-    errors: Vec<Raw>,
+pub(crate) struct Repair {
+    pub(crate) errors: Vec<Raw>,
     /// Paths left out (whole parts, items, entries, or fields taken out of a part).
-    dropped: Vec<String>,
+    pub(crate) dropped: Vec<String>,
     /// Names of the items and targets left out: a problem naming them (`unknown target
     /// `data``) follows from their absence.
     names: Vec<String>,
@@ -220,7 +220,7 @@ struct Repair {
 impl Repair {
     /// `node` (at `path`) as far as it loads: with the fields that do not taken out, or
     /// `None` when it cannot be made to load.
-    fn part<T: DeserializeOwned>(&mut self, node: &Node, path: &str) -> Option<Node> {
+    pub(crate) fn part<T: DeserializeOwned>(&mut self, node: &Node, path: &str) -> Option<Node> {
         let mut node = node.clone();
         let mut taken: Vec<String> = Vec::new();
         for _ in 0..MAX_REPAIRS {
@@ -262,7 +262,7 @@ impl Repair {
         }
     }
 
-    fn items<T: DeserializeOwned>(&mut self, node: &Node, path: &str) -> Option<Node> {
+    pub(crate) fn items<T: DeserializeOwned>(&mut self, node: &Node, path: &str) -> Option<Node> {
         let Value::Seq(items) = &node.value else {
             return self.part::<Vec<T>>(node, path);
         };
@@ -301,7 +301,7 @@ impl Repair {
 
     /// The path in the file of a problem found in the repaired scenario (list items left
     /// out shift the indices after them); `None` if it cannot be mapped back.
-    fn original_path(&self, path: &str) -> Option<String> {
+    pub(crate) fn original_path(&self, path: &str) -> Option<String> {
         for (list, kept) in &self.kept {
             if let Some(rest) = path.strip_prefix(&format!("{list}[")) {
                 let (i, tail) = rest.split_once(']')?;
@@ -315,7 +315,7 @@ impl Repair {
     /// Whether a problem at `path` only follows from a part that was left out: it is in
     /// that part, it is about the list an item was taken from, or it names an item or a
     /// target that was left out.
-    fn follows_from_what_was_left_out(&self, path: &str, message: &str) -> bool {
+    pub(crate) fn follows_from_what_was_left_out(&self, path: &str, message: &str) -> bool {
         self.dropped.iter().any(|d| match d.strip_suffix('=') {
             Some(list) => path == list,
             None => path == d || path.starts_with(&format!("{d}.")) || path.starts_with(&format!("{d}[")),

@@ -35,6 +35,7 @@ use sha2::Digest;
 
 pub use model::*;
 
+use crate::scenario::load::Repair;
 use crate::scenario::yaml::{self, Node, Positions, Value, did_you_mean, from_node};
 use crate::scenario::{Diagnostic, Invalid};
 
@@ -127,16 +128,26 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
             "a calendar is a mapping of fields (`version`, `timezone`, `gamedays`, ...)".into(),
         )]);
     };
-    let mut errors: Vec<Raw> = Vec::new();
+    // Part by part, as the scenario loader does (`Repair`): a part that does not load is
+    // reported and left out, and everything that did load is still checked, so that every
+    // problem of the file comes out in one pass.
+    let mut repair = Repair::default();
+    let mut fixed: Vec<(yaml::Key, Node)> = Vec::new();
     for (key, node) in entries {
         let name = key.name.as_str();
-        let r = match name {
-            "version" => check::<u32>(node, name),
-            "timezone" => check::<String>(node, name),
-            "catch_up" => check::<crate::scenario::Dur>(node, name),
-            "gamedays" => capped::<GameDay>(node, name, MAX_GAMEDAYS),
-            "freeze" => capped::<Freeze>(node, name, MAX_FREEZES),
-            "gates" => check::<Gates>(node, name),
+        let too_many = |max: usize| matches!(&node.value, Value::Seq(l) if l.len() > max);
+        let kept = match name {
+            "version" => repair.part::<u32>(node, name),
+            "timezone" => repair.part::<String>(node, name),
+            "catch_up" => repair.part::<crate::scenario::Dur>(node, name),
+            "gamedays" | "freeze" if too_many(if name == "gamedays" { MAX_GAMEDAYS } else { MAX_FREEZES }) => {
+                repair.errors.extend(capped_problem(node, name));
+                repair.dropped.push(name.to_string());
+                None
+            }
+            "gamedays" => repair.items::<GameDay>(node, name),
+            "freeze" => repair.items::<Freeze>(node, name),
+            "gates" => repair.part::<Gates>(node, name),
             _ => {
                 let message = match did_you_mean(name, CALENDAR_FIELDS) {
                     Some(s) => format!("unknown field `{name}`, did you mean `{s}`?"),
@@ -145,16 +156,42 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
                         CALENDAR_FIELDS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
                     ),
                 };
-                vec![(Some(key.loc), name.to_string(), message)]
+                repair.errors.push((Some(key.loc), name.to_string(), message));
+                None
             }
         };
-        errors.extend(r);
+        if let Some(n) = kept {
+            fixed.push((key.clone(), n));
+        }
     }
-    if !errors.is_empty() {
+    let positions = Positions::index(&root);
+    if !repair.errors.is_empty() {
+        let mut errors = repair.errors.clone();
+        // Required parts that did not load stand in with neutral values; problems that only
+        // follow from what was left out are not reported.
+        for (field, value) in [("version", "1"), ("timezone", "UTC"), ("gamedays", "[]")] {
+            if !fixed.iter().any(|(k, _)| k.name == field) {
+                repair.dropped.push(field.to_string());
+                let node = yaml::parse(value).map_err(|(loc, msg)| vec![(loc, String::new(), msg)])?;
+                fixed.push((yaml::Key { name: field.to_string(), loc: root.loc }, node));
+            }
+        }
+        let partial = Node { loc: root.loc, value: Value::Map(fixed) };
+        if let Ok(calendar) = from_node::<Calendar>(&partial, "") {
+            let mut problems: Vec<(String, String)> = Vec::new();
+            resolve(calendar, base, &mut problems);
+            for (path, m) in problems {
+                if let Some(path) = repair.original_path(&path)
+                    && !repair.follows_from_what_was_left_out(&path, &m)
+                {
+                    errors.push((Some(positions.find(&path)), path, m));
+                }
+            }
+        }
+        errors.sort_by_key(|(loc, _, _)| loc.map(|l| (l.line, l.col)));
         return Err(errors);
     }
     let calendar: Calendar = from_node(&root, "").map_err(|e| vec![(e.loc, e.path.unwrap_or_default(), e.message)])?;
-    let positions = Positions::index(&root);
     let mut problems: Vec<(String, String)> = Vec::new();
     let loaded = resolve(calendar, base, &mut problems);
     if let (true, Some(l)) = (problems.is_empty(), loaded) {
@@ -163,40 +200,22 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
     Err(problems.into_iter().map(|(path, m)| (Some(positions.find(&path)), path, m)).collect())
 }
 
+/// A list over its cap is refused at once (one problem, none of its entries read).
+fn capped_problem(node: &Node, path: &str) -> Vec<Raw> {
+    match &node.value {
+        Value::Seq(list) => {
+            let max = if path == "gamedays" { MAX_GAMEDAYS } else { MAX_FREEZES };
+            vec![(Some(node.loc), path.to_string(), format!("{} entries; a calendar lists at most {max}", list.len()))]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The most game days one calendar may list: each is checked against a year of its
 /// occurrences and loads its scenario, and a team's calendar has a handful.
 pub const MAX_GAMEDAYS: usize = 100;
 /// The most freezes one calendar may list.
 pub const MAX_FREEZES: usize = 200;
-
-/// [`items`], refused at once (one problem, nothing else read) past `max` entries.
-fn capped<T: serde::de::DeserializeOwned>(node: &Node, path: &str, max: usize) -> Vec<Raw> {
-    match &node.value {
-        Value::Seq(list) if list.len() > max => {
-            vec![(Some(node.loc), path.to_string(), format!("{} entries; a calendar lists at most {max}", list.len()))]
-        }
-        _ => items::<T>(node, path),
-    }
-}
-
-fn check<T: serde::de::DeserializeOwned>(node: &Node, path: &str) -> Vec<Raw> {
-    match from_node::<T>(node, path) {
-        Ok(_) => vec![],
-        Err(e) => vec![(e.loc, e.path.unwrap_or_default(), e.message)],
-    }
-}
-
-fn items<T: serde::de::DeserializeOwned>(node: &Node, path: &str) -> Vec<Raw> {
-    match &node.value {
-        Value::Seq(items) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| from_node::<T>(item, &format!("{path}[{i}]")).err())
-            .map(|e| (e.loc, e.path.unwrap_or_default(), e.message))
-            .collect(),
-        _ => check::<Vec<T>>(node, path),
-    }
-}
 
 /// The parser of `cron:` fields: exactly 5 fields, no seconds or years.
 pub fn parse_cron(pattern: &str) -> Result<Cron, String> {

@@ -164,7 +164,14 @@ fn calendar_mistakes_are_reported_with_file_line_column_and_field() {
     .unwrap_err();
     assert!(typo[0].starts_with(&format!("{f}:5:5: gamedays[0]")) && typo[0].contains("cronn"), "{typo:?}");
     let top = calendar(dir.path(), "version: 1\ntimezone: UTC\ngamedays: []\nfreez: []\n").unwrap_err();
-    assert_eq!(top, [format!("{f}:4:1: freez: unknown field `freez`, did you mean `freeze`?")]);
+    // The unknown field no longer hides the empty list beside it.
+    assert_eq!(
+        top,
+        [
+            format!("{f}:3:11: gamedays: a calendar lists at least one game day"),
+            format!("{f}:4:1: freez: unknown field `freez`, did you mean `freeze`?")
+        ]
+    );
 }
 
 #[test]
@@ -197,4 +204,35 @@ fn a_calendar_with_too_many_game_days_is_refused_at_once() {
     };
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!((e[0].1.as_str(), e[0].2.as_str()), ("gamedays", "101 entries; a calendar lists at most 100"));
+}
+
+/// A part that does not load (an unknown field, a value of the wrong type) no longer
+/// hides the problems of the rest: a bad time zone, cron, `when:` and a reversed freeze
+/// come out in the same pass, each at its FILE:LINE:COL, in file order.
+#[test]
+fn every_calendar_problem_comes_out_in_one_pass_even_beside_a_part_that_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let errors = calendar(
+        dir.path(),
+        "version: 1\ntimezone: Mars/Olympus\ngamedays:\n  - scenario: web.yaml\n    cron: \"0 10 1 *\"\n  - scenario: web.yaml\n    id: w2\n    when: someday at noon\n  - scenario: web.yaml\n    id: w3\n    cronn: \"0 1 * * *\"\nfreeze:\n  - { from: 2026-12-20, to: 2026-12-01, reason: x }\n  - { from: 2026-01-01, to: 2026-01-02, reason: 5, extra: y }\ngates: { alarms_ok: oops }\n",
+    )
+    .unwrap_err();
+    let f = dir.path().join("calendar.yaml").display().to_string();
+    let expect = [
+        format!("{f}:2:11: timezone: unknown time zone `Mars/Olympus`"),
+        format!("{f}:5:11: gamedays[0].cron: \"0 10 1 *\" has 4 field(s)"),
+        format!("{f}:8:11: gamedays[1].when: "),
+        format!("{f}:11:5: gamedays[2]"),
+        format!("{f}:13:29: freeze[0].to: `to` (2026-12-01) is before `from` (2026-12-20)"),
+        format!("{f}:14:49: freeze[1].reason: expected a string"),
+        format!("{f}:14:52: freeze[1].extra: unknown field `extra`"),
+        format!("{f}:15:21: gates.alarms_ok: expected a list"),
+    ];
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    for (e, want) in errors.iter().zip(&expect) {
+        assert!(e.starts_with(want.as_str()), "expected {want}… got {errors:#?}");
+    }
+    assert!(errors[3].contains("cronn"), "{errors:#?}");
+    // Nothing that only follows from what was left out: w3's missing schedule, say.
+    assert!(!errors.iter().any(|e| e.contains("needs `cron`")), "{errors:#?}");
 }

@@ -122,7 +122,7 @@ fn az_outage_swaps_nacls_stops_instances_shrinks_the_asg_fails_over_and_puts_it_
     let targets = "  subnets:\n    type: ec2:subnet\n    tags: { app: shop }\n  web:\n    type: ec2:instance\n    tags: { app: shop }\n  \
                    asg:\n    type: autoscaling:group\n    tags: { app: shop }\n  db:\n    type: rds:cluster\n    tags: { app: shop }";
     let fault = "    az_outage: { zone: us-east-1a, targets: [subnets, web, asg, db], network: true, stop_instances: true, asg: remove_zone, rds: failover }";
-    let (report, after, _) = run_through(&moto, &scenario(targets, fault, "10s"), |during| {
+    let (report, after, sb) = run_through(&moto, &scenario(targets, fault, "10s"), |during| {
         let clone = &during["nacl_of_subnet"][&subnet_a];
         assert_ne!(clone, &original_nacl, "subnet in the zone uses firedrill's ACL");
         assert_eq!(during["firedrill_nacls"], json!([clone]));
@@ -143,6 +143,49 @@ fn az_outage_swaps_nacls_stops_instances_shrinks_the_asg_fails_over_and_puts_it_
     let mut expected = before.clone();
     expected["cluster_writer"]["shop-db"] = json!("shop-db-2");
     assert_eq!(after, expected, "NACL associations, clone deleted, instances, ASG subnets exactly as before");
+
+    // The report says what was actually hit in the zone, before → during → after the revert.
+    let changes = report["faults"][0]["changes"].as_array().unwrap();
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let reverted = c["reverted"].as_str().map(|r| format!(" → {r}")).unwrap_or_default();
+            format!(
+                "{}: {} {} → {}{reverted}",
+                c["resource"].as_str().unwrap(),
+                c["what"].as_str().unwrap(),
+                c["before"].as_str().unwrap(),
+                c["after"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(changes.iter().all(|c| c["zone"] == "us-east-1a"), "only the zone was hit: {changes:?}");
+    let subnet = changes.iter().find(|c| c["resource"] == format!("subnet {subnet_a}")).unwrap();
+    let (orig, clone) = (original_nacl.as_str().unwrap(), subnet["after"].as_str().unwrap());
+    assert_ne!(clone, orig);
+    assert!(lines.contains(&format!("subnet {subnet_a}: network ACL {orig} → {clone} → {orig}")), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with(&format!("subnet {subnet_b}"))),
+        "a matched subnet outside the zone was not hit: {lines:?}"
+    );
+    for id in ids(&seed["instances"]["us-east-1a"]) {
+        assert!(lines.contains(&format!("instance {id}: state running → stopped → running")), "{lines:?}");
+    }
+    for id in ids(&seed["instances"]["us-east-1b"]) {
+        assert!(!lines.iter().any(|l| l.contains(&id)), "{id} in another zone was not hit: {lines:?}");
+    }
+    let group = before["asg_subnets"]["shop-web"].as_str().unwrap();
+    let shrunk = changes.iter().find(|c| c["resource"] == "Auto Scaling group shop-web").unwrap();
+    assert_eq!((shrunk["before"].as_str(), shrunk["reverted"].as_str()), (Some(group), Some(group)));
+    assert!(lines.contains(&"RDS cluster shop-db: writer shop-db-1 → shop-db-2".to_string()), "{lines:?}");
+    let md = std::fs::read_to_string(sb.only_run_dir().join("report.md")).unwrap();
+    assert!(md.contains(&format!("- subnet {subnet_a} (us-east-1a): network ACL {orig} → {clone} → {orig}\n")), "{md}");
+    assert!(
+        md.contains("- RDS cluster shop-db (us-east-1a): writer shop-db-1 → shop-db-2 (not undone by the revert)\n"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(sb.only_run_dir().join("report.html")).unwrap();
+    assert!(html.contains(&format!("<li>subnet {subnet_a} (us-east-1a): network ACL {orig} → {clone} → {orig}</li>")));
 }
 
 #[test]
@@ -205,6 +248,12 @@ fn rds_failover_moves_the_writer_and_a_single_az_instance_is_refused_at_plan_tim
         });
     assert_eq!(report["outcome"], "passed");
     assert_eq!(after["cluster_writer"]["shop-db"], "shop-db-2");
+    let change = &report["faults"][0]["changes"][0];
+    assert_eq!((&change["resource"], &change["what"]), (&json!("RDS cluster shop-db"), &json!("writer")));
+    assert_eq!(
+        (&change["before"], &change["after"], &change["reverted"]),
+        (&json!("shop-db-1"), &json!("shop-db-2"), &Value::Null)
+    );
     // Failing over to the instance that is already the writer would test nothing.
     let sb = moto.sandbox();
     let again = sb.write_scenario("again", &scenario(targets, "    rds_failover: { target: db, to: shop-db-2 }", "1s"));
@@ -579,7 +628,7 @@ fn a_service_outage_denies_the_listed_actions_to_live_sessions_until_the_revert(
         role_probe(&moto, &setup, "vpcs", "us-east-1", "describe_vpcs()"),
         role_probe(&moto, &setup, "subnets", "us-east-1", "describe_subnets()")
     );
-    let fault = "  - name: ec2-vpcs-down\n    service_outage: { target: app-role, actions: [\"ec2:DescribeVpcs\"], regions: [us-east-1] }\n    duration: 8s";
+    let fault = "  - name: ec2-vpcs-down\n    service_outage: { target: app-role, actions: [\"ec2:DescribeVpcs\"], regions: [us-east-1] }\n    duration: 15s";
     let report = run_role_outage(&moto, &setup, &probes, fault);
     assert!(report["time_to_detect_ms"].as_u64().is_some(), "the denied call failed: {report}");
     assert_eq!(report["recovered_during_fault"], false, "it only works again after the revert: {report}");
@@ -607,7 +656,7 @@ fn a_region_outage_denies_everything_but_the_exceptions_until_the_revert() {
         role_probe(&moto, &setup, "vpcs", "us-east-1", "describe_vpcs()"),
         role_probe(&moto, &setup, "pager", "us-east-1", "describe_subnets()")
     );
-    let fault = "  - name: east-down\n    region_outage: { target: app-role, region: us-east-1, except: [\"ec2:DescribeSubnets\"] }\n    duration: 8s";
+    let fault = "  - name: east-down\n    region_outage: { target: app-role, region: us-east-1, except: [\"ec2:DescribeSubnets\"] }\n    duration: 15s";
     let report = run_role_outage(&moto, &setup, &probes, fault);
     assert!(report["time_to_detect_ms"].as_u64().is_some(), "the region's calls failed: {report}");
     assert_eq!(report["recovered_during_fault"], false, "{report}");
@@ -1158,15 +1207,85 @@ fn an_alarm_in_alarm_or_an_unhealthy_steady_state_blocks_the_run_and_plan_says_s
     assert_eq!(faults_journaled(&dir), 0);
     assert_eq!(moto.snapshot(), before, "nothing touched");
 
-    // A stop-condition alarm that does not exist: plan and run refuse, before any run.
+    // A stop-condition alarm that does not exist: plan and run fail on the scenario, at the
+    // name, before any run.
     let sb = moto.sandbox();
-    let file = sb.write_scenario("typo", &with_gate("shop-latencyy"));
+    let yaml = with_gate("shop-latencyy");
+    let file = sb.write_scenario("typo", &yaml);
+    let why = format!(
+        "{}:{}: abort[0].alarm: CloudWatch alarm `shop-latencyy` does not exist in us-east-1: check the name",
+        file.display(),
+        position(&yaml, "shop-latencyy")
+    );
+    for cmd in [&["plan"][..], &["run", "--yes"]] {
+        let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        args.push(file.as_os_str());
+        let done = sb.run(&args);
+        assert_eq!(done.code(), Some(2), "{done}");
+        assert!(done.stderr.contains(&why), "expected {why:?} in:\n{done}");
+    }
+    assert!(sb.run_dirs().is_empty(), "no run was even started");
+    assert_eq!(moto.snapshot(), before, "nothing touched");
+}
+
+/// `LINE:COL` of the first `needle` in `text`.
+fn position(text: &str, needle: &str) -> String {
+    let at = text.find(needle).unwrap_or_else(|| panic!("test bug: {needle:?} not in the text"));
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{line}:{col}")
+}
+
+/// A name the scenario gives that does not exist (a typo) fails `plan` as invalid input
+/// (exit 2) at the name's position: an ASG or RDS cluster a target names by id, an alarm a
+/// probe reads — each one, in one pass.
+#[test]
+fn plan_fails_at_the_position_of_a_misspelled_group_cluster_or_alarm() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let cases = [
+        (
+            "  asg:\n    type: autoscaling:group\n    ids: [shop-webb]\n    tags: { app: shop }",
+            "    az_outage: { zone: us-east-1a, targets: [asg], asg: remove_zone }",
+            "shop-webb",
+            "targets.asg.ids[0]: Auto Scaling group `shop-webb` does not exist in us-east-1",
+        ),
+        (
+            "  db:\n    type: rds:cluster\n    ids: [shop-dbb]\n    tags: { app: shop }",
+            "    rds_failover: { target: db }",
+            "shop-dbb",
+            "targets.db.ids[0]: RDS cluster `shop-dbb` does not exist in us-east-1",
+        ),
+    ];
+    for (i, (targets, fault, name, why)) in cases.into_iter().enumerate() {
+        let yaml = scenario(targets, fault, "1s");
+        let file = sb.write_scenario(&format!("typo{i}"), &yaml);
+        let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+        assert_eq!(plan.code(), Some(2), "{plan}");
+        let want = format!("{}:{}: {why}: check the name", file.display(), position(&yaml, name));
+        assert!(plan.stderr.contains(&want), "expected {want:?} in:\n{plan}");
+    }
+    // A probe's alarm and a cluster, both wrong: both reported at once.
+    let yaml = scenario(
+        "  db:\n    type: rds:cluster\n    ids: [shop-dbb]\n    tags: { app: shop }",
+        "    rds_failover: { target: db }",
+        "1s",
+    )
+    .replace("alarm: shop-5xx", "alarm: shop-5xxx");
+    let file = sb.write_scenario("both", &yaml);
     let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
-    assert_eq!(plan.code(), Some(7), "{plan}");
-    let why =
-        "stop-condition alarm `shop-latencyy` does not exist in us-east-1: the stop condition could never be watched";
-    assert!(plan.stdout.contains(&format!("Guards: REFUSED — nothing will be touched:\n  - {why}")), "{plan}");
-    refused(&moto, &sb, &with_gate("shop-latencyy"), &[], why);
+    assert_eq!(plan.code(), Some(2), "{plan}");
+    for (name, why) in [
+        ("shop-5xxx", "steady_state[0].cloudwatch_alarm.alarm: CloudWatch alarm `shop-5xxx` does not exist"),
+        ("shop-dbb", "targets.db.ids[0]: RDS cluster `shop-dbb` does not exist"),
+    ] {
+        let want = format!("{}:{}: {why}", file.display(), position(&yaml, name));
+        assert!(plan.stderr.contains(&want), "expected {want:?} in:\n{plan}");
+    }
+    assert!(sb.run_dirs().is_empty());
+    assert_eq!(moto.snapshot(), before, "nothing touched");
 }
 
 /// `plan --format json` is the plan for scripts and CI, from the same read-only calls as

@@ -655,7 +655,10 @@ fn assert_well_formed(xml: &str) {
         let self_closing = tag.ends_with('/');
         let tag = tag.trim_end_matches('/');
         let (name, attrs) = tag.split_once(' ').unwrap_or((tag, ""));
-        assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()), "bad tag <{tag}> in {xml}");
+        // XML names: a letter first, then letters, digits and `-` (`system-out`).
+        let name_ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        assert!(name_ok, "bad tag <{tag}> in {xml}");
         assert_eq!(attrs.matches('"').count() % 2, 0, "unbalanced quotes in <{tag}>");
         assert_escaped(attrs);
         if !self_closing {
@@ -717,6 +720,11 @@ fn no_impact_is_exit_8_and_sustain_misses_on_any_failing_probe() {
     for outcome in ["no_impact", "passed", "objective_missed"] {
         assert!(runs.stdout.contains(outcome), "{outcome}: {runs}");
     }
+    // Times read as the reports write them (`2.5s`, `850ms`), never as raw milliseconds.
+    let felt_row = runs.stdout.lines().find(|l| l.contains("it-felt")).unwrap();
+    let ttr = report["time_to_recover_ms"].as_u64().unwrap();
+    assert!(felt_row.contains(&format!(" {} ", firedrill::report::markdown::duration(ttr))), "{felt_row}");
+    assert!(!runs.stdout.lines().skip(1).any(|l| l.split_whitespace().any(|w| w.ends_with("000ms"))), "{runs}");
     let history = sandbox.run(&["history", "--format", "json"]);
     history.assert_exit(0);
     let rows: Value = serde_json::from_str(&history.stdout).unwrap();
