@@ -38,9 +38,13 @@
 //!   alarm (moto), an HTTP gate, the halt and a held lease, and runs otherwise; each
 //!   `export` format read back by a real parser.
 //!
+//! - [`audit`]: `firedrill audit` against a fragile estate and its healthy twin (moto):
+//!   each finding, the JSON schema, the gate and baseline, the suggested drills.
+//!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
 
+mod audit;
 mod aws;
 mod chaos;
 mod ci;
