@@ -195,6 +195,15 @@ pub fn page(doc: &AuditDoc) -> String {
         let t: Vec<String> = doc.tags.iter().map(|(k, v)| format!("<code>{}={}</code>", esc(k), esc(v))).collect();
         let _ = write!(s, "<p>Estate: resources tagged {}.</p>", t.join(", "));
     }
+    // The map first: where everything is, the findings in red; then what they mean.
+    let _ = write!(
+        s,
+        r#"<p class="legend">Red: named by a finding. Lines: group/load balancer → subnets, subnet → NAT gateway, instance → volume, cluster → member.</p>"#
+    );
+    for r in &doc.regions {
+        let _ = write!(s, "<h2>{}</h2>", esc(&r.region));
+        s.push_str(&region_svg(r, &bad));
+    }
     let _ = write!(s, r#"<h2>Findings</h2>"#);
     if doc.findings.is_empty() {
         let _ = write!(s, r#"<p id="no-findings">No findings.</p>"#);
@@ -229,15 +238,7 @@ pub fn page(doc: &AuditDoc) -> String {
         }
         let _ = write!(s, "</ul>");
     }
-    for r in &doc.regions {
-        let _ = write!(s, "<h2>{}</h2>", esc(&r.region));
-        s.push_str(&region_svg(r, &bad));
-    }
-    let _ = write!(
-        s,
-        r#"<p class="legend">Red: named by a finding. Lines: group/load balancer → subnets, subnet → NAT gateway, instance → volume, cluster → member.</p></body></html>"#
-    );
-    s.push('\n');
+    s.push_str("</body></html>\n");
     s
 }
 

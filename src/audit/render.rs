@@ -193,3 +193,38 @@ pub fn markdown(doc: &AuditDoc) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Kind, Severity};
+
+    /// A name from AWS cannot break the Markdown table or inject markup.
+    #[test]
+    fn markdown_escapes_names_from_aws() {
+        let doc = AuditDoc {
+            audit_version: 1,
+            account: "1".into(),
+            tags: Default::default(),
+            regions: vec![],
+            roles: vec![],
+            users: vec![],
+            findings: vec![Finding {
+                id: "alarm_without_action:a|b".into(),
+                kind: Kind::AlarmWithoutAction,
+                severity: Severity::Medium,
+                region: Some("r".into()),
+                zone: None,
+                resources: vec!["a|b<img src=x>".into()],
+                summary: "alarm [x](javascript:1) has no alarm action".into(),
+                why: "w".into(),
+                fix: "f".into(),
+            }],
+            accepted: vec![],
+        };
+        let md = markdown(&doc);
+        let row = md.lines().find(|l| l.starts_with("| medium")).unwrap();
+        assert_eq!(row.matches(" | ").count(), 5, "six cells, five borders between them: {row}");
+        assert!(row.contains(r"a\|b&lt;img src=x&gt;") && row.contains(r"\[x\](javascript:1)"), "{row}");
+    }
+}

@@ -199,6 +199,14 @@ fn audit_gate_exit_codes_with_a_baseline_and_the_account_guard() {
     assert!(!high.stderr.contains("single_region"), "a low finding does not fail a high gate: {high}");
     assert!(high.stdout.contains("[high] asg_single_az"), "the audit is printed too: {high}");
     with(&["--fail-on", "critical"]).assert_exit(0);
+    // Markdown: the findings table, then the estate by zone.
+    let md = with(&["--format", "md"]);
+    md.assert_exit(0);
+    assert!(md.stdout.starts_with("# Audit of account 123456789012\n"), "{md}");
+    assert!(md.stdout.contains("| high | `asg_single_az` | us-east-1a | fragile-web, subnet-"), "{md}");
+    assert!(md.stdout.contains("| low | `single_region` | global | us-east-1 |"), "{md}");
+    assert!(md.stdout.contains("### us-east-1\n\n| zone | holds |"), "{md}");
+    assert!(md.stdout.contains("- group fragile-web: min 2, desired 2"), "{md}");
     sb.run(&["audit", "--tag", "app=healthy", "--fail-on", "low", "--region", "us-east-1", "--region", "us-west-2"])
         .assert_exit(0);
 
