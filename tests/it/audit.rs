@@ -5,7 +5,7 @@
 //! 200 days old (`tests/it/support/moto_aged_keys.py`: moto's API cannot backdate a key).
 //! Checked: each finding's kind, resources and zone; nothing for the twin; the JSON
 //! against schema/audit.schema.json (by the venv's `jsonschema`, an independent
-//! validator); the gate's exit codes with and without a baseline; the account guard; and
+//! validator that the pinned `moto[server]` brings); the gate's exit codes with and without a baseline; the account guard; and
 //! that every `--suggest`ed scenario passes `firedrill validate`.
 
 use std::collections::BTreeMap;
