@@ -5,6 +5,7 @@
 //! The layers, the data flow of one run and the checklists for adding a fault or probe
 //! kind are in ARCHITECTURE.md at the repository's root.
 
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod engine;

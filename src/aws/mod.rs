@@ -13,6 +13,7 @@
 //! as the SDK's debug dump, and keep their [`ErrorKind`].
 
 mod asg;
+pub mod audit;
 mod cloudwatch;
 mod ec2;
 mod fis;
@@ -359,6 +360,8 @@ pub struct Aws {
     rds: aws_sdk_rds::Client,
     iam: aws_sdk_iam::Client,
     cw: aws_sdk_cloudwatch::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    elasticache: aws_sdk_elasticache::Client,
     sts: aws_sdk_sts::Client,
     ssm: aws_sdk_ssm::Client,
     scheduler: aws_sdk_scheduler::Client,
@@ -422,6 +425,20 @@ impl Aws {
             ),
             cw: aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .interceptor(BodyCap)
+                    .retry_classifier(NoRetryOverCap)
+                    .build(),
+            ),
+            elasticache: aws_sdk_elasticache::Client::from_conf(
+                aws_sdk_elasticache::config::Builder::from(&sdk)
                     .interceptor(calls.clone())
                     .interceptor(BodyCap)
                     .retry_classifier(NoRetryOverCap)

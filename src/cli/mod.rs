@@ -3,6 +3,7 @@
 //! exit code ([`Error::exit`] decides which).
 
 mod announce;
+mod audit;
 mod halt;
 mod history;
 mod iam_policy;
@@ -45,9 +46,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub profile: Option<String>,
     /// AWS region; must match the scenario's environment.region (default: the standard
-    /// chain's, else the scenario's).
+    /// chain's, else the scenario's). `audit` takes it several times.
     #[arg(long, global = true)]
-    pub region: Option<String>,
+    pub region: Vec<String>,
     /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL), e.g. a local moto.
     #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
@@ -138,6 +139,9 @@ pub enum Command {
         #[command(subcommand)]
         cmd: schedule::ScheduleCmd,
     },
+    /// Read-only map of the tagged estate by region and zone: its single points of
+    /// failure, and the drill that would test each (--suggest); a gate with --fail-on.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -158,6 +162,8 @@ pub enum SchemaOf {
     Plan,
     /// Calendar files (schema/calendar.schema.json).
     Calendar,
+    /// `audit --format json` (schema/audit.schema.json).
+    Audit,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -180,7 +186,13 @@ pub fn main(cli: Cli) -> Exit {
 }
 
 fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
-    let aws = AwsOpts { profile: cli.profile, region: cli.region, endpoint_url: cli.endpoint_url };
+    if cli.region.len() > 1 && !matches!(cli.command, Command::Audit(_)) {
+        return Err(Error::Usage(format!(
+            "--region given {} times: only `audit` reads several regions",
+            cli.region.len()
+        )));
+    }
+    let aws = AwsOpts { profile: cli.profile, region: cli.region.first().cloned(), endpoint_url: cli.endpoint_url };
     let (state, s3) = state_location(cli.state.as_deref(), &cli.state_dir, &aws)?;
     match cli.command {
         Command::Validate { files } => validate::validate(shell, &files),
@@ -190,6 +202,7 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
                 SchemaOf::Scenario => crate::scenario::json_schema(),
                 SchemaOf::Plan => crate::plan_json::json_schema(),
                 SchemaOf::Calendar => crate::schedule::json_schema(),
+                SchemaOf::Audit => crate::audit::json_schema(),
             };
             output(&format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()))
         }
@@ -207,6 +220,7 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),
         Command::Schedule { cmd } => block_on(schedule::schedule(shell.clone(), &state, &cli.state_dir, &aws, cmd)),
+        Command::Audit(args) => block_on(audit::audit(shell, &aws, &cli.region, args)),
         Command::Recover { run, trust_journal, sweep } if sweep.sweep => {
             block_on(recover::sweep(shell, &state, &aws, run.as_deref(), trust_journal, sweep))
         }

@@ -32,12 +32,15 @@ pub enum Exit {
     /// `schedule run-due` skipped a due game day (freeze, gate, halt or lease; recorded,
     /// and shown by `history`); nothing was touched.
     Skipped = 9,
+    /// `audit --fail-on`: an open finding of that severity or worse (not accepted by the
+    /// baseline); nothing was touched.
+    Findings = 10,
 }
 
 impl Exit {
     /// Every exit code, in the README table's order (a new variant goes here too: the
     /// README test then asks for its row).
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Ok,
         Exit::ObjectiveMissed,
         Exit::Invalid,
@@ -48,6 +51,7 @@ impl Exit {
         Exit::Refused,
         Exit::NoImpact,
         Exit::Skipped,
+        Exit::Findings,
     ];
 
     /// The name the README's exit-code table gives the code.
@@ -63,6 +67,7 @@ impl Exit {
             Exit::Refused => "refused by a guard",
             Exit::NoImpact => "no impact",
             Exit::Skipped => "skipped",
+            Exit::Findings => "audit findings",
         }
     }
 }
@@ -104,6 +109,10 @@ pub enum Error {
     /// shown and recorded as it was decided); nothing was touched.
     #[error("{} game day(s) skipped", .0.len())]
     Skipped(Vec<String>),
+    /// `audit --fail-on`: the open findings at or above the severity, `ID (SEVERITY)` each
+    /// (the audit itself was printed).
+    #[error("{} finding(s) at or above the --fail-on severity: {}", .0.len(), .0.join(", "))]
+    Findings(Vec<String>),
     /// A game day that ran and did not pass (its summary was shown at its end).
     #[error("the game day ended {}", .0.as_str())]
     Run(Outcome),
@@ -119,6 +128,7 @@ impl Error {
             Error::Unreverted(_) => Exit::RevertFailed,
             Error::Halted(_) => Exit::Blocked,
             Error::Skipped(_) => Exit::Skipped,
+            Error::Findings(_) => Exit::Findings,
             Error::Run(outcome) => match outcome {
                 Outcome::Passed => Exit::Ok,
                 Outcome::ObjectiveMissed => Exit::ObjectiveMissed,
@@ -172,6 +182,7 @@ mod tests {
             (Error::Run(Outcome::NoImpact), 8),
             (Error::Run(Outcome::RevertFailed), 5),
             (Error::Skipped(vec!["freeze".into()]), 9),
+            (Error::Findings(vec!["asg_single_az:web (high)".into()]), 10),
         ];
         for (e, code) in cases {
             assert_eq!(e.exit() as u8, code, "{e:?}");
@@ -203,6 +214,6 @@ mod tests {
         assert_eq!(table, enum_, "README.md \"### Exit codes\" (code | name | meaning) must list exactly `Exit`");
         let mut codes: Vec<u8> = Exit::ALL.iter().map(|e| *e as u8).collect();
         codes.dedup();
-        assert_eq!(codes, (0..=9).collect::<Vec<u8>>(), "ALL holds each code once, in order");
+        assert_eq!(codes, (0..=10).collect::<Vec<u8>>(), "ALL holds each code once, in order");
     }
 }

@@ -244,3 +244,106 @@ fn report_html_of_a_real_game_day_renders_in_a_browser() {
         assert!(console.is_empty(), "the page logged to the console:\n{}", console.join("\n"));
     }
 }
+
+/// `firedrill audit --format html` of the fragile estate (moto) in headless Chromium:
+/// one map, every zone, every resource in a box of its own (`data-id`), the ones a
+/// finding names in red, the dependencies drawn, nothing on the console; the healthy
+/// twin's page has no red at all.
+#[test]
+fn audit_html_map_renders_in_a_browser() {
+    let Some(chromium) = chromium() else { return };
+    let (moto, seeded) = crate::audit::estate();
+    let sb = moto.sandbox();
+    let done = sb.run(&["audit", "--tag", "app=fragile", "--format", "html"]);
+    done.assert_exit(0);
+    let page_path = sb.write("audit.html", &done.stdout);
+    let doc: serde_json::Value =
+        serde_json::from_str(&sb.run(&["audit", "--tag", "app=fragile", "--format", "json"]).stdout).unwrap();
+    let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::copy(&page_path, keep.join("firedrill-audit.html")).expect("keep audit.html");
+    let png = keep.join("firedrill-audit-html.png");
+    let _ = std::fs::remove_file(&png);
+    let scratch = tempfile::Builder::new().prefix("firedrill-browser-").tempdir().expect("a temp dir");
+    let shot = browse(
+        chromium.as_path(),
+        scratch.path(),
+        "audit-screenshot",
+        &page_path,
+        &[format!("--screenshot={}", png.display()), "--window-size=1280,1600".into()],
+    );
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot: {e}\n{}", shot.stderr));
+    assert_eq!(png_size(&bytes), (1280, 1600));
+    assert!(bytes.len() > 40_000, "screenshot is only {} bytes: {}", bytes.len(), png.display());
+    let dom = browse(chromium.as_path(), scratch.path(), "audit-dom", &page_path, &["--dump-dom".into()]);
+    let dom = dom.stdout;
+
+    let region = &doc["regions"][0];
+    assert_eq!(count(&dom, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"map\""), 1, "{dom}");
+    for zone in region["zones"].as_array().unwrap() {
+        let label = format!(">{}</text>", zone.as_str().unwrap());
+        assert_eq!(count(&dom, &label), 1, "the zone {zone} is labelled once");
+    }
+    let id = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap().to_string();
+    let mut drawn: Vec<(String, &str)> = Vec::new();
+    for (list, key, kind) in [
+        ("instances", "id", "instance"),
+        ("volumes", "id", "volume"),
+        ("subnets", "id", "subnet"),
+        ("nat_gateways", "id", "nat"),
+        ("groups", "name", "group"),
+        ("load_balancers", "name", "load-balancer"),
+        ("db_clusters", "id", "db-cluster"),
+        ("db_instances", "id", "db"),
+        ("alarms", "name", "alarm"),
+    ] {
+        for r in region[list].as_array().unwrap() {
+            drawn.push((id(r, key), kind));
+        }
+    }
+    assert!(drawn.len() > 15, "{drawn:?}");
+    let bad: std::collections::BTreeSet<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["resources"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()))
+        .collect();
+    for (rid, kind) in &drawn {
+        let class = if bad.contains(rid) { "node bad" } else { "node" };
+        let node = format!("<g class=\"{class}\" data-kind=\"{kind}\" data-id=\"{rid}\">");
+        assert_eq!(count(&dom, &node), 1, "{node} in the map");
+    }
+    // Dependencies: group → subnet, subnet → NAT gateway, instance → volume, all red here.
+    let f = &seeded["fragile"];
+    let nat = f["nat_gateways"]["us-east-1a"].as_str().unwrap();
+    for (from, to) in [
+        ("fragile-web", f["subnets"]["us-east-1a"].as_str().unwrap()),
+        (f["subnets"]["us-east-1b"].as_str().unwrap(), nat),
+        (f["instances"][0].as_str().unwrap(), f["volumes"][0].as_str().unwrap()),
+        ("fragile-db", "fragile-db-1"),
+    ] {
+        let line = format!("<line class=\"dep bad\" data-from=\"{from}\" data-to=\"{to}\"");
+        assert_eq!(count(&dom, &line), 1, "{line}");
+    }
+    assert_eq!(count(&dom, "<tr class=\"sev-"), doc["findings"].as_array().unwrap().len());
+    let console: Vec<&str> = shot.stderr.lines().filter(|l| l.contains("CONSOLE") || l.contains("Refused")).collect();
+    assert!(console.is_empty(), "the page logged to the console:\n{}", console.join("\n"));
+
+    let healthy = sb.run(&[
+        "audit",
+        "--tag",
+        "app=healthy",
+        "--region",
+        "us-east-1",
+        "--region",
+        "us-west-2",
+        "--format",
+        "html",
+    ]);
+    healthy.assert_exit(0);
+    assert_eq!(count(&healthy.stdout, "class=\"map\""), 2, "one map per region");
+    assert!(healthy.stdout.contains("<g class=\"node\" data-kind=\"group\" data-id=\"healthy-web\">"));
+    for red in ["class=\"node bad\"", "class=\"dep bad\""] {
+        assert_eq!(count(&healthy.stdout, red), 0, "nothing red in the healthy twin");
+    }
+    assert!(healthy.stdout.contains("<p id=\"no-findings\">No findings.</p>"));
+}

@@ -41,9 +41,13 @@
 //!   staging twin (`demo/twin.py`) beside it: a detection, a recovery within the objective
 //!   and no page; a replacement slower than the objective misses it and pages.
 //!
+//! - [`audit`]: `firedrill audit` against a fragile estate and its healthy twin (moto):
+//!   each finding, the JSON schema, the gate and baseline, the suggested drills.
+//!
 //! Add new areas (e.g. `aws_*.rs`) as sibling modules declared here; keep anything two
 //! modules need in `support`.
 
+mod audit;
 mod aws;
 mod blackhole;
 mod chaos;

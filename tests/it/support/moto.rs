@@ -39,6 +39,18 @@ impl Moto {
 
     /// Starts moto with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`).
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        Self::start_program(Command::new(venv().join("bin/moto_server")), env)
+    }
+
+    /// Starts moto through a Python wrapper of `moto_server` in this repository (e.g.
+    /// `tests/it/support/moto_aged_keys.py`, which patches moto before serving).
+    pub fn start_script(script: &str) -> Moto {
+        let mut c = Command::new(venv().join("bin/python"));
+        c.arg(root().join(script));
+        Self::start_program(c, &[])
+    }
+
+    fn start_program(mut command: Command, env: &[(&str, &str)]) -> Moto {
         let server = venv().join("bin/moto_server");
         assert!(
             server.exists(),
@@ -46,7 +58,7 @@ impl Moto {
             server.display()
         );
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let child = Command::new(&server)
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -131,6 +143,11 @@ impl Moto {
     /// Seeds the staging twin (`demo/seed.py ARGS`) and returns what it made.
     pub fn seed(&self, args: &[&str]) -> Value {
         self.python("demo/seed.py", args)
+    }
+
+    /// Runs a seeding script of this repository (`--endpoint` given) and returns its JSON.
+    pub fn seed_with(&self, script: &str) -> Value {
+        self.python(script, &[])
     }
 
     /// Every attribute a fault may touch, as JSON.
