@@ -1,4 +1,4 @@
-//! `firedrill history [--scenario NAME] [--format text|json|html]`: every run, oldest first,
+//! `firedrill history [--scenario NAME] [--format text|json|html|md]`: every run, oldest first,
 //! read from each run's `report.json` (or journal); see [`crate::history`].
 
 use super::{Error, HistoryFormat};
@@ -29,6 +29,7 @@ pub fn history(
     // Playbook steps no run has done lately (text only): a game day keeps them alive.
     let stale = history::stale_steps(state, scenario, jiff::Timestamp::now(), stale_after)
         .map_err(|e| Error::Failed(e.to_string()))?;
+    let markdown = history::markdown(&rows, &by_month, &stale, &history::horizon(stale_after), &what);
     let stale = history::stale_text(&stale, stale_after);
     let scheduled = [scheduled, stale].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n");
     match format {
@@ -40,5 +41,6 @@ pub fn history(
         )),
         HistoryFormat::Json => super::output(&history::json(&rows)),
         HistoryFormat::Html => super::output(&history::html::render_with(&rows, &by_month, &what)),
+        HistoryFormat::Md => super::output(&markdown),
     }
 }

@@ -152,6 +152,8 @@ pub enum HistoryFormat {
     Json,
     /// A self-contained page: the table and a time-to-recover plot per scenario.
     Html,
+    /// Markdown: the table, the scheduled game days by month and the stale playbook steps.
+    Md,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

@@ -469,6 +469,60 @@ pub fn text(rows: &[Row]) -> String {
     out.join("\n")
 }
 
+/// The history as Markdown (for a wiki page or a pull request): the runs' table and one
+/// summary line per scenario, the scheduled game days by month (each month's count line,
+/// then one row per occurrence: skipped with why, or the run and how it recovered), and
+/// the playbook steps not exercised within `stale_after`. Every value from a report or a
+/// journal is escaped.
+pub fn markdown(rows: &[Row], scheduled: &[Scheduled], stale: &[StaleStep], stale_after: &str, title: &str) -> String {
+    use crate::report::markdown::esc;
+    let mut o = vec![format!("# {}", esc(title)), String::new()];
+    if rows.is_empty() {
+        o.push("No runs.".into());
+    } else {
+        o.push("| started | run | outcome | detect | recover | objective | met |".into());
+        o.push("| --- | --- | --- | ---: | ---: | ---: | --- |".into());
+        for r in rows {
+            o.push(format!("| {} |", cells(r).map(|c| esc(&c)).join(" | ")));
+        }
+        o.push(String::new());
+        o.extend(summarize(rows).iter().map(|s| format!("- {}", esc(&s.line()))));
+    }
+    if !scheduled.is_empty() {
+        o.extend([String::new(), "## Scheduled game days, by month".into()]);
+        let mut months: Vec<&str> = scheduled.iter().map(|s| s.month.as_str()).collect();
+        months.dedup();
+        for m in months {
+            let items: Vec<&Scheduled> = scheduled.iter().filter(|s| s.month == m).collect();
+            o.extend([
+                String::new(),
+                format!("### {}", esc(m)),
+                String::new(),
+                esc(&month_line(&items)),
+                String::new(),
+            ]);
+            o.push("| start | game day | outcome | what |".into());
+            o.push("| --- | --- | --- | --- |".into());
+            for s in items {
+                o.push(format!("| {} | {} | {} | {} |", esc(&s.start), esc(&s.gameday), esc(&s.outcome), esc(&s.what)));
+            }
+        }
+    }
+    if !stale.is_empty() {
+        o.extend([String::new(), format!("## Playbook steps not exercised for more than {}", esc(stale_after))]);
+        o.push(String::new());
+        for s in stale {
+            let when = match &s.last_done {
+                Some(t) => format!("last done in the run of {t}"),
+                None => "never done in a run".into(),
+            };
+            o.push(format!("- {}: {} — {}", esc(&s.scenario), esc(&s.step), esc(&when)));
+        }
+    }
+    o.push(String::new());
+    o.join("\n")
+}
+
 /// The rows as a JSON array.
 pub fn json(rows: &[Row]) -> String {
     let mut s = serde_json::to_string_pretty(rows).expect("rows always serialize");
@@ -558,16 +612,21 @@ pub fn stale_steps(
 }
 
 /// The stale steps, one line each, under a heading; empty when there are none.
+/// `after` in words: `60 days`, `1 day`, or `12h` when not whole days.
+pub fn horizon(after: std::time::Duration) -> String {
+    let secs = after.as_secs();
+    match secs / 86_400 {
+        1 if secs.is_multiple_of(86_400) => "1 day".to_string(),
+        n if secs.is_multiple_of(86_400) => format!("{n} days"),
+        _ => humantime::format_duration(std::time::Duration::from_secs(secs)).to_string(),
+    }
+}
+
 pub fn stale_text(stale: &[StaleStep], after: std::time::Duration) -> String {
     if stale.is_empty() {
         return String::new();
     }
-    let secs = after.as_secs();
-    let horizon = match secs / 86_400 {
-        1 if secs.is_multiple_of(86_400) => "1 day".to_string(),
-        n if secs.is_multiple_of(86_400) => format!("{n} days"),
-        _ => humantime::format_duration(std::time::Duration::from_secs(secs)).to_string(),
-    };
+    let horizon = horizon(after);
     let mut out = format!("Playbook steps not exercised for more than {horizon}:\n");
     for s in stale {
         let when = match &s.last_done {

@@ -469,3 +469,45 @@ fn playbook_steps_not_done_lately_are_flagged_as_stale() {
         "Playbook steps not exercised for more than 60 days:\nweb: email — last done in the run of 2026-08-01T10:00:00Z\nweb: page-dba — never done in a run\n"
     );
 }
+
+/// `history --format md`: the runs' table, each month of scheduled game days with its
+/// count line and rows (skipped with why, aborted apart), and the stale steps — every
+/// value escaped, so a reason or a step name cannot open a link or break a table.
+#[test]
+fn the_markdown_history_shows_runs_months_and_stale_steps_escaped() {
+    let rec = |start: &str, outcome: &str, reason: Option<&str>, run: Option<&str>| crate::schedule::record::Record {
+        key: format!("monthly@{start}"),
+        gameday: "monthly".into(),
+        scenario: "web.yaml".into(),
+        start: start.into(),
+        seed: 1,
+        outcome: outcome.into(),
+        reason: reason.map(String::from),
+        run: run.map(String::from),
+        at: "2026-12-01T09:00:00Z".into(),
+    };
+    let records = [
+        rec("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
+        rec("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: [x](http://evil) | y"), None),
+        rec("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
+    ];
+    let mut runs = rows();
+    runs[3].outcome = "aborted".into();
+    let by_month = scheduled(&records, &runs);
+    let stale = [StaleStep { scenario: "web".into(), step: "Post <b>now</b>".into(), last_done: None }];
+    let md = markdown(&runs, &by_month, &stale, &horizon(std::time::Duration::from_secs(60 * 86_400)), "runs in x");
+    assert!(md.starts_with("# runs in x\n\n| started | run | outcome |"), "{md}");
+    assert_eq!(
+        md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| ---")).count(),
+        1 + runs.len() + 2 + 3,
+        "{md}"
+    );
+    assert!(md.contains("### 2026-10\n\n1 scheduled: 1 ran (1 met the objective), 0 skipped\n"), "{md}");
+    assert!(md.contains("### 2026-11\n\n2 scheduled: 0 ran (0 met the objective), 1 skipped, 1 aborted\n"), "{md}");
+    assert!(md.contains("| freeze: \\[x\\](http://evil) \\| y |"), "escaped: {md}");
+    assert!(md.contains("run 04 — aborted: cut short, not measured"), "{md}");
+    assert!(md.contains("## Playbook steps not exercised for more than 60 days\n\n- web: Post &lt;b&gt;now&lt;/b&gt; — never done in a run\n"), "{md}");
+    // Without scheduled game days or stale steps, neither section.
+    let plain = markdown(&runs, &[], &[], "60 days", "runs in x");
+    assert!(!plain.contains("## Scheduled") && !plain.contains("## Playbook"), "{plain}");
+}

@@ -493,7 +493,15 @@ fn secrets_stay_out_of_logs_journal_and_reports() {
 fn iam_policy_prints_a_policy_for_every_shipped_aws_scenario() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let sb = Sandbox::new();
-    for name in ["az-failure", "ebs-detach", "rds-failover", "credential-revocation", "az-power-interruption", "ses-outage", "region-outage"] {
+    for name in [
+        "az-failure",
+        "ebs-detach",
+        "rds-failover",
+        "credential-revocation",
+        "az-power-interruption",
+        "ses-outage",
+        "region-outage",
+    ] {
         let file = root.join("scenarios").join(format!("{name}.yaml"));
         let done = sb.run(&["iam-policy".as_ref(), file.as_os_str()]);
         assert_eq!(done.code(), Some(0), "{done}");
