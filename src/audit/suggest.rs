@@ -30,13 +30,31 @@ pub struct Suggestion {
 pub fn suggest(doc: &AuditDoc, opt_in: &OptInTag) -> (Vec<Suggestion>, Vec<(String, &'static str)>) {
     let mut made = Vec::new();
     let mut none = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
     for f in &doc.findings {
-        match drill(doc, f, opt_in) {
+        // Two ids can make the same slug (`a|b` and `a-b`): the later one gets a number,
+        // so no suggestion overwrites another in DIR.
+        let base = format!("audit-{}", slug(&f.id));
+        let mut name = base.clone();
+        for n in 2.. {
+            if names.insert(name.clone()) {
+                break;
+            }
+            name = format!("{base}-{n}");
+        }
+        match drill(doc, f, opt_in, &name) {
             Ok(s) => made.push(s),
             Err(why) => none.push((f.id.clone(), why)),
         }
     }
     (made, none)
+}
+
+/// Text from AWS (a resource name may hold a line break) made safe for one YAML
+/// comment line: every control or line-separator character becomes a space, so nothing
+/// after it can become a key of the suggested scenario.
+fn comment(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') { ' ' } else { c }).collect()
 }
 
 /// A file-name-safe form of an id: lower-case letters, digits and `-`.
@@ -50,7 +68,7 @@ fn slug(s: &str) -> String {
             out.push('-');
         }
     }
-    out.trim_matches('-').chars().take(60).collect::<String>().trim_end_matches('-').to_string()
+    out.trim_matches('-').chars().take(54).collect::<String>().trim_end_matches('-').to_string()
 }
 
 /// A YAML double-quoted string.
@@ -89,7 +107,7 @@ fn fleet_probe(doc: &AuditDoc, r: &RegionEstate) -> Result<String, &'static str>
     Ok(format!("  - name: fleet\n    ec2_running: {{ tags: {{ {} }}, min: 1 }}\n    every: 5s\n", tags.join(", ")))
 }
 
-fn drill(doc: &AuditDoc, f: &Finding, opt_in: &OptInTag) -> Result<Suggestion, &'static str> {
+fn drill(doc: &AuditDoc, f: &Finding, opt_in: &OptInTag, name: &str) -> Result<Suggestion, &'static str> {
     let region = match &f.region {
         Some(r) => doc.regions.iter().find(|e| &e.region == r),
         None => doc.regions.first(),
@@ -227,11 +245,10 @@ fn drill(doc: &AuditDoc, f: &Finding, opt_in: &OptInTag) -> Result<Suggestion, &
         Kind::SingleRegion => return Err("a region-wide loss needs a recovery plan first; no drill is suggested"),
         Kind::CacheSingleAz => return Err("firedrill has no ElastiCache fault"),
     };
-    let name = format!("audit-{}", slug(&f.id));
     let playbook_file = format!("{name}.md");
     let mut s = String::new();
-    let _ = writeln!(s, "# Suggested by `firedrill audit` for finding {}:", f.id);
-    let _ = writeln!(s, "# {}", f.summary.replace('\n', " "));
+    let _ = writeln!(s, "# Suggested by `firedrill audit` for finding {}:", comment(&f.id));
+    let _ = writeln!(s, "# {}", comment(&f.summary));
     let _ = writeln!(s, "# Review every target and probe before running it.");
     let _ = writeln!(s, "version: 1\nname: {}\ndescription: {}", q(&name), q(&parts.description));
     let _ = writeln!(
@@ -250,10 +267,10 @@ fn drill(doc: &AuditDoc, f: &Finding, opt_in: &OptInTag) -> Result<Suggestion, &
     let _ = writeln!(s, "playbook: {}", q(&playbook_file));
     let playbook = format!(
         "---\nsteps:\n  - name: open-call\n    what: Open the game-day channel, roll call, read the abort criteria aloud\n    who: incident-commander\n    on: start\n  - name: scribe-detect\n    what: Write down when and how the impact was first seen\n    who: scribe\n    on: detect\n  - name: all-clear\n    what: Confirm every fault is reverted and post the all-clear\n    who: incident-commander\n    on: end\n---\n# Playbook: {name}\n\nThe finding this drill tests: {} ({}).\n\n{}\n\nHypothesis: {}\n\nFill in who watches which dashboard, who to tell, and when to abort.\n",
-        f.id,
+        comment(&f.id),
         f.severity.as_str(),
-        f.why,
-        parts.description
+        comment(&f.why),
+        comment(&parts.description)
     );
     Ok(Suggestion {
         finding: f.id.clone(),
@@ -262,4 +279,63 @@ fn drill(doc: &AuditDoc, f: &Finding, opt_in: &OptInTag) -> Result<Suggestion, &
         playbook_file,
         playbook,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::audit::AuditGroup;
+
+    fn group(name: &str) -> AuditGroup {
+        AuditGroup {
+            name: name.into(),
+            subnets: vec!["subnet-a".into()],
+            zones: vec!["us-east-1a".into()],
+            min: 1,
+            desired: 1,
+            max: 2,
+            instances: [("i-1".to_string(), "us-east-1a".to_string())].into(),
+            tags: Default::default(),
+        }
+    }
+
+    /// Names come from AWS and may hold line breaks: none of them can add a key (here a
+    /// webhook) to a suggested scenario; ids that make the same slug get distinct files;
+    /// a long name still makes a valid scenario name.
+    #[test]
+    fn names_from_aws_cannot_add_keys_collide_or_overflow_a_suggested_scenario() {
+        let evil = "i\nnotify: [{webhook: {url: 'https://a.io/h'}, on: [end]}]\n#";
+        let names = [evil, "md|pipe", "md-pipe", &"x".repeat(200)];
+        let region = RegionEstate {
+            region: "us-east-1".into(),
+            groups: names.iter().map(|n| group(n)).collect(),
+            ..Default::default()
+        };
+        let mut doc = AuditDoc {
+            audit_version: 1,
+            account: "123456789012".into(),
+            tags: Default::default(),
+            regions: vec![region],
+            roles: vec![],
+            users: vec![],
+            findings: vec![],
+            accepted: vec![],
+        };
+        let opts = super::super::Options { tags: Default::default(), key_max_age_days: 90, fleet_min: 1, now: 0 };
+        doc.findings = super::super::findings::find(&doc, &opts);
+        let opt_in = OptInTag { key: "firedrill".into(), value: "allowed".into() };
+        let (made, _) = suggest(&doc, &opt_in);
+        assert!(made.len() >= names.len(), "{made:?}");
+        let files: std::collections::BTreeSet<&str> = made.iter().map(|s| s.scenario_file.as_str()).collect();
+        assert_eq!(files.len(), made.len(), "one file per suggestion: {files:?}");
+        let dir = tempfile::tempdir().unwrap();
+        for s in &made {
+            assert!(!s.scenario.contains("\nnotify"), "{}", s.scenario);
+            std::fs::write(dir.path().join(&s.playbook_file), &s.playbook).unwrap();
+            let loaded = crate::scenario::load::load_str(&s.scenario, dir.path());
+            let (scenario, _) = loaded.unwrap_or_else(|e| panic!("{e:?}\n{}", s.scenario));
+            assert!(scenario.notify.is_empty(), "{}", s.scenario);
+            assert!(scenario.name.chars().count() <= 64, "{}", scenario.name);
+        }
+    }
 }
