@@ -47,9 +47,9 @@ pub struct ServiceOutageFault {
     /// name allowed, a bare `*` is not: that is `region_outage`).
     pub actions: Vec<String>,
     /// Deny only requests to these regions (`aws:RequestedRegion`); every region when
-    /// absent.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub regions: Vec<String>,
+    /// absent. An empty list is an error, never "every region".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
 }
 
 /// `region_outage`: the roles of an `iam:role` target are denied every action in a
@@ -91,8 +91,10 @@ fn check_actions(list: &[String], at: &str, field: &str, required: bool) -> Vec<
         out.push(problem(format!("{at}.{field}"), "list at least one action (`service:Action` or `service:*`)"));
     }
     for (i, a) in list.iter().enumerate() {
-        let why = if a == "*" {
+        let why = if a == "*" && required {
             "a bare `*` denies everything: use `region_outage` for that".to_string()
+        } else if a == "*" {
+            "a bare `*` in `except` would leave the region reachable: list the actions to keep".to_string()
         } else if !valid_action(a) {
             format!("{a:?} is not an action: write `service:Action` or `service:*` (e.g. `ses:SendEmail`)")
         } else {
@@ -138,8 +140,8 @@ pub fn service_document(x: &ServiceOutageFault) -> String {
         "Action": x.actions,
         "Resource": "*",
     });
-    if !x.regions.is_empty() {
-        s["Condition"] = in_regions(&x.regions);
+    if let Some(regions) = &x.regions {
+        s["Condition"] = in_regions(regions);
     }
     json!({"Version": "2012-10-17", "Statement": [s]}).to_string()
 }
@@ -191,7 +193,15 @@ impl super::Kind for ServiceOutage {
 
     fn validate(x: &ServiceOutageFault, at: &str, _: &Scope<'_>) -> Vec<Problem> {
         let mut out = check_actions(&x.actions, at, "actions", true);
-        out.extend(x.regions.iter().enumerate().filter_map(|(i, r)| check_region(r, format!("{at}.regions[{i}]"))));
+        match &x.regions {
+            Some(regions) if regions.is_empty() => out.push(problem(
+                format!("{at}.regions"),
+                "list at least one region, or leave `regions` out to deny the actions in every region",
+            )),
+            Some(regions) => out
+                .extend(regions.iter().enumerate().filter_map(|(i, r)| check_region(r, format!("{at}.regions[{i}]")))),
+            None => {}
+        }
         out
     }
 
@@ -201,7 +211,7 @@ impl super::Kind for ServiceOutage {
 
     fn describe(x: &ServiceOutageFault, ids: &dyn Fn(&str) -> String, _: Option<&Resolution>) -> Vec<String> {
         let r#where =
-            if x.regions.is_empty() { "in every region".to_string() } else { format!("in {}", x.regions.join(", ")) };
+            x.regions.as_ref().map_or_else(|| "in every region".to_string(), |r| format!("in {}", r.join(", ")));
         vec![
             format!(
                 "inject: deny {} {where} to role(s) {} (an inline deny policy, old and new sessions alike)",
@@ -356,13 +366,13 @@ mod tests {
         let ok = ServiceOutageFault {
             target: "app".into(),
             actions: vec!["ses:SendEmail".into(), "sqs:*".into(), "s3:Get*".into()],
-            regions: vec!["us-east-1".into(), "us-gov-west-1".into()],
+            regions: Some(vec!["us-east-1".into(), "us-gov-west-1".into()]),
         };
         assert!(ServiceOutage::validate(&ok, "faults[0].service_outage", &scope()).is_empty());
         let bad = ServiceOutageFault {
             target: "app".into(),
             actions: vec!["*".into(), "SendEmail".into(), "ses:".into(), "ses:Send Email".into(), "SES:Send".into()],
-            regions: vec!["useast1".into()],
+            regions: Some(vec!["useast1".into()]),
         };
         let got = paths(ServiceOutage::validate(&bad, "f.service_outage", &scope()));
         let at: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
@@ -379,27 +389,39 @@ mod tests {
         );
         assert!(got[0].1.contains("use `region_outage`"), "{got:?}");
         assert!(got[1].1.contains("\"SendEmail\" is not an action"), "{got:?}");
-        let empty = ServiceOutageFault { target: "app".into(), actions: vec![], regions: vec![] };
+        let empty = ServiceOutageFault { target: "app".into(), actions: vec![], regions: None };
         assert_eq!(
             paths(ServiceOutage::validate(&empty, "f", &scope())),
             [("f.actions".to_string(), "list at least one action (`service:Action` or `service:*`)".to_string())]
         );
+        // An empty allow-list never widens the fault to every region.
+        let nowhere =
+            ServiceOutageFault { target: "app".into(), actions: vec!["ses:SendEmail".into()], regions: Some(vec![]) };
+        assert_eq!(
+            paths(ServiceOutage::validate(&nowhere, "f", &scope())),
+            [(
+                "f.regions".to_string(),
+                "list at least one region, or leave `regions` out to deny the actions in every region".to_string()
+            )]
+        );
         let region = RegionOutageFault { target: "app".into(), region: "mars".into(), except: vec!["*".into()] };
         let at: Vec<String> = paths(RegionOutage::validate(&region, "r", &scope())).into_iter().map(|p| p.0).collect();
         assert_eq!(at, ["r.region", "r.except[0]"]);
+        let why = paths(RegionOutage::validate(&region, "r", &scope())).remove(1).1;
+        assert!(why.contains("would leave the region reachable"), "{why}");
         let fine = RegionOutageFault { target: "app".into(), region: "eu-west-1".into(), except: vec![] };
         assert!(RegionOutage::validate(&fine, "r", &scope()).is_empty());
     }
 
     #[test]
     fn the_service_policy_denies_the_actions_in_the_regions_listed() {
-        let x = ServiceOutageFault { target: "t".into(), actions: vec!["ses:SendEmail".into()], regions: vec![] };
+        let x = ServiceOutageFault { target: "t".into(), actions: vec!["ses:SendEmail".into()], regions: None };
         let doc: Value = serde_json::from_str(&service_document(&x)).unwrap();
         assert_eq!(
             doc["Statement"][0],
             json!({"Sid": "FiredrillServiceOutage", "Effect": "Deny", "Action": ["ses:SendEmail"], "Resource": "*"})
         );
-        let x = ServiceOutageFault { regions: vec!["us-east-1".into()], ..x };
+        let x = ServiceOutageFault { regions: Some(vec!["us-east-1".into()]), ..x };
         let doc: Value = serde_json::from_str(&service_document(&x)).unwrap();
         assert_eq!(doc["Statement"][0]["Condition"], json!({"StringEquals": {"aws:RequestedRegion": ["us-east-1"]}}));
     }
@@ -440,7 +462,7 @@ mod tests {
         let x = ServiceOutageFault {
             target: "app".into(),
             actions: vec!["ses:SendEmail".into(), "ses:SendRawEmail".into()],
-            regions: vec!["us-east-1".into()],
+            regions: Some(vec!["us-east-1".into()]),
         };
         assert_eq!(
             ServiceOutage::describe(&x, &ids, None),
