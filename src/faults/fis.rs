@@ -76,7 +76,20 @@ pub struct FisExperimentFault {
     /// them itself (`resourceArns` or `resourceTags`, `filters`, `selectionMode`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub targets: BTreeMap<String, FisTarget>,
+    /// Required (`true`) when an inline action destroys what it hits
+    /// (`aws:ec2:terminate-instances`…): stopping the experiment cannot bring it back, as
+    /// with `ec2_terminate_instances`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub irreversible: bool,
 }
+
+/// FIS actions whose effect stopping the experiment does not undo: they destroy
+/// instances. An inline template with one needs `irreversible: true`.
+pub const IRREVERSIBLE_ACTIONS: &[&str] = &[
+    "aws:ec2:terminate-instances",
+    "aws:eks:terminate-nodegroup-instances",
+    "aws:ec2:send-spot-instance-interruptions",
+];
 
 /// One action of an inline template (FIS's `CreateExperimentTemplateActionInput`).
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
@@ -557,6 +570,15 @@ impl super::Kind for Experiment {
                     ),
                 ));
             }
+            if IRREVERSIBLE_ACTIONS.contains(&a.action_id.as_str()) && !x.irreversible {
+                out.push(problem(
+                    format!("{here}.actionId"),
+                    format!(
+                        "{} destroys what it hits and stopping the experiment cannot bring it back: set `irreversible: true` on the fault to say you mean it",
+                        a.action_id
+                    ),
+                ));
+            }
             for (key, target) in &a.targets {
                 if !x.targets.contains_key(target) {
                     out.push(problem(
@@ -698,9 +720,11 @@ impl super::Kind for Experiment {
                 };
                 out.push(format!("  target {name} ({}): {what}", t.resource_type));
             }
-            out.push(
-                "revert: stop that experiment (already stopped or completed is fine), then delete the template".into(),
-            );
+            out.push(if x.irreversible {
+                "revert: stop that experiment and delete the template; what its irreversible actions destroyed stays destroyed".into()
+            } else {
+                "revert: stop that experiment (already stopped or completed is fine), then delete the template".into()
+            });
             return out;
         };
         vec![
@@ -1097,6 +1121,25 @@ mod tests {
             &scope,
         );
         assert!(msg[0].message.contains("firedrill cannot resolve \"aws:ecs:task\" targets itself"), "{msg:?}");
+    }
+
+    /// A FIS action that destroys instances cannot go in by the back door: like
+    /// `ec2_terminate_instances` it needs `irreversible: true`, and the plan says so.
+    #[test]
+    fn an_inline_action_that_destroys_needs_irreversible() {
+        let scope = Scope { targets: &Default::default(), region: Some("us-east-1") };
+        let mut v = serde_json::json!({"role_arn": "arn:aws:iam::123456789012:role/fis",
+            "actions": {"kill": {"actionId": "aws:ec2:terminate-instances", "targets": {"Instances": "web"}}},
+            "targets": {"web": {"resourceType": "aws:ec2:instance", "resourceTags": {"app": "shop"}}}});
+        let msg = Experiment::validate(&inline(v.clone()), "f", &scope);
+        assert_eq!(msg.len(), 1, "{msg:?}");
+        assert_eq!(msg[0].path, "f.actions.kill.actionId");
+        assert!(msg[0].message.contains("set `irreversible: true`"), "{msg:?}");
+        v["irreversible"] = true.into();
+        let x = inline(v);
+        assert!(Experiment::validate(&x, "f", &scope).is_empty());
+        let plan = Experiment::describe(&x, &|s| s.to_string(), None);
+        assert!(plan.last().unwrap().contains("stays destroyed"), "{plan:?}");
     }
 
     #[test]
