@@ -87,7 +87,19 @@ pub fn cidr_problem(s: &str) -> Option<String> {
             IpAddr::from(std::net::Ipv6Addr::from(u128::from(a) & mask))
         }
     };
-    (net != ip).then(|| format!("{s:?} has bits set after its prefix: did you mean `{net}/{len}`?"))
+    if net != ip {
+        return Some(format!("{s:?} has bits set after its prefix: did you mean `{net}/{len}`?"));
+    }
+    // Traffic a network ACL never sees: a deny for it would change nothing.
+    let unfiltered = match ip {
+        IpAddr::V4(a) => (a.is_link_local() && len >= 16) || (a.is_loopback() && len >= 8),
+        IpAddr::V6(a) => (a.segments()[0] & 0xffc0 == 0xfe80 && len >= 10) || (a.is_loopback() && len == 128),
+    };
+    unfiltered.then(|| {
+        format!(
+            "{s:?} is link-local or loopback (instance metadata, the Amazon DNS and time servers): network ACLs never filter that traffic, so denying it would change nothing"
+        )
+    })
 }
 
 /// Whether `id` looks like a managed prefix list id: `pl-` and 8 or 17 lowercase hex
@@ -367,6 +379,9 @@ mod tests {
         assert!(why("10.0.0.0/+8").contains("0 to 32"));
         assert!(why("s3.amazonaws.com/16").contains("not an IPv4 or IPv6 address"));
         assert!(why("example.com").contains("not a CIDR"));
+        for never in ["169.254.169.254/32", "169.254.0.0/16", "127.0.0.0/8", "fe80::/10", "::1/128"] {
+            assert!(why(never).contains("network ACLs never filter"), "{never}: {:?}", cidr_problem(never));
+        }
     }
 
     #[test]
