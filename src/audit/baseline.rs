@@ -46,16 +46,23 @@ pub enum BaselineError {
 /// The entries of a baseline file, checked.
 pub fn load(path: &Path) -> Result<Vec<Entry>, BaselineError> {
     let file = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| BaselineError::Read { file: file.clone(), why: e.to_string() })?;
+    // As a scenario: only a regular file, and a bounded read (a FIFO would block, a
+    // device never end).
+    let text = crate::scenario::file::read_text(path, crate::scenario::load::MAX_FILE_BYTES)
+        .map_err(|e| BaselineError::Read { file: file.clone(), why: e.to_string() })?;
     parse(&file, &text)
 }
 
 pub fn parse(file: &str, text: &str) -> Result<Vec<Entry>, BaselineError> {
     let parsed: File =
         serde_saphyr::from_str(text).map_err(|e| BaselineError::Syntax { file: file.into(), why: e.to_string() })?;
+    let mut seen = std::collections::BTreeSet::new();
     for (index, e) in parsed.accept.iter().enumerate() {
         let field = |field, why: &str| BaselineError::Field { file: file.into(), index, field, why: why.into() };
+        // Two entries for one finding would make the verdict depend on their order.
+        if !seen.insert(e.id.as_str()) {
+            return Err(field("id", &format!("{:?} is accepted twice: keep one entry per finding", e.id)));
+        }
         if e.id.trim().is_empty() || !e.id.contains(':') {
             return Err(field("id", "give the finding's id (KIND:RESOURCE, as `audit` prints it)"));
         }
@@ -121,6 +128,23 @@ mod tests {
             why: String::new(),
             fix: String::new(),
         }
+    }
+
+    /// One entry per finding (else the verdict would depend on their order), and the
+    /// file is read as a scenario is: a FIFO is refused instead of blocking, a device
+    /// instead of reading until memory runs out.
+    #[test]
+    fn a_finding_accepted_twice_or_a_file_that_is_no_file_is_refused() {
+        let twice = "accept:\n  - id: a:b\n    reason: r\n    expires: 2027-06-30\n  - id: a:b\n    reason: r\n    expires: 2020-01-01\n";
+        let e = parse("b.yaml", twice).unwrap_err().to_string();
+        assert_eq!(e, "b.yaml: accept[1].id: \"a:b\" is accepted twice: keep one entry per finding");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = load(&fifo).unwrap_err().to_string();
+        assert!(e.contains("a named pipe (FIFO), not a regular file"), "{e}");
+        let e = load(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("a device, not a regular file"), "{e}");
     }
 
     #[test]
