@@ -250,7 +250,7 @@ fn drill(doc: &AuditDoc, f: &Finding, opt_in: &OptInTag, name: &str) -> Result<S
     let _ = writeln!(s, "# Suggested by `firedrill audit` for finding {}:", comment(&f.id));
     let _ = writeln!(s, "# {}", comment(&f.summary));
     let _ = writeln!(s, "# Review every target and probe before running it.");
-    let _ = writeln!(s, "version: 1\nname: {}\ndescription: {}", q(&name), q(&parts.description));
+    let _ = writeln!(s, "version: 1\nname: {}\ndescription: {}", q(name), q(&parts.description));
     let _ = writeln!(
         s,
         "environment:\n  region: {}\n  accounts: [{}]\n  opt_in_tag: {{ key: {}, value: {} }}",
