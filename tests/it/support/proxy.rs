@@ -14,8 +14,9 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Act {
     Pass,
-    /// A throttling error in the protocol's shape (EC2's `RequestLimitExceeded`, or the
-    /// query protocols' `Throttling`), without reaching moto.
+    /// A throttling error in the protocol's shape (EC2's `RequestLimitExceeded`, the JSON
+    /// protocols' `ThrottlingException`, or the query protocols' `Throttling`), without
+    /// reaching moto.
     Throttle,
     /// `503 Service Unavailable`, without reaching moto.
     Unavailable,
@@ -134,16 +135,31 @@ fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
 }
 
 fn respond(conn: &mut TcpStream, status: &str, body: &str) {
+    respond_as(conn, status, "text/xml", body);
+}
+
+fn respond_as(conn: &mut TcpStream, status: &str, content_type: &str, body: &str) {
     let _ = write!(
         conn,
-        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
 }
 
 fn handle(mut conn: TcpStream, request: Vec<u8>, upstream: u16, act: Act, stop: &AtomicBool) {
-    let ec2 = String::from_utf8_lossy(&request).contains("Version=2016-11-15");
+    let text = String::from_utf8_lossy(&request);
+    let ec2 = text.contains("Version=2016-11-15");
+    // The JSON protocols (SSM, …) name the operation in `X-Amz-Target` and read the
+    // error's type from the body's `__type`.
+    let json =
+        text.lines().take_while(|l| !l.trim().is_empty()).any(|l| l.to_ascii_lowercase().starts_with("x-amz-target:"));
     match act {
+        Act::Throttle if json => respond_as(
+            &mut conn,
+            "400 Bad Request",
+            "application/x-amz-json-1.1",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
         Act::Throttle if ec2 => respond(
             &mut conn,
             "503 Service Unavailable",
