@@ -17,7 +17,8 @@
 //!
 //! What a step's undo cannot say as one call (a `command` fault's shell revert, waits, an
 //! RDS failback that depends on where the writer is now, deleting firedrill's deny-all
-//! network ACL or `network_blackhole`'s clone, which is found by its tag, stopping a FIS experiment, found by its tags)
+//! network ACL or `network_blackhole`'s clone, which is found by its tag, stopping a FIS
+//! experiment and deleting an inline one's template, found by their tags)
 //! is not covered; `firedrill plan` says which steps are.
 
 use std::collections::BTreeMap;
