@@ -168,7 +168,7 @@ pub fn decide(
     for r in &found {
         for holder in crate::tags::lease_holders(&r.tags) {
             refusals.push(format!(
-                "target `{name}`: {} {} is leased by run {holder} (a game day in progress, or one that died: `firedrill recover` where it ran releases it)",
+                "target `{name}`: {} {} is leased by run {holder} (a game day in progress, or one that died: `firedrill recover` with its state, or `firedrill recover --sweep` from anywhere, releases it)",
                 t.kind, r.id
             ));
         }
