@@ -58,6 +58,12 @@ pub const SCENARIO: &[Rule] = &[
     Rule { list: "faults[].region_outage.except", repeat: Repeat::Warn, why: "", ignore_case: true },
 ];
 
+/// A calendar's lists (`announce`, `gates.alarms_ok`): a repeat changes nothing.
+pub const CALENDAR: &[Rule] = &[];
+
+/// A playbook's lists: a repeat changes nothing.
+pub const PLAYBOOK: &[Rule] = &[];
+
 /// Every repeated value in the lists of plain values under `root`, in file order.
 pub fn find(root: &Node, rules: &[Rule]) -> Vec<Found> {
     let mut out = Vec::new();
