@@ -8,7 +8,8 @@
 //!     expires: 2027-06-30              # YYYY-MM-DD; from the day after, it counts again
 //! ```
 //!
-//! Every field is required; a reason may not be empty. An entry past its date no longer
+//! Every field is required; a reason may not be empty. Problems are reported all at once,
+//! each at its line and column, by the scenario loader's machinery. An entry past its date no longer
 //! accepts anything (and is reported); an entry that matches no finding is reported as
 //! stale, so the file does not silently outlive the risks it names.
 
@@ -17,12 +18,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{AcceptedFinding, Finding};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    accept: Vec<Entry>,
-}
+use crate::scenario::load::Repair;
+use crate::scenario::yaml::{self, Loc, Positions, Value, did_you_mean, from_node};
+use crate::scenario::{Diagnostic, Invalid};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,48 +30,91 @@ pub struct Entry {
     pub expires: String,
 }
 
-/// A baseline that cannot be used, in the file's terms.
-#[derive(Debug, thiserror::Error)]
-pub enum BaselineError {
-    #[error("{file}: cannot read: {why}")]
-    Read { file: String, why: String },
-    #[error("{file}: {why}")]
-    Syntax { file: String, why: String },
-    #[error("{file}: accept[{index}].{field}: {why}")]
-    Field { file: String, index: usize, field: &'static str, why: String },
-}
+/// A baseline's top-level fields, for `did you mean`.
+const FIELDS: &[&str] = &["accept"];
 
-/// The entries of a baseline file, checked.
-pub fn load(path: &Path) -> Result<Vec<Entry>, BaselineError> {
-    let file = path.display().to_string();
+/// The entries of a baseline file, checked. Every problem of the file is reported, each
+/// as `FILE:LINE:COL: accept[N].field: message`, as a scenario's are.
+pub fn load(path: &Path) -> Result<Vec<Entry>, Invalid> {
     // As a scenario: only a regular file, and a bounded read (a FIFO would block, a
     // device never end).
-    let text = crate::scenario::file::read_text(path, crate::scenario::load::MAX_FILE_BYTES)
-        .map_err(|e| BaselineError::Read { file: file.clone(), why: e.to_string() })?;
-    parse(&file, &text)
+    let text = crate::scenario::file::read_text(path, crate::scenario::load::MAX_FILE_BYTES).map_err(|e| {
+        Invalid(vec![Diagnostic { file: path.to_path_buf(), loc: None, path: String::new(), message: e.to_string() }])
+    })?;
+    parse(path, &text)
 }
 
-pub fn parse(file: &str, text: &str) -> Result<Vec<Entry>, BaselineError> {
-    let parsed: File =
-        serde_saphyr::from_str(text).map_err(|e| BaselineError::Syntax { file: file.into(), why: e.to_string() })?;
-    let mut seen = std::collections::BTreeSet::new();
-    for (index, e) in parsed.accept.iter().enumerate() {
-        let field = |field, why: &str| BaselineError::Field { file: file.into(), index, field, why: why.into() };
-        // Two entries for one finding would make the verdict depend on their order.
-        if !seen.insert(e.id.as_str()) {
-            return Err(field("id", &format!("{:?} is accepted twice: keep one entry per finding", e.id)));
+type Raw = (Option<Loc>, String, String);
+
+pub fn parse(file: &Path, text: &str) -> Result<Vec<Entry>, Invalid> {
+    let diag = |(loc, path, message): Raw| Diagnostic { file: file.to_path_buf(), loc, path, message };
+    check(text).map_err(|problems| Invalid(problems.into_iter().map(diag).collect()))
+}
+
+/// Parses and checks the text: part by part and field by field as the scenario loader
+/// does ([`Repair`]), so that an unknown field does not hide a bad value beside it.
+fn check(text: &str) -> Result<Vec<Entry>, Vec<Raw>> {
+    let root = yaml::parse(text).map_err(|(loc, msg)| vec![(loc, String::new(), msg)])?;
+    let entries = match &root.value {
+        Value::Map(entries) => entries,
+        _ => {
+            return Err(vec![(
+                Some(root.loc),
+                String::new(),
+                "a baseline is a mapping with one field, `accept:`, a list of `{ id, reason, expires }`".into(),
+            )]);
         }
-        if e.id.trim().is_empty() || !e.id.contains(':') {
-            return Err(field("id", "give the finding's id (KIND:RESOURCE, as `audit` prints it)"));
-        }
-        if e.reason.trim().is_empty() {
-            return Err(field("reason", "say why the risk is accepted"));
-        }
-        if e.expires.parse::<jiff::civil::Date>().is_err() {
-            return Err(field("expires", &format!("{:?} is not a date: give YYYY-MM-DD", e.expires)));
+    };
+    let mut repair = Repair::default();
+    let mut accept = None;
+    for (key, node) in entries {
+        if key.name == "accept" {
+            accept = repair.items::<Entry>(node, "accept");
+        } else {
+            let hint = did_you_mean(&key.name, FIELDS).map(|s| format!(", did you mean `{s}`?")).unwrap_or_default();
+            let message = format!("unknown field `{}`{hint}; a baseline has one field, `accept`", key.name);
+            repair.errors.push((Some(key.loc), key.name.clone(), message));
         }
     }
-    Ok(parsed.accept)
+    let Some(accept) = accept else {
+        if repair.errors.is_empty() {
+            repair.errors.push((Some(root.loc), String::new(), "missing field `accept`".into()));
+        }
+        return Err(repair.errors);
+    };
+    let mut errors = repair.errors.clone();
+    let kept: Vec<Entry> =
+        from_node(&accept, "accept").map_err(|e| vec![(e.loc, e.path.unwrap_or_default(), e.message)])?;
+    let positions = Positions::index(&root);
+    for (path, message) in problems(&kept) {
+        if let Some(path) = repair.original_path(&path) {
+            errors.push((Some(positions.find(&path)), path, message));
+        }
+    }
+    errors.sort_by_key(|(loc, _, _)| loc.map(|l| (l.line, l.col)));
+    if errors.is_empty() { Ok(kept) } else { Err(errors) }
+}
+
+/// What is wrong with entries that loaded, by field path (`accept[1].id`).
+fn problems(entries: &[Entry]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, e) in entries.iter().enumerate() {
+        let mut field = |field: &str, why: String| out.push((format!("accept[{index}].{field}"), why));
+        if e.id.trim().is_empty() || !e.id.contains(':') {
+            field("id", "give the finding's id (KIND:RESOURCE, as `audit` prints it)".into());
+        } else if !seen.insert(e.id.as_str()) {
+            // Two entries for one finding would make the verdict depend on their order.
+            field("id", format!("{:?} is accepted twice: keep one entry per finding", e.id));
+        }
+        if e.reason.trim().is_empty() {
+            field("reason", "say why the risk is accepted".into());
+        }
+        if e.expires.parse::<jiff::civil::Date>().is_err() {
+            field("expires", format!("{:?} is not a date: give YYYY-MM-DD", e.expires));
+        }
+    }
+    out
 }
 
 /// What a baseline did to the findings.
@@ -130,27 +171,34 @@ mod tests {
         }
     }
 
+    /// Every problem of a file, as `b.yaml:LINE:COL: path: message`.
+    fn errors(text: &str) -> Vec<String> {
+        match parse(Path::new("b.yaml"), text) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
     /// One entry per finding (else the verdict would depend on their order), and the
     /// file is read as a scenario is: a FIFO is refused instead of blocking, a device
     /// instead of reading until memory runs out.
     #[test]
     fn a_finding_accepted_twice_or_a_file_that_is_no_file_is_refused() {
         let twice = "accept:\n  - id: a:b\n    reason: r\n    expires: 2027-06-30\n  - id: a:b\n    reason: r\n    expires: 2020-01-01\n";
-        let e = parse("b.yaml", twice).unwrap_err().to_string();
-        assert_eq!(e, "b.yaml: accept[1].id: \"a:b\" is accepted twice: keep one entry per finding");
+        assert_eq!(errors(twice), ["b.yaml:5:9: accept[1].id: \"a:b\" is accepted twice: keep one entry per finding"]);
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo.yaml");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        let e = load(&fifo).unwrap_err().to_string();
+        let e = load(&fifo).unwrap_err().0[0].to_string();
         assert!(e.contains("a named pipe (FIFO), not a regular file"), "{e}");
-        let e = load(Path::new("/dev/zero")).unwrap_err().to_string();
+        let e = load(Path::new("/dev/zero")).unwrap_err().0[0].to_string();
         assert!(e.contains("a device, not a regular file"), "{e}");
     }
 
     #[test]
     fn an_entry_accepts_its_finding_until_its_date_and_not_after() {
         let entries = parse(
-            "b.yaml",
+            Path::new("b.yaml"),
             "accept:\n  - id: single_region:r1\n    reason: by design\n    expires: 2027-01-31\n  - id: x:gone\n    reason: old\n    expires: 2027-01-31\n",
         )
         .unwrap();
@@ -168,15 +216,40 @@ mod tests {
     #[test]
     fn bad_entries_name_the_file_entry_and_field() {
         let cases = [
-            ("accept:\n  - id: a:b\n    reason: ''\n    expires: 2027-01-01\n", "b.yaml: accept[0].reason"),
-            ("accept:\n  - id: a:b\n    reason: r\n    expires: soon\n", "b.yaml: accept[0].expires"),
-            ("accept:\n  - id: ab\n    reason: r\n    expires: 2027-01-01\n", "b.yaml: accept[0].id"),
+            ("accept:\n  - id: a:b\n    reason: ''\n    expires: 2027-01-01\n", "b.yaml:3:13: accept[0].reason"),
+            ("accept:\n  - id: a:b\n    reason: r\n    expires: soon\n", "b.yaml:4:14: accept[0].expires"),
+            ("accept:\n  - id: ab\n    reason: r\n    expires: 2027-01-01\n", "b.yaml:2:9: accept[0].id"),
         ];
         for (text, want) in cases {
-            let e = parse("b.yaml", text).unwrap_err().to_string();
-            assert!(e.starts_with(want), "{e}");
+            let e = errors(text);
+            assert!(e.len() == 1 && e[0].starts_with(want), "{e:?}");
         }
-        let missing = parse("b.yaml", "accept:\n  - id: a:b\n    expires: 2027-01-01\n").unwrap_err().to_string();
-        assert!(missing.starts_with("b.yaml:") && missing.contains("reason"), "{missing}");
+        let missing = errors("accept:\n  - id: a:b\n    expires: 2027-01-01\n");
+        assert_eq!(missing, ["b.yaml:2:5: accept[0]: missing field `reason`"]);
+    }
+
+    /// Parse errors are the scenario loader's: at a line and column, in the file's terms,
+    /// and every one of them at once, unknown fields and wrong types alike.
+    #[test]
+    fn every_problem_of_a_baseline_is_reported_at_its_line_and_column() {
+        let text = "accept:\n  - id: a:b\n    reasn: r\n    expires: 2027-01-01\n  - id: [x]\n    reason: r\n    expires: 2027-01-01\n  - id: c:d\n    reason: {a: 1}\n    expires: 20270101\n  - id: e:f\n    reason: ok\n    expires: never\nacept: []\n";
+        assert_eq!(
+            errors(text),
+            [
+                "b.yaml:3:5: accept[0].reasn: unknown field `reasn`, did you mean `reason`?",
+                "b.yaml:5:9: accept[1].id: expected a string, found a list",
+                "b.yaml:9:13: accept[2].reason: expected a string, found a mapping",
+                "b.yaml:10:14: accept[2].expires: expected a string, found 20270101",
+                "b.yaml:13:14: accept[3].expires: \"never\" is not a date: give YYYY-MM-DD",
+                "b.yaml:14:1: acept: unknown field `acept`, did you mean `accept`?; a baseline has one field, `accept`",
+            ]
+        );
+        let syntax = errors("accept:\n  - id: a:b\n   reason: [r\n");
+        assert_eq!(syntax.len(), 1, "{syntax:?}");
+        assert!(syntax[0].starts_with("b.yaml:3:"), "{syntax:?}");
+        assert_eq!(
+            errors("accept:\n  - id: a:b\n    id: c:d\n"),
+            ["b.yaml:3:5: key `id` appears twice in the same mapping"]
+        );
     }
 }

@@ -75,7 +75,7 @@ pub async fn audit(shell: &Console, opts: &AwsOpts, regions: &[String], args: Au
         return Err(Error::Usage(format!("--account {a:?}: an AWS account id is 12 digits")));
     }
     let baseline = match &args.baseline {
-        Some(p) => audit::baseline::load(p).map_err(|e| Error::Usage(e.to_string()))?,
+        Some(p) => audit::baseline::load(p).map_err(Error::Invalid)?,
         None => Vec::new(),
     };
 

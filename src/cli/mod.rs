@@ -42,6 +42,10 @@ pub struct Cli {
     /// Only warnings and errors on stderr.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Also the AWS SDK's own warnings on stderr (by default only its errors; RUST_LOG,
+    /// when set, decides instead).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     /// AWS named profile (as in the AWS CLI; also AWS_PROFILE).
     #[arg(long, global = true)]
     pub profile: Option<String>,
@@ -179,7 +183,7 @@ pub enum ReportFormat {
 /// Runs the command; returns the process exit code.
 pub fn main(cli: Cli) -> Exit {
     let shell = Arc::new(Console::new(cli.log_format, cli.quiet));
-    init_tracing(cli.log_format);
+    init_tracing(cli.log_format, cli.verbose);
     let result = dispatch(&shell, cli);
     if let Err(e) = &result {
         show(&shell, e);
@@ -299,24 +303,39 @@ fn output(text: &str) -> Result<(), Error> {
     crate::util::console::stdout(text).map_err(|e| Error::Failed(format!("cannot write the output: {e}")))
 }
 
-/// Debug logs (`RUST_LOG=firedrill=debug`) go to stderr in the chosen format.
-fn init_tracing(format: LogFormat) {
+/// Debug logs (`RUST_LOG=firedrill=debug`) go to stderr in the chosen format. Without
+/// `RUST_LOG` or `--verbose`, the AWS SDK logs only its errors: its warnings (IMDS not
+/// reachable, a credential provider that failed) are its own words for what firedrill
+/// reports once, in its terms, when it matters.
+fn init_tracing(format: LogFormat, verbose: bool) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let from_env = std::env::var_os("RUST_LOG")
+        .filter(|v| !v.is_empty())
+        .and_then(|_| tracing_subscriber::EnvFilter::try_from_default_env().ok());
+    let sdk_errors_only = from_env.is_none() && !verbose;
+    let filter = from_env.unwrap_or_else(|| tracing_subscriber::EnvFilter::new("warn"));
+    let sdk = tracing_subscriber::filter::filter_fn(move |meta| {
+        !sdk_errors_only || *meta.level() <= tracing::Level::ERROR || !is_aws_sdk(meta.target())
+    });
     // Whatever RUST_LOG says: the SDK, its signer and the HTTP stacks print request
     // headers, signing inputs and bodies (credentials, session tokens, webhook secrets) at
     // debug and trace, so they never log below info.
     let safe = tracing_subscriber::filter::filter_fn(|meta| {
         *meta.level() <= tracing::Level::INFO || !is_library_with_secrets(meta.target())
     });
-    let registry = tracing_subscriber::registry().with(filter).with(safe);
+    let registry = tracing_subscriber::registry().with(filter).with(safe).with(sdk);
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => registry.with(layer.json()).try_init(),
         LogFormat::Text => registry.with(layer).try_init(),
     };
+}
+
+/// Log targets of the AWS SDK and its runtime (`aws_config`, `aws_smithy_runtime`,
+/// `aws_sdk_ec2`, ...).
+fn is_aws_sdk(target: &str) -> bool {
+    target.starts_with("aws_") || target.starts_with("aws-")
 }
 
 /// Log targets that print credentials or secrets below info: the AWS SDK (`aws_*`:

@@ -13,7 +13,12 @@ pub fn validate(shell: &Console, files: &[PathBuf]) -> Result<(), Error> {
             .is_ok_and(|t| crate::schedule::is_calendar(&t))
         {
             match crate::schedule::load(f) {
-                Ok(c) => shell.status("Valid", format!("{} (calendar, {} game day(s))", f.display(), c.days.len())),
+                Ok(c) => {
+                    for w in &c.warnings {
+                        shell.warn(w);
+                    }
+                    shell.status("Valid", format!("{} (calendar, {} game day(s))", f.display(), c.days.len()))
+                }
                 Err(invalid) => {
                     bad += 1;
                     for d in &invalid.0 {

@@ -117,6 +117,11 @@ pub trait Kind {
     fn targets(_cfg: &Self::Config) -> Vec<(String, &str)> {
         vec![]
     }
+    /// The regions it names, each with its field under the kind (`region`, `regions[1]`):
+    /// each is checked against the known regions and the scenario's partition.
+    fn regions(_cfg: &Self::Config) -> Vec<(String, &str)> {
+        vec![]
+    }
     /// Problems with the config, by field path under `at` (`faults[0].az_outage`).
     fn validate(_cfg: &Self::Config, _at: &str, _scope: &Scope<'_>) -> Vec<Problem> {
         vec![]

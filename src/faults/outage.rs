@@ -191,6 +191,11 @@ impl super::Kind for ServiceOutage {
         vec![("target".into(), &x.target)]
     }
 
+    fn regions(x: &ServiceOutageFault) -> Vec<(String, &str)> {
+        let regions = x.regions.as_deref().unwrap_or_default();
+        regions.iter().enumerate().map(|(i, r)| (format!("regions[{i}]"), r.as_str())).collect()
+    }
+
     fn validate(x: &ServiceOutageFault, at: &str, _: &Scope<'_>) -> Vec<Problem> {
         let mut out = check_actions(&x.actions, at, "actions", true);
         match &x.regions {
@@ -237,6 +242,10 @@ impl super::Kind for RegionOutage {
 
     fn targets(x: &RegionOutageFault) -> Vec<(String, &str)> {
         vec![("target".into(), &x.target)]
+    }
+
+    fn regions(x: &RegionOutageFault) -> Vec<(String, &str)> {
+        vec![("region".into(), &x.region)]
     }
 
     fn validate(x: &RegionOutageFault, at: &str, _: &Scope<'_>) -> Vec<Problem> {

@@ -63,6 +63,13 @@ macro_rules! define_fault_kinds {
                 }
             }
 
+            /// The regions the fault names, each with its field (`region`, `regions[1]`).
+            pub fn regions(&self) -> Vec<(String, &str)> {
+                match self {
+                    $(Self::$variant(c) => <$kind as Kind>::regions(c)),*
+                }
+            }
+
             /// Problems with the kind's config; `at` is the kind's path (`faults[0].az_outage`).
             pub fn validate(&self, at: &str, scope: &$crate::scenario::validate::Scope<'_>) -> Vec<$crate::scenario::validate::Problem> {
                 match self {

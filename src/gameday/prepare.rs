@@ -50,7 +50,8 @@ pub struct Cleared(Prepared);
 /// in [`Error::Invalid`].
 pub fn load(file: &Path) -> Result<Drill, Error> {
     let loaded = crate::scenario::load(file)?;
-    let (steps, warnings) = crate::playbook::for_scenario(&loaded)?;
+    let (steps, playbook) = crate::playbook::for_scenario(&loaded)?;
+    let warnings = loaded.warnings.iter().cloned().chain(playbook).collect();
     Ok(Drill { loaded, steps, warnings })
 }
 

@@ -162,13 +162,18 @@ pub fn parse(text: &str) -> Result<Playbook, Vec<Problem>> {
     let mut pb: Playbook =
         from_node(&root, "").map_err(|e| vec![(e.loc.map(shift), e.path.unwrap_or_default(), e.message)])?;
     let positions = Positions::index(&root);
-    let problems: Vec<Problem> =
+    let (refused, repeated) = crate::scenario::load::repeats(&root, crate::scenario::repeats::PLAYBOOK);
+    let shifted = |raw: Vec<Problem>| raw.into_iter().map(|(l, p, m)| (l.map(shift), p, m)).collect::<Vec<_>>();
+    let mut problems: Vec<Problem> =
         validate(&pb).into_iter().map(|(path, m)| (Some(shift(positions.find(&path))), path, m)).collect();
+    problems.extend(shifted(refused));
     if !problems.is_empty() {
         return Err(problems);
     }
     pb.warnings =
         cut_by_comments(&pb, yaml_text, &positions).into_iter().map(|(l, p, m)| (Some(shift(l)), p, m)).collect();
+    pb.warnings.extend(shifted(repeated));
+    pb.warnings.sort_by_key(|(loc, _, _)| loc.map(|l| (l.line, l.col)));
     Ok(pb)
 }
 

@@ -55,6 +55,9 @@ pub struct Loaded {
     /// The playbook path resolved against the scenario's directory (its steps are loaded
     /// with it by the game day's load stage).
     pub playbook: Option<PathBuf>,
+    /// What is valid but probably not meant (a value listed twice, a region firedrill does
+    /// not know), each at its position.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Reads, parses and validates one scenario file.
@@ -75,17 +78,24 @@ pub fn load(file: &Path) -> Result<Loaded, Invalid> {
         Invalid(vec![diag(None, "", message)])
     })?;
     let base = file.parent().unwrap_or(Path::new("."));
-    let (scenario, playbook) = load_str(&text, base).map_err(|problems| {
+    let (scenario, playbook, warnings) = check_str(&text, base).map_err(|problems| {
         Invalid(problems.into_iter().map(|(loc, path, message)| diag(loc, &path, message)).collect())
     })?;
-    Ok(Loaded { scenario, file: file.to_path_buf(), text, playbook })
+    let warnings = warnings.into_iter().map(|(loc, path, message)| diag(loc, &path, message)).collect();
+    Ok(Loaded { scenario, file: file.to_path_buf(), text, playbook, warnings })
 }
 
 type Raw = (Option<Loc>, String, String);
 
 /// Parses and validates scenario text; `base` resolves the playbook path.
 pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), Vec<Raw>> {
+    check_str(text, base).map(|(scenario, playbook, _)| (scenario, playbook))
+}
+
+/// [`load_str`], with the warnings of a valid scenario.
+pub fn check_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>, Vec<Raw>), Vec<Raw>> {
     let root = yaml::parse(text).map_err(|(loc, msg)| vec![(loc, String::new(), msg)])?;
+    let (refused, mut warnings) = repeats(&root, super::repeats::SCENARIO);
     let entries = match &root.value {
         Value::Map(entries) => entries,
         Value::Null => {
@@ -146,6 +156,7 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
         // with neutral values, and problems that only follow from what was left out are
         // not reported.
         let mut errors = repair.errors.clone();
+        errors.extend(refused);
         for (field, value) in PLACEHOLDERS {
             if !fixed.iter().any(|(k, _)| k.name == *field) {
                 // Absent, or did not load: either way its problems are not this pass's.
@@ -173,6 +184,11 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
 
     let mut errors: Vec<Raw> =
         validate(&scenario).into_iter().map(|p| (Some(positions.find(&p.path)), p.path, p.message)).collect();
+    errors.extend(refused);
+    warnings.extend(
+        super::validate::warnings(&scenario).into_iter().map(|p| (Some(positions.find(&p.path)), p.path, p.message)),
+    );
+    warnings.sort_by_key(|(loc, _, _)| loc.map(|l| (l.line, l.col)));
     let playbook = scenario.playbook.as_ref().map(|p| base.join(p));
     if let Some(p) = &playbook {
         let problem = match std::fs::metadata(p) {
@@ -189,7 +205,16 @@ pub fn load_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>), 
             errors.push((Some(positions.find("playbook")), "playbook".into(), message));
         }
     }
-    if errors.is_empty() { Ok((scenario, playbook)) } else { Err(errors) }
+    if errors.is_empty() { Ok((scenario, playbook, warnings)) } else { Err(errors) }
+}
+
+/// The repeated values in the lists of a file ([`super::repeats`]): those refused, and
+/// those that are only warnings.
+pub(crate) fn repeats(root: &Node, rules: &[super::repeats::Rule]) -> (Vec<Raw>, Vec<Raw>) {
+    let (refused, warned): (Vec<_>, Vec<_>) =
+        super::repeats::find(root, rules).into_iter().partition(|f| f.repeat == super::repeats::Repeat::Refuse);
+    let raw = |f: super::repeats::Found| (Some(f.loc), f.path, f.message);
+    (refused.into_iter().map(raw).collect(), warned.into_iter().map(raw).collect())
 }
 
 /// Neutral stand-ins for the required parts, used only to check the rest of a file whose

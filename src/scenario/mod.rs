@@ -9,6 +9,8 @@ pub mod keyed;
 pub mod load;
 pub mod model;
 pub mod notify;
+pub mod regions;
+pub mod repeats;
 pub mod safety;
 pub mod validate;
 pub mod yaml;

@@ -741,7 +741,10 @@ fn pages_is_checked_at_its_field_path() {
     assert!(errors(&with("pages:\n  alarms: [db-page, web-page]\n  max_pages: 1\n")).is_empty());
     assert_eq!(
         errors(&with("pages:\n  alarms: [db-page, \"\", db-page]\n")),
-        ["29:21: pages.alarms[1]: the alarm name is empty", "29:25: pages.alarms[2]: alarm `db-page` is listed twice"]
+        [
+            "29:21: pages.alarms[1]: the alarm name is empty",
+            "29:25: pages.alarms[2]: `db-page` is listed again (first on line 29): each alarm is watched once; was another alarm meant?"
+        ]
     );
     assert_eq!(
         errors(&with("pages:\n  alarms: []\n")),
@@ -798,4 +801,116 @@ fn the_dead_mans_switch_is_checked_with_positions() {
     let e = errors(&format!("{AWS}safety:\n  dead_man_switch: {{}}\n"));
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].starts_with("31:3: safety"), "{e:?}");
+}
+
+/// An AWS scenario whose lists and regions are filled in by `fill`.
+fn aws_scenario(region: &str, accounts: &str, ids: &str, exclude: &str, faults: &str) -> String {
+    format!(
+        "version: 1\nname: repeats\nenvironment:\n  region: {region}\n  accounts: {accounts}\n  opt_in_tag: {{ key: firedrill, value: allowed }}\n\
+         targets:\n  app:\n    type: iam:role\n    ids: {ids}\n    exclude: {{ ids: {exclude} }}\n  net:\n    type: ec2:subnet\n    tags: {{ tier: web }}\n\
+         steady_state:\n  - name: ok\n    command: {{ run: \"true\" }}\n    every: 1s\n\
+         faults:\n{faults}recovery:\n  within: 5s\n"
+    )
+}
+
+/// Warnings as `LINE:COL: path: message` (and no errors).
+fn warnings(text: &str) -> Vec<String> {
+    match super::load::check_str(text, Path::new(".")) {
+        Ok((_, _, w)) => w
+            .into_iter()
+            .map(|(loc, path, msg)| {
+                let l = loc.map(|l| format!("{}:{}", l.line, l.col)).unwrap_or_else(|| "-".into());
+                format!("{l}: {path}: {msg}")
+            })
+            .collect(),
+        Err(e) => panic!("not valid: {e:?}"),
+    }
+}
+
+/// A value listed twice is reported at the repeat, in every list: a warning where the
+/// repeat changes nothing (accounts, ids, exclusions, actions and exceptions compared as
+/// IAM does, without case, regions), an error where it hides a mistake (a CIDR).
+#[test]
+fn repeated_list_entries_are_reported_where_they_repeat() {
+    let faults = "  - name: ses\n    service_outage:\n      target: app\n      actions: [ses:SendEmail, ses:sendEMAIL]\n      regions: [us-east-1, eu-west-1, us-east-1]\n    duration: 1s\n\
+                  \x20 - name: region\n    region_outage: { target: app, region: us-east-1, except: [sts:GetCallerIdentity, sts:getcalleridentity] }\n    duration: 1s\n";
+    let text = aws_scenario(
+        "us-east-1",
+        "[\"123456789012\", 123456789012]",
+        "[role-a, role-b, role-a]",
+        "[role-c, role-c]",
+        faults,
+    );
+    let again = "the repeat changes nothing: remove it";
+    assert_eq!(
+        warnings(&text),
+        [
+            format!("5:30: environment.accounts[1]: `123456789012` is listed again (first on line 5): {again}"),
+            format!("10:27: targets.app.ids[2]: `role-a` is listed again (first on line 10): {again}"),
+            format!("11:30: targets.app.exclude.ids[1]: `role-c` is listed again (first on line 11): {again}"),
+            format!(
+                "23:32: faults[0].service_outage.actions[1]: `ses:sendEMAIL` is listed again (first on line 23): {again}"
+            ),
+            format!(
+                "24:39: faults[0].service_outage.regions[2]: `us-east-1` is listed again (first on line 24): {again}"
+            ),
+            format!(
+                "27:86: faults[1].region_outage.except[1]: `sts:getcalleridentity` is listed again (first on line 27): {again}"
+            ),
+        ]
+    );
+    let blackhole = "  - name: bh\n    network_blackhole: { target: net, cidrs: [203.0.113.0/24, 198.51.100.0/24, 203.0.113.0/24] }\n    duration: 1s\n";
+    let text = aws_scenario("us-east-1", "[\"123456789012\"]", "[role-a]", "[role-c]", blackhole);
+    assert_eq!(
+        errors(&text),
+        [
+            "21:80: faults[0].network_blackhole.cidrs[2]: `203.0.113.0/24` is listed again (first on line 21): each CIDR takes rules of a network ACL, which holds few; was another CIDR meant?"
+        ]
+    );
+}
+
+/// A region of the right shape that firedrill does not know is a warning naming the
+/// nearest it knows (new regions open); regions of two partitions are refused; the
+/// regions moto serves stay valid without a word.
+#[test]
+fn regions_are_checked_against_the_known_ones_and_one_partition() {
+    let outage = |regions: &str| {
+        format!(
+            "  - name: ses\n    service_outage: {{ target: app, actions: [ses:SendEmail], regions: {regions} }}\n    duration: 1s\n"
+        )
+    };
+    for r in ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"] {
+        let text = aws_scenario(r, "[\"123456789012\"]", "[a]", "[b]", &outage(&format!("[{r}]")));
+        assert_eq!(warnings(&text), Vec::<String>::new(), "{r}");
+    }
+    let text = aws_scenario("us-east-7", "[\"123456789012\"]", "[a]", "[b]", &outage("[us-west-2, eu-wset-1]"));
+    let w = warnings(&text);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].starts_with(
+            "4:11: environment.region: `us-east-7` is not an AWS region firedrill knows: did you mean `us-east-1`?"
+        ),
+        "{w:?}"
+    );
+    assert!(w[1].starts_with("21:83: faults[0].service_outage.regions[1]: `eu-wset-1` is not an AWS region firedrill knows: did you mean `eu-west-1`?"), "{w:?}");
+
+    // cn-north-1 where the rest is in the aws partition; GovCloud beside China.
+    let text = aws_scenario("us-east-1", "[\"123456789012\"]", "[a]", "[b]", &outage("[us-west-2, cn-north-1]"));
+    assert_eq!(
+        errors(&text),
+        [
+            "21:83: faults[0].service_outage.regions[1]: `cn-north-1` is in the aws-cn partition, but environment.region (`us-east-1`) is in aws: a scenario's regions are all in one partition (an account, a role and its policies never reach another)"
+        ]
+    );
+    let region = "  - name: r\n    region_outage: { target: app, region: cn-northwest-1 }\n    duration: 1s\n";
+    let text = aws_scenario("us-gov-west-1", "[\"123456789012\"]", "[a]", "[b]", region);
+    let e = errors(&text);
+    assert!(
+        e.len() == 1
+            && e[0].starts_with("21:43: faults[0].region_outage.region: `cn-northwest-1` is in the aws-cn partition"),
+        "{e:?}"
+    );
+    let text = aws_scenario("cn-north-1", "[\"123456789012\"]", "[a]", "[b]", &outage("[cn-northwest-1]"));
+    assert_eq!(errors(&text), Vec::<String>::new());
+    assert_eq!(warnings(&text), Vec::<String>::new());
 }

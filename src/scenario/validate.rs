@@ -227,7 +227,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     out
 }
 
-/// The `pages` watch: named alarms are non-empty, distinct and not too many.
+/// The `pages` watch: named alarms are non-empty and not too many.
 fn pages_problems(s: &Scenario, out: &mut Vec<Problem>) {
     let Some(alarms) = s.pages.as_ref().and_then(|p| p.alarms.as_ref()) else { return };
     if alarms.is_empty() {
@@ -241,10 +241,9 @@ fn pages_problems(s: &Scenario, out: &mut Vec<Problem>) {
         out.push(problem("pages.alarms", format!("{} alarms listed; at most {max} are watched", alarms.len())));
     }
     for (i, a) in alarms.iter().enumerate() {
+        // A repeat is refused with every other list's (`repeats::SCENARIO`).
         if a.trim().is_empty() {
             out.push(problem(format!("pages.alarms[{i}]"), "the alarm name is empty"));
-        } else if alarms[..i].contains(a) {
-            out.push(problem(format!("pages.alarms[{i}]"), format!("alarm `{a}` is listed twice")));
         }
     }
 }
@@ -345,6 +344,9 @@ fn find_cycle(s: &Scenario) -> Option<(usize, Vec<String>)> {
 }
 
 pub(crate) fn is_region(r: &str) -> bool {
+    if super::regions::is_known(r) {
+        return true; // eusc-de-east-1 has a longer first part
+    }
     // e.g. us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
@@ -352,6 +354,45 @@ pub(crate) fn is_region(r: &str) -> bool {
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
         && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+/// Every well-formed region the scenario names, with its field path: `environment.region`
+/// first, then the faults' (`faults[0].service_outage.regions[1]`).
+fn named_regions(s: &Scenario) -> Vec<(String, &str)> {
+    let mut out: Vec<(String, &str)> =
+        s.environment.iter().map(|e| ("environment.region".to_string(), e.region.as_str())).collect();
+    for (i, f) in s.faults.iter().enumerate() {
+        out.extend(f.kind.regions().into_iter().map(|(field, r)| (format!("faults[{i}].{}.{field}", f.kind.key()), r)));
+    }
+    out.retain(|(_, r)| is_region(r));
+    out
+}
+
+/// The regions of one scenario are in one partition (`aws`, `aws-cn`, `aws-us-gov`...):
+/// that of the first one named. An account, a role and its policies live in one
+/// partition, so a region of another is never reached (and a deny for it denies nothing).
+fn partition_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    let named = named_regions(s);
+    let Some((first_at, first)) = named.first() else { return };
+    let home = super::regions::partition(first);
+    for (at, r) in &named[1..] {
+        let p = super::regions::partition(r);
+        if p != home {
+            out.push(problem(
+                at,
+                format!(
+                    "`{r}` is in the {p} partition, but {first_at} (`{first}`) is in {home}: \
+                     a scenario's regions are all in one partition (an account, a role and its policies never reach another)"
+                ),
+            ));
+        }
+    }
+}
+
+/// What is valid but probably not meant: a well-formed region firedrill does not know
+/// (`us-east-7`), with the nearest it does. Only a warning: regions open every year.
+pub fn warnings(s: &Scenario) -> Vec<Problem> {
+    named_regions(s).into_iter().filter_map(|(at, r)| super::regions::unknown(r).map(|m| problem(at, m))).collect()
 }
 
 /// A zone of `region`: the region name followed by one letter (`us-east-1a`), or a zone id.
@@ -465,6 +506,8 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
             }
         }
     }
+
+    partition_problems(s, out);
 
     let scope = Scope { targets: &s.targets, region };
     for (i, f) in s.faults.iter().enumerate() {

@@ -67,6 +67,8 @@ pub struct Loaded {
     pub catch_up: Duration,
     /// Each freeze as `[from, to)` instants, with its reason.
     pub freezes: Vec<(Timestamp, Timestamp, String)>,
+    /// What is valid but probably not meant (a value listed twice), each at its position.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// One game day of a calendar, ready to compute occurrences.
@@ -114,7 +116,8 @@ pub fn load(file: &Path) -> Result<Loaded, Invalid> {
         .map_err(|e| Invalid(vec![diag((None, String::new(), e.to_string()))]))?;
     let base = file.parent().unwrap_or(Path::new("."));
     let loaded = load_str(&text, base).map_err(|p| Invalid(p.into_iter().map(diag).collect()))?;
-    Ok(Loaded { file: file.to_path_buf(), ..loaded })
+    let warnings = loaded.warnings.into_iter().map(|w| Diagnostic { file: file.to_path_buf(), ..w }).collect();
+    Ok(Loaded { file: file.to_path_buf(), warnings, ..loaded })
 }
 
 /// Parses and validates calendar text; `base` resolves the scenario paths. Every scenario
@@ -131,7 +134,9 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
     // Part by part, as the scenario loader does (`Repair`): a part that does not load is
     // reported and left out, and everything that did load is still checked, so that every
     // problem of the file comes out in one pass.
+    let (refused, warnings) = crate::scenario::load::repeats(&root, crate::scenario::repeats::CALENDAR);
     let mut repair = Repair::default();
+    repair.errors.extend(refused);
     let mut fixed: Vec<(yaml::Key, Node)> = Vec::new();
     for (key, node) in entries {
         let name = key.name.as_str();
@@ -195,7 +200,11 @@ pub fn load_str(text: &str, base: &Path) -> Result<Loaded, Vec<Raw>> {
     let mut problems: Vec<(String, String)> = Vec::new();
     let loaded = resolve(calendar, base, &mut problems);
     if let (true, Some(l)) = (problems.is_empty(), loaded) {
-        return Ok(l);
+        let warnings = warnings
+            .into_iter()
+            .map(|(loc, path, message)| Diagnostic { file: PathBuf::new(), loc, path, message })
+            .collect();
+        return Ok(Loaded { warnings, ..l });
     }
     Err(problems.into_iter().map(|(path, m)| (Some(positions.find(&path)), path, m)).collect())
 }
@@ -370,7 +379,7 @@ fn resolve(cal: Calendar, base: &Path, problems: &mut Vec<(String, String)>) -> 
         }
     }
     let tz = tz?;
-    Some(Loaded { file: PathBuf::new(), calendar: cal, tz, days, catch_up, freezes })
+    Some(Loaded { file: PathBuf::new(), calendar: cal, tz, days, catch_up, freezes, warnings: Vec::new() })
 }
 
 /// A game day recurs at most once an hour, and at all.

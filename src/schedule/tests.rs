@@ -236,3 +236,31 @@ fn every_calendar_problem_comes_out_in_one_pass_even_beside_a_part_that_does_not
     // Nothing that only follows from what was left out: w3's missing schedule, say.
     assert!(!errors.iter().any(|e| e.contains("needs `cron`")), "{errors:#?}");
 }
+
+/// A value listed twice in a calendar's lists is a warning at the repeat, as in a
+/// scenario's; the calendar stays valid.
+#[test]
+fn a_repeated_announcement_or_gate_alarm_is_a_warning_at_the_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let cal = calendar(
+        dir.path(),
+        "version: 1\ntimezone: UTC\ngamedays:\n  - scenario: web.yaml\n    cron: \"0 10 * * 2\"\n    announce: [1h, 15m, 1h]\n\
+         gates:\n  alarms_ok: [shop-5xx, shop-5xx]\n",
+    )
+    .unwrap();
+    let w: Vec<String> = cal.warnings.iter().map(ToString::to_string).collect();
+    let file = dir.path().join("calendar.yaml");
+    assert_eq!(
+        w,
+        [
+            format!(
+                "{}:6:25: gamedays[0].announce[2]: `1h` is listed again (first on line 6): the repeat changes nothing: remove it",
+                file.display()
+            ),
+            format!(
+                "{}:8:25: gates.alarms_ok[1]: `shop-5xx` is listed again (first on line 8): the repeat changes nothing: remove it",
+                file.display()
+            ),
+        ]
+    );
+}

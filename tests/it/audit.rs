@@ -247,7 +247,7 @@ fn audit_gate_exit_codes_with_a_baseline_and_the_account_guard() {
         sb.write("bad.yaml", "accept:\n  - id: single_region:us-east-1\n    reason: ''\n    expires: 2999-01-01\n");
     let done = with(&["--baseline", bad.to_str().unwrap()]);
     done.assert_exit(2);
-    assert!(done.stderr.contains("bad.yaml: accept[0].reason: say why the risk is accepted"), "{done}");
+    assert!(done.stderr.contains("bad.yaml:3:13: accept[0].reason: say why the risk is accepted"), "{done}");
     assert!(done.stdout.is_empty(), "{done}");
 
     let done = with(&["--account", "111111111111"]);

@@ -570,6 +570,71 @@ steady_stat:
     assert_eq!(good_web.requests(), 0);
 }
 
+/// `validate` on what is valid but probably not meant: a value listed twice and a region
+/// no partition has are warnings at their positions (exit 0); regions of two partitions,
+/// and a CIDR listed twice, are errors (exit 2), all in one pass.
+#[test]
+fn validate_warns_of_repeats_and_unknown_regions_and_refuses_mixed_partitions() {
+    let sandbox = Sandbox::new();
+    let scenario = |region: &str, regions: &str, cidrs: &str| {
+        format!(
+            r#"version: 1
+name: lists
+environment:
+  region: {region}
+  accounts: ["123456789012", "123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+targets:
+  app: {{ type: "iam:role", ids: [shop-app, shop-app] }}
+  net: {{ type: "ec2:subnet", tags: {{ tier: web }} }}
+steady_state:
+  - name: ok
+    command: {{ run: "true" }}
+    every: 1s
+faults:
+  - name: ses
+    service_outage: {{ target: app, actions: [ses:SendEmail], regions: {regions} }}
+    duration: 1s
+  - name: bh
+    network_blackhole: {{ target: net, cidrs: {cidrs} }}
+    duration: 1s
+recovery:
+  within: 5s
+"#
+        )
+    };
+    sandbox.write_scenario("warned", &scenario("us-east-7", "[us-east-7, us-west-2]", "[203.0.113.0/24]"));
+    let out = sandbox.run(&["validate", "warned.yaml"]);
+    out.assert_exit(0);
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
+    let expected = [
+        "warning: warned.yaml:4:11: environment.region: `us-east-7` is not an AWS region firedrill knows: did you mean `us-east-1`?",
+        "warning: warned.yaml:5:30: environment.accounts[1]: `123456789012` is listed again (first on line 5): the repeat changes nothing: remove it",
+        "warning: warned.yaml:8:44: targets.app.ids[1]: `shop-app` is listed again (first on line 8): the repeat changes nothing: remove it",
+        "warning: warned.yaml:16:72: faults[0].service_outage.regions[0]: `us-east-7` is not an AWS region firedrill knows: did you mean `us-east-1`?",
+    ];
+    assert_eq!(warnings.len(), expected.len(), "{out}");
+    for (w, e) in warnings.iter().zip(expected) {
+        assert!(w.starts_with(e), "{w:?} does not start with {e:?}\n{out}");
+    }
+    assert!(out.stderr.contains("Valid warned.yaml (lists)"), "{out}");
+
+    sandbox.write_scenario(
+        "refused",
+        &scenario("us-east-1", "[us-west-2, cn-north-1]", "[203.0.113.0/24, 203.0.113.0/24]"),
+    );
+    let out = sandbox.run(&["validate", "refused.yaml"]);
+    out.assert_exit(2);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.contains("refused.yaml:")).collect();
+    for e in [
+        "refused.yaml:16:83: faults[0].service_outage.regions[1]: `cn-north-1` is in the aws-cn partition, but environment.region (`us-east-1`) is in aws",
+        "refused.yaml:19:63: faults[1].network_blackhole.cidrs[1]: `203.0.113.0/24` is listed again (first on line 19)",
+    ] {
+        assert!(errors.iter().any(|l| l.contains(e)), "no {e:?}\n{out}");
+    }
+    assert_eq!(errors.len(), 2, "{out}");
+}
+
 #[test]
 fn run_without_yes_off_a_terminal_refuses_and_injects_nothing() {
     let web = WebService::start(Heal::Never);

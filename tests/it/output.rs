@@ -124,3 +124,48 @@ fn probe_url_credentials_reach_no_report_plan_or_status_line() {
         assert!(!text.contains("S3CRET"), "a credential in {what}:\n{text}");
     }
 }
+
+/// `plan` without AWS credentials: firedrill's one error, in its words, and none of the
+/// SDK's own warnings (IMDS not reachable, each credential provider that failed) unless
+/// `--verbose` or `RUST_LOG` asks for them. Nothing leaves 127.0.0.1: the instance
+/// metadata service is a closed local port.
+#[test]
+fn plan_without_credentials_prints_one_clean_error_and_no_sdk_warnings() {
+    let sb = Sandbox::new();
+    let home = sb.path().join("nohome");
+    let scenario = shipped("scenarios/az-failure.yaml");
+    let plan = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["plan"];
+        args.extend_from_slice(extra);
+        args.push(&scenario);
+        let mut c = sb.command(&args);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("NO_COLOR", "1")
+            .env("FIREDRILL_KEY_FILE", sb.key_file())
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1")
+            .env("AWS_CONFIG_FILE", home.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+            .envs(env.iter().copied());
+        finish(c, &args.join(" "))
+    };
+    let sdk_warnings = |done: &Finished| -> Vec<String> {
+        done.stderr.lines().filter(|l| l.contains("WARN") && l.contains("aws_")).map(str::to_string).collect()
+    };
+
+    let done = plan(&[], &[]);
+    assert_ne!(done.code(), Some(0), "{}", done.stderr);
+    assert_eq!(sdk_warnings(&done), Vec::<String>::new(), "{}", done.stderr);
+    assert!(!done.stderr.contains("WARN"), "{}", done.stderr);
+    let errors: Vec<&str> = done.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{}", done.stderr);
+    assert!(errors[0].contains("no usable AWS credentials"), "{}", done.stderr);
+
+    // Asked for, the SDK's warnings are there.
+    for (extra, env) in [(&["--verbose"][..], &[][..]), (&[][..], &[("RUST_LOG", "warn")][..])] {
+        let done = plan(extra, env);
+        assert!(!sdk_warnings(&done).is_empty(), "{extra:?} {env:?}: {}", done.stderr);
+        assert!(done.stderr.contains("no usable AWS credentials"), "{}", done.stderr);
+    }
+}
