@@ -416,8 +416,31 @@ fn a_sweep_leaves_a_run_alive_on_another_machine_alone_by_its_s3_lock() {
     assert_eq!(moto.snapshot(), before, "the sweep restored everything");
 }
 
+/// An HTTP gate that answers 404 (no open incident) only once two requests wait on it:
+/// the two schedulers asking it are then both past their read of the claims, and race
+/// for the claim itself.
+fn barrier_gate() -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut waiting = Vec::new();
+        for s in l.incoming().take(2) {
+            let Ok(mut s) = s else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.read(&mut [0u8; 4096]);
+            waiting.push(s);
+        }
+        for mut s in waiting {
+            let _ = write!(s, "HTTP/1.1 404 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    format!("http://127.0.0.1:{port}/incidents/open")
+}
+
 /// Two schedulers on two machines share the S3 state and wake at once for the same due
-/// game day: exactly one runs it, the other says it was already claimed; a third machine's
+/// game day; both find it unclaimed and pass its gate together, then race to claim it:
+/// exactly one runs it, the other says it was already claimed; a third machine's
 /// `run-due` runs nothing and its `history` shows the one run.
 #[test]
 fn two_schedulers_sharing_s3_state_run_a_due_game_day_once() {
@@ -426,13 +449,16 @@ fn two_schedulers_sharing_s3_state_run_a_due_game_day_once() {
     let a = machine(&moto, None);
     let b = machine(&moto, Some(&a));
     let c = machine(&moto, Some(&a));
-    let calendar =
-        "version: 1\ntimezone: UTC\ngamedays:\n  - scenario: gd.yaml\n    id: monthly\n    cron: \"0 10 1 * *\"\n";
+    let calendar = format!(
+        "version: 1\ntimezone: UTC\ngates:\n  http_ok: [{{ url: \"{}\", expect_status: 404, timeout: 60s }}]\n\
+         gamedays:\n  - scenario: gd.yaml\n    id: monthly\n    cron: \"0 10 1 * *\"\n",
+        barrier_gate()
+    );
     let cal: Vec<String> = [&a, &b, &c]
         .iter()
         .map(|sb| {
             sb.write("gd.yaml", &local_scenario("sched", "1s"));
-            sb.write("calendar.yaml", calendar).display().to_string()
+            sb.write("calendar.yaml", &calendar).display().to_string()
         })
         .collect();
     let args = |cal: &str| -> Vec<String> {
@@ -445,6 +471,9 @@ fn two_schedulers_sharing_s3_state_run_a_due_game_day_once() {
         o.stderr.contains("monthly@2026-12-01T10:00 was already claimed in s3://drills/ci/web/schedule/")
     };
     assert!(claimed(&oa) != claimed(&ob), "exactly one reports the claim:\n{oa}\n{ob}");
+    // It lost the conditional create, after both had found the occurrence unclaimed.
+    let lost = if claimed(&oa) { &oa } else { &ob };
+    assert!(lost.stderr.contains("another firedrill is handling it"), "{lost}");
     let ran = [&oa, &ob].iter().filter(|o| o.stderr.contains("Report")).count();
     assert_eq!(ran, 1, "exactly one runs it:\n{oa}\n{ob}");
     assert_eq!(keys(&moto, "ci/web/schedule/claims/").len(), 1);
