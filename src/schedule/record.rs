@@ -14,7 +14,7 @@
 //! `history` read them there, from any machine.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -67,11 +67,6 @@ fn remote_io(e: StateError) -> std::io::Error {
 }
 
 impl Records {
-    /// In the local state directory `state_dir`.
-    pub fn new(state_dir: &Path) -> Self {
-        Records { dir: state_dir.join("schedule"), remote: None }
-    }
-
     /// Where `state` keeps them: in S3 when the state is there, else next to its `runs/`.
     pub fn of(state: &StateDir) -> Self {
         let runs = state.runs();
@@ -162,5 +157,45 @@ impl Records {
         }
         by_key.sort_by(|a, b| a.start.cmp(&b.start));
         Ok(by_key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: &str, outcome: &str) -> Record {
+        Record {
+            key: key.into(),
+            gameday: "monthly".into(),
+            scenario: "gd.yaml".into(),
+            start: "2026-12-01T10:00:00+00:00".into(),
+            seed: 1,
+            outcome: outcome.into(),
+            reason: None,
+            run: None,
+            at: "2026-12-01T10:05:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_local_claim_is_taken_once_and_names_its_claimant() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Records::of(&StateDir::new(dir.path()));
+        let key = "monthly@2026-12-01T10:00";
+        assert!(!records.done(key).unwrap());
+        assert!(records.claim(key, &record(key, "started")).unwrap());
+        assert!(records.done(key).unwrap());
+        assert!(!records.claim(key, &record(key, "started")).unwrap(), "a second claim fails");
+        let text = std::fs::read_to_string(dir.path().join("schedule/claims/monthly@2026-12-01T10-00.json")).unwrap();
+        let claim: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(claim["outcome"], "started");
+        assert!(claim["claimed_by"].as_str().unwrap().contains(&format!("pid {}", std::process::id())), "{claim}");
+        records.append(&record(key, "started")).unwrap();
+        records.append(&record(key, "passed")).unwrap();
+        let latest = records.latest().unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].outcome, "passed");
+        assert_eq!(records.location(), dir.path().join("schedule").display().to_string());
     }
 }

@@ -755,6 +755,22 @@ mod tests {
     }
 
     #[test]
+    fn a_live_lock_says_who_holds_it_and_where() {
+        let mut b = LockBody::new("run");
+        (b.host, b.pid) = ("runner-7".into(), 4242);
+        assert_eq!(
+            b.alive_because("s3://drills/runs/r1/lock", "is fresh"),
+            "it is still running on runner-7/4242 (its lock in s3://drills/runs/r1/lock is fresh)"
+        );
+        b.holder = "recover".into();
+        b.host.clear();
+        assert_eq!(
+            b.alive_because("s3://drills/runs/r1/lock", "changed while watched"),
+            "a `firedrill recover` on ?/4242 is recovering it (its lock in s3://drills/runs/r1/lock changed while watched)"
+        );
+    }
+
+    #[test]
     fn a_lock_is_dead_once_its_heartbeat_is_older_than_the_staleness() {
         let mut b = LockBody::new("run");
         assert!(b.age() < DEFAULT_STALE);
