@@ -118,13 +118,15 @@ impl Bucket {
         Ok(out.e_tag.unwrap_or_default())
     }
 
-    /// Reads `key`; `None` when there is no such object.
+    /// Reads `key`; `None` when there is no such object (a missing bucket is an error:
+    /// it holds no lock nor claim, but nothing can be told from it either).
     pub async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
         let out = match self.client.get_object().bucket(&self.name).key(key).send().await {
             Ok(o) => o,
             Err(e) => {
                 let e = sdk_err("s3:GetObject", e);
-                return if e.is_not_found() { Ok(None) } else { Err(e) };
+                let no_key = e.is_not_found() && e.code.as_deref() != Some("NoSuchBucket");
+                return if no_key { Ok(None) } else { Err(e) };
             }
         };
         let etag = out.e_tag.clone().unwrap_or_default();

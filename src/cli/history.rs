@@ -22,8 +22,10 @@ pub fn history(
         shell.status("History", format!("no {what}"));
     }
     // Game days `schedule run-due` ran or skipped, after the runs (text and HTML).
-    let scheduled =
-        state.runs().parent().map(|d| crate::schedule::record::Records::new(d).latest()).unwrap_or_default();
+    let records = crate::schedule::record::Records::of(state);
+    let scheduled = records
+        .latest()
+        .map_err(|e| Error::Failed(format!("cannot read the schedule's log in {}: {e}", records.location())))?;
     let by_month = history::scheduled(&scheduled, &rows);
     let scheduled = if scheduled.is_empty() { String::new() } else { history::scheduled_text(&scheduled, &rows) };
     // Playbook steps no run has done lately (text only): a game day keeps them alive.

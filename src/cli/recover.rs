@@ -7,10 +7,13 @@
 //! from the undo tags on AWS ([`crate::sweep`]) when the journal is gone. It acts in the
 //! declared account (checked against the credentials) and the client's region, on
 //! resources carrying the declared opt-in tag; it shows what it will undo by run and asks
-//! (or needs `--yes`); it leaves alone runs alive in the local state directory and runs
-//! younger than `--min-age` unless RUN names them; and it says "nothing left injected"
-//! only when a fresh read of AWS shows nothing.
+//! (or needs `--yes`); it leaves alone runs alive in the local state directory, with S3
+//! state runs whose S3 lock is alive on any machine (a sweep that cannot read those locks
+//! refuses, unless `--ignore-remote-locks`), and runs younger than `--min-age` unless RUN
+//! names them (a live run named is refused); and it says "nothing left injected" only
+//! when a fresh read of AWS shows nothing.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +24,7 @@ use crate::faults::command::{self, Revert};
 use crate::faults::{NOTHING, Undo, manual_fix};
 use crate::state::StateDir;
 use crate::state::journal::{Pending, UndoRecord};
+use crate::state::remote::LockState;
 use crate::state::trust::Key;
 use crate::util::console::Console;
 
@@ -154,6 +158,57 @@ pub async fn recover(
     Ok(())
 }
 
+/// The runs a sweep must leave alone because they are alive, with why: their lock in the
+/// local state directory is held, or (with S3 state) their S3 lock is fresh or moves,
+/// whichever machine holds it. Only the runs `found` on AWS (or `run`) are looked at. A
+/// lock that cannot be read refuses the sweep, unless `ignore_remote` says to rely on
+/// `--min-age` alone for the S3 ones.
+fn alive_runs(
+    shell: &Console,
+    state: &StateDir,
+    found: &crate::sweep::Found,
+    run: Option<&str>,
+    ignore_remote: bool,
+) -> Result<BTreeMap<String, String>, Error> {
+    let root = state.runs();
+    let local = StateDir::new(root.parent().unwrap_or(&root));
+    let mut alive: BTreeMap<String, String> = local
+        .live()
+        .map_err(|e| {
+            Error::Failed(format!("cannot read the run locks in {}: {e}; nothing was swept", local.location()))
+        })?
+        .into_iter()
+        .map(|r| (r.id, "it is still running here (it holds its lock)".to_string()))
+        .collect();
+    let Some(remote) = state.remote() else { return Ok(alive) };
+    let ids: Vec<String> = found.runs.keys().filter(|id| run.is_none_or(|r| r == id.as_str())).cloned().collect();
+    if ids.is_empty() {
+        return Ok(alive);
+    }
+    match remote.watch_locks(&ids) {
+        Ok(locks) => {
+            for (id, lock) in locks {
+                if let LockState::Alive(why) = lock {
+                    alive.entry(id).or_insert(why);
+                }
+            }
+        }
+        Err(e) if ignore_remote => shell.warn(format!(
+            "cannot read the run locks in {}/runs: {e}; --ignore-remote-locks: only --min-age protects a run alive on another machine",
+            remote.url()
+        )),
+        Err(e) => {
+            return Err(Error::Refused(vec![format!(
+                "cannot read the run locks in {url}/runs: {e}: a run alive on another machine could be swept, so nothing was; \
+                 allow s3:GetObject and s3:ListBucket on them (`firedrill iam-policy --sweep --state {url} SCENARIO`), \
+                 or pass --ignore-remote-locks to rely on --min-age alone",
+                url = remote.url()
+            )]));
+        }
+    }
+    Ok(alive)
+}
+
 /// Exactly what reverting `undo` would do: the shell command line, or the AWS calls.
 fn exact(undo: &UndoRecord) -> String {
     match undo.kind.as_str() {
@@ -197,6 +252,10 @@ pub struct SweepArgs {
     /// With --sweep: undo without asking (required when stdin is not a terminal).
     #[arg(long, requires = "sweep")]
     pub yes: bool,
+    /// With --sweep and S3 state: sweep even when the run locks in S3 cannot be read (then
+    /// only --min-age protects a run alive on another machine).
+    #[arg(long, requires = "sweep")]
+    pub ignore_remote_locks: bool,
 }
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
@@ -247,8 +306,9 @@ pub async fn sweep(
         .await
         .map_err(|e| Error::Failed(format!("cannot read what firedrill changed in {at}: {e}")))?;
 
-    // Runs that may still be going: alive here, or too young unless named.
-    let live: Vec<String> = state.live().unwrap_or_default().into_iter().map(|r| r.id).collect();
+    // Runs that may still be going: alive (here, or by their S3 lock on any machine), or
+    // too young unless named.
+    let alive = alive_runs(shell, state, &found, run, args.ignore_remote_locks)?;
     let min_age = args.min_age.unwrap_or(MIN_AGE);
     let now = SystemTime::now();
     let mut left = 0;
@@ -257,8 +317,8 @@ pub async fn sweep(
         let why = if let Some(r) = run {
             // The full id: a prefix would let one word bypass the age check for many runs.
             (id != r).then(|| format!("not run {r}"))
-        } else if live.contains(id) {
-            Some("it is still running here (it holds its lock)".to_string())
+        } else if let Some(why) = alive.get(id) {
+            Some(why.clone())
         } else {
             match crate::sweep::started(id) {
                 Some(t) if now.duration_since(t).unwrap_or_default() >= min_age => None,
@@ -278,10 +338,9 @@ pub async fn sweep(
             None => chosen.push((id.clone(), items.clone())),
         }
     }
-    if run.is_some() && live.iter().any(|l| chosen.iter().any(|(id, _)| id == l)) {
+    if let Some((id, why)) = alive.iter().find(|(id, _)| run.is_some() && chosen.iter().any(|(c, _)| c == *id)) {
         return Err(Error::Refused(vec![format!(
-            "run {} is still running here (it holds its lock): stop it (`firedrill halt`) instead of sweeping it",
-            run.unwrap_or_default()
+            "run {id}: {why}: stop it (`firedrill halt`) instead of sweeping it"
         )]));
     }
     for e in &found.malformed {

@@ -107,9 +107,8 @@ pub async fn schedule(
             let cal = load(&calendar)?;
             let now = now_or(now.as_deref())?;
             check_gameday(&cal, gameday.as_deref())?;
-            let records = Records::new(state_dir);
-            let list: Vec<Occurrence> =
-                cal.due(now, gameday.as_deref()).into_iter().filter(|o| !records.done(&o.key)).collect();
+            let records = Records::of(state);
+            let list = not_done(&records, cal.due(now, gameday.as_deref()))?;
             if list.is_empty() {
                 shell.status("Due", format!("nothing at {now}"));
             }
@@ -119,7 +118,7 @@ pub async fn schedule(
             let cal = load(&calendar)?;
             let now = now_or(now.as_deref())?;
             check_gameday(&cal, gameday.as_deref())?;
-            run_due(shell, state, state_dir, aws, &cal, now, gameday.as_deref()).await
+            run_due(shell, state, aws, &cal, now, gameday.as_deref()).await
         }
         ScheduleCmd::Export { calendar, to, out, image } => {
             let cal = load(&calendar)?;
@@ -245,8 +244,22 @@ fn record(o: &Occurrence, outcome: &str, reason: Option<String>, run: Option<Str
     }
 }
 
-fn io_failed(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Failed(format!("cannot record {what} in the state directory: {e}"))
+fn io_failed<'a>(records: &'a Records, what: &'a str) -> impl Fn(std::io::Error) -> Error + 'a {
+    move |e| Error::Failed(format!("cannot record {what} in {}: {e}", records.location()))
+}
+
+/// The occurrences of `list` nobody claimed yet (none ran, was skipped or is running).
+fn not_done(records: &Records, list: Vec<Occurrence>) -> Result<Vec<Occurrence>, Error> {
+    let mut out = Vec::new();
+    for o in list {
+        let done = records
+            .done(&o.key)
+            .map_err(|e| Error::Failed(format!("cannot read the claim of {} in {}: {e}", o.key, records.location())))?;
+        if !done {
+            out.push(o);
+        }
+    }
+    Ok(out)
 }
 
 /// What to do with one due occurrence.
@@ -261,18 +274,18 @@ enum Decision {
 async fn run_due(
     shell: Arc<Console>,
     state: &StateDir,
-    state_dir: &Path,
     aws: &AwsOpts,
     cal: &Loaded,
     now: Timestamp,
     only: Option<&str>,
 ) -> Result<(), Error> {
-    let records = Records::new(state_dir);
+    let records = Records::of(state);
     let mut undelivered = 0;
     for (o, lead) in cal.announcements(now, only) {
         let key = format!("{}~{}", o.key, humantime::format_duration(lead)).replace(' ', "");
-        if records.done(&key)
-            || !records.claim(&key, &record(&o, "announced", None, None)).map_err(io_failed("an announcement"))?
+        let fail = io_failed(&records, "an announcement");
+        if records.done(&key).map_err(&fail)?
+            || !records.claim(&key, &record(&o, "announced", None, None)).map_err(&fail)?
         {
             continue;
         }
@@ -284,7 +297,11 @@ async fn run_due(
             undelivered += 1;
         }
     }
-    let due: Vec<Occurrence> = cal.due(now, only).into_iter().filter(|o| !records.done(&o.key)).collect();
+    let all_due = cal.due(now, only);
+    let due = not_done(&records, all_due.clone())?;
+    for o in all_due.iter().filter(|o| !due.iter().any(|d| d.key == o.key)) {
+        shell.status("Claimed", format!("{} was already claimed in {}: not run again", o.key, records.location()));
+    }
     if due.is_empty() {
         shell.status("Due", format!("nothing at {now}"));
         return if undelivered == 0 { Ok(()) } else { Err(Error::Undelivered(undelivered)) };
@@ -296,8 +313,15 @@ async fn run_due(
         let decision = decide(&shell, cal, aws, &o).await?;
         let (reason, refused) = match decision {
             Decision::Run(cleared) => {
-                if !records.claim(&o.key, &record(&o, "started", None, None)).map_err(io_failed("the run"))? {
-                    shell.status("Claimed", format!("{} is being handled by another firedrill", o.key));
+                if !records.claim(&o.key, &record(&o, "started", None, None)).map_err(io_failed(&records, "the run"))? {
+                    shell.status(
+                        "Claimed",
+                        format!(
+                            "{} was already claimed in {}: another firedrill is handling it",
+                            o.key,
+                            records.location()
+                        ),
+                    );
                     continue;
                 }
                 let r = run_one(&shell, state, &records, &o, *cleared).await;
@@ -309,10 +333,11 @@ async fn run_due(
             Decision::Skip(reason) => (reason, None),
             Decision::Refused(lines) => (format!("refused by a guard: {}", lines.join("; ")), Some(lines)),
         };
-        if !records.claim(&o.key, &record(&o, "skipped", Some(reason.clone()), None)).map_err(io_failed("a skip"))? {
+        let fail = io_failed(&records, "a skip");
+        if !records.claim(&o.key, &record(&o, "skipped", Some(reason.clone()), None)).map_err(&fail)? {
             continue;
         }
-        records.append(&record(&o, "skipped", Some(reason.clone()), None)).map_err(io_failed("a skip"))?;
+        records.append(&record(&o, "skipped", Some(reason.clone()), None)).map_err(&fail)?;
         shell.warn(format!("skipped {}: {reason}; nothing was touched", o.key));
         match refused {
             Some(lines) if result.is_ok() => result = Err(Error::Refused(lines)),
@@ -334,7 +359,7 @@ async fn run_one(
     o: &Occurrence,
     cleared: gameday::Cleared,
 ) -> Result<(), Error> {
-    records.append(&record(o, "started", None, None)).map_err(io_failed("the run"))?;
+    records.append(&record(o, "started", None, None)).map_err(io_failed(records, "the run"))?;
     let options = gameday::Options {
         interactive: false,
         revert: crate::engine::RevertPolicy::default(),
@@ -345,7 +370,9 @@ async fn run_one(
     super::run::summarize(shell, &finished.record, &run.id);
     shell.status("Report", run.path.join("report.md").display());
     let outcome = finished.record.outcome;
-    records.append(&record(o, outcome.as_str(), None, Some(run.id.clone()))).map_err(io_failed("the run's outcome"))?;
+    records
+        .append(&record(o, outcome.as_str(), None, Some(run.id.clone())))
+        .map_err(io_failed(records, "the run's outcome"))?;
     gameday::verdict(outcome)
 }
 

@@ -102,6 +102,11 @@ impl StateDir {
         StateDir { root: cache.into(), remote: Some(remote) }
     }
 
+    /// The S3 store, when the state is in S3.
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.remote.as_ref()
+    }
+
     /// Where the runs are, for people: the S3 URL, or the local folder.
     pub fn location(&self) -> String {
         match &self.remote {

@@ -21,6 +21,15 @@
 //!   (when its time is already stale) or for the whole staleness (when it looked fresh:
 //!   this also covers clocks that disagree).
 //! - everything else (`report.json`, `report.md`, …, `scenario.yaml`): whole files.
+//!
+//! `recover --sweep` reads the locks without taking them ([`Remote::watch_locks`]): a run
+//! whose lock is fresh, or changes while watched, is alive and left alone.
+//!
+//! Under `PREFIX/schedule/` (`schedule run-due`, [`crate::schedule::record`]):
+//! - `claims/<occurrence>.json`: the claim of the one `run-due` that runs, skips or
+//!   announces an occurrence, created with `If-None-Match: *` ([`Remote::claim`]), so that
+//!   of two schedulers on two machines exactly one gets it.
+//! - `log/<time>-<pid>-<n>.json`: one object per line of the schedule's log.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -91,6 +100,10 @@ impl Location {
 
     fn run(&self, id: &str) -> String {
         format!("{}runs/{id}/", self.prefix)
+    }
+
+    fn schedule(&self) -> String {
+        format!("{}schedule/", self.prefix)
     }
 }
 
@@ -409,6 +422,108 @@ impl Remote {
             .map(|h| h.holder()))
     }
 
+    /// What run `id`'s lock says about it, for `recover --sweep`, which must leave a live
+    /// run alone but takes no lock itself: [`Remote::watch_locks`] for many runs at once.
+    pub fn lock_state(&self, id: &str) -> Result<LockState, StateError> {
+        Ok(self.watch_locks(&[id.to_string()])?.remove(id).unwrap_or(LockState::Free))
+    }
+
+    /// What the lock of each run in `ids` says about it, by the rule of the module doc: a
+    /// lock whose heartbeat is fresh is alive; one that looks stale is watched (once, for
+    /// all of them: two heartbeats), and alive if it changed meanwhile. Nothing is
+    /// written. An error reading any lock is an error: the caller cannot tell a live run.
+    pub fn watch_locks(&self, ids: &[String]) -> Result<BTreeMap<String, LockState>, StateError> {
+        let stale = staleness();
+        let mut out = BTreeMap::new();
+        let mut watched: Vec<(String, String)> = Vec::new();
+        for id in ids {
+            let key = format!("{}lock", self.loc.run(id));
+            let state = match self.get(&key)? {
+                None => LockState::Free,
+                Some(o) => match LockBody::parse(&o.body).filter(|h| h.age() <= stale) {
+                    Some(h) => {
+                        LockState::Alive(h.alive_because(&format!("s3://{}/{key}", self.loc.bucket), "is fresh"))
+                    }
+                    None => {
+                        watched.push((id.clone(), o.etag));
+                        LockState::Dead
+                    }
+                },
+            };
+            out.insert(id.clone(), state);
+        }
+        if watched.is_empty() {
+            return Ok(out);
+        }
+        // A live holder whose clock lags beats at least once meanwhile.
+        std::thread::sleep(2 * heartbeat() + Duration::from_millis(100));
+        for (id, etag) in watched {
+            let key = format!("{}lock", self.loc.run(&id));
+            let state = match self.get(&key)? {
+                // Released meanwhile: its holder finished.
+                None => LockState::Free,
+                Some(o) if o.etag == etag => LockState::Dead,
+                Some(o) => LockState::Alive(LockBody::parse(&o.body).map_or_else(
+                    || format!("its lock in s3://{}/{key} changed while watched", self.loc.bucket),
+                    |h| h.alive_because(&format!("s3://{}/{key}", self.loc.bucket), "changed while watched"),
+                )),
+            };
+            out.insert(id, state);
+        }
+        Ok(out)
+    }
+
+    /// Creates `schedule/claims/NAME.json` with `body` only if it does not exist: `true`
+    /// when this call created it (or an earlier try of it whose answer was lost: `body`
+    /// names its writer, so the same bytes are this writer's), `false` when another did.
+    pub fn claim(&self, name: &str, body: &[u8]) -> Result<bool, StateError> {
+        let key = format!("{}claims/{name}.json", self.loc.schedule());
+        for _ in 0..3 {
+            match self.put_if_absent(&key, body.to_vec())? {
+                Put::Written(_) => return Ok(true),
+                Put::Conflict => match self.get(&key)? {
+                    Some(o) => return Ok(o.body == body),
+                    // A conditional write under way that did not land: try again.
+                    None => std::thread::sleep(Duration::from_millis(200)),
+                },
+            }
+        }
+        Err(StateError::Conflict(format!(
+            "cannot claim s3://{}/{key}: another writer kept racing for it; nothing was overwritten",
+            self.loc.bucket
+        )))
+    }
+
+    /// Whether `schedule/claims/NAME.json` exists.
+    pub fn claimed(&self, name: &str) -> Result<bool, StateError> {
+        Ok(self.get(&format!("{}claims/{name}.json", self.loc.schedule()))?.is_some())
+    }
+
+    /// Where the schedule's claims and log are, for messages.
+    pub fn schedule_url(&self) -> String {
+        format!("s3://{}/{}", self.loc.bucket, self.loc.schedule())
+    }
+
+    /// Adds one line of the schedule's log as its own object (never overwritten).
+    pub fn put_schedule_record(&self, line: &[u8]) -> Result<(), StateError> {
+        let stamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string().replace([':', '-', '.'], "");
+        let key = format!("{}log/{stamp}-{}-{:04x}.json", self.loc.schedule(), std::process::id(), salt());
+        self.put_once(&key, line, "schedule record")
+    }
+
+    /// Every line of the schedule's log, in the order they were written.
+    pub fn schedule_records(&self) -> Result<Vec<Vec<u8>>, StateError> {
+        let mut listed = self.list(format!("{}log/", self.loc.schedule()))?;
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut out = Vec::new();
+        for l in listed {
+            if let Some(o) = self.get(&l.key)? {
+                out.push(o.body);
+            }
+        }
+        Ok(out)
+    }
+
     fn delete(&self, key: &str) -> Result<(), StateError> {
         let (b, k) = (self.bucket()?, key.to_string());
         let what = format!("cannot delete s3://{}/{key}", self.loc.bucket);
@@ -422,6 +537,18 @@ impl Remote {
         let what = format!("cannot write s3://{}/{key}", self.loc.bucket);
         self.block(async move { b.put(&k, body).await.map(|_| ()) }).map_err(remote_err(what))
     }
+}
+
+/// What a run's S3 lock says, for a reader that takes no lock ([`Remote::watch_locks`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// No lock: the run finished, or never started.
+    Free,
+    /// Its holder is alive: why we think so, in the user's terms ("it is still running on
+    /// HOST/PID (its lock in s3://… is fresh)").
+    Alive(String),
+    /// Its heartbeat is stale and it did not change while watched: its holder is dead.
+    Dead,
 }
 
 /// The rule for a lock `recover` watches: its heartbeat is `age` old by this machine's
@@ -495,6 +622,16 @@ impl LockBody {
         humantime::parse_rfc3339(&self.heartbeat)
             .ok()
             .map_or(Duration::MAX, |t| SystemTime::now().duration_since(t).unwrap_or_default())
+    }
+
+    /// Why this lock's holder counts as alive: `how` its lock at `url` is.
+    fn alive_because(&self, url: &str, how: &str) -> String {
+        let at = format!("{}/{}", if self.host.is_empty() { "?" } else { &self.host }, self.pid);
+        if self.holder == "recover" {
+            format!("a `firedrill recover` on {at} is recovering it (its lock in {url} {how})")
+        } else {
+            format!("it is still running on {at} (its lock in {url} {how})")
+        }
     }
 
     fn holder(&self) -> Holder {
@@ -615,6 +752,22 @@ mod tests {
         // An unreadable lock counts as old.
         assert!(!is_dead(None, s(1), stale, beat));
         assert!(is_dead(None, s(10), stale, beat));
+    }
+
+    #[test]
+    fn a_live_lock_says_who_holds_it_and_where() {
+        let mut b = LockBody::new("run");
+        (b.host, b.pid) = ("runner-7".into(), 4242);
+        assert_eq!(
+            b.alive_because("s3://drills/runs/r1/lock", "is fresh"),
+            "it is still running on runner-7/4242 (its lock in s3://drills/runs/r1/lock is fresh)"
+        );
+        b.holder = "recover".into();
+        b.host.clear();
+        assert_eq!(
+            b.alive_because("s3://drills/runs/r1/lock", "changed while watched"),
+            "a `firedrill recover` on ?/4242 is recovering it (its lock in s3://drills/runs/r1/lock changed while watched)"
+        );
     }
 
     #[test]

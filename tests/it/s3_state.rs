@@ -336,3 +336,162 @@ fn recover_takes_a_stale_lock_and_refuses_a_fresh_one() {
     assert_eq!(took.code(), Some(0), "a stale lock is taken\n{took}");
     assert!(keys(&moto, &lock).is_empty(), "and released");
 }
+
+/// `recover --sweep` from machine B, with `--state` the URL machine A runs with: a run
+/// alive on A is left alone by its S3 lock even with `--min-age 0s`, and refused when
+/// named; a sweep that cannot read the locks refuses unless told to rely on --min-age
+/// alone. Once A is SIGKILLed and its lock is stale, the sweep restores everything.
+#[test]
+fn a_sweep_leaves_a_run_alive_on_another_machine_alone_by_its_s3_lock() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    make_bucket(&moto);
+    let before = moto.snapshot();
+    let a = machine(&moto, None);
+    let file = a.write_scenario("az", &az_scenario());
+    let mut running = a.spawn(&["--state", URL, "run", "--yes", file.to_str().unwrap()]);
+    a.wait_for_journal("done", WAIT);
+    let id = a.only_run_dir().file_name().unwrap().to_string_lossy().into_owned();
+    let during = moto.snapshot();
+    assert_ne!(during["nacl_of_subnet"], before["nacl_of_subnet"], "the fault is in place");
+
+    let b = machine(&moto, Some(&a));
+    let sweep = |state: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--state",
+            state,
+            "recover",
+            "--sweep",
+            "--account",
+            "123456789012",
+            "--opt-in-tag",
+            "firedrill=allowed",
+        ];
+        args.extend_from_slice(extra);
+        b.run(&args)
+    };
+    let left = sweep(URL, &["--min-age", "0s", "--yes"]);
+    assert_eq!(left.code(), Some(5), "{left}");
+    let alive = "it is still running on ";
+    let lock = format!("(its lock in {URL}/runs/{id}/lock is fresh)");
+    assert!(left.stderr.contains(&format!("run {id}: ")) && left.stderr.contains(alive), "{left}");
+    assert!(left.stderr.contains(&format!("/{} {lock}", running.pid())), "names the holder's pid: {left}");
+    assert!(!left.stderr.contains("Reverted"), "{left}");
+    assert_eq!(moto.snapshot(), during, "a run alive on another machine is not swept");
+
+    let named = sweep(URL, &[&id, "--yes"]);
+    assert_eq!(named.code(), Some(7), "{named}");
+    assert!(named.stderr.contains(&lock) && named.stderr.contains("instead of sweeping it"), "{named}");
+    assert_eq!(moto.snapshot(), during);
+
+    // The locks cannot be read: refused, not swept on --min-age alone...
+    let blind = sweep("s3://no-such-drills/ci", &["--min-age", "0s", "--yes"]);
+    assert_eq!(blind.code(), Some(7), "{blind}");
+    assert!(
+        blind.stderr.contains("cannot read the run locks in s3://no-such-drills/ci/runs")
+            && blind.stderr.contains("--ignore-remote-locks"),
+        "{blind}"
+    );
+    // ...unless the operator says so: then the run is chosen by its age (shown; no --yes).
+    let told = sweep("s3://no-such-drills/ci", &["--min-age", "0s", "--ignore-remote-locks"]);
+    assert_eq!(told.code(), Some(2), "{told}");
+    assert!(told.stdout.contains(&format!("run {id}:")) && told.stderr.contains("pass --yes"), "{told}");
+    assert_eq!(moto.snapshot(), during, "nothing touched");
+
+    // `iam-policy --sweep` with S3 state includes reading the locks.
+    let policy = on(&b, &["iam-policy", "--sweep", file.to_str().unwrap()]);
+    assert_eq!(policy.code(), Some(0), "{policy}");
+    assert!(
+        policy.stdout.contains("\"s3:GetObject\"") && policy.stdout.contains("\"arn:aws:s3:::drills/ci/web/runs/*\""),
+        "{policy}"
+    );
+
+    running.kill();
+    assert_eq!(running.wait().code(), None, "killed by SIGKILL");
+    // The machine is gone: its lock's heartbeat goes stale (FIREDRILL_LOCK_STALE=3s here).
+    std::thread::sleep(Duration::from_secs(4));
+    let swept = sweep(URL, &["--min-age", "0s", "--yes"]);
+    assert_eq!(swept.code(), Some(0), "{swept}");
+    assert!(swept.stderr.contains("nothing left injected") && !swept.stderr.contains(alive), "{swept}");
+    assert_eq!(moto.snapshot(), before, "the sweep restored everything");
+}
+
+/// An HTTP gate that answers 404 (no open incident) only once two requests wait on it:
+/// the two schedulers asking it are then both past their read of the claims, and race
+/// for the claim itself.
+fn barrier_gate() -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut waiting = Vec::new();
+        for s in l.incoming().take(2) {
+            let Ok(mut s) = s else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.read(&mut [0u8; 4096]);
+            waiting.push(s);
+        }
+        for mut s in waiting {
+            let _ = write!(s, "HTTP/1.1 404 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    format!("http://127.0.0.1:{port}/incidents/open")
+}
+
+/// Two schedulers on two machines share the S3 state and wake at once for the same due
+/// game day; both find it unclaimed and pass its gate together, then race to claim it:
+/// exactly one runs it, the other says it was already claimed; a third machine's
+/// `run-due` runs nothing and its `history` shows the one run.
+#[test]
+fn two_schedulers_sharing_s3_state_run_a_due_game_day_once() {
+    let moto = Moto::start();
+    make_bucket(&moto);
+    let a = machine(&moto, None);
+    let b = machine(&moto, Some(&a));
+    let c = machine(&moto, Some(&a));
+    let calendar = format!(
+        "version: 1\ntimezone: UTC\ngates:\n  http_ok: [{{ url: \"{}\", expect_status: 404, timeout: 60s }}]\n\
+         gamedays:\n  - scenario: gd.yaml\n    id: monthly\n    cron: \"0 10 1 * *\"\n",
+        barrier_gate()
+    );
+    let cal: Vec<String> = [&a, &b, &c]
+        .iter()
+        .map(|sb| {
+            sb.write("gd.yaml", &local_scenario("sched", "1s"));
+            sb.write("calendar.yaml", &calendar).display().to_string()
+        })
+        .collect();
+    let args = |cal: &str| -> Vec<String> {
+        ["--state", URL, "schedule", "run-due", cal, "--now", "2026-12-01T10:05:00Z"].map(String::from).to_vec()
+    };
+    let (ra, rb) = (a.spawn(&args(&cal[0])), b.spawn(&args(&cal[1])));
+    let (oa, ob) = (ra.wait(), rb.wait());
+    assert_eq!((oa.code(), ob.code()), (Some(0), Some(0)), "{oa}\n{ob}");
+    let claimed = |o: &Finished| {
+        o.stderr.contains("monthly@2026-12-01T10:00 was already claimed in s3://drills/ci/web/schedule/")
+    };
+    assert!(claimed(&oa) != claimed(&ob), "exactly one reports the claim:\n{oa}\n{ob}");
+    // It lost the conditional create, after both had found the occurrence unclaimed.
+    let lost = if claimed(&oa) { &oa } else { &ob };
+    assert!(lost.stderr.contains("another firedrill is handling it"), "{lost}");
+    let ran = [&oa, &ob].iter().filter(|o| o.stderr.contains("Report")).count();
+    assert_eq!(ran, 1, "exactly one runs it:\n{oa}\n{ob}");
+    assert_eq!(keys(&moto, "ci/web/schedule/claims/").len(), 1);
+    let runs: std::collections::BTreeSet<String> = keys(&moto, PREFIX)
+        .iter()
+        .filter_map(|k| k.strip_prefix(PREFIX)?.split('/').next().map(String::from))
+        .collect();
+    assert_eq!(runs.len(), 1, "one run in the bucket: {runs:?}");
+
+    let third = c.run(&args(&cal[2]));
+    assert_eq!(third.code(), Some(0), "{third}");
+    assert!(claimed(&third) && !third.stderr.contains("Report"), "{third}");
+    let due = on(&c, &["schedule", "due", &cal[2], "--now", "2026-12-01T10:05:00Z"]);
+    assert_eq!(due.code(), Some(0), "{due}");
+    assert!(due.stdout.trim().is_empty(), "nothing due: {due}");
+    let history = on(&c, &["history"]);
+    assert_eq!(history.code(), Some(0), "{history}");
+    let run = runs.iter().next().unwrap();
+    assert_eq!(history.stdout.matches("monthly  passed  run ").count(), 1, "{history}");
+    assert!(history.stdout.contains(run.as_str()), "{history}");
+}
