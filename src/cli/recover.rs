@@ -56,7 +56,7 @@ pub async fn recover(
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let policy = RevertPolicy::default();
     // `failed`: what a human must now look at.
-    let (mut reverted, mut failed) = (0, 0);
+    let (mut reverted, mut failed, mut live) = (0, 0, 0);
     for run in runs {
         match crate::recover::inspect(&run, key.as_ref()) {
             Ok(i) if i.is_clean() => continue,
@@ -97,7 +97,10 @@ pub async fn recover(
         })
         .await;
         match result {
-            Ok(r) if r.live => shell.warn(format!("{} is still running (it holds its lock); left alone", r.run)),
+            Ok(r) if r.live => {
+                shell.warn(format!("{} is still running (it holds its lock); left alone", r.run));
+                live += 1;
+            }
             Ok(r) if r.busy.is_some() => {
                 shell.error(format!(
                     "another `firedrill recover` (pid {}) holds run {} and is reverting it: nothing done here; run `firedrill recover` again once it has finished",
@@ -154,7 +157,15 @@ pub async fn recover(
     if failed > 0 {
         return Err(Error::Unreverted(failed));
     }
-    shell.status("Recovered", format!("{reverted} step(s) reverted; nothing left injected"));
+    if live > 0 {
+        // A live run reverts on its own: not a failure, but not "nothing left" either.
+        shell.status(
+            "Recovered",
+            format!("{reverted} step(s) reverted; {live} run(s) still running left alone (they revert on their own)"),
+        );
+    } else {
+        shell.status("Recovered", format!("{reverted} step(s) reverted; nothing left injected"));
+    }
     Ok(())
 }
 
@@ -356,7 +367,7 @@ pub async fn sweep(
     let of = run.map(|r| format!(" of run {r}")).unwrap_or_default();
     if chosen.is_empty() {
         if left > 0 {
-            return Err(Error::Unreverted(left));
+            return Err(Error::LeftInPlace(left));
         }
         shell.status("Swept", format!("{at}: no undo tag or lease{of} found; nothing left injected"));
         return Ok(());
@@ -378,7 +389,7 @@ pub async fn sweep(
         }
         if !ask(&format!("Undo these {total} change(s) of {} run(s)? [y/N] ", chosen.len())) {
             shell.status("Cancelled", "nothing was undone");
-            return Err(Error::Unreverted(total + left));
+            return Err(Error::LeftInPlace(total + left));
         }
     }
 

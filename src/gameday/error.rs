@@ -105,6 +105,10 @@ pub enum Error {
     /// Steps `recover` could not revert: a human must act.
     #[error("{0} step(s) could not be reverted: a human must act")]
     Unreverted(usize),
+    /// Changes a sweep found and did not try to undo (declined, or left alone as maybe
+    /// alive), each named above: still in place, so a human must act as for [`Error::Unreverted`].
+    #[error("{0} change(s) left in place, as listed above: nothing was tried on them")]
+    LeftInPlace(usize),
     /// Due game days that `schedule run-due` skipped, one line per reason (each was
     /// shown and recorded as it was decided); nothing was touched.
     #[error("{} game day(s) skipped", .0.len())]
@@ -125,7 +129,7 @@ impl Error {
             Error::Invalid(_) | Error::InvalidFiles { .. } | Error::Usage(_) => Exit::Invalid,
             Error::Refused(_) | Error::PlanRefused => Exit::Refused,
             Error::Failed(_) | Error::Undelivered(_) => Exit::Error,
-            Error::Unreverted(_) => Exit::RevertFailed,
+            Error::Unreverted(_) | Error::LeftInPlace(_) => Exit::RevertFailed,
             Error::Halted(_) => Exit::Blocked,
             Error::Skipped(_) => Exit::Skipped,
             Error::Findings(_) => Exit::Findings,
@@ -175,6 +179,7 @@ mod tests {
             (Error::Failed("x".into()), 6),
             (Error::Undelivered(1), 6),
             (Error::Unreverted(1), 5),
+            (Error::LeftInPlace(1), 5),
             (Error::Run(Outcome::ObjectiveMissed), 1),
             (Error::Run(Outcome::Aborted), 3),
             (Error::Run(Outcome::Blocked), 4),

@@ -285,6 +285,26 @@ fn sigint_mid_fault_aborts_and_reverts() {
     assert_step_reverted_once(&read_journal(&out.run_dir()), "run");
 }
 
+/// `recover` beside a run that is still going leaves it alone and says so: exit 0 (the run
+/// reverts on its own), but never "nothing left injected" while its fault is in place.
+#[test]
+fn recover_beside_a_live_run_leaves_it_alone_without_saying_nothing_is_left() {
+    let web = WebService::start(Heal::Never);
+    let sandbox = Sandbox::new();
+    let running = start_never_healing_run(&web, &sandbox, "");
+
+    let recover = sandbox.run(&["recover"]);
+    recover.assert_exit(0);
+    assert!(recover.stderr.contains("is still running (it holds its lock); left alone"), "{recover}");
+    assert!(recover.stderr.contains("1 run(s) still running left alone"), "{recover}");
+    assert!(!recover.stderr.contains("nothing left injected"), "{recover}");
+    assert_eq!(web.fix_calls(), 0, "recover did not touch the live run's fault");
+
+    running.signal("INT");
+    running.wait().assert_exit(3);
+    assert!(web.is_healthy());
+}
+
 /// SIGHUP (the terminal closed) neither stops the run nor skips anything: the fault stays
 /// until the run's own end, here a SIGINT, which reverts it.
 #[test]
