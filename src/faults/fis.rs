@@ -61,7 +61,9 @@ pub struct Experiment;
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FisExperimentFault {
-    /// An existing experiment template's id (`EXT…`). Not with `actions`.
+    /// An existing experiment template's id (`EXT…`), or its ARN
+    /// (`arn:aws:fis:REGION:ACCOUNT:experiment-template/EXT…`, in the scenario's account
+    /// and region). Not with `actions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
     /// Inline: the IAM role FIS runs the experiment as (`arn:aws:iam::ACCOUNT:role/NAME`),
@@ -505,6 +507,19 @@ impl FisExperimentFault {
     pub fn inline(&self) -> bool {
         self.template_id.is_none()
     }
+
+    /// The existing template's id: `template_id`, or the id its ARN names.
+    pub fn existing(&self) -> Option<&str> {
+        let t = self.template_id.as_deref()?;
+        Some(template_arn_id(t).unwrap_or(t))
+    }
+}
+
+/// The id an experiment template's ARN names (`…:experiment-template/ID`), if `s` is one.
+fn template_arn_id(s: &str) -> Option<&str> {
+    let a = crate::scenario::arn::parse(s)?;
+    (a.service == "fis").then_some(())?;
+    a.resource.strip_prefix("experiment-template/")
 }
 
 impl super::Kind for Experiment {
@@ -514,11 +529,21 @@ impl super::Kind for Experiment {
     fn validate(x: &FisExperimentFault, at: &str, scope: &Scope<'_>) -> Vec<Problem> {
         let mut out = Vec::new();
         if let Some(id) = &x.template_id {
-            if !valid_template_id(id) {
-                out.push(problem(
-                    format!("{at}.template_id"),
-                    format!("{id:?} is not an experiment template id (letters and digits, e.g. `EXT1a2b3c4d5e6f7`)"),
-                ));
+            let arn = crate::scenario::arn::looks_like_arn(id);
+            let why = if arn {
+                crate::scenario::arn::scope_problem(id, scope.bounds()).or_else(|| match template_arn_id(id) {
+                    Some(t) if valid_template_id(t) => None,
+                    _ => Some(format!(
+                        "{id:?} is not an experiment template's ARN (`arn:aws:fis:REGION:ACCOUNT:experiment-template/EXT…`)"
+                    )),
+                })
+            } else {
+                (!valid_template_id(id)).then(|| {
+                    format!("{id:?} is not an experiment template id (letters and digits, e.g. `EXT1a2b3c4d5e6f7`)")
+                })
+            };
+            if let Some(why) = why {
+                out.push(problem(format!("{at}.template_id"), why));
             }
             for (field, set) in [
                 ("role_arn", x.role_arn.is_some()),
@@ -550,7 +575,11 @@ impl super::Kind for Experiment {
                 format!("{at}.role_arn"),
                 format!("{r:?} is not an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`)"),
             )),
-            _ => {}
+            Some(r) => {
+                if let Some(why) = crate::scenario::arn::scope_problem(r, scope.bounds()) {
+                    out.push(problem(format!("{at}.role_arn"), why));
+                }
+            }
         }
         for (name, a) in &x.actions {
             let here = format!("{at}.actions.{name}");
@@ -610,18 +639,13 @@ impl super::Kind for Experiment {
                         .map(|(f, m)| problem(if f.is_empty() { here.clone() } else { format!("{here}.{f}") }, m)),
                 );
             }
-            // An ARN in another region names a resource this scenario may not touch.
-            if let Some(region) = scope.region {
-                for (i, arn) in t.resource_arns.iter().enumerate() {
-                    if let Some([_, _, r, _, _]) = arn_parts(arn)
-                        && !r.is_empty()
-                        && r != region
-                    {
-                        out.push(problem(
-                            format!("{here}.resourceArns[{i}]"),
-                            format!("{arn:?} is in {r}, not the scenario's region {region}"),
-                        ));
-                    }
+            // An ARN in another account, partition or region names a resource this
+            // scenario may not touch (its form is `as_target`'s business).
+            for (i, arn) in t.resource_arns.iter().enumerate() {
+                if arn_parts(arn).is_some()
+                    && let Some(why) = crate::scenario::arn::scope_problem(arn, scope.bounds())
+                {
+                    out.push(problem(format!("{here}.resourceArns[{i}]"), why));
                 }
             }
             if !x.actions.values().any(|a| a.targets.values().any(|v| v == name)) {
@@ -633,7 +657,7 @@ impl super::Kind for Experiment {
 
     fn iam(x: &FisExperimentFault, _: &[&Target]) -> Vec<Stmt> {
         let experiments = Res::FisExperiment("*".into());
-        let Some(id) = &x.template_id else {
+        let Some(id) = x.existing() else {
             // Inline: each statement is needed before anything is left to undo, so that a
             // missing one stops the run cleanly. A template is created (and tagged as it
             // is) from FIS actions, both its resources, and deleted by the revert: one
@@ -665,7 +689,7 @@ impl super::Kind for Experiment {
             out.push(stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false));
             return out;
         };
-        let template = Res::FisTemplate(id.clone());
+        let template = Res::FisTemplate(id.to_string());
         vec![
             // Only a template with the opt-in tag can be read, and firedrill reads it (and
             // checks the tag) before every start.
@@ -679,7 +703,7 @@ impl super::Kind for Experiment {
     }
 
     fn describe(x: &FisExperimentFault, _: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
-        let Some(id) = &x.template_id else {
+        let Some(id) = x.existing() else {
             let mut out = vec![format!(
                 "inject: create an AWS FIS experiment template (role {}; tagged with the opt-in tag, firedrill:run and {FAULT_TAG}), then start an experiment from it",
                 x.role_arn.as_deref().unwrap_or("?")
@@ -782,8 +806,8 @@ impl super::Kind for Experiment {
 
     fn build(fault: &str, x: &FisExperimentFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
         let (actx, res) = ctx.aws()?;
-        let template = match &x.template_id {
-            Some(id) => Template::Existing(id.clone()),
+        let template = match x.existing() {
+            Some(id) => Template::Existing(id.to_string()),
             None => Template::Inline(template(fault, &actx.run_id, x, res, &ctx.stop_alarms)),
         };
         Some(Arc::new(Injector { ctx: actx, fault: fault.to_string(), template, opt_in: res.opt_in_tag.clone() }))
@@ -838,7 +862,7 @@ pub async fn plan_refusals(aws: &Aws, s: &Scenario, opt_in: Option<&OptInTag>) -
     }
     for f in &s.faults {
         if let FaultConfig { kind: FaultKind::FisExperiment(x), name, .. } = f
-            && let Some(id) = &x.template_id
+            && let Some(id) = x.existing()
         {
             match refusal(aws, name, id, opt_in).await {
                 Ok(Some(why)) => out.push(why),
@@ -1013,9 +1037,17 @@ mod tests {
     use super::*;
     use crate::faults::Kind;
 
+    static ACCOUNTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["123456789012".into()]);
+    static NO_TARGETS: std::sync::LazyLock<BTreeMap<String, Target>> = std::sync::LazyLock::new(BTreeMap::new);
+
+    /// The scope of a scenario in account 123456789012 and us-east-1 (`None`: no region).
+    fn us(region: Option<&'static str>) -> Scope<'static> {
+        Scope { targets: &NO_TARGETS, region, accounts: &ACCOUNTS }
+    }
+
     #[test]
     fn template_ids_are_checked_and_tokens_are_per_run_and_fault() {
-        let scope = Scope { targets: &Default::default(), region: None };
+        let scope = us(None);
         let ok: FisExperimentFault =
             serde_json::from_value(serde_json::json!({"template_id": "EXT1a2b3c4d5e6f7"})).unwrap();
         assert!(Experiment::validate(&ok, "f", &scope).is_empty());
@@ -1062,7 +1094,7 @@ mod tests {
     /// resolve itself.
     #[test]
     fn an_inline_template_is_checked_field_by_field() {
-        let scope = Scope { targets: &Default::default(), region: Some("us-east-1") };
+        let scope = us(Some("us-east-1"));
         assert_eq!(Experiment::validate(&inline(volumes()), "f", &scope), vec![]);
         let paths = |v: serde_json::Value| -> Vec<String> {
             Experiment::validate(&inline(v), "f", &scope).into_iter().map(|p| p.path).collect()
@@ -1123,11 +1155,63 @@ mod tests {
         assert!(msg[0].message.contains("firedrill cannot resolve \"aws:ecs:task\" targets itself"), "{msg:?}");
     }
 
+    /// Every ARN an `fis_experiment` names — the role, each target's resources, an
+    /// existing template given by ARN — must be in the scenario's accounts, partition and
+    /// region, or validation refuses it at its field.
+    #[test]
+    fn every_arn_of_a_fis_experiment_is_in_the_scenarios_scope() {
+        let scope = us(Some("us-east-1"));
+        let check = |v: serde_json::Value| -> Vec<(String, String)> {
+            Experiment::validate(&inline(v), "f", &scope).into_iter().map(|p| (p.path, p.message)).collect()
+        };
+        let mut v = volumes();
+        v["role_arn"] = "arn:aws:iam::999999999999:role/fis".into();
+        let p = check(v);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "f.role_arn");
+        assert!(p[0].1.contains("account 999999999999"), "{p:?}");
+        let mut v = volumes();
+        v["role_arn"] = "arn:aws-us-gov:iam::123456789012:role/fis".into();
+        assert!(check(v)[0].1.contains("partition `aws-us-gov`"));
+
+        let mut v = volumes();
+        v["targets"]["vols"] = serde_json::json!({"resourceType": "aws:ec2:ebs-volume", "resourceArns": [
+            "arn:aws:ec2:us-east-1:123456789012:volume/vol-1",
+            "arn:aws:ec2:us-east-1:999999999999:volume/vol-2",
+            "arn:aws-cn:ec2:us-east-1:123456789012:volume/vol-3",
+            "arn:aws:ec2:us-west-2:123456789012:volume/vol-4",
+        ]});
+        let p = check(v);
+        let paths: Vec<&str> = p.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["f.targets.vols.resourceArns[1]", "f.targets.vols.resourceArns[2]", "f.targets.vols.resourceArns[3]"],
+            "{p:?}"
+        );
+
+        let tpl = |id: &str| check(serde_json::json!({"template_id": id}));
+        assert_eq!(tpl("arn:aws:fis:us-east-1:123456789012:experiment-template/EXT1a2b"), vec![]);
+        let x = inline(
+            serde_json::json!({"template_id": "arn:aws:fis:us-east-1:123456789012:experiment-template/EXT1a2b"}),
+        );
+        assert_eq!(x.existing(), Some("EXT1a2b"));
+        for (bad, says) in [
+            ("arn:aws:fis:us-east-1:999999999999:experiment-template/EXT1", "account 999999999999"),
+            ("arn:aws:fis:eu-west-1:123456789012:experiment-template/EXT1", "region eu-west-1"),
+            ("arn:aws:fis:us-east-1:123456789012:experiment/EXT1", "not an experiment template's ARN"),
+        ] {
+            let p = tpl(bad);
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert_eq!(p[0].0, "f.template_id");
+            assert!(p[0].1.contains(says), "{bad}: {p:?}");
+        }
+    }
+
     /// A FIS action that destroys instances cannot go in by the back door: like
     /// `ec2_terminate_instances` it needs `irreversible: true`, and the plan says so.
     #[test]
     fn an_inline_action_that_destroys_needs_irreversible() {
-        let scope = Scope { targets: &Default::default(), region: Some("us-east-1") };
+        let scope = us(Some("us-east-1"));
         let mut v = serde_json::json!({"role_arn": "arn:aws:iam::123456789012:role/fis",
             "actions": {"kill": {"actionId": "aws:ec2:terminate-instances", "targets": {"Instances": "web"}}},
             "targets": {"web": {"resourceType": "aws:ec2:instance", "resourceTags": {"app": "shop"}}}});

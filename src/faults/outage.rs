@@ -352,7 +352,7 @@ mod tests {
 
     fn scope() -> Scope<'static> {
         static EMPTY: std::sync::OnceLock<BTreeMap<String, Target>> = std::sync::OnceLock::new();
-        Scope { targets: EMPTY.get_or_init(BTreeMap::new), region: Some("us-east-1") }
+        Scope { targets: EMPTY.get_or_init(BTreeMap::new), region: Some("us-east-1"), accounts: &[] }
     }
 
     fn paths(ps: Vec<Problem>) -> Vec<(String, String)> {
