@@ -381,6 +381,118 @@ impl FisTarget {
     }
 }
 
+/// An inline action checked against the FIS action catalogue ([`super::fis_actions`]):
+/// a known id (else the nearest known one is suggested), its target under the key the
+/// action takes and of the resource type it acts on, and its required parameters.
+fn catalogue_problems(here: &str, a: &FisAction, targets: &BTreeMap<String, FisTarget>) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let id = &a.action_id;
+    let well_formed = id.split(':').count() == 3 && id.starts_with("aws:");
+    let Some(spec) = super::fis_actions::find(id) else {
+        if well_formed {
+            out.push(problem(
+                format!("{here}.actionId"),
+                match super::fis_actions::nearest(id) {
+                    Some(n) => format!("{id:?} is not an AWS FIS action; did you mean `{n}`?"),
+                    None => format!(
+                        "{id:?} is not an AWS FIS action firedrill knows (see `aws fis list-actions`; the FIS actions reference lists them)"
+                    ),
+                },
+            ));
+        }
+        return out;
+    };
+    match spec.target {
+        None => {
+            if !a.targets.is_empty() {
+                out.push(problem(format!("{here}.targets"), format!("{id} takes no targets")));
+            }
+        }
+        Some((key, kind)) => {
+            for (k, t) in &a.targets {
+                if k != key {
+                    out.push(problem(
+                        format!("{here}.targets.{k}"),
+                        format!("{id} takes its target under `{key}`, not `{k}`"),
+                    ));
+                } else if let Some(ft) = targets.get(t)
+                    && ft.resource_type != kind
+                {
+                    out.push(problem(
+                        format!("{here}.targets.{k}"),
+                        format!("target `{t}` is {:?}; {id} acts on {kind:?} targets", ft.resource_type),
+                    ));
+                }
+            }
+            if !a.targets.contains_key(key) {
+                out.push(problem(
+                    format!("{here}.targets"),
+                    format!("{id} needs its target: `{key}: <a {kind} target of this fault>`"),
+                ));
+            }
+        }
+    }
+    let missing: Vec<&str> = spec.required.iter().copied().filter(|p| !a.parameters.contains_key(*p)).collect();
+    if !missing.is_empty() {
+        out.push(problem(
+            format!("{here}.parameters"),
+            format!(
+                "{id} needs the parameter{} {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    out
+}
+
+/// The first cycle of `startAfter` among inline actions: the action it is reported at,
+/// and the names around it.
+fn start_after_cycle(actions: &BTreeMap<String, FisAction>) -> Option<(String, Vec<String>)> {
+    // 0 = unvisited, 1 = on the path, 2 = done
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+    fn visit<'a>(
+        n: &'a str,
+        actions: &'a BTreeMap<String, FisAction>,
+        state: &mut BTreeMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        state.insert(n, 1);
+        path.push(n);
+        for dep in actions.get(n).map(|a| a.start_after.as_slice()).unwrap_or_default() {
+            // An unknown name, or the action itself, is reported on its own.
+            if dep == n || !actions.contains_key(dep) {
+                continue;
+            }
+            match state.get(dep.as_str()) {
+                Some(1) => {
+                    let start = path.iter().position(|p| p == dep).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+                    cycle.push(dep.clone());
+                    return Some(cycle);
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(dep, actions, state, path) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        path.pop();
+        state.insert(n, 2);
+        None
+    }
+    for n in actions.keys() {
+        if !state.contains_key(n.as_str())
+            && let Some(c) = visit(n, actions, &mut state, &mut Vec::new())
+        {
+            return Some((c[0].clone(), c));
+        }
+    }
+    None
+}
+
 /// The name an inline target is resolved under: `fis:<fault>/<target>` (no scenario
 /// target's name has a `:` or a `/`).
 pub fn resolved_name(fault: &str, target: &str) -> String {
@@ -616,6 +728,19 @@ impl super::Kind for Experiment {
                     ));
                 }
             }
+            out.extend(catalogue_problems(&here, a, &x.targets));
+            // ARNs in parameters (`documentArn`, `alarmArns`): in the scenario's scope, or
+            // AWS's own (an AWS-managed SSM document).
+            for (key, value) in &a.parameters {
+                if !(key.ends_with("Arn") || key.ends_with("Arns")) {
+                    continue;
+                }
+                for arn in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                    if let Some(why) = crate::scenario::arn::scope_problem_or_aws_owned(arn, scope.bounds()) {
+                        out.push(problem(format!("{here}.parameters.{key}"), why));
+                    }
+                }
+            }
             for (i, after) in a.start_after.iter().enumerate() {
                 if after == name || !x.actions.contains_key(after) {
                     out.push(problem(
@@ -624,6 +749,12 @@ impl super::Kind for Experiment {
                     ));
                 }
             }
+        }
+        if let Some((name, cycle)) = start_after_cycle(&x.actions) {
+            out.push(problem(
+                format!("{at}.actions.{name}.startAfter"),
+                format!("`startAfter` forms a cycle: {}; FIS could never start these actions", cycle.join(" -> ")),
+            ));
         }
         for (name, t) in &x.targets {
             let here = format!("{at}.targets.{name}");
@@ -1126,6 +1257,12 @@ mod tests {
                 "f.actions.a.targets.Volumes",
                 "f.actions.a.startAfter[0]",
                 "f.actions.a.startAfter[1]",
+                // aws:ecs:stop-task takes one target, under `Tasks`.
+                "f.actions.b.targets.Volumes",
+                "f.actions.b.targets.W",
+                "f.actions.b.targets.X",
+                "f.actions.b.targets.Y",
+                "f.actions.b.targets.Z",
                 "f.targets.arn.resourceArns[0]",
                 "f.targets.both",
                 "f.targets.elsewhere.resourceArns[0]",
@@ -1205,6 +1342,103 @@ mod tests {
             assert_eq!(p[0].0, "f.template_id");
             assert!(p[0].1.contains(says), "{bad}: {p:?}");
         }
+    }
+
+    /// Inline actions are checked against the FIS action catalogue — a known id (with the
+    /// nearest one suggested), the target key and resource type it takes, its required
+    /// parameters — and `startAfter` may not form a cycle; each problem at its field.
+    #[test]
+    fn inline_actions_are_checked_against_the_fis_catalogue() {
+        let scope = us(Some("us-east-1"));
+        let check = |v: serde_json::Value| -> Vec<(String, String)> {
+            Experiment::validate(&inline(v), "f", &scope).into_iter().map(|p| (p.path, p.message)).collect()
+        };
+        let with_actions = |actions: serde_json::Value| {
+            let mut v = volumes();
+            v["targets"]["web"] =
+                serde_json::json!({"resourceType": "aws:ec2:instance", "resourceTags": {"app": "shop"}});
+            v["actions"] = actions;
+            check(v)
+        };
+        // Known actions, well used: nothing to say.
+        let ok = with_actions(serde_json::json!({
+            "pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}},
+            "stop": {"actionId": "aws:ec2:stop-instances", "targets": {"Instances": "web"}, "startAfter": ["pause"]},
+            "wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["stop"]},
+        }));
+        assert_eq!(ok, vec![]);
+
+        let p = with_actions(serde_json::json!({
+            "typo": {"actionId": "aws:ec2:stop-instance", "targets": {"Instances": "web"}},
+            "vols": {"actionId": "aws:ebs:pause-volume-io", "targets": {"Volumes": "web"}},
+            "key": {"actionId": "aws:ec2:stop-instances", "targets": {"Volumes": "vols"}},
+            "none": {"actionId": "aws:ec2:reboot-instances"},
+            "wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "targets": {"Instances": "web"}},
+        }));
+        let got: Vec<(&str, &str)> = p.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "f.actions.key.targets.Volumes",
+                    "aws:ec2:stop-instances takes its target under `Instances`, not `Volumes`"
+                ),
+                (
+                    "f.actions.key.targets",
+                    "aws:ec2:stop-instances needs its target: `Instances: <a aws:ec2:instance target of this fault>`"
+                ),
+                (
+                    "f.actions.none.targets",
+                    "aws:ec2:reboot-instances needs its target: `Instances: <a aws:ec2:instance target of this fault>`"
+                ),
+                (
+                    "f.actions.typo.actionId",
+                    "\"aws:ec2:stop-instance\" is not an AWS FIS action; did you mean `aws:ec2:stop-instances`?"
+                ),
+                (
+                    "f.actions.vols.targets.Volumes",
+                    "target `web` is \"aws:ec2:instance\"; aws:ebs:pause-volume-io acts on \"aws:ec2:ebs-volume\" targets"
+                ),
+                ("f.actions.vols.parameters", "aws:ebs:pause-volume-io needs the parameter `duration`"),
+                ("f.actions.wait.targets", "aws:fis:wait takes no targets"),
+            ]
+        );
+        let p = with_actions(serde_json::json!({
+            "ice": {"actionId": "aws:ec2:api-insufficient-instance-capacity-error", "targets": {"Roles": "vols"}},
+        }));
+        assert!(
+            p.iter().any(|(a, m)| a == "f.actions.ice.parameters"
+                && m.ends_with("needs the parameters `duration`, `availabilityZoneIdentifiers`, `percentage`")),
+            "{p:?}"
+        );
+
+        // startAfter: a cycle, reported once, at the first action on it.
+        let p = with_actions(serde_json::json!({
+            "a": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["c"]},
+            "b": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["a"]},
+            "c": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["b"]},
+            "pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}},
+            "stop": {"actionId": "aws:ec2:stop-instances", "targets": {"Instances": "web"}},
+        }));
+        assert_eq!(
+            p,
+            [(
+                "f.actions.a.startAfter".to_string(),
+                "`startAfter` forms a cycle: a -> c -> b -> a; FIS could never start these actions".to_string()
+            )]
+        );
+
+        // ARNs in parameters: the scenario's own, or AWS's (an AWS-managed document).
+        let p = with_actions(serde_json::json!({
+            "pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}},
+            "own": {"actionId": "aws:ssm:send-command", "targets": {"Instances": "web"},
+                    "parameters": {"duration": "PT5M", "documentArn": "arn:aws:ssm:us-east-1::document/AWSFIS-Run-CPU-Stress"}},
+            "other": {"actionId": "aws:ssm:send-command", "targets": {"Instances": "web"},
+                      "parameters": {"duration": "PT5M", "documentArn": "arn:aws:ssm:us-east-1:999999999999:document/x"}},
+        }));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "f.actions.other.parameters.documentArn");
+        assert!(p[0].1.contains("account 999999999999"), "{p:?}");
     }
 
     /// A FIS action that destroys instances cannot go in by the back door: like

@@ -52,6 +52,17 @@ pub struct Bounds<'a> {
 /// is inside. Without a well-formed region, only the account is checked (the region's
 /// own problem is reported at `environment.region`); without accounts, only the region.
 pub fn scope_problem(arn: &str, b: Bounds<'_>) -> Option<String> {
+    check(arn, b, false)
+}
+
+/// As [`scope_problem`], but an ARN with no account — a resource AWS itself owns, as an
+/// AWS-managed SSM document (`arn:aws:ssm:us-east-1::document/AWSFIS-Run-CPU-Stress`) —
+/// passes when its partition and region are the scenario's.
+pub fn scope_problem_or_aws_owned(arn: &str, b: Bounds<'_>) -> Option<String> {
+    check(arn, b, true)
+}
+
+fn check(arn: &str, b: Bounds<'_>, aws_owned_ok: bool) -> Option<String> {
     let Some(a) = parse(arn) else {
         return Some(format!("{arn:?} is not an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`)"));
     };
@@ -81,6 +92,9 @@ pub fn scope_problem(arn: &str, b: Bounds<'_>) -> Option<String> {
             }
             _ => {}
         }
+    }
+    if aws_owned_ok && a.account.is_empty() {
+        return None;
     }
     if a.account.len() != 12 || !a.account.bytes().all(|c| c.is_ascii_digit()) {
         return Some(format!("{arn:?} names no 12-digit account id (found {:?})", a.account));
@@ -142,6 +156,12 @@ mod tests {
             let why = scope_problem(bad, us).unwrap_or_default();
             assert!(why.contains(says), "{bad}: {why}");
         }
+        // A resource AWS owns has no account: allowed only where it may be named.
+        let doc = "arn:aws:ssm:us-east-1::document/AWSFIS-Run-CPU-Stress";
+        assert_eq!(scope_problem_or_aws_owned(doc, us), None);
+        assert!(scope_problem(doc, us).is_some());
+        assert!(scope_problem_or_aws_owned("arn:aws:ssm:eu-west-1::document/AWSFIS-Run-CPU-Stress", us).is_some());
+        assert!(scope_problem_or_aws_owned("arn:aws:ssm:us-east-1:999999999999:document/x", us).is_some());
         // GovCloud: its own partition.
         let gov = b(&acc, Some("us-gov-west-1"));
         assert_eq!(scope_problem("arn:aws-us-gov:iam::123456789012:role/fis", gov), None);
