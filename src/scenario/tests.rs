@@ -830,6 +830,15 @@ fn arns_where_names_go_are_checked_against_the_scope() {
     );
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].starts_with("10:11: targets.web.ids[0]: ") && e[0].contains("account 222222222222"), "{e:?}");
+    let e = at(
+        "    cloudwatch_alarm: { alarm: shop-5xx }",
+        "    asg_capacity: { group: \"arn:aws:autoscaling:us-east-1:999999999999:autoScalingGroup:x:autoScalingGroupName/web\", min_healthy: 1 }",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("19:28: steady_state[0].asg_capacity.group: ") && e[0].contains("account 999999999999"),
+        "{e:?}"
+    );
     let e = errors(&format!("{AWS}pages:\n  alarms: [\"arn:aws-cn:cloudwatch:us-east-1:123456789012:alarm:p\"]\n"));
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].starts_with("31:12: pages.alarms[0]: ") && e[0].contains("partition `aws-cn`"), "{e:?}");

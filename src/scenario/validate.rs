@@ -367,7 +367,8 @@ pub fn zone_in_region(zone: &str, region: &str) -> bool {
 }
 
 /// Names written as ARNs where firedrill reads names: alarms (abort rules, `pages`, the
-/// `cloudwatch_alarm` probe) and target ids. Each is checked against the scenario's
+/// `cloudwatch_alarm` probe), the groups, clusters and instances probes watch, and target
+/// ids. Each is checked against the scenario's
 /// accounts, partition and region, and one inside them is refused with its name.
 fn arn_problems(s: &Scenario, scope: &Scope<'_>, out: &mut Vec<Problem>) {
     use super::arn::name_not_arn;
@@ -383,10 +384,22 @@ fn arn_problems(s: &Scenario, scope: &Scope<'_>, out: &mut Vec<Problem>) {
         }
     }
     for (i, p) in s.steady_state.iter().enumerate() {
-        if let crate::probes::ProbeKind::CloudWatchAlarm(c) = &p.kind
-            && let Some(why) = name_not_arn(&c.alarm, "alarm", b)
-        {
-            out.push(problem(format!("steady_state[{i}].cloudwatch_alarm.alarm"), why));
+        use crate::probes::ProbeKind;
+        let named: Vec<(&str, &str, &String)> = match &p.kind {
+            ProbeKind::CloudWatchAlarm(c) => vec![("cloudwatch_alarm.alarm", "alarm", &c.alarm)],
+            ProbeKind::AsgCapacity(c) => vec![("asg_capacity.group", "Auto Scaling group", &c.group)],
+            ProbeKind::RdsStatus(c) => c
+                .cluster
+                .iter()
+                .map(|v| ("rds_status.cluster", "RDS cluster", v))
+                .chain(c.instance.iter().map(|v| ("rds_status.instance", "RDS instance", v)))
+                .collect(),
+            _ => vec![],
+        };
+        for (field, what, value) in named {
+            if let Some(why) = name_not_arn(value, what, b) {
+                out.push(problem(format!("steady_state[{i}].{field}"), why));
+            }
         }
     }
     for (name, t) in &s.targets {
