@@ -364,6 +364,18 @@ impl Aws {
         Ok(())
     }
 
+    /// Whether the managed prefix list `id` exists in the region (one the account owns, or
+    /// an AWS-managed one).
+    pub async fn prefix_list_exists(&self, id: &str) -> Result<bool, AwsError> {
+        match self.ec2.describe_managed_prefix_lists().prefix_list_ids(id).send().await {
+            Ok(out) => Ok(out.prefix_lists().iter().any(|p| p.prefix_list_id() == Some(id))),
+            Err(e) => {
+                let e = sdk_err("ec2:DescribeManagedPrefixLists", e);
+                if e.is_not_found() { Ok(false) } else { Err(e) }
+            }
+        }
+    }
+
     /// The CIDRs of the managed prefix list `id` (every page).
     pub async fn prefix_list_cidrs(&self, id: &str) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();

@@ -101,6 +101,17 @@ impl Aws {
         }
     }
 
+    /// The names of the role's inline policies (every page).
+    pub async fn role_policy_names(&self, role: &str) -> Result<Vec<String>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self.iam.list_role_policies().role_name(role).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_err("iam:ListRolePolicies", e))?;
+            out.extend(page.policy_names().iter().cloned());
+        }
+        Ok(out)
+    }
+
     pub async fn put_role_policy(&self, role: &str, name: &str, document: &str) -> Result<(), AwsError> {
         self.iam
             .put_role_policy()

@@ -734,7 +734,7 @@ mod tests {
     fn rds_failback_needs_rds_failover() {
         use crate::faults::Kind;
         let targets = BTreeMap::new();
-        let scope = crate::scenario::validate::Scope { targets: &targets, region: None };
+        let scope = crate::scenario::validate::Scope { targets: &targets, region: None, accounts: &[] };
         let x = fault(json!({"zone": "us-east-1a", "targets": ["web"], "stop_instances": true, "rds_failback": true}));
         let problems: Vec<(String, String)> =
             AzOutage::validate(&x, "f", &scope).into_iter().map(|p| (p.path, p.message)).collect();

@@ -32,9 +32,12 @@ use crate::targets::Resolution;
 /// Tag key that marks firedrill's clones; its value is `<run>/<fault>/<original ACL>`.
 pub const BLACKHOLE_TAG: &str = "firedrill:blackhole";
 
-/// The most destinations one fault takes: a network ACL holds 20 rules per direction by
-/// default, 40 at most (an AWS quota).
-pub const MAX_DESTINATIONS: usize = 40;
+/// The rules a network ACL holds per direction unless the account's quota was raised
+/// (AWS's default quota), and so the default of `acl_rule_limit`.
+pub const DEFAULT_RULE_LIMIT: u32 = 20;
+
+/// The most rules per direction AWS lets a network ACL quota be raised to.
+pub const MAX_RULE_LIMIT: u32 = 40;
 
 /// The highest rule number a network ACL takes (32767 is the implicit deny-all `*`).
 const MAX_RULE: i32 = 32766;
@@ -58,6 +61,20 @@ pub struct NetworkBlackholeFault {
     /// the region's S3 or DynamoDB list, or a partner's ranges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_list_id: Option<String>,
+    /// The rules a network ACL holds per direction in this account and region (the
+    /// "rules per network ACL" quota): 20 by default, at most 40 (raised on request). The
+    /// clone holds the original's rules and a deny entry per destination in each
+    /// direction: more than this is refused at `validate` (the CIDRs alone) and at `plan`
+    /// (with each original ACL's rules and the prefix list's entries), nothing touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl_rule_limit: Option<u32>,
+}
+
+impl NetworkBlackholeFault {
+    /// `acl_rule_limit`, or AWS's default quota.
+    pub fn rule_limit(&self) -> u32 {
+        self.acl_rule_limit.unwrap_or(DEFAULT_RULE_LIMIT)
+    }
 }
 
 /// Why `s` is not a CIDR firedrill takes; `None` when it is one.
@@ -122,8 +139,9 @@ fn destinations(x: &NetworkBlackholeFault) -> String {
 /// The clone's rules: a deny entry for each destination in each direction, numbered
 /// from 1, in front of `original`'s rules in their order (their numbers kept when they
 /// are all above the deny entries', else moved up together). The implicit `*` rule is
-/// not copied (every ACL has it).
-pub fn clone_entries(original: &[NaclEntry], deny: &[String]) -> Result<Vec<NaclEntry>, String> {
+/// not copied (every ACL has it). `Err` when a direction would hold more than `limit`
+/// rules, or the rule numbers leave no room in front of the original's.
+pub fn clone_entries(original: &[NaclEntry], deny: &[String], limit: u32) -> Result<Vec<NaclEntry>, String> {
     let n = i32::try_from(deny.len()).map_err(|_| "too many destinations".to_string())?;
     let mut out = Vec::new();
     for egress in [true, false] {
@@ -143,6 +161,17 @@ pub fn clone_entries(original: &[NaclEntry], deny: &[String]) -> Result<Vec<Nacl
         let mut rules: Vec<&NaclEntry> =
             original.iter().filter(|e| e.egress == egress && e.rule_number <= MAX_RULE).collect();
         rules.sort_by_key(|e| e.rule_number);
+        if deny.len() + rules.len() > limit as usize {
+            return Err(format!(
+                "its {} {} rules and {} deny entries make {}, more than the {limit} a network ACL holds per \
+                 direction (`acl_rule_limit`; AWS's default quota is {DEFAULT_RULE_LIMIT}, {MAX_RULE_LIMIT} at most \
+                 on request)",
+                rules.len(),
+                if egress { "outbound" } else { "inbound" },
+                deny.len(),
+                deny.len() + rules.len()
+            ));
+        }
         let (Some(low), Some(high)) = (rules.first().map(|e| e.rule_number), rules.last().map(|e| e.rule_number))
         else {
             continue;
@@ -189,12 +218,21 @@ impl super::Kind for NetworkBlackhole {
                 out.push(problem(format!("{at}.cidrs[{i}]"), why));
             }
         }
-        if cidrs.len() > MAX_DESTINATIONS {
+        let limit = x.rule_limit();
+        if !(1..=MAX_RULE_LIMIT).contains(&limit) {
+            out.push(problem(
+                format!("{at}.acl_rule_limit"),
+                format!(
+                    "{limit} rules per direction: AWS's network ACL quota is {DEFAULT_RULE_LIMIT} by default and at most {MAX_RULE_LIMIT}"
+                ),
+            ));
+        } else if cidrs.len() > limit as usize {
             out.push(problem(
                 format!("{at}.cidrs"),
                 format!(
-                    "{} CIDRs: a network ACL holds at most {MAX_DESTINATIONS} rules per direction (20 by default), \
-                     the clone's own rules included",
+                    "{} CIDRs: the clone needs a deny entry per CIDR in each direction, and a network ACL holds at most \
+                     {limit} rules per direction (`acl_rule_limit`; AWS's default quota is {DEFAULT_RULE_LIMIT}, \
+                     {MAX_RULE_LIMIT} at most on request), the original's own rules included",
                     cidrs.len()
                 ),
             ));
@@ -215,7 +253,7 @@ impl super::Kind for NetworkBlackhole {
         // An AWS-managed prefix list's ARN names the owner `aws`, not the account: the
         // read cannot be scoped to the account's ARNs.
         if x.prefix_list_id.is_some() {
-            read.push("ec2:GetManagedPrefixListEntries");
+            read.extend(["ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"]);
         }
         let mut r = vec![Res::Ec2("network-acl", "*".into()), Res::Ec2("vpc", "*".into())];
         r.extend(of_type(targets, TargetType::Ec2Subnet));
@@ -265,6 +303,81 @@ impl super::Kind for NetworkBlackhole {
     }
 }
 
+/// What the fault would do, read and decided before anything is touched (at plan time,
+/// and again at injection): per original network ACL of `subnets`, the ACL, its clone's
+/// rules and the subnets that use it. `Refused` when the prefix list is empty or gone,
+/// or a clone would not fit the rule limit or the rule numbers.
+pub async fn clones(
+    aws: &crate::aws::Aws,
+    x: &NetworkBlackholeFault,
+    subnets: &[String],
+) -> Result<Vec<(crate::aws::Nacl, Vec<NaclEntry>, Vec<NaclAssociation>)>, FaultError> {
+    let mut deny: Vec<String> = x.cidrs.iter().flatten().cloned().collect();
+    if let Some(pl) = &x.prefix_list_id {
+        let found = aws.prefix_list_cidrs(pl).await.map_err(failed)?;
+        if found.is_empty() {
+            return Err(FaultError::Refused(format!(
+                "prefix list {pl} has no entries, or does not exist: nothing to blackhole from it"
+            )));
+        }
+        for c in found {
+            if !deny.contains(&c) {
+                deny.push(c);
+            }
+        }
+    }
+    let limit = x.rule_limit();
+    if deny.len() > limit as usize {
+        return Err(FaultError::Refused(format!(
+            "{} destinations{}: a network ACL holds at most {limit} rules per direction (`acl_rule_limit`)",
+            deny.len(),
+            x.prefix_list_id.as_ref().map(|pl| format!(" with the entries of prefix list {pl}")).unwrap_or_default(),
+        )));
+    }
+    let current = aws.nacl_associations(subnets).await.map_err(failed)?;
+    for s in subnets {
+        if !current.iter().any(|a| &a.subnet_id == s) {
+            return Err(FaultError::Failed(format!("subnet {s} no longer exists or has no network ACL")));
+        }
+    }
+    let mut by_acl: BTreeMap<String, Vec<NaclAssociation>> = BTreeMap::new();
+    for a in current {
+        by_acl.entry(a.nacl_id.clone()).or_default().push(a);
+    }
+    let mut plans = Vec::new();
+    for (acl, subnets) in by_acl {
+        let Some(original) = aws.nacl(&acl).await.map_err(failed)? else {
+            return Err(FaultError::Failed(format!("network ACL {acl} vanished between plan and injection")));
+        };
+        let entries = clone_entries(&original.entries, &deny, limit).map_err(|why| {
+            FaultError::Refused(format!("network ACL {acl} cannot be cloned with the deny entries: {why}"))
+        })?;
+        plans.push((original, entries, subnets));
+    }
+    Ok(plans)
+}
+
+/// The plan-time check of the scenario's `network_blackhole` faults: each clone must fit
+/// (see [`clones`]), read from AWS before anything is touched. Refusals (exit 7).
+pub async fn plan_refusals(aws: &crate::aws::Aws, s: &crate::scenario::Scenario, res: &Resolution) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &s.faults {
+        let super::FaultKind::NetworkBlackhole(x) = &f.kind else { continue };
+        let subnets = res.ids(&x.target);
+        if subnets.is_empty() {
+            continue;
+        }
+        if let Err(e) = clones(aws, x, &subnets).await {
+            let why = match e {
+                FaultError::Refused(m) | FaultError::Failed(m) => m,
+                other => other.to_string(),
+            };
+            out.push(format!("fault `{}` (network_blackhole): {why}", f.name));
+        }
+    }
+    out
+}
+
 /// Clones the subnets' network ACLs with the deny entries and swaps them in.
 pub struct Injector {
     pub ctx: AwsFaultCtx,
@@ -281,46 +394,7 @@ impl Fault for Injector {
             return Ok(());
         }
         // Everything is read and decided before the first side effect.
-        let mut deny: Vec<String> = self.config.cidrs.iter().flatten().cloned().collect();
-        if let Some(pl) = &self.config.prefix_list_id {
-            let found = aws.prefix_list_cidrs(pl).await.map_err(failed)?;
-            if found.is_empty() {
-                return Err(FaultError::Refused(format!(
-                    "prefix list {pl} has no entries, or does not exist: nothing to blackhole from it"
-                )));
-            }
-            for c in found {
-                if !deny.contains(&c) {
-                    deny.push(c);
-                }
-            }
-        }
-        if deny.len() > MAX_DESTINATIONS {
-            return Err(FaultError::Refused(format!(
-                "{} destinations: a network ACL holds at most {MAX_DESTINATIONS} rules per direction",
-                deny.len()
-            )));
-        }
-        let current = aws.nacl_associations(&self.subnets).await.map_err(failed)?;
-        for s in &self.subnets {
-            if !current.iter().any(|a| &a.subnet_id == s) {
-                return Err(FaultError::Failed(format!("subnet {s} no longer exists or has no network ACL")));
-            }
-        }
-        let mut by_acl: BTreeMap<String, Vec<NaclAssociation>> = BTreeMap::new();
-        for a in current {
-            by_acl.entry(a.nacl_id.clone()).or_default().push(a);
-        }
-        let mut plans = Vec::new();
-        for (acl, subnets) in by_acl {
-            let Some(original) = aws.nacl(&acl).await.map_err(failed)? else {
-                return Err(FaultError::Failed(format!("network ACL {acl} vanished between plan and injection")));
-            };
-            let entries = clone_entries(&original.entries, &deny).map_err(|why| {
-                FaultError::Refused(format!("network ACL {acl} cannot be cloned with the deny entries: {why}"))
-            })?;
-            plans.push((original, entries, subnets));
-        }
+        let plans = clones(aws, &self.config, &self.subnets).await?;
         for (original, entries, subnets) in plans {
             let acl = &original.id;
             let ids: Vec<String> = subnets.iter().map(|a| a.subnet_id.clone()).collect();
@@ -348,7 +422,7 @@ mod tests {
 
     fn scope() -> Scope<'static> {
         static EMPTY: std::sync::OnceLock<BTreeMap<String, Target>> = std::sync::OnceLock::new();
-        Scope { targets: EMPTY.get_or_init(BTreeMap::new), region: Some("us-east-1") }
+        Scope { targets: EMPTY.get_or_init(BTreeMap::new), region: Some("us-east-1"), accounts: &[] }
     }
 
     fn fault(cidrs: Option<&[&str]>, pl: Option<&str>) -> NetworkBlackholeFault {
@@ -356,6 +430,7 @@ mod tests {
             target: "t".into(),
             cidrs: cidrs.map(|c| c.iter().map(|s| s.to_string()).collect()),
             prefix_list_id: pl.map(String::from),
+            acl_rule_limit: None,
         }
     }
 
@@ -411,12 +486,24 @@ mod tests {
         assert!(empty[0].1.starts_with("an empty list"), "{empty:?}");
         let bad = problems(&fault(Some(&["10.0.0.0/8", "10.0.0.1", "10.0.0.0/8"]), Some("pl-xyz")));
         let at: Vec<&str> = bad.iter().map(|(p, _)| p.as_str()).collect();
+        // A repeated CIDR is the loader's (scenario::repeats), not this check's.
         assert_eq!(at, ["f.cidrs[1]", "f.prefix_list_id"], "{bad:?}");
-        let many: Vec<String> = (0..41).map(|i| format!("10.0.{i}.0/24")).collect();
+        // More CIDRs than a direction of the ACL holds: by default 20, or `acl_rule_limit`.
+        let many: Vec<String> = (0..21).map(|i| format!("10.0.{i}.0/24")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let got = problems(&fault(Some(&many), None));
         assert_eq!(got.len(), 1, "{got:?}");
-        assert!(got[0].0 == "f.cidrs" && got[0].1.contains("at most 40 rules"), "{got:?}");
+        assert!(got[0].0 == "f.cidrs" && got[0].1.contains("at most 20 rules per direction"), "{got:?}");
+        let raised = NetworkBlackholeFault { acl_rule_limit: Some(40), ..fault(Some(&many), None) };
+        assert!(problems(&raised).is_empty());
+        let lower = NetworkBlackholeFault { acl_rule_limit: Some(10), ..fault(Some(&many[..11]), None) };
+        assert!(problems(&lower)[0].1.contains("at most 10 rules"), "{:?}", problems(&lower));
+        for bad in [0, 41] {
+            let x = NetworkBlackholeFault { acl_rule_limit: Some(bad), ..fault(Some(&["10.0.0.0/8"]), None) };
+            let got = problems(&x);
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert_eq!(got[0].0, "f.acl_rule_limit");
+        }
     }
 
     fn entry(rule: i32, egress: bool, action: &str, cidr: &str) -> NaclEntry {
@@ -452,7 +539,7 @@ mod tests {
             entry(32767, false, "deny", "0.0.0.0/0"),
         ];
         let deny = ["203.0.113.0/24".to_string(), "2001:db8::/32".to_string()];
-        let c = clone_entries(&original, &deny).unwrap();
+        let c = clone_entries(&original, &deny, DEFAULT_RULE_LIMIT).unwrap();
         assert_eq!(
             numbers(&c, true),
             [
@@ -475,7 +562,17 @@ mod tests {
 
         // No room in front of a rule at the top of the range.
         let full = [entry(1, true, "allow", "0.0.0.0/0"), entry(MAX_RULE, true, "allow", "10.0.0.0/8")];
-        assert!(clone_entries(&full, &deny).unwrap_err().contains("no room"));
+        assert!(clone_entries(&full, &deny, DEFAULT_RULE_LIMIT).unwrap_err().contains("no room"));
+
+        // The rule limit counts the original's rules and the deny entries, per direction.
+        let rules: Vec<NaclEntry> = (1..=18).map(|i| entry(100 + i, false, "allow", "10.0.0.0/8")).collect();
+        assert!(clone_entries(&rules, &deny, 20).is_ok(), "18 inbound rules + 2 deny entries fit 20");
+        let why = clone_entries(&rules, &deny, 19).unwrap_err();
+        assert!(why.contains("its 18 inbound rules and 2 deny entries make 20, more than the 19"), "{why}");
+        let mut more = rules.clone();
+        more.push(entry(500, false, "allow", "10.0.0.0/8"));
+        assert!(clone_entries(&more, &deny, 20).unwrap_err().contains("make 21, more than the 20"));
+        assert!(clone_entries(&more, &deny, 40).is_ok());
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub struct Experiment;
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FisExperimentFault {
-    /// An existing experiment template's id (`EXT…`). Not with `actions`.
+    /// An existing experiment template's id (`EXT…`), or its ARN
+    /// (`arn:aws:fis:REGION:ACCOUNT:experiment-template/EXT…`, in the scenario's account
+    /// and region). Not with `actions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_id: Option<String>,
     /// Inline: the IAM role FIS runs the experiment as (`arn:aws:iam::ACCOUNT:role/NAME`),
@@ -379,6 +381,116 @@ impl FisTarget {
     }
 }
 
+/// An inline action checked against the FIS action catalogue ([`super::fis_actions`]):
+/// a known id (else the nearest known one is suggested), its target under the key the
+/// action takes and of the resource type it acts on, and its required parameters.
+fn catalogue_problems(here: &str, a: &FisAction, targets: &BTreeMap<String, FisTarget>) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let id = &a.action_id;
+    let well_formed = id.split(':').count() == 3 && id.starts_with("aws:");
+    let Some(spec) = super::fis_actions::find(id) else {
+        // Near a known id: a typo. Far from every one: maybe an action AWS added since the
+        // catalogue was written, passed on as written (FIS checks it at template creation).
+        if well_formed && let Some(n) = super::fis_actions::nearest(id) {
+            out.push(problem(
+                format!("{here}.actionId"),
+                format!("{id:?} is not an AWS FIS action; did you mean `{n}`?"),
+            ));
+        }
+        return out;
+    };
+    match spec.target {
+        None => {
+            if !a.targets.is_empty() {
+                out.push(problem(format!("{here}.targets"), format!("{id} takes no targets")));
+            }
+        }
+        Some((key, kind)) => {
+            for (k, t) in &a.targets {
+                if k != key {
+                    out.push(problem(
+                        format!("{here}.targets.{k}"),
+                        format!("{id} takes its target under `{key}`, not `{k}`"),
+                    ));
+                } else if let Some(ft) = targets.get(t)
+                    && !kind.is_empty()
+                    && ft.resource_type != kind
+                {
+                    out.push(problem(
+                        format!("{here}.targets.{k}"),
+                        format!("target `{t}` is {:?}; {id} acts on {kind:?} targets", ft.resource_type),
+                    ));
+                }
+            }
+            if !a.targets.contains_key(key) {
+                out.push(problem(
+                    format!("{here}.targets"),
+                    format!("{id} needs its target: `{key}: <a {kind} target of this fault>`"),
+                ));
+            }
+        }
+    }
+    let missing: Vec<&str> = spec.required.iter().copied().filter(|p| !a.parameters.contains_key(*p)).collect();
+    if !missing.is_empty() {
+        out.push(problem(
+            format!("{here}.parameters"),
+            format!(
+                "{id} needs the parameter{} {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    out
+}
+
+/// The first cycle of `startAfter` among inline actions: the action it is reported at,
+/// and the names around it.
+fn start_after_cycle(actions: &BTreeMap<String, FisAction>) -> Option<(String, Vec<String>)> {
+    // 0 = unvisited, 1 = on the path, 2 = done
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+    fn visit<'a>(
+        n: &'a str,
+        actions: &'a BTreeMap<String, FisAction>,
+        state: &mut BTreeMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        state.insert(n, 1);
+        path.push(n);
+        for dep in actions.get(n).map(|a| a.start_after.as_slice()).unwrap_or_default() {
+            // An unknown name, or the action itself, is reported on its own.
+            if dep == n || !actions.contains_key(dep) {
+                continue;
+            }
+            match state.get(dep.as_str()) {
+                Some(1) => {
+                    let start = path.iter().position(|p| p == dep).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+                    cycle.push(dep.clone());
+                    return Some(cycle);
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(dep, actions, state, path) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        path.pop();
+        state.insert(n, 2);
+        None
+    }
+    for n in actions.keys() {
+        if !state.contains_key(n.as_str())
+            && let Some(c) = visit(n, actions, &mut state, &mut Vec::new())
+        {
+            return Some((c[0].clone(), c));
+        }
+    }
+    None
+}
+
 /// The name an inline target is resolved under: `fis:<fault>/<target>` (no scenario
 /// target's name has a `:` or a `/`).
 pub fn resolved_name(fault: &str, target: &str) -> String {
@@ -505,6 +617,19 @@ impl FisExperimentFault {
     pub fn inline(&self) -> bool {
         self.template_id.is_none()
     }
+
+    /// The existing template's id: `template_id`, or the id its ARN names.
+    pub fn existing(&self) -> Option<&str> {
+        let t = self.template_id.as_deref()?;
+        Some(template_arn_id(t).unwrap_or(t))
+    }
+}
+
+/// The id an experiment template's ARN names (`…:experiment-template/ID`), if `s` is one.
+fn template_arn_id(s: &str) -> Option<&str> {
+    let a = crate::scenario::arn::parse(s)?;
+    (a.service == "fis").then_some(())?;
+    a.resource.strip_prefix("experiment-template/")
 }
 
 impl super::Kind for Experiment {
@@ -514,11 +639,21 @@ impl super::Kind for Experiment {
     fn validate(x: &FisExperimentFault, at: &str, scope: &Scope<'_>) -> Vec<Problem> {
         let mut out = Vec::new();
         if let Some(id) = &x.template_id {
-            if !valid_template_id(id) {
-                out.push(problem(
-                    format!("{at}.template_id"),
-                    format!("{id:?} is not an experiment template id (letters and digits, e.g. `EXT1a2b3c4d5e6f7`)"),
-                ));
+            let arn = crate::scenario::arn::looks_like_arn(id);
+            let why = if arn {
+                crate::scenario::arn::scope_problem(id, scope.bounds()).or_else(|| match template_arn_id(id) {
+                    Some(t) if valid_template_id(t) => None,
+                    _ => Some(format!(
+                        "{id:?} is not an experiment template's ARN (`arn:aws:fis:REGION:ACCOUNT:experiment-template/EXT…`)"
+                    )),
+                })
+            } else {
+                (!valid_template_id(id)).then(|| {
+                    format!("{id:?} is not an experiment template id (letters and digits, e.g. `EXT1a2b3c4d5e6f7`)")
+                })
+            };
+            if let Some(why) = why {
+                out.push(problem(format!("{at}.template_id"), why));
             }
             for (field, set) in [
                 ("role_arn", x.role_arn.is_some()),
@@ -550,7 +685,11 @@ impl super::Kind for Experiment {
                 format!("{at}.role_arn"),
                 format!("{r:?} is not an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`)"),
             )),
-            _ => {}
+            Some(r) => {
+                if let Some(why) = crate::scenario::arn::scope_problem(r, scope.bounds()) {
+                    out.push(problem(format!("{at}.role_arn"), why));
+                }
+            }
         }
         for (name, a) in &x.actions {
             let here = format!("{at}.actions.{name}");
@@ -587,6 +726,19 @@ impl super::Kind for Experiment {
                     ));
                 }
             }
+            out.extend(catalogue_problems(&here, a, &x.targets));
+            // ARNs in parameters (`documentArn`, `alarmArns`): in the scenario's scope, or
+            // AWS's own (an AWS-managed SSM document).
+            for (key, value) in &a.parameters {
+                if !(key.ends_with("Arn") || key.ends_with("Arns")) {
+                    continue;
+                }
+                for arn in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                    if let Some(why) = crate::scenario::arn::scope_problem_or_aws_owned(arn, scope.bounds()) {
+                        out.push(problem(format!("{here}.parameters.{key}"), why));
+                    }
+                }
+            }
             for (i, after) in a.start_after.iter().enumerate() {
                 if after == name || !x.actions.contains_key(after) {
                     out.push(problem(
@@ -595,6 +747,12 @@ impl super::Kind for Experiment {
                     ));
                 }
             }
+        }
+        if let Some((name, cycle)) = start_after_cycle(&x.actions) {
+            out.push(problem(
+                format!("{at}.actions.{name}.startAfter"),
+                format!("`startAfter` forms a cycle: {}; FIS could never start these actions", cycle.join(" -> ")),
+            ));
         }
         for (name, t) in &x.targets {
             let here = format!("{at}.targets.{name}");
@@ -610,18 +768,13 @@ impl super::Kind for Experiment {
                         .map(|(f, m)| problem(if f.is_empty() { here.clone() } else { format!("{here}.{f}") }, m)),
                 );
             }
-            // An ARN in another region names a resource this scenario may not touch.
-            if let Some(region) = scope.region {
-                for (i, arn) in t.resource_arns.iter().enumerate() {
-                    if let Some([_, _, r, _, _]) = arn_parts(arn)
-                        && !r.is_empty()
-                        && r != region
-                    {
-                        out.push(problem(
-                            format!("{here}.resourceArns[{i}]"),
-                            format!("{arn:?} is in {r}, not the scenario's region {region}"),
-                        ));
-                    }
+            // An ARN in another account, partition or region names a resource this
+            // scenario may not touch (its form is `as_target`'s business).
+            for (i, arn) in t.resource_arns.iter().enumerate() {
+                if arn_parts(arn).is_some()
+                    && let Some(why) = crate::scenario::arn::scope_problem(arn, scope.bounds())
+                {
+                    out.push(problem(format!("{here}.resourceArns[{i}]"), why));
                 }
             }
             if !x.actions.values().any(|a| a.targets.values().any(|v| v == name)) {
@@ -633,7 +786,7 @@ impl super::Kind for Experiment {
 
     fn iam(x: &FisExperimentFault, _: &[&Target]) -> Vec<Stmt> {
         let experiments = Res::FisExperiment("*".into());
-        let Some(id) = &x.template_id else {
+        let Some(id) = x.existing() else {
             // Inline: each statement is needed before anything is left to undo, so that a
             // missing one stops the run cleanly. A template is created (and tagged as it
             // is) from FIS actions, both its resources, and deleted by the revert: one
@@ -665,7 +818,7 @@ impl super::Kind for Experiment {
             out.push(stmt("ListFisExperiments", &["fis:ListExperiments"], vec![Res::Any], false));
             return out;
         };
-        let template = Res::FisTemplate(id.clone());
+        let template = Res::FisTemplate(id.to_string());
         vec![
             // Only a template with the opt-in tag can be read, and firedrill reads it (and
             // checks the tag) before every start.
@@ -679,7 +832,7 @@ impl super::Kind for Experiment {
     }
 
     fn describe(x: &FisExperimentFault, _: &dyn Fn(&str) -> String, res: Option<&Resolution>) -> Vec<String> {
-        let Some(id) = &x.template_id else {
+        let Some(id) = x.existing() else {
             let mut out = vec![format!(
                 "inject: create an AWS FIS experiment template (role {}; tagged with the opt-in tag, firedrill:run and {FAULT_TAG}), then start an experiment from it",
                 x.role_arn.as_deref().unwrap_or("?")
@@ -782,8 +935,8 @@ impl super::Kind for Experiment {
 
     fn build(fault: &str, x: &FisExperimentFault, ctx: &FaultContext) -> Option<Arc<dyn Fault>> {
         let (actx, res) = ctx.aws()?;
-        let template = match &x.template_id {
-            Some(id) => Template::Existing(id.clone()),
+        let template = match x.existing() {
+            Some(id) => Template::Existing(id.to_string()),
             None => Template::Inline(template(fault, &actx.run_id, x, res, &ctx.stop_alarms)),
         };
         Some(Arc::new(Injector { ctx: actx, fault: fault.to_string(), template, opt_in: res.opt_in_tag.clone() }))
@@ -838,7 +991,7 @@ pub async fn plan_refusals(aws: &Aws, s: &Scenario, opt_in: Option<&OptInTag>) -
     }
     for f in &s.faults {
         if let FaultConfig { kind: FaultKind::FisExperiment(x), name, .. } = f
-            && let Some(id) = &x.template_id
+            && let Some(id) = x.existing()
         {
             match refusal(aws, name, id, opt_in).await {
                 Ok(Some(why)) => out.push(why),
@@ -1013,9 +1166,17 @@ mod tests {
     use super::*;
     use crate::faults::Kind;
 
+    static ACCOUNTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["123456789012".into()]);
+    static NO_TARGETS: std::sync::LazyLock<BTreeMap<String, Target>> = std::sync::LazyLock::new(BTreeMap::new);
+
+    /// The scope of a scenario in account 123456789012 and us-east-1 (`None`: no region).
+    fn us(region: Option<&'static str>) -> Scope<'static> {
+        Scope { targets: &NO_TARGETS, region, accounts: &ACCOUNTS }
+    }
+
     #[test]
     fn template_ids_are_checked_and_tokens_are_per_run_and_fault() {
-        let scope = Scope { targets: &Default::default(), region: None };
+        let scope = us(None);
         let ok: FisExperimentFault =
             serde_json::from_value(serde_json::json!({"template_id": "EXT1a2b3c4d5e6f7"})).unwrap();
         assert!(Experiment::validate(&ok, "f", &scope).is_empty());
@@ -1062,7 +1223,7 @@ mod tests {
     /// resolve itself.
     #[test]
     fn an_inline_template_is_checked_field_by_field() {
-        let scope = Scope { targets: &Default::default(), region: Some("us-east-1") };
+        let scope = us(Some("us-east-1"));
         assert_eq!(Experiment::validate(&inline(volumes()), "f", &scope), vec![]);
         let paths = |v: serde_json::Value| -> Vec<String> {
             Experiment::validate(&inline(v), "f", &scope).into_iter().map(|p| p.path).collect()
@@ -1094,6 +1255,12 @@ mod tests {
                 "f.actions.a.targets.Volumes",
                 "f.actions.a.startAfter[0]",
                 "f.actions.a.startAfter[1]",
+                // aws:ecs:stop-task takes one target, under `Tasks`.
+                "f.actions.b.targets.Volumes",
+                "f.actions.b.targets.W",
+                "f.actions.b.targets.X",
+                "f.actions.b.targets.Y",
+                "f.actions.b.targets.Z",
                 "f.targets.arn.resourceArns[0]",
                 "f.targets.both",
                 "f.targets.elsewhere.resourceArns[0]",
@@ -1123,11 +1290,175 @@ mod tests {
         assert!(msg[0].message.contains("firedrill cannot resolve \"aws:ecs:task\" targets itself"), "{msg:?}");
     }
 
+    /// Every ARN an `fis_experiment` names — the role, each target's resources, an
+    /// existing template given by ARN — must be in the scenario's accounts, partition and
+    /// region, or validation refuses it at its field.
+    #[test]
+    fn every_arn_of_a_fis_experiment_is_in_the_scenarios_scope() {
+        let scope = us(Some("us-east-1"));
+        let check = |v: serde_json::Value| -> Vec<(String, String)> {
+            Experiment::validate(&inline(v), "f", &scope).into_iter().map(|p| (p.path, p.message)).collect()
+        };
+        let mut v = volumes();
+        v["role_arn"] = "arn:aws:iam::999999999999:role/fis".into();
+        let p = check(v);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "f.role_arn");
+        assert!(p[0].1.contains("account 999999999999"), "{p:?}");
+        let mut v = volumes();
+        v["role_arn"] = "arn:aws-us-gov:iam::123456789012:role/fis".into();
+        assert!(check(v)[0].1.contains("partition `aws-us-gov`"));
+
+        let mut v = volumes();
+        v["targets"]["vols"] = serde_json::json!({"resourceType": "aws:ec2:ebs-volume", "resourceArns": [
+            "arn:aws:ec2:us-east-1:123456789012:volume/vol-1",
+            "arn:aws:ec2:us-east-1:999999999999:volume/vol-2",
+            "arn:aws-cn:ec2:us-east-1:123456789012:volume/vol-3",
+            "arn:aws:ec2:us-west-2:123456789012:volume/vol-4",
+        ]});
+        let p = check(v);
+        let paths: Vec<&str> = p.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["f.targets.vols.resourceArns[1]", "f.targets.vols.resourceArns[2]", "f.targets.vols.resourceArns[3]"],
+            "{p:?}"
+        );
+
+        let tpl = |id: &str| check(serde_json::json!({"template_id": id}));
+        assert_eq!(tpl("arn:aws:fis:us-east-1:123456789012:experiment-template/EXT1a2b"), vec![]);
+        let x = inline(
+            serde_json::json!({"template_id": "arn:aws:fis:us-east-1:123456789012:experiment-template/EXT1a2b"}),
+        );
+        assert_eq!(x.existing(), Some("EXT1a2b"));
+        for (bad, says) in [
+            ("arn:aws:fis:us-east-1:999999999999:experiment-template/EXT1", "account 999999999999"),
+            ("arn:aws:fis:eu-west-1:123456789012:experiment-template/EXT1", "region eu-west-1"),
+            ("arn:aws:fis:us-east-1:123456789012:experiment/EXT1", "not an experiment template's ARN"),
+        ] {
+            let p = tpl(bad);
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert_eq!(p[0].0, "f.template_id");
+            assert!(p[0].1.contains(says), "{bad}: {p:?}");
+        }
+    }
+
+    /// Inline actions are checked against the FIS action catalogue — a known id (with the
+    /// nearest one suggested), the target key and resource type it takes, its required
+    /// parameters — and `startAfter` may not form a cycle; each problem at its field.
+    #[test]
+    fn inline_actions_are_checked_against_the_fis_catalogue() {
+        let scope = us(Some("us-east-1"));
+        let check = |v: serde_json::Value| -> Vec<(String, String)> {
+            Experiment::validate(&inline(v), "f", &scope).into_iter().map(|p| (p.path, p.message)).collect()
+        };
+        let with_actions = |actions: serde_json::Value| {
+            let mut v = volumes();
+            v["targets"]["web"] =
+                serde_json::json!({"resourceType": "aws:ec2:instance", "resourceTags": {"app": "shop"}});
+            v["actions"] = actions;
+            check(v)
+        };
+        // Known actions, well used: nothing to say.
+        let ok = with_actions(serde_json::json!({
+            "pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}},
+            "stop": {"actionId": "aws:ec2:stop-instances", "targets": {"Instances": "web"}, "startAfter": ["pause"]},
+            "wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["stop"]},
+        }));
+        assert_eq!(ok, vec![]);
+
+        let p = with_actions(serde_json::json!({
+            "typo": {"actionId": "aws:ec2:stop-instance", "targets": {"Instances": "web"}},
+            "vols": {"actionId": "aws:ebs:pause-volume-io", "targets": {"Volumes": "web"}},
+            "key": {"actionId": "aws:ec2:stop-instances", "targets": {"Volumes": "vols"}},
+            "none": {"actionId": "aws:ec2:reboot-instances"},
+            "wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "targets": {"Instances": "web"}},
+        }));
+        let got: Vec<(&str, &str)> = p.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "f.actions.key.targets.Volumes",
+                    "aws:ec2:stop-instances takes its target under `Instances`, not `Volumes`"
+                ),
+                (
+                    "f.actions.key.targets",
+                    "aws:ec2:stop-instances needs its target: `Instances: <a aws:ec2:instance target of this fault>`"
+                ),
+                (
+                    "f.actions.none.targets",
+                    "aws:ec2:reboot-instances needs its target: `Instances: <a aws:ec2:instance target of this fault>`"
+                ),
+                (
+                    "f.actions.typo.actionId",
+                    "\"aws:ec2:stop-instance\" is not an AWS FIS action; did you mean `aws:ec2:stop-instances`?"
+                ),
+                (
+                    "f.actions.vols.targets.Volumes",
+                    "target `web` is \"aws:ec2:instance\"; aws:ebs:pause-volume-io acts on \"aws:ec2:ebs-volume\" targets"
+                ),
+                ("f.actions.vols.parameters", "aws:ebs:pause-volume-io needs the parameter `duration`"),
+                ("f.actions.wait.targets", "aws:fis:wait takes no targets"),
+            ]
+        );
+        let p = with_actions(serde_json::json!({
+            "ice": {"actionId": "aws:ec2:api-insufficient-instance-capacity-error", "targets": {"Roles": "vols"}},
+        }));
+        assert!(
+            p.iter().any(|(a, m)| a == "f.actions.ice.parameters"
+                && m.ends_with("needs the parameters `duration`, `availabilityZoneIdentifiers`, `percentage`")),
+            "{p:?}"
+        );
+
+        // An id far from every known one may be an action AWS added since: passed on (FIS
+        // checks it); a row without checked parameters requires none; the ElastiCache rows
+        // take either resource type name FIS has used.
+        let p = with_actions(serde_json::json!({
+            "pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}},
+            "new": {"actionId": "aws:bedrock:throttle-model-invocations"},
+            "lambda": {"actionId": "aws:lambda:invocation-error", "targets": {"Functions": "vols"}},
+        }));
+        assert_eq!(p.iter().filter(|(a, _)| a.starts_with("f.actions.new")).count(), 0, "{p:?}");
+        assert!(!p.iter().any(|(a, _)| a == "f.actions.lambda.parameters"), "{p:?}");
+        assert!(
+            p.iter().any(|(a, m)| a == "f.actions.lambda.targets.Functions" && m.contains("aws:lambda:function")),
+            "{p:?}"
+        );
+
+        // startAfter: a cycle, reported once, at the first action on it.
+        let p = with_actions(serde_json::json!({
+            "a": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["c"]},
+            "b": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["a"]},
+            "c": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}, "startAfter": ["b"]},
+            "pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}},
+            "stop": {"actionId": "aws:ec2:stop-instances", "targets": {"Instances": "web"}},
+        }));
+        assert_eq!(
+            p,
+            [(
+                "f.actions.a.startAfter".to_string(),
+                "`startAfter` forms a cycle: a -> c -> b -> a; FIS could never start these actions".to_string()
+            )]
+        );
+
+        // ARNs in parameters: the scenario's own, or AWS's (an AWS-managed document).
+        let p = with_actions(serde_json::json!({
+            "pause": {"actionId": "aws:ebs:pause-volume-io", "parameters": {"duration": "PT5M"}, "targets": {"Volumes": "vols"}},
+            "own": {"actionId": "aws:ssm:send-command", "targets": {"Instances": "web"},
+                    "parameters": {"duration": "PT5M", "documentArn": "arn:aws:ssm:us-east-1::document/AWSFIS-Run-CPU-Stress"}},
+            "other": {"actionId": "aws:ssm:send-command", "targets": {"Instances": "web"},
+                      "parameters": {"duration": "PT5M", "documentArn": "arn:aws:ssm:us-east-1:999999999999:document/x"}},
+        }));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "f.actions.other.parameters.documentArn");
+        assert!(p[0].1.contains("account 999999999999"), "{p:?}");
+    }
+
     /// A FIS action that destroys instances cannot go in by the back door: like
     /// `ec2_terminate_instances` it needs `irreversible: true`, and the plan says so.
     #[test]
     fn an_inline_action_that_destroys_needs_irreversible() {
-        let scope = Scope { targets: &Default::default(), region: Some("us-east-1") };
+        let scope = us(Some("us-east-1"));
         let mut v = serde_json::json!({"role_arn": "arn:aws:iam::123456789012:role/fis",
             "actions": {"kill": {"actionId": "aws:ec2:terminate-instances", "targets": {"Instances": "web"}}},
             "targets": {"web": {"resourceType": "aws:ec2:instance", "resourceTags": {"app": "shop"}}}});

@@ -60,7 +60,7 @@ impl super::Kind for Revoke {
                 )),
                 TargetType::IamRole => Some(stmt(
                     "RevokeRoleSessions",
-                    &["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                    &["iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
                     target_res(t),
                     true,
                 )),
@@ -118,6 +118,116 @@ pub struct Injector {
     pub ids: Vec<String>,
 }
 
+/// IAM's limit on a role's inline policies, all together: 10,240 characters, whitespace
+/// not counted.
+pub const ROLE_INLINE_LIMIT: usize = 10_240;
+
+/// A policy document's size as IAM counts it against [`ROLE_INLINE_LIMIT`]: its
+/// characters but whitespace, once URL-decoded (IAM answers `GetRolePolicy` with the
+/// document URL-encoded).
+pub fn inline_size(document: &str) -> usize {
+    url_decode(document).chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// `%XX` sequences decoded (`+` is not a space in IAM's encoding); a malformed one is
+/// kept as it is.
+fn url_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why `role` cannot take `adding` more characters of inline policy: its inline
+/// policies (read: `ListRolePolicies`, `GetRolePolicy`) and firedrill's would pass
+/// [`ROLE_INLINE_LIMIT`]. `None` when they fit.
+pub async fn inline_room(
+    aws: &Aws,
+    role: &str,
+    adding: usize,
+    what: &str,
+) -> Result<Option<String>, crate::aws::AwsError> {
+    let mut existing = 0;
+    for name in aws.role_policy_names(role).await? {
+        if let Some(doc) = aws.role_policy(role, &name).await? {
+            existing += inline_size(&doc);
+        }
+    }
+    Ok((existing + adding > ROLE_INLINE_LIMIT).then(|| {
+        format!(
+            "role {role}'s inline policies ({existing} characters) and {what} ({adding}) make {}, more than IAM's \
+             {ROLE_INLINE_LIMIT} per role (whitespace not counted): AWS would refuse the policy",
+            existing + adding
+        )
+    }))
+}
+
+/// The inject-time refusal of a deny policy IAM would not take (`LimitExceeded`: the
+/// role's inline policies would pass their size limit), in the user's terms.
+pub fn put_failed(role: &str, e: crate::aws::AwsError) -> FaultError {
+    if e.code.as_deref().is_some_and(|c| c.contains("LimitExceeded")) {
+        return FaultError::Failed(format!(
+            "IAM refused firedrill's deny policy on role {role}: the role's inline policies would pass IAM's \
+             {ROLE_INLINE_LIMIT}-character limit per role ({}); nothing was put, and the role's undo tag is removed by the revert",
+            e.message
+        ));
+    }
+    failed(e)
+}
+
+/// The plan-time check of the deny policies firedrill puts on roles
+/// (`iam_revoke_credentials` on roles, `service_outage`, `region_outage`): each selected
+/// role's own inline policies and every deny policy the scenario puts on it must fit
+/// [`ROLE_INLINE_LIMIT`]. Refusals (exit 7); a role whose policies cannot be read is one
+/// too (the plan says which).
+pub async fn plan_refusals(aws: &Aws, s: &crate::scenario::Scenario, res: &Resolution) -> Vec<String> {
+    use super::FaultKind;
+    // Per role: the characters of every deny policy the scenario puts on it, and by which faults.
+    let mut adding: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
+    for f in &s.faults {
+        let (target, size) = match &f.kind {
+            FaultKind::IamRevoke(x) => (&x.target, inline_size(&deny_before(SystemTime::now()))),
+            FaultKind::ServiceOutage(x) => (&x.target, inline_size(&super::outage::service_document(x))),
+            FaultKind::RegionOutage(x) => (&x.target, inline_size(&super::outage::region_document(x))),
+            _ => continue,
+        };
+        let Some(t) = res.targets.get(target).filter(|t| t.kind == TargetType::IamRole) else { continue };
+        for r in &t.resources {
+            let e = adding.entry(r.id.clone()).or_default();
+            e.0 += size;
+            e.1.push(format!("`{}`", f.name));
+        }
+    }
+    let mut out = Vec::new();
+    for (role, (size, faults)) in adding {
+        let what = format!("the deny policies of fault(s) {}", faults.join(", "));
+        match inline_room(aws, &role, size, &what).await {
+            Ok(Some(why)) => out.push(why),
+            Ok(None) => {}
+            Err(e) => out.push(format!(
+                "cannot read the inline policies of role {role}, which must fit IAM's size limit with {what}: {e}"
+            )),
+        }
+    }
+    out
+}
+
 /// The inline policy's name for a run: unique, so an existing policy is never replaced.
 pub fn policy_name(run_id: &str) -> String {
     let mut name = format!("firedrill-revoke-{run_id}");
@@ -161,7 +271,7 @@ impl Fault for Injector {
                 // The role names the policy (inline policies have no tags) before it exists.
                 let tag = (UNDO_REVOKE.to_string(), fields(&self.ctx.run_id, &[aws.region(), &name]));
                 aws.tag_all("", TargetType::IamRole, std::slice::from_ref(id), &[tag]).await.map_err(failed)?;
-                aws.put_role_policy(id, &name, &deny_before(SystemTime::now())).await.map_err(failed)?;
+                aws.put_role_policy(id, &name, &deny_before(SystemTime::now())).await.map_err(|e| put_failed(id, e))?;
             } else {
                 let keys = aws.access_keys(id).await.map_err(failed)?;
                 let active: Vec<String> = keys.into_iter().filter(|k| k.status == "Active").map(|k| k.id).collect();
@@ -277,6 +387,18 @@ async fn undo_keys(aws: &Aws, d: &KeysData) -> Result<(), FaultError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// IAM counts a policy's characters but whitespace, URL-decoded as `GetRolePolicy`
+    /// returns it.
+    #[test]
+    fn inline_policy_size_is_counted_as_iam_counts_it() {
+        assert_eq!(inline_size("{ \"a\": 1 }"), 7);
+        assert_eq!(inline_size("%7B%22a%22%3A%201%7D"), 7);
+        assert_eq!(inline_size("100%"), 4, "a lone % is kept");
+        let doc = deny_before(SystemTime::UNIX_EPOCH);
+        assert_eq!(inline_size(&doc), doc.chars().filter(|c| !c.is_whitespace()).count());
+        assert!(inline_size(&doc) < 300);
+    }
     use crate::faults::Kind;
     use crate::faults::fixtures::{one_target, resource};
 

@@ -15,6 +15,7 @@ pub mod command;
 pub mod ebs;
 pub mod ec2;
 pub mod fis;
+pub mod fis_actions;
 pub mod guard;
 pub mod iam;
 pub mod nacl;

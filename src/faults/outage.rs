@@ -105,6 +105,21 @@ fn check_actions(list: &[String], at: &str, field: &str, required: bool) -> Vec<
     out
 }
 
+/// The deny policy alone passes IAM's limit on a role's inline policies: at `at.field`
+/// (the list that makes it long).
+fn size_problem(document: &str, at: &str, field: &str) -> Option<Problem> {
+    let size = super::iam::inline_size(document);
+    let limit = super::iam::ROLE_INLINE_LIMIT;
+    (size > limit).then(|| {
+        problem(
+            format!("{at}.{field}"),
+            format!(
+                "the deny policy would be {size} characters, more than the {limit} IAM allows a role's inline policies all together: list fewer actions (`service:*` covers a whole service)"
+            ),
+        )
+    })
+}
+
 fn check_region(r: &str, path: String) -> Option<Problem> {
     (!valid_region(r)).then(|| problem(path, format!("{r:?} is not a region name (e.g. `us-east-1`)")))
 }
@@ -170,7 +185,7 @@ fn role_statements(targets: &[&Target]) -> Vec<Stmt> {
         .map(|t| {
             stmt(
                 "DenyRoleActions",
-                &["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                &["iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
                 target_res(t),
                 true,
             )
@@ -207,6 +222,7 @@ impl super::Kind for ServiceOutage {
                 .extend(regions.iter().enumerate().filter_map(|(i, r)| check_region(r, format!("{at}.regions[{i}]")))),
             None => {}
         }
+        out.extend(size_problem(&service_document(x), at, "actions"));
         out
     }
 
@@ -251,6 +267,7 @@ impl super::Kind for RegionOutage {
     fn validate(x: &RegionOutageFault, at: &str, _: &Scope<'_>) -> Vec<Problem> {
         let mut out: Vec<Problem> = check_region(&x.region, format!("{at}.region")).into_iter().collect();
         out.extend(check_actions(&x.except, at, "except", false));
+        out.extend(size_problem(&region_document(x), at, "except"));
         out
     }
 
@@ -309,7 +326,7 @@ impl Fault for Injector {
             // The role names the policy (inline policies have no tags) before it exists.
             let value = (tag.clone(), fields(&self.ctx.run_id, &[aws.region()]));
             aws.tag_all("", TargetType::IamRole, std::slice::from_ref(id), &[value]).await.map_err(failed)?;
-            aws.put_role_policy(id, &name, &self.document).await.map_err(failed)?;
+            aws.put_role_policy(id, &name, &self.document).await.map_err(|e| super::iam::put_failed(id, e))?;
         }
         Ok(())
     }
@@ -361,11 +378,30 @@ mod tests {
 
     fn scope() -> Scope<'static> {
         static EMPTY: std::sync::OnceLock<BTreeMap<String, Target>> = std::sync::OnceLock::new();
-        Scope { targets: EMPTY.get_or_init(BTreeMap::new), region: Some("us-east-1") }
+        Scope { targets: EMPTY.get_or_init(BTreeMap::new), region: Some("us-east-1"), accounts: &[] }
     }
 
     fn paths(ps: Vec<Problem>) -> Vec<(String, String)> {
         ps.into_iter().map(|p| (p.path, p.message)).collect()
+    }
+
+    /// A deny policy that alone would pass IAM's 10,240 characters for a role's inline
+    /// policies is an error at validate, at the list that makes it long.
+    #[test]
+    fn a_deny_policy_larger_than_iams_limit_is_an_error_at_its_list() {
+        let many = |n: usize| -> Vec<String> { (0..n).map(|i| format!("ec2:DescribeSomething{i:04}")).collect() };
+        let fits = ServiceOutageFault { target: "t".into(), actions: many(300), regions: None };
+        assert!(crate::faults::iam::inline_size(&service_document(&fits)) < crate::faults::iam::ROLE_INLINE_LIMIT);
+        assert_eq!(paths(ServiceOutage::validate(&fits, "f", &scope())), vec![]);
+        let over = ServiceOutageFault { target: "t".into(), actions: many(400), regions: None };
+        let p = paths(ServiceOutage::validate(&over, "f", &scope()));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "f.actions");
+        assert!(p[0].1.contains("more than the 10240 IAM allows"), "{p:?}");
+        let region = RegionOutageFault { target: "t".into(), region: "us-east-1".into(), except: many(400) };
+        let p = paths(RegionOutage::validate(&region, "f", &scope()));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "f.except");
     }
 
     /// Actions are `service:Action` or `service:*`, never empty nor a bare `*`; regions

@@ -5,7 +5,8 @@
 //!
 //! Named are: `abort[].alarm`, the `cloudwatch_alarm`, `asg_capacity` and `rds_status`
 //! probes' alarm, group, cluster and instance, and the `ids` of targets of type
-//! `autoscaling:group`, `rds:cluster` and `rds:instance`. Targets chosen by tags are not
+//! `autoscaling:group`, `rds:cluster` and `rds:instance`, and a `network_blackhole`'s
+//! `prefix_list_id`. Targets chosen by tags are not
 //! names (an empty selection is the guards' business).
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ enum Named {
     Group,
     Cluster,
     Instance,
+    PrefixList,
 }
 
 impl Named {
@@ -32,6 +34,7 @@ impl Named {
             Named::Group => "Auto Scaling group",
             Named::Cluster => "RDS cluster",
             Named::Instance => "RDS instance",
+            Named::PrefixList => "managed prefix list",
         }
     }
 }
@@ -63,6 +66,13 @@ fn names(loaded: &Loaded) -> Vec<(String, Named, String)> {
             out.push((format!("abort[{i}].alarm"), Named::Alarm, a.clone()));
         }
     }
+    for (i, f) in s.faults.iter().enumerate() {
+        if let crate::faults::FaultKind::NetworkBlackhole(x) = &f.kind
+            && let Some(pl) = &x.prefix_list_id
+        {
+            out.push((format!("faults[{i}].network_blackhole.prefix_list_id"), Named::PrefixList, pl.clone()));
+        }
+    }
     for (name, t) in &s.targets {
         let kind = match t.kind {
             TargetType::AutoScalingGroup => Named::Group,
@@ -84,6 +94,7 @@ async fn exists(aws: &Aws, kind: Named, name: &str) -> Result<bool, AwsError> {
         Named::Group => aws.group(name).await?.is_some(),
         Named::Cluster => aws.db_clusters(&sel).await?.iter().any(|c| c.id == name),
         Named::Instance => aws.db_instances(&sel).await?.iter().any(|i| i.id == name),
+        Named::PrefixList => aws.prefix_list_exists(name).await?,
     })
 }
 

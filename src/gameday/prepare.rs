@@ -88,6 +88,8 @@ pub async fn prepare(shell: &Console, drill: Drill, opts: &AwsOpts, seed: Option
             res.refusals.extend(crate::faults::preflight(f, &res));
         }
         res.refusals.extend(crate::faults::fis::plan_refusals(&aws, s, res.opt_in_tag.as_ref()).await);
+        res.refusals.extend(crate::faults::blackhole::plan_refusals(&aws, s, &res).await);
+        res.refusals.extend(crate::faults::iam::plan_refusals(&aws, s, &res).await);
     }
     let mut warnings = gate_alarms(&aws, s, &mut res.refusals).await;
     let pages = crate::pages::resolve(&aws, s, &mut res.refusals, &mut warnings)

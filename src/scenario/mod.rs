@@ -2,6 +2,7 @@
 //! validator. Everything a user can get wrong in a scenario is reported from here as
 //! `FILE:LINE:COL: field.path: message`.
 
+pub mod arn;
 pub mod aws;
 pub mod duration;
 pub mod file;

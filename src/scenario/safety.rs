@@ -88,30 +88,13 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
                 d.role_arn
             ),
         )),
-        Some((partition, account, _)) => {
-            if let Some(env) = &s.environment
-                && super::validate::is_region(&env.region)
-                && partition != crate::aws::partition(&env.region)
-            {
-                out.push(problem(
-                    format!("{at}.role_arn"),
-                    format!(
-                        "the role is in partition `{partition}`, but region {} is in `{}`",
-                        env.region,
-                        crate::aws::partition(&env.region)
-                    ),
-                ));
-            }
-            if let Some(env) = &s.environment
-                && !env.accounts.iter().any(|a| a == account)
-            {
-                out.push(problem(
-                    format!("{at}.role_arn"),
-                    format!(
-                        "the role is in account {account}, which is not one of the scenario's accounts ({})",
-                        env.accounts.join(", ")
-                    ),
-                ));
+        Some(_) => {
+            if let Some(env) = &s.environment {
+                let region = Some(env.region.as_str()).filter(|r| super::validate::is_region(r));
+                let b = super::arn::Bounds { accounts: &env.accounts, region };
+                if let Some(why) = super::arn::scope_problem(&d.role_arn, b) {
+                    out.push(problem(format!("{at}.role_arn"), why));
+                }
             }
         }
     }

@@ -780,7 +780,7 @@ fn the_dead_mans_switch_is_checked_with_positions() {
     assert_eq!(
         errors(&switch("arn:aws:iam::999999999999:role/x", "30s", "    group: \"a/b\"\n")),
         [
-            "32:15: safety.dead_mans_switch.role_arn: the role is in account 999999999999, which is not one of the scenario's accounts (123456789012)",
+            "32:15: safety.dead_mans_switch.role_arn: \"arn:aws:iam::999999999999:role/x\" is in account 999999999999, which is not one of the scenario's accounts (123456789012)",
             "33:12: safety.dead_mans_switch.grace: `grace` is at least 1m, found 30s: EventBridge Scheduler fires no finer than the minute",
             "34:12: safety.dead_mans_switch.group: invalid schedule group \"a/b\": letters, digits, `-`, `_` and `.` (at most 64)",
         ]
@@ -794,7 +794,7 @@ fn the_dead_mans_switch_is_checked_with_positions() {
     assert_eq!(
         errors(&switch("arn:aws-cn:iam::123456789012:role/x", "10m", "")),
         [
-            "32:15: safety.dead_mans_switch.role_arn: the role is in partition `aws-cn`, but region us-east-1 is in `aws`"
+            "32:15: safety.dead_mans_switch.role_arn: \"arn:aws-cn:iam::123456789012:role/x\" is in partition `aws-cn`, but the scenario's region us-east-1 is in `aws`"
         ]
     );
     // Unknown keys are refused like anywhere else.
@@ -913,4 +913,48 @@ fn regions_are_checked_against_the_known_ones_and_one_partition() {
     let text = aws_scenario("cn-north-1", "[\"123456789012\"]", "[a]", "[b]", &outage("[cn-northwest-1]"));
     assert_eq!(errors(&text), Vec::<String>::new());
     assert_eq!(warnings(&text), Vec::<String>::new());
+}
+
+/// A name written as an ARN (an alarm, a target id) is checked like every ARN: outside
+/// the scenario's accounts, partition or region it is refused as such; inside, firedrill
+/// asks for the name it reads.
+#[test]
+fn arns_where_names_go_are_checked_against_the_scope() {
+    let at = |from: &str, to: &str| {
+        assert!(AWS.contains(from), "test bug: {from:?}");
+        errors(&AWS.replacen(from, to, 1))
+    };
+    assert_eq!(
+        at("  - alarm: shop-5xx\n", "  - alarm: arn:aws:cloudwatch:us-east-1:999999999999:alarm:shop-5xx\n"),
+        [
+            "26:12: abort[0].alarm: \"arn:aws:cloudwatch:us-east-1:999999999999:alarm:shop-5xx\" is in account 999999999999, which is not one of the scenario's accounts (123456789012)"
+        ]
+    );
+    assert_eq!(
+        at("{ alarm: shop-5xx }", "{ alarm: \"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:shop-5xx\" }"),
+        [
+            "19:32: steady_state[0].cloudwatch_alarm.alarm: \"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:shop-5xx\" is in region eu-west-1, not the scenario's region us-east-1"
+        ]
+    );
+    let e = at("  - alarm: shop-5xx\n", "  - alarm: arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop-5xx\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("26:12: abort[0].alarm: ") && e[0].contains("write `shop-5xx`"), "{e:?}");
+    let e = at(
+        "    tags: { app: shop }\n    filters",
+        "    ids: [\"arn:aws:ec2:us-east-1:222222222222:instance/i-1\"]\n    filters",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("10:11: targets.web.ids[0]: ") && e[0].contains("account 222222222222"), "{e:?}");
+    let e = at(
+        "    cloudwatch_alarm: { alarm: shop-5xx }",
+        "    asg_capacity: { group: \"arn:aws:autoscaling:us-east-1:999999999999:autoScalingGroup:x:autoScalingGroupName/web\", min_healthy: 1 }",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("19:28: steady_state[0].asg_capacity.group: ") && e[0].contains("account 999999999999"),
+        "{e:?}"
+    );
+    let e = errors(&format!("{AWS}pages:\n  alarms: [\"arn:aws-cn:cloudwatch:us-east-1:123456789012:alarm:p\"]\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("31:12: pages.alarms[0]: ") && e[0].contains("partition `aws-cn`"), "{e:?}");
 }

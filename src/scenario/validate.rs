@@ -14,9 +14,16 @@ use super::model::Scenario;
 pub struct Scope<'a> {
     pub targets: &'a std::collections::BTreeMap<String, Target>,
     pub region: Option<&'a str>,
+    /// `environment.accounts` (empty without an environment).
+    pub accounts: &'a [String],
 }
 
 impl Scope<'_> {
+    /// What an ARN the config names must lie in (see [`super::arn::scope_problem`]).
+    pub fn bounds(&self) -> super::arn::Bounds<'_> {
+        super::arn::Bounds { accounts: self.accounts, region: self.region }
+    }
+
     /// Whether any of `names` is a target of one of `types`.
     pub fn has_target_of(&self, names: &[String], types: &[TargetType]) -> bool {
         names.iter().filter_map(|n| self.targets.get(n)).any(|t| types.contains(&t.kind))
@@ -128,7 +135,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         // A fault has exactly one kind (the loader makes sure). AWS kinds are checked with
         // the scenario's other AWS parts.
         if !f.kind.needs_aws() {
-            let scope = Scope { targets: &s.targets, region: None };
+            let scope = Scope { targets: &s.targets, region: None, accounts: &[] };
             out.extend(f.kind.validate(&format!("{at}.{}", f.kind.key()), &scope));
         }
         for (j, dep) in f.after.iter().enumerate() {
@@ -400,6 +407,56 @@ pub fn zone_in_region(zone: &str, region: &str) -> bool {
     zone.strip_prefix(region).is_some_and(|rest| rest.len() == 1 && rest.chars().all(|c| c.is_ascii_lowercase()))
 }
 
+/// Names written as ARNs where firedrill reads names: alarms (abort rules, `pages`, the
+/// `cloudwatch_alarm` probe), the groups, clusters and instances probes watch, and target
+/// ids. Each is checked against the scenario's
+/// accounts, partition and region, and one inside them is refused with its name.
+fn arn_problems(s: &Scenario, scope: &Scope<'_>, out: &mut Vec<Problem>) {
+    use super::arn::name_not_arn;
+    let b = scope.bounds();
+    for (i, r) in s.abort.iter().enumerate() {
+        if let Some(why) = r.alarm.as_deref().and_then(|a| name_not_arn(a, "alarm", b)) {
+            out.push(problem(format!("abort[{i}].alarm"), why));
+        }
+    }
+    for (i, a) in s.pages.iter().flat_map(|p| p.alarms.iter().flatten()).enumerate() {
+        if let Some(why) = name_not_arn(a, "alarm", b) {
+            out.push(problem(format!("pages.alarms[{i}]"), why));
+        }
+    }
+    for (i, p) in s.steady_state.iter().enumerate() {
+        use crate::probes::ProbeKind;
+        let named: Vec<(&str, &str, &String)> = match &p.kind {
+            ProbeKind::CloudWatchAlarm(c) => vec![("cloudwatch_alarm.alarm", "alarm", &c.alarm)],
+            ProbeKind::AsgCapacity(c) => vec![("asg_capacity.group", "Auto Scaling group", &c.group)],
+            ProbeKind::RdsStatus(c) => c
+                .cluster
+                .iter()
+                .map(|v| ("rds_status.cluster", "RDS cluster", v))
+                .chain(c.instance.iter().map(|v| ("rds_status.instance", "RDS instance", v)))
+                .collect(),
+            _ => vec![],
+        };
+        for (field, what, value) in named {
+            if let Some(why) = name_not_arn(value, what, b) {
+                out.push(problem(format!("steady_state[{i}].{field}"), why));
+            }
+        }
+    }
+    for (name, t) in &s.targets {
+        let ids = t.ids.iter().map(|id| ("ids", id));
+        let excluded = t.exclude.iter().flat_map(|x| x.ids.iter()).map(|id| ("exclude.ids", id));
+        let mut n = std::collections::BTreeMap::<&str, usize>::new();
+        for (field, id) in ids.chain(excluded) {
+            let j = n.entry(field).or_default();
+            if let Some(why) = name_not_arn(id, &format!("{} resource", t.kind), b) {
+                out.push(problem(format!("targets.{name}.{field}[{j}]"), why));
+            }
+            *j += 1;
+        }
+    }
+}
+
 fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
     let uses_aws = !s.targets.is_empty()
         || s.faults.iter().any(|f| f.kind.needs_aws())
@@ -509,7 +566,9 @@ fn validate_aws(s: &Scenario, out: &mut Vec<Problem>) {
 
     partition_problems(s, out);
 
-    let scope = Scope { targets: &s.targets, region };
+    let accounts = s.environment.as_ref().map_or(&[][..], |e| e.accounts.as_slice());
+    let scope = Scope { targets: &s.targets, region, accounts };
+    arn_problems(s, &scope, out);
     for (i, f) in s.faults.iter().enumerate() {
         let kind = &f.kind;
         let at = format!("faults[{i}].{}", kind.key());

@@ -1564,3 +1564,49 @@ fn rds_failback_makes_the_original_writer_the_writer_again() {
     let journal = read_journal(&sb.only_run_dir());
     assert!(journal.iter().any(|e| e["event"] == "intent" && e["undo"]["kind"] == "rds_failback"), "{journal:?}");
 }
+
+/// The deny policies firedrill puts on roles must fit IAM's limit on a role's inline
+/// policies (10,240 characters all together, whitespace not counted) with the role's own:
+/// `plan` reads them and refuses (exit 7) what AWS would refuse half-way; `run` refuses
+/// the same before anything is touched. With room to spare, the same scenario plans.
+#[test]
+fn deny_policies_that_would_not_fit_the_roles_inline_policy_limit_are_refused_at_plan() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    // shop-app's own inline policy: 10,200 characters.
+    moto.boto(
+        "import json\n\
+         doc = {'Version': '2012-10-17', 'Statement': [{'Sid': 'S', 'Effect': 'Allow', 'Action': 's3:GetObject', 'Resource': '*'}]}\n\
+         doc['Statement'][0]['Sid'] = 'S' * (1 + 10200 - len(json.dumps(doc, separators=(',', ':'))))\n\
+         assert len(json.dumps(doc, separators=(',', ':'))) == 10200\n\
+         iam.put_role_policy(RoleName='shop-app', PolicyName='big', PolicyDocument=json.dumps(doc, separators=(',', ':')))",
+    );
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let role = "  role:\n    type: iam:role\n    ids: [shop-app]";
+    for (name, fault) in [
+        ("service", "    service_outage: { target: role, actions: [\"ses:SendEmail\"] }"),
+        ("region", "    region_outage: { target: role, region: us-east-1 }"),
+        ("revoke", "    iam_revoke_credentials: { target: role }"),
+    ] {
+        let file = sb.write_scenario(name, &scenario(role, fault, "1s"));
+        let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+        plan.assert_exit(7);
+        let text = format!("{}{}", plan.stdout, plan.stderr);
+        assert!(
+            text.contains("role shop-app's inline policies (10200 characters) and the deny policies of fault(s) `f`")
+                && text.contains("more than IAM's 10240 per role"),
+            "{name}: {plan}"
+        );
+        let run = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+        run.assert_exit(7);
+        assert_eq!(moto.snapshot(), before, "{name}: nothing touched");
+    }
+    // Room again: the same fault plans.
+    moto.boto("iam.delete_role_policy(RoleName='shop-app', PolicyName='big')");
+    let file = sb.write_scenario(
+        "fits",
+        &scenario(role, "    service_outage: { target: role, actions: [\"ses:SendEmail\"] }", "1s"),
+    );
+    sb.run(&["plan".as_ref(), file.as_os_str()]).assert_exit(0);
+}

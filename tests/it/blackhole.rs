@@ -241,13 +241,12 @@ fn sweep_restores_a_lost_blackhole_from_the_clones_tags_alone() {
 }
 
 /// Nothing selected: the fault would change nothing, so it is refused (or skipped with
-/// `if_no_effect: skip`); a prefix list without entries is refused at injection with
-/// nothing touched. The dead man's switch covers each subnet's way back.
+/// `if_no_effect: skip`); a prefix list without entries is refused before anything is
+/// touched. The dead man's switch covers each subnet's way back.
 #[test]
 fn nothing_to_blackhole_is_refused_and_the_switch_covers_the_associations() {
     let moto = Moto::start();
     moto.seed(&[]);
-    let before = moto.snapshot();
     let sb = moto.sandbox();
     let none = scenario("{ target: subnets, cidrs: [203.0.113.0/24] }", "1s", "")
         .replace("tags: { app: shop }", "tags: { app: nothing }\n    on_empty: skip");
@@ -260,12 +259,22 @@ fn nothing_to_blackhole_is_refused_and_the_switch_covers_the_associations() {
         "{plan}"
     );
 
-    // A prefix list that does not exist (moto answers with no entries): refused, untouched.
-    let (sb2, running) = start(&moto, &scenario("{ target: subnets, prefix_list_id: pl-0123456789abcdef0 }", "5s", ""));
-    let done = running.wait();
-    assert_ne!(done.code(), Some(0), "{done}");
-    let report = read_report(&sb2.only_run_dir());
-    assert!(report.to_string().contains("has no entries, or does not exist"), "{report}");
+    // A prefix list without entries: refused at plan, untouched.
+    let empty = moto.python_json(
+        r#"
+import boto3, json
+ec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url=ENDPOINT, aws_access_key_id='x', aws_secret_access_key='x')
+print(json.dumps(ec2.create_managed_prefix_list(PrefixListName='none', AddressFamily='IPv4', MaxEntries=5)['PrefixList']['PrefixListId']))
+"#,
+    );
+    let before = moto.snapshot();
+    let file = sb.write_scenario(
+        "empty-pl",
+        &scenario(&format!("{{ target: subnets, prefix_list_id: {} }}", empty.as_str().unwrap()), "5s", ""),
+    );
+    let out = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    out.assert_exit(7);
+    assert!(format!("{}{}", out.stdout, out.stderr).contains("has no entries, or does not exist"), "{out}");
     assert_eq!(moto.snapshot(), before, "nothing touched");
 
     let dms =
@@ -312,4 +321,84 @@ fn bad_destinations_are_errors_at_their_line_and_column() {
     let out = sb.run(&["validate".as_ref(), file.as_os_str()]);
     out.assert_exit(2);
     assert!(out.stderr.contains("network_blackhole denies nothing"), "{out}");
+}
+
+/// A clone that would not fit the network ACL's rule limit — the original's rules and a
+/// deny entry per destination (the CIDRs and the prefix list's entries), per direction —
+/// or whose rules have no number free in front of the original's, is refused by `plan`
+/// (exit 7) and by `run` before anything is touched; a prefix list that does not exist is
+/// an input error at its position (exit 2). `acl_rule_limit` says the quota was raised.
+#[test]
+fn a_clone_that_would_not_fit_is_refused_at_plan_with_nothing_touched() {
+    let moto = Moto::start();
+    let seed = moto.seed(&[]);
+    let pl = prefix_list(&moto);
+    let subnet = seed["subnets"]["us-east-1a"].as_str().unwrap().to_string();
+    let acl = seed["nacls"][&subnet].as_str().unwrap().to_string();
+    // The shared original ACL holds 1 outbound and, with these, 17 inbound rules.
+    moto.boto(&format!(
+        "for n in range(1, 17):\n    ec2.create_network_acl_entry(NetworkAclId='{acl}', RuleNumber=1000 + n, Protocol='6', \
+         RuleAction='allow', Egress=False, CidrBlock='10.{{}}.0.0/16'.format(n), PortRange={{'From': 443, 'To': 443}})"
+    ));
+    let before = moto.snapshot();
+    let acls_before = acls(&moto, &seed);
+    let sb = moto.sandbox();
+    let plan = |name: &str, fault: &str| {
+        let file = sb.write_scenario(name, &scenario(fault, "10s", ""));
+        sb.run(&["plan".as_ref(), file.as_os_str()])
+    };
+
+    // 17 inbound rules + 3 CIDRs = 20: fits. + 2 prefix list entries = 22: does not.
+    plan("fits", "{ target: subnets, cidrs: [203.0.113.0/24, 198.51.100.0/24, 192.0.2.0/24] }").assert_exit(0);
+    let out = plan(
+        "over",
+        &format!(
+            "{{ target: subnets, cidrs: [203.0.113.0/24, 198.51.100.0/26, 192.0.2.128/25], prefix_list_id: {pl} }}"
+        ),
+    );
+    out.assert_exit(7);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains(&format!("network ACL {acl} cannot be cloned")), "{out}");
+    assert!(text.contains("its 17 inbound rules and 5 deny entries make 22, more than the 20"), "{out}");
+    // The quota raised to 40: the same fault fits.
+    let raised = format!(
+        "{{ target: subnets, cidrs: [203.0.113.0/24, 198.51.100.0/26, 192.0.2.128/25], prefix_list_id: {pl}, acl_rule_limit: 40 }}"
+    );
+    plan("raised", &raised).assert_exit(0);
+
+    // `run` refuses the same, before anything is touched.
+    let file = sb.write_scenario(
+        "run-over",
+        &scenario(
+            &format!(
+                "{{ target: subnets, cidrs: [203.0.113.0/24, 198.51.100.0/26, 192.0.2.128/25], prefix_list_id: {pl} }}"
+            ),
+            "10s",
+            "",
+        ),
+    );
+    let run = sb.run(&["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    run.assert_exit(7);
+    assert_eq!(moto.snapshot(), before, "nothing touched");
+    assert_eq!(acls(&moto, &seed), acls_before);
+
+    // No rule number free in front of the original's: an outbound rule at 1 and one at the top.
+    moto.boto(&format!(
+        "ec2.create_network_acl_entry(NetworkAclId='{acl}', RuleNumber=1, Protocol='-1', RuleAction='allow', Egress=True, CidrBlock='10.0.0.0/8')\n\
+         ec2.create_network_acl_entry(NetworkAclId='{acl}', RuleNumber=32766, Protocol='-1', RuleAction='allow', Egress=True, CidrBlock='10.9.0.0/16')"
+    ));
+    let out = plan("numbers", "{ target: subnets, cidrs: [203.0.113.0/24] }");
+    out.assert_exit(7);
+    assert!(format!("{}{}", out.stdout, out.stderr).contains("no room for 1 deny entries"), "{out}");
+
+    // A prefix list that does not exist: an error in the scenario, at its position.
+    let yaml = scenario("\n      target: subnets\n      prefix_list_id: pl-0123456789abcdef0", "10s", "");
+    let file = sb.write_scenario("nopl", &yaml);
+    let out = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    out.assert_exit(2);
+    let line = yaml.lines().position(|l| l.contains("prefix_list_id:")).unwrap() + 1;
+    let at = format!(
+        "nopl.yaml:{line}:23: faults[0].network_blackhole.prefix_list_id: managed prefix list `pl-0123456789abcdef0` does not exist"
+    );
+    assert!(out.stderr.contains(&at), "{at}\n{out}");
 }

@@ -113,7 +113,8 @@ faults:
       role_arn: "arn:PARTITION:iam::123456789012:role/firedrill-fis"
       actions:
         pause: { actionId: "aws:ebs:pause-volume-io", parameters: { duration: PT1M }, targets: { Volumes: vols } }
-        capacity: { actionId: "aws:ec2:asg-insufficient-instance-capacity-error", targets: { AutoScalingGroups: groups } }
+        capacity: { actionId: "aws:ec2:asg-insufficient-instance-capacity-error", targets: { AutoScalingGroups: groups },
+                    parameters: { duration: PT1M, availabilityZoneIdentifiers: REGIONa, percentage: "100" } }
       targets:
         vols: { resourceType: "aws:ec2:ebs-volume", resourceTags: { role: data } }
         groups: { resourceType: "aws:ec2:autoscaling-group", resourceTags: { app: shop } }
