@@ -485,40 +485,18 @@ impl Aws {
 
     /// Metric and composite alarms with their actions, what they watch and their tags.
     pub async fn audit_alarms(&self) -> Result<Vec<AuditAlarm>, AwsError> {
-        use aws_sdk_cloudwatch::types::AlarmType;
-        let op = "cloudwatch:DescribeAlarms";
-        let mut pages = self
-            .cw
-            .describe_alarms()
-            .alarm_types(AlarmType::MetricAlarm)
-            .alarm_types(AlarmType::CompositeAlarm)
-            .max_records(100)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_err(op, e))?;
-            for a in page.metric_alarms() {
-                out.push(AuditAlarm {
-                    name: a.alarm_name().unwrap_or_default().to_string(),
-                    arn: a.alarm_arn().unwrap_or_default().to_string(),
-                    actions_enabled: a.actions_enabled().unwrap_or(false),
-                    alarm_actions: a.alarm_actions().to_vec(),
-                    watches: a.dimensions().iter().filter_map(|d| d.value()).map(str::to_string).collect(),
-                    tags: Tags::new(),
-                });
-            }
-            for a in page.composite_alarms() {
-                out.push(AuditAlarm {
-                    name: a.alarm_name().unwrap_or_default().to_string(),
-                    arn: a.alarm_arn().unwrap_or_default().to_string(),
-                    actions_enabled: a.actions_enabled().unwrap_or(false),
-                    alarm_actions: a.alarm_actions().to_vec(),
-                    watches: Vec::new(),
-                    tags: Tags::new(),
-                });
-            }
-        }
+        let described = self.described_alarms(None).await?;
+        let mut out: Vec<AuditAlarm> = described
+            .into_iter()
+            .map(|a| AuditAlarm {
+                name: a.name.unwrap_or_default(),
+                arn: a.arn.unwrap_or_default(),
+                actions_enabled: a.actions_enabled.unwrap_or(false),
+                alarm_actions: a.alarm_actions,
+                watches: a.dimensions,
+                tags: Tags::new(),
+            })
+            .collect();
         for a in out.iter_mut().filter(|a| !a.arn.is_empty()) {
             let tags = self
                 .cw
