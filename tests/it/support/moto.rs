@@ -7,8 +7,9 @@
 //! made; [`Moto::snapshot`] runs `tests/it/support/moto_state.py` and returns every
 //! attribute a fault may touch (instance states, volume attachments, NACL associations and
 //! firedrill's NACLs, ASG subnets, cluster writers, role policies, access key statuses),
-//! so a test can assert "exactly as before". [`shop_head`] and [`shop_scenario`] write the
-//! scenarios several test modules run against the seeded shop.
+//! so a test can assert "exactly as before". [`shop_head`], [`shop_scenario`] and
+//! [`stop_web_scenario`] write the scenarios several test modules run against the seeded
+//! shop.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -49,6 +50,28 @@ pub fn shop_scenario(name: &str) -> String {
     type: autoscaling:group
     tags: { app: shop }
 "#
+}
+
+/// A scenario named `name` against the seeded shop that stops its instance in us-east-1a
+/// for `duration`, with a steady state that always holds.
+pub fn stop_web_scenario(name: &str, duration: &str) -> String {
+    shop_head(name)
+        + &format!(
+            r#"  web: {{ type: ec2:instance, tags: {{ app: shop }}, filters: {{ availability_zone: us-east-1a }} }}
+steady_state:
+  - name: ok
+    command: {{ run: "true" }}
+    every: 100ms
+faults:
+  - name: stop
+    ec2_stop_instances: {{ target: web }}
+    duration: {duration}
+recovery:
+  objective: sustain
+  stable_for: 100ms
+  settle_timeout: 20s
+"#
+        )
 }
 
 fn root() -> PathBuf {
