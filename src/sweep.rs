@@ -310,35 +310,3 @@ pub async fn undo_run(undo: &Undo, items: &[Item], policy: &RevertPolicy, keep_l
     }
     out
 }
-
-/// The start time of a run from its id (`20261201T103000Z-<scenario>-<salt>`).
-pub fn started(run: &str) -> Option<std::time::SystemTime> {
-    let stamp = run.split('-').next()?;
-    let b = stamp.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let text = format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &stamp[0..4],
-        &stamp[4..6],
-        &stamp[6..8],
-        &stamp[9..11],
-        &stamp[11..13],
-        &stamp[13..15]
-    );
-    humantime::parse_rfc3339(&text).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_run_id_gives_its_start() {
-        let t = started("20261201T103000Z-az-failure-00ab").unwrap();
-        assert_eq!(humantime::format_rfc3339_seconds(t).to_string(), "2026-12-01T10:30:00Z");
-        assert_eq!(started("not-a-run"), None);
-        assert_eq!(started("20261301T103000Z-x"), None);
-    }
-}

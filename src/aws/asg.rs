@@ -1,6 +1,7 @@
 //! Auto Scaling groups: describe (every page; tags filtered here, the API's tag filters
 //! are not modelled everywhere) and the subnets of a group.
 
+use super::tags::tags_of;
 use super::{Aws, AwsError, Group, GroupInstance, Selector, sdk_err};
 
 impl Aws {
@@ -29,11 +30,7 @@ impl Aws {
                             health: i.health_status().unwrap_or_default().to_string(),
                         })
                         .collect(),
-                    tags: g
-                        .tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                        .collect(),
+                    tags: tags_of(g.tags()),
                 };
                 let in_zone = sel.zone.as_ref().is_none_or(|z| group.zones.contains(z));
                 if sel.tags_match(&group.tags) && sel.id_matches(&group.name) && in_zone {

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::tags::tags_of;
 use super::{Aws, AwsError, PrincipalKind, Selector, Tags, sdk_err};
 
 /// An EC2 instance, with what it depends on.
@@ -170,10 +171,6 @@ pub struct AuditAccessKey {
     pub created: Option<i64>,
 }
 
-fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
-}
-
 fn u32_of(v: Option<i32>) -> u32 {
     v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
 }
@@ -206,7 +203,7 @@ impl Aws {
                         .filter_map(|b| b.ebs().and_then(|e| e.volume_id()).map(str::to_string))
                         .collect(),
                     root_device: i.root_device_name().map(str::to_string),
-                    tags: ec2_tags(i.tags()),
+                    tags: tags_of(i.tags()),
                 });
             }
         }
@@ -265,11 +262,7 @@ impl Aws {
                             )
                         })
                         .collect(),
-                    tags: g
-                        .tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                        .collect(),
+                    tags: tags_of(g.tags()),
                 });
             }
         }
@@ -324,7 +317,7 @@ impl Aws {
                     id,
                     state,
                     subnet,
-                    tags: ec2_tags(n.tags()),
+                    tags: tags_of(n.tags()),
                 });
             }
         }
@@ -382,11 +375,7 @@ impl Aws {
                 .map_err(|e| sdk_err("elasticloadbalancing:DescribeTags", e))?;
             for d in tags.tag_descriptions() {
                 if let Some(lb) = chunk.iter_mut().find(|l| Some(l.arn.as_str()) == d.resource_arn()) {
-                    lb.tags = d
-                        .tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                        .collect();
+                    lb.tags = tags_of(d.tags());
                 }
             }
         }
@@ -395,11 +384,6 @@ impl Aws {
 
     /// RDS instances and clusters; a cluster member's zone is its instance's.
     pub async fn audit_databases(&self) -> Result<(Vec<AuditDbInstance>, Vec<AuditDbCluster>), AwsError> {
-        let rds_tags = |tags: &[aws_sdk_rds::types::Tag]| -> Tags {
-            tags.iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                .collect()
-        };
         let mut instances = Vec::new();
         let mut pages = self.rds.describe_db_instances().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -412,7 +396,7 @@ impl Aws {
                     secondary_zone: i.secondary_availability_zone().map(str::to_string),
                     multi_az: i.multi_az().unwrap_or(false),
                     cluster: i.db_cluster_identifier().map(str::to_string),
-                    tags: rds_tags(i.tag_list()),
+                    tags: tags_of(i.tag_list()),
                 });
             }
         }
@@ -434,7 +418,7 @@ impl Aws {
                             AuditClusterMember { writer: m.is_cluster_writer().unwrap_or(false), id, zone }
                         })
                         .collect(),
-                    tags: rds_tags(c.tag_list()),
+                    tags: tags_of(c.tag_list()),
                 });
             }
         }
@@ -449,17 +433,15 @@ impl Aws {
             let page = page.map_err(|e| sdk_err("elasticache:DescribeReplicationGroups", e))?;
             for g in page.replication_groups() {
                 let tags = match g.arn() {
-                    Some(arn) => self
-                        .elasticache
-                        .list_tags_for_resource()
-                        .resource_name(arn)
-                        .send()
-                        .await
-                        .map_err(|e| sdk_err("elasticache:ListTagsForResource", e))?
-                        .tag_list()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                        .collect(),
+                    Some(arn) => tags_of(
+                        self.elasticache
+                            .list_tags_for_resource()
+                            .resource_name(arn)
+                            .send()
+                            .await
+                            .map_err(|e| sdk_err("elasticache:ListTagsForResource", e))?
+                            .tag_list(),
+                    ),
                     None => Tags::new(),
                 };
                 out.push(AuditCache {
@@ -485,40 +467,18 @@ impl Aws {
 
     /// Metric and composite alarms with their actions, what they watch and their tags.
     pub async fn audit_alarms(&self) -> Result<Vec<AuditAlarm>, AwsError> {
-        use aws_sdk_cloudwatch::types::AlarmType;
-        let op = "cloudwatch:DescribeAlarms";
-        let mut pages = self
-            .cw
-            .describe_alarms()
-            .alarm_types(AlarmType::MetricAlarm)
-            .alarm_types(AlarmType::CompositeAlarm)
-            .max_records(100)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_err(op, e))?;
-            for a in page.metric_alarms() {
-                out.push(AuditAlarm {
-                    name: a.alarm_name().unwrap_or_default().to_string(),
-                    arn: a.alarm_arn().unwrap_or_default().to_string(),
-                    actions_enabled: a.actions_enabled().unwrap_or(false),
-                    alarm_actions: a.alarm_actions().to_vec(),
-                    watches: a.dimensions().iter().filter_map(|d| d.value()).map(str::to_string).collect(),
-                    tags: Tags::new(),
-                });
-            }
-            for a in page.composite_alarms() {
-                out.push(AuditAlarm {
-                    name: a.alarm_name().unwrap_or_default().to_string(),
-                    arn: a.alarm_arn().unwrap_or_default().to_string(),
-                    actions_enabled: a.actions_enabled().unwrap_or(false),
-                    alarm_actions: a.alarm_actions().to_vec(),
-                    watches: Vec::new(),
-                    tags: Tags::new(),
-                });
-            }
-        }
+        let described = self.described_alarms(None).await?;
+        let mut out: Vec<AuditAlarm> = described
+            .into_iter()
+            .map(|a| AuditAlarm {
+                name: a.name.unwrap_or_default(),
+                arn: a.arn.unwrap_or_default(),
+                actions_enabled: a.actions_enabled.unwrap_or(false),
+                alarm_actions: a.alarm_actions,
+                watches: a.dimensions,
+                tags: Tags::new(),
+            })
+            .collect();
         for a in out.iter_mut().filter(|a| !a.arn.is_empty()) {
             let tags = self
                 .cw
@@ -527,11 +487,7 @@ impl Aws {
                 .send()
                 .await
                 .map_err(|e| sdk_err("cloudwatch:ListTagsForResource", e))?;
-            a.tags = tags
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                .collect();
+            a.tags = tags_of(tags.tags());
         }
         Ok(out)
     }

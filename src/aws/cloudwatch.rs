@@ -1,4 +1,5 @@
-//! CloudWatch: the state of a metric or composite alarm.
+//! CloudWatch: alarms — their states, the ones that page, their history — read through one
+//! DescribeAlarms pager ([`Aws::described_alarms`]) that the audit uses too.
 
 use aws_sdk_cloudwatch::types::AlarmType;
 
@@ -7,23 +8,7 @@ use super::{Aws, AwsError, sdk_err};
 impl Aws {
     /// `OK`, `ALARM` or `INSUFFICIENT_DATA`; `None` if no alarm has this name.
     pub async fn alarm_state(&self, name: &str) -> Result<Option<String>, AwsError> {
-        let out = self
-            .cw
-            .describe_alarms()
-            .alarm_names(name)
-            .alarm_types(AlarmType::MetricAlarm)
-            .alarm_types(AlarmType::CompositeAlarm)
-            .send()
-            .await
-            .map_err(|e| sdk_err("cloudwatch:DescribeAlarms", e))?;
-        let state = out
-            .metric_alarms()
-            .iter()
-            .filter_map(|a| a.state_value())
-            .chain(out.composite_alarms().iter().filter_map(|a| a.state_value()))
-            .map(|s| s.as_str().to_string())
-            .next();
-        Ok(state)
+        Ok(self.described_alarms(Some(vec![name.to_string()])).await?.into_iter().find_map(|a| a.state))
     }
 }
 
@@ -44,34 +29,93 @@ pub struct AlarmTransition {
     pub summary: String,
 }
 
+/// A metric or composite alarm as DescribeAlarms gives it.
+pub(super) struct DescribedAlarm {
+    pub name: Option<String>,
+    pub arn: Option<String>,
+    pub actions_enabled: Option<bool>,
+    pub alarm_actions: Vec<String>,
+    /// A metric alarm's dimension values (instance ids, group names, …); none for a
+    /// composite alarm.
+    pub dimensions: Vec<String>,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: Option<String>,
+    pub reason: Option<String>,
+}
+
 /// The most alarm names one DescribeAlarms call takes.
 pub const ALARM_NAMES_PER_CALL: usize = 100;
 
 impl Aws {
-    /// The alarms that page someone: every metric and composite alarm in the region with
-    /// at least one alarm action and its actions enabled, by name, sorted.
-    pub async fn paging_alarms(&self) -> Result<Vec<String>, AwsError> {
+    /// Every metric and composite alarm in the region (only those named, with `names`),
+    /// read page by page: the one DescribeAlarms reader behind [`Aws::paging_alarms`],
+    /// [`Aws::alarm_states`] and the audit's alarms. Takes at most
+    /// [`ALARM_NAMES_PER_CALL`] names.
+    pub(super) async fn described_alarms(&self, names: Option<Vec<String>>) -> Result<Vec<DescribedAlarm>, AwsError> {
         let op = "cloudwatch:DescribeAlarms";
         let mut pages = self
             .cw
             .describe_alarms()
+            .set_alarm_names(names)
             .alarm_types(AlarmType::MetricAlarm)
             .alarm_types(AlarmType::CompositeAlarm)
             .max_records(100)
             .into_paginator()
             .send();
-        let mut names = Vec::new();
+        let mut out = Vec::new();
+        let text = |s: Option<&str>| s.map(str::to_string);
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_err(op, e))?;
-            let metric = page.metric_alarms().iter().map(|a| (a.alarm_name(), a.actions_enabled(), a.alarm_actions()));
-            let composite =
-                page.composite_alarms().iter().map(|a| (a.alarm_name(), a.actions_enabled(), a.alarm_actions()));
-            for (name, enabled, actions) in metric.chain(composite) {
-                if let (Some(name), Some(true), false) = (name, enabled, actions.is_empty()) {
-                    names.push(name.to_string());
-                }
+            let metric = page.metric_alarms().iter().map(|a| {
+                let dimensions = a.dimensions().iter().filter_map(|d| d.value()).map(str::to_string).collect();
+                let state = a.state_value().map(|s| s.as_str().to_string());
+                (
+                    a.alarm_name(),
+                    a.alarm_arn(),
+                    a.actions_enabled(),
+                    a.alarm_actions(),
+                    dimensions,
+                    state,
+                    a.state_reason(),
+                )
+            });
+            let composite = page.composite_alarms().iter().map(|a| {
+                let state = a.state_value().map(|s| s.as_str().to_string());
+                (
+                    a.alarm_name(),
+                    a.alarm_arn(),
+                    a.actions_enabled(),
+                    a.alarm_actions(),
+                    Vec::new(),
+                    state,
+                    a.state_reason(),
+                )
+            });
+            for (name, arn, actions_enabled, actions, dimensions, state, reason) in metric.chain(composite) {
+                out.push(DescribedAlarm {
+                    name: text(name),
+                    arn: text(arn),
+                    actions_enabled,
+                    alarm_actions: actions.to_vec(),
+                    dimensions,
+                    state,
+                    reason: text(reason),
+                });
             }
         }
+        Ok(out)
+    }
+
+    /// The alarms that page someone: every metric and composite alarm in the region with
+    /// at least one alarm action and its actions enabled, by name, sorted.
+    pub async fn paging_alarms(&self) -> Result<Vec<String>, AwsError> {
+        let mut names: Vec<String> = self
+            .described_alarms(None)
+            .await?
+            .into_iter()
+            .filter(|a| a.actions_enabled == Some(true) && !a.alarm_actions.is_empty())
+            .filter_map(|a| a.name)
+            .collect();
         names.sort();
         names.dedup();
         Ok(names)
@@ -80,31 +124,11 @@ impl Aws {
     /// The state and state reason of each alarm in `names` that exists, read
     /// [`ALARM_NAMES_PER_CALL`] names per DescribeAlarms call.
     pub async fn alarm_states(&self, names: &[String]) -> Result<Vec<AlarmNow>, AwsError> {
-        let op = "cloudwatch:DescribeAlarms";
         let mut out = Vec::new();
         for chunk in names.chunks(ALARM_NAMES_PER_CALL) {
-            let mut pages = self
-                .cw
-                .describe_alarms()
-                .set_alarm_names(Some(chunk.to_vec()))
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .max_records(100)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| sdk_err(op, e))?;
-                let metric = page.metric_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
-                let composite =
-                    page.composite_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
-                for (name, state, reason) in metric.chain(composite) {
-                    if let (Some(name), Some(state)) = (name, state) {
-                        out.push(AlarmNow {
-                            name: name.to_string(),
-                            state: state.as_str().to_string(),
-                            reason: reason.unwrap_or_default().to_string(),
-                        });
-                    }
+            for a in self.described_alarms(Some(chunk.to_vec())).await? {
+                if let (Some(name), Some(state)) = (a.name, a.state) {
+                    out.push(AlarmNow { name, state, reason: a.reason.unwrap_or_default() });
                 }
             }
         }

@@ -3,6 +3,7 @@
 
 use aws_sdk_ec2::types::{Filter, IcmpTypeCode, PortRange, ResourceType, RuleAction, Tag, TagSpecification};
 
+use super::tags::tags_of;
 use super::{
     Attachment, Aws, AwsError, Instance, Nacl, NaclAssociation, NaclEntry, Selector, Subnet, Tags, Volume, sdk_err,
 };
@@ -20,10 +21,6 @@ fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Fi
 
 fn tag_filters(sel: &Selector) -> Vec<Filter> {
     sel.tags.iter().map(|(k, v)| filter(&format!("tag:{k}"), [v.clone()])).collect()
-}
-
-fn tags_of(tags: &[Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
 }
 
 impl Aws {

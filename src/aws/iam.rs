@@ -1,10 +1,7 @@
 //! IAM: roles and users with their tags, inline role policies and access keys.
 
+use super::tags::tags_of;
 use super::{AccessKey, Aws, AwsError, Principal, Selector, sdk_err};
-
-fn tags_of(tags: &[aws_sdk_iam::types::Tag]) -> super::Tags {
-    tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
-}
 
 /// IAM principals a target can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,11 +1,8 @@
 //! RDS: clusters and instances (tags come with the describe answers), cluster failover
 //! and reboot with failover.
 
-use super::{Aws, AwsError, DbCluster, DbInstance, Selector, Tags, sdk_err};
-
-fn tags_of(tags: &[aws_sdk_rds::types::Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
-}
+use super::tags::tags_of;
+use super::{Aws, AwsError, DbCluster, DbInstance, Selector, sdk_err};
 
 impl Aws {
     pub async fn db_clusters(&self, sel: &Selector) -> Result<Vec<DbCluster>, AwsError> {

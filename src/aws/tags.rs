@@ -1,9 +1,9 @@
 //! Tags on any resource a target can name, for leases and undo tags: add, remove, and
 //! read back.
 //! EC2 (instances, volumes, subnets) in batches, Auto Scaling groups, RDS (by ARN), IAM
-//! roles and users.
+//! roles and users. [`tags_of`] reads the tags of any service's describe answers.
 
-use super::{Aws, AwsError, sdk_err};
+use super::{Aws, AwsError, Tags, sdk_err};
 use crate::scenario::TargetType;
 
 /// The ARN partition of a region, as AWS's partition table has it (China, GovCloud and
@@ -24,6 +24,48 @@ pub fn partition(region: &str) -> &'static str {
     } else {
         "aws"
     }
+}
+
+/// A tag as an AWS service's SDK gives it: a key and a value, either of which it may
+/// leave out.
+pub(super) trait SdkTag {
+    fn pair(&self) -> (Option<&str>, Option<&str>);
+}
+
+macro_rules! sdk_tags {
+    ($($t:ty),* $(,)?) => {
+        $(impl SdkTag for $t {
+            fn pair(&self) -> (Option<&str>, Option<&str>) {
+                (self.key(), self.value())
+            }
+        })*
+    };
+}
+
+sdk_tags!(
+    aws_sdk_autoscaling::types::TagDescription,
+    aws_sdk_cloudwatch::types::Tag,
+    aws_sdk_ec2::types::Tag,
+    aws_sdk_elasticache::types::Tag,
+    aws_sdk_elasticloadbalancingv2::types::Tag,
+    aws_sdk_rds::types::Tag,
+);
+
+impl SdkTag for aws_sdk_iam::types::Tag {
+    fn pair(&self) -> (Option<&str>, Option<&str>) {
+        (Some(self.key()), Some(self.value()))
+    }
+}
+
+/// A resource's tags as firedrill reads them, from any service: a tag without a key is
+/// left out, one without a value has an empty one.
+pub(super) fn tags_of<T: SdkTag>(tags: &[T]) -> Tags {
+    tags.iter()
+        .filter_map(|t| match t.pair() {
+            (Some(k), v) => Some((k.to_string(), v.unwrap_or_default().to_string())),
+            (None, _) => None,
+        })
+        .collect()
 }
 
 impl Aws {

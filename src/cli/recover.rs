@@ -331,7 +331,7 @@ pub async fn sweep(
         } else if let Some(why) = alive.get(id) {
             Some(why.clone())
         } else {
-            match crate::sweep::started(id) {
+            match crate::state::run_started(id) {
                 Some(t) if now.duration_since(t).unwrap_or_default() >= min_age => None,
                 Some(_) => Some(format!(
                     "it started less than {} ago and may still be running; once it is dead, run `firedrill recover --sweep {id}`",

@@ -14,6 +14,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::ec2::failed;
+use super::outage::{DenyData, put_role_policy};
 use super::step::{ScheduledCall, Step, client};
 use super::{AwsFaultCtx, FaultContext};
 use crate::aws::Aws;
@@ -257,21 +258,10 @@ impl Fault for Injector {
         for id in &self.ids {
             if self.kind == TargetType::IamRole {
                 let name = policy_name(&self.ctx.run_id);
-                if aws.role_policy(id, &name).await.map_err(failed)?.is_some() {
-                    return Err(FaultError::Refused(format!(
-                        "role {id} already has an inline policy named {name}; firedrill will not replace it"
-                    )));
-                }
-                intents
-                    .intent(
-                        PolicyData { role: id.clone(), policy: name.clone() }
-                            .record(Some(aws.region()), format!("delete inline policy {name} from role {id}")),
-                    )
-                    .await?;
-                // The role names the policy (inline policies have no tags) before it exists.
+                let undo = PolicyData { role: id.clone(), policy: name.clone() }
+                    .record(Some(aws.region()), format!("delete inline policy {name} from role {id}"));
                 let tag = (UNDO_REVOKE.to_string(), fields(&self.ctx.run_id, &[aws.region(), &name]));
-                aws.tag_all("", TargetType::IamRole, std::slice::from_ref(id), &[tag]).await.map_err(failed)?;
-                aws.put_role_policy(id, &name, &deny_before(SystemTime::now())).await.map_err(|e| put_failed(id, e))?;
+                put_role_policy(aws, intents, id, &name, undo, tag, || deny_before(SystemTime::now())).await?;
             } else {
                 let keys = aws.access_keys(id).await.map_err(failed)?;
                 let active: Vec<String> = keys.into_iter().filter(|k| k.status == "Active").map(|k| k.id).collect();
@@ -297,11 +287,19 @@ impl Fault for Injector {
     }
 }
 
-/// Undo step: delete firedrill's deny policy from the role.
+/// Undo step: delete firedrill's deny policy from the role, then its undo tag. The same
+/// undo as an outage fault's deny policy ([`DenyData`]) with the tag this fault uses; only
+/// its record (kind and data) is its own.
 #[derive(Serialize, Deserialize)]
 pub struct PolicyData {
     pub role: String,
     pub policy: String,
+}
+
+impl PolicyData {
+    fn deny(&self) -> DenyData {
+        DenyData { role: self.role.clone(), policy: self.policy.clone(), tag: UNDO_REVOKE.into() }
+    }
 }
 
 #[async_trait]
@@ -309,27 +307,19 @@ impl Step for PolicyData {
     const KEY: &'static str = DELETE_POLICY;
 
     async fn undo(&self, aws: Option<&Aws>) -> Result<(), FaultError> {
-        let aws = client(aws)?;
-        aws.delete_role_policy(&self.role, &self.policy).await.map_err(failed)?;
-        aws.forget(TargetType::IamRole, std::slice::from_ref(&self.role), &[UNDO_REVOKE.into()]).await;
-        Ok(())
+        self.deny().undo(aws).await
     }
 
-    fn manual_fix(&self, _: &str) -> Option<String> {
-        Some(format!(
-            "aws iam delete-role-policy --role-name {} --policy-name {}",
-            quote(&self.role),
-            quote(&self.policy)
-        ))
+    fn manual_fix(&self, region: &str) -> Option<String> {
+        self.deny().manual_fix(region)
     }
 
     fn touched(&self) -> BTreeMap<TargetType, Vec<String>> {
-        BTreeMap::from([(TargetType::IamRole, vec![self.role.clone()])])
+        self.deny().touched()
     }
 
     fn scheduled(&self) -> Vec<ScheduledCall> {
-        let input = serde_json::json!({"RoleName": self.role, "PolicyName": self.policy});
-        vec![ScheduledCall::new("iam", "deleteRolePolicy", input)]
+        self.deny().scheduled()
     }
 }
 

@@ -24,6 +24,7 @@ use crate::engine::{Fault, FaultError, Intents};
 use crate::iam_policy::stmt::{Stmt, stmt, target_res};
 use crate::scenario::validate::{Problem, Scope, problem};
 use crate::scenario::{Target, TargetType};
+use crate::state::journal::UndoRecord;
 use crate::tags::{UNDO_DENY_PREFIX, fields};
 use crate::targets::Resolution;
 use crate::util::console::quote;
@@ -312,28 +313,44 @@ impl Fault for Injector {
         let name = deny_policy_name(&self.ctx.run_id, &self.fault);
         let tag = deny_tag(&self.fault);
         for id in &self.ids {
-            if aws.role_policy(id, &name).await.map_err(failed)?.is_some() {
-                return Err(FaultError::Refused(format!(
-                    "role {id} already has an inline policy named {name}; firedrill will not replace it"
-                )));
-            }
             let d = DenyData { role: id.clone(), policy: name.clone(), tag: tag.clone() };
-            intents
-                .intent(
-                    d.record(Some(aws.region()), format!("delete inline policy {name} ({}) from role {id}", self.what)),
-                )
-                .await?;
-            // The role names the policy (inline policies have no tags) before it exists.
+            let undo =
+                d.record(Some(aws.region()), format!("delete inline policy {name} ({}) from role {id}", self.what));
             let value = (tag.clone(), fields(&self.ctx.run_id, &[aws.region()]));
-            aws.tag_all("", TargetType::IamRole, std::slice::from_ref(id), &[value]).await.map_err(failed)?;
-            aws.put_role_policy(id, &name, &self.document).await.map_err(|e| super::iam::put_failed(id, e))?;
+            put_role_policy(aws, intents, id, &name, undo, value, || self.document.clone()).await?;
         }
         Ok(())
     }
 }
 
+/// Puts firedrill's inline policy `name` (its text from `document`) on `role`, as
+/// `service_outage`, `region_outage` and `iam_revoke_credentials` do: refused when the
+/// role already has a policy of that name (firedrill never replaces one of its own); the
+/// `undo` record is journaled, then the role is tagged with `tag` naming the policy
+/// (inline policies have no tags), then the policy is put.
+pub(super) async fn put_role_policy(
+    aws: &Aws,
+    intents: &dyn Intents,
+    role: &str,
+    name: &str,
+    undo: UndoRecord,
+    tag: (String, String),
+    document: impl FnOnce() -> String + Send,
+) -> Result<(), FaultError> {
+    if aws.role_policy(role, name).await.map_err(failed)?.is_some() {
+        return Err(FaultError::Refused(format!(
+            "role {role} already has an inline policy named {name}; firedrill will not replace it"
+        )));
+    }
+    intents.intent(undo).await?;
+    aws.tag_all("", TargetType::IamRole, &[role.to_string()], &[tag]).await.map_err(failed)?;
+    aws.put_role_policy(role, name, &document()).await.map_err(|e| super::iam::put_failed(role, e))?;
+    Ok(())
+}
+
 /// Undo step: delete the deny policy of a `service_outage` or `region_outage` from the
-/// role, then its undo tag.
+/// role, then its undo tag. `iam_revoke_credentials`' policy is undone by it too
+/// ([`super::iam::PolicyData`], whose tag is always `firedrill:undo:revoke`).
 #[derive(Serialize, Deserialize)]
 pub struct DenyData {
     pub role: String,

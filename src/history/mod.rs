@@ -195,21 +195,9 @@ fn from_journal(run: &RunDir) -> Row {
 
 /// The scenario name and start time in a run id (`20261118T110640Z-<scenario>-1a2b`).
 fn parse_run_id(id: &str) -> (Option<String>, Option<String>) {
-    let Some((stamp, rest)) = id.split_once("Z-") else { return (None, None) };
+    let Some((_, rest)) = id.split_once("Z-") else { return (None, None) };
     let scenario = rest.rsplit_once('-').map(|(s, _)| s.to_string()).filter(|s| !s.is_empty());
-    let b = stamp.as_bytes();
-    let started =
-        (b.len() == 15 && b[8] == b'T' && stamp.chars().filter(char::is_ascii_digit).count() == 14).then(|| {
-            format!(
-                "{}-{}-{}T{}:{}:{}.000Z",
-                &stamp[0..4],
-                &stamp[4..6],
-                &stamp[6..8],
-                &stamp[9..11],
-                &stamp[11..13],
-                &stamp[13..15]
-            )
-        });
+    let started = crate::state::run_started(id).map(|t| humantime::format_rfc3339_millis(t).to_string());
     (scenario, started)
 }
 

@@ -51,6 +51,22 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+/// A scheduled occurrence of the `monthly` game day that starts at `start`, and what
+/// became of it (`run`: the run it started).
+fn record(start: &str, outcome: &str, reason: Option<&str>, run: Option<&str>) -> crate::schedule::record::Record {
+    crate::schedule::record::Record {
+        key: format!("monthly@{start}"),
+        gameday: "monthly".into(),
+        scenario: "web.yaml".into(),
+        start: start.into(),
+        seed: 1,
+        outcome: outcome.into(),
+        reason: reason.map(String::from),
+        run: run.map(String::from),
+        at: "2026-12-01T09:00:00Z".into(),
+    }
+}
+
 /// An aborted game day was cut short (an abort rule, a signal, the facilitator): it is
 /// counted apart, never as "never recovered", and not plotted as a time.
 #[test]
@@ -360,22 +376,11 @@ fn huge_times_in_one_report_do_not_break_the_history() {
 /// run and its time to recover against the objective, and an aborted one is not "never".
 #[test]
 fn scheduled_game_days_show_each_month_with_why_or_how_it_went() {
-    let rec = |start: &str, outcome: &str, reason: Option<&str>, run: Option<&str>| crate::schedule::record::Record {
-        key: format!("monthly@{start}"),
-        gameday: "monthly".into(),
-        scenario: "web.yaml".into(),
-        start: start.into(),
-        seed: 1,
-        outcome: outcome.into(),
-        reason: reason.map(String::from),
-        run: run.map(String::from),
-        at: "2026-12-01T09:00:00Z".into(),
-    };
     let records = [
-        rec("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
-        rec("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: audit week"), None),
-        rec("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
-        rec("2026-12-01T10:00:00+01:00", "objective_missed", None, Some("02")),
+        record("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
+        record("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: audit week"), None),
+        record("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
+        record("2026-12-01T10:00:00+01:00", "objective_missed", None, Some("02")),
     ];
     let mut runs = rows();
     runs[3].outcome = "aborted".into();
@@ -402,21 +407,10 @@ fn scheduled_game_days_show_each_month_with_why_or_how_it_went() {
 /// aborted runs counted apart.
 #[test]
 fn the_html_page_shows_scheduled_game_days_by_month() {
-    let rec = |start: &str, outcome: &str, reason: Option<&str>, run: Option<&str>| crate::schedule::record::Record {
-        key: format!("monthly@{start}"),
-        gameday: "monthly".into(),
-        scenario: "web.yaml".into(),
-        start: start.into(),
-        seed: 1,
-        outcome: outcome.into(),
-        reason: reason.map(String::from),
-        run: run.map(String::from),
-        at: "2026-12-01T09:00:00Z".into(),
-    };
     let records = [
-        rec("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
-        rec("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: audit <week>"), None),
-        rec("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
+        record("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
+        record("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: audit <week>"), None),
+        record("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
     ];
     let mut runs = rows();
     runs[3].outcome = "aborted".into();
@@ -475,21 +469,10 @@ fn playbook_steps_not_done_lately_are_flagged_as_stale() {
 /// value escaped, so a reason or a step name cannot open a link or break a table.
 #[test]
 fn the_markdown_history_shows_runs_months_and_stale_steps_escaped() {
-    let rec = |start: &str, outcome: &str, reason: Option<&str>, run: Option<&str>| crate::schedule::record::Record {
-        key: format!("monthly@{start}"),
-        gameday: "monthly".into(),
-        scenario: "web.yaml".into(),
-        start: start.into(),
-        seed: 1,
-        outcome: outcome.into(),
-        reason: reason.map(String::from),
-        run: run.map(String::from),
-        at: "2026-12-01T09:00:00Z".into(),
-    };
     let records = [
-        rec("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
-        rec("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: [x](http://evil) | y"), None),
-        rec("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
+        record("2026-10-01T10:00:00+02:00", "passed", None, Some("01")),
+        record("2026-11-02T10:00:00+01:00", "skipped", Some("freeze: [x](http://evil) | y"), None),
+        record("2026-11-30T10:00:00+01:00", "aborted", None, Some("04")),
     ];
     let mut runs = rows();
     runs[3].outcome = "aborted".into();

@@ -367,6 +367,16 @@ mod tests {
         UndoRecord { kind: "command".into(), description: format!("undo {n}"), data: serde_json::json!({ "n": n }) }
     }
 
+    /// A closed journal holding one intent (step 1 of fault `a`), and its file's path.
+    fn one_intent() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
+        drop(j);
+        let path = dir.path().join(Journal::FILE);
+        (dir, path)
+    }
+
     #[test]
     fn round_trip_and_pending() {
         let dir = tempfile::tempdir().unwrap();
@@ -386,11 +396,7 @@ mod tests {
 
     #[test]
     fn torn_lines_are_skipped_but_damage_elsewhere_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(dir.path()).unwrap();
-        j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
-        drop(j);
-        let path = dir.path().join(Journal::FILE);
+        let (_dir, path) = one_intent();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"at\":\"2026-").unwrap();
         assert_eq!(pending(&read(&path).unwrap()).len(), 1);
@@ -413,11 +419,7 @@ mod tests {
     /// read fails.
     #[test]
     fn appending_after_a_torn_line_starts_a_new_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(dir.path()).unwrap();
-        j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
-        drop(j);
-        let path = dir.path().join(Journal::FILE);
+        let (dir, path) = one_intent();
         OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"at\":\"2026-12-01T10:").unwrap();
         let j = Journal::open(dir.path()).unwrap();
         j.append(Entry::Reverted { step: 1, fault: "a".into(), by: "recover".into() }).unwrap();
@@ -436,11 +438,7 @@ mod tests {
     /// line): the entry is read back.
     #[test]
     fn an_entry_fused_to_a_torn_fragment_is_salvaged() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(dir.path()).unwrap();
-        j.append(Entry::Intent { step: 1, fault: "a".into(), undo: undo(1) }).unwrap();
-        drop(j);
-        let path = dir.path().join(Journal::FILE);
+        let (_dir, path) = one_intent();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(
             b"{\"at\":\"2026-{\"at\":\"z\",\"event\":\"reverted\",\"step\":1,\"fault\":\"a\",\"by\":\"recover\"}\n",

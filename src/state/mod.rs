@@ -364,9 +364,42 @@ impl RunDir {
     }
 }
 
+/// The start time in a run id (`20261201T103000Z-<scenario>-<salt>`, as
+/// [`StateDir::create_run`] makes it); `None` for a run directory named otherwise.
+pub fn run_started(id: &str) -> Option<SystemTime> {
+    let stamp = id.split('-').next()?;
+    let b = stamp.as_bytes();
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' || digits != 14 {
+        return None;
+    }
+    let text = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &stamp[0..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    );
+    humantime::parse_rfc3339(&text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_id_gives_its_start() {
+        let t = run_started("20261201T103000Z-az-failure-00ab").unwrap();
+        assert_eq!(humantime::format_rfc3339_seconds(t).to_string(), "2026-12-01T10:30:00Z");
+        assert_eq!(run_started("not-a-run"), None);
+        assert_eq!(run_started("20261301T103000Z-x"), None);
+        // A directory named with other characters where the digits go is no run id (and
+        // no panic slicing it).
+        assert_eq!(run_started("202é201T103000Z-x"), None);
+        assert_eq!(run_started("2026120xT103000Z-x"), None);
+    }
 
     fn state_with(ids: &[&str]) -> (tempfile::TempDir, StateDir) {
         let dir = tempfile::tempdir().unwrap();

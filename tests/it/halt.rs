@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::moto::Moto;
+use crate::support::moto::{Moto, shop_head};
 use crate::support::{Sandbox, read_report};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -17,15 +17,9 @@ const WAIT: Duration = Duration::from_secs(60);
 /// Stops the tagged instances in `zone` for `duration`; the alarm probe passes throughout
 /// and is read every second (so is the halt).
 fn scenario(name: &str, zone: &str, duration: &str) -> String {
-    format!(
-        r#"version: 1
-name: {name}
-environment:
-  region: us-east-1
-  accounts: ["123456789012"]
-  opt_in_tag: {{ key: firedrill, value: allowed }}
-targets:
-  web:
+    shop_head(name)
+        + &format!(
+            r#"  web:
     type: ec2:instance
     tags: {{ app: shop, env: staging }}
     filters: {{ availability_zone: {zone} }}
@@ -42,7 +36,7 @@ recovery:
   stable_for: 200ms
   settle_timeout: 30s
 "#
-    )
+        )
 }
 
 fn run(sb: &Sandbox, file: &Path) -> crate::support::Running {

@@ -5,34 +5,12 @@
 
 use std::time::Duration;
 
-use crate::support::moto::Moto;
+use crate::support::moto::{Moto, stop_web_scenario};
 use crate::support::proxy::{Act, Proxy};
 use crate::support::{Sandbox, read_journal, read_report};
 
-const YAML: &str = r#"version: 1
-name: lease
-environment:
-  region: us-east-1
-  accounts: ["123456789012"]
-  opt_in_tag: { key: firedrill, value: allowed }
-targets:
-  web: { type: ec2:instance, tags: { app: shop }, filters: { availability_zone: us-east-1a } }
-steady_state:
-  - name: ok
-    command: { run: "true" }
-    every: 100ms
-faults:
-  - name: stop
-    ec2_stop_instances: { target: web }
-    duration: DURATION
-recovery:
-  objective: sustain
-  stable_for: 100ms
-  settle_timeout: 20s
-"#;
-
 fn scenario(sb: &Sandbox, duration: &str) -> std::path::PathBuf {
-    sb.write_scenario("lease", &YAML.replace("DURATION", duration))
+    sb.write_scenario("lease", &stop_web_scenario("lease", duration))
 }
 
 fn run_id(sb: &Sandbox) -> String {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::moto::Moto;
+use crate::support::moto::{Moto, shop_scenario};
 use crate::support::{Finished, Sandbox};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -91,23 +91,8 @@ fn started(out: &str) -> String {
 }
 
 fn az_scenario() -> String {
-    r#"version: 1
-name: az-drill
-environment:
-  region: us-east-1
-  accounts: ["123456789012"]
-  opt_in_tag: { key: firedrill, value: allowed }
-targets:
-  subnets:
-    type: ec2:subnet
-    tags: { app: shop }
-  web:
-    type: ec2:instance
-    tags: { app: shop }
-  asg:
-    type: autoscaling:group
-    tags: { app: shop }
-steady_state:
+    shop_scenario("az-drill")
+        + r#"steady_state:
   - name: errors
     cloudwatch_alarm: { alarm: shop-5xx }
     every: 100ms
@@ -120,7 +105,6 @@ recovery:
   stable_for: 200ms
   settle_timeout: 30s
 "#
-    .to_string()
 }
 
 fn local_scenario(name: &str, duration: &str) -> String {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::support::moto::Moto;
+use crate::support::moto::{Moto, stop_web_scenario};
 use crate::support::{Sandbox, read_journal};
 
 /// A local scenario that needs nothing: passes with `objective: sustain`.
@@ -29,29 +29,6 @@ recovery:
   objective: sustain
   stable_for: 100ms
   settle_timeout: 10s
-"#;
-
-/// An AWS scenario (as in tests/it/lease.rs): stops the shop's instance in us-east-1a.
-const AWS: &str = r#"version: 1
-name: sched-aws
-environment:
-  region: us-east-1
-  accounts: ["123456789012"]
-  opt_in_tag: { key: firedrill, value: allowed }
-targets:
-  web: { type: ec2:instance, tags: { app: shop }, filters: { availability_zone: us-east-1a } }
-steady_state:
-  - name: ok
-    command: { run: "true" }
-    every: 100ms
-faults:
-  - name: stop
-    ec2_stop_instances: { target: web }
-    duration: DURATION
-recovery:
-  objective: sustain
-  stable_for: 100ms
-  settle_timeout: 20s
 "#;
 
 /// 1 December 2026, 10:00 UTC: every calendar here schedules `0 10 1 * *` in UTC.
@@ -175,7 +152,7 @@ fn a_gate_alarm_in_alarm_on_moto_skips_and_touches_nothing() {
     moto.boto("cw.set_alarm_state(AlarmName='shop-5xx', StateValue='ALARM', StateReason='firedrill test')");
     let before = moto.snapshot();
     let sb = moto.sandbox();
-    let cal = calendar(&sb, &AWS.replace("DURATION", "1s"), "gates:\n  alarms_ok: [shop-5xx]\n");
+    let cal = calendar(&sb, &stop_web_scenario("sched-aws", "1s"), "gates:\n  alarms_ok: [shop-5xx]\n");
     let out = run_due(&sb, &cal);
     out.assert_exit(9);
     assert!(out.stderr.contains("gate: alarm `shop-5xx` is in ALARM"), "{out}");
@@ -190,7 +167,7 @@ fn the_emergency_halt_skips_a_due_game_day() {
     let sb = moto.sandbox();
     sb.run(&["halt", "--reason", "db migration"]).assert_exit(0);
     let before = moto.snapshot();
-    let cal = calendar(&sb, &AWS.replace("DURATION", "1s"), "");
+    let cal = calendar(&sb, &stop_web_scenario("sched-aws", "1s"), "");
     let out = run_due(&sb, &cal);
     out.assert_exit(9);
     assert!(out.stderr.contains("halt set: ") && out.stderr.contains("db migration"), "{out}");
@@ -203,13 +180,13 @@ fn a_lease_held_by_another_run_skips_the_game_day() {
     let moto = Moto::start();
     moto.seed(&[]);
     let a = moto.sandbox();
-    let file_a = a.write_scenario("holder", &AWS.replace("DURATION", "30s").replace("sched-aws", "holder"));
+    let file_a = a.write_scenario("holder", &stop_web_scenario("holder", "30s"));
     let holder = a.spawn(&["run".as_ref(), "--yes".as_ref(), file_a.as_os_str()]);
     a.wait_for_journal("done", Duration::from_secs(60));
     let held = moto.snapshot();
 
     let b = moto.sandbox();
-    let cal = calendar(&b, &AWS.replace("DURATION", "1s"), "");
+    let cal = calendar(&b, &stop_web_scenario("sched-aws", "1s"), "");
     let out = run_due(&b, &cal);
     out.assert_exit(9);
     assert!(out.stderr.contains("lease held: ") && out.stderr.contains("is leased by run"), "{out}");

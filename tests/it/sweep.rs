@@ -6,26 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::moto::Moto;
+use crate::support::moto::{Moto, shop_scenario};
 use crate::support::{Sandbox, read_journal, wait_until};
 
-const SCENARIO: &str = r#"version: 1
-name: lost
-environment:
-  region: us-east-1
-  accounts: ["123456789012"]
-  opt_in_tag: { key: firedrill, value: allowed }
-targets:
-  subnets:
-    type: ec2:subnet
-    tags: { app: shop }
-  web:
-    type: ec2:instance
-    tags: { app: shop }
-  asg:
-    type: autoscaling:group
-    tags: { app: shop }
-  data:
+/// Every AWS fault kind that leaves undo tags, on the seeded shop.
+fn scenario() -> String {
+    shop_scenario("lost")
+        + r#"  data:
     type: ec2:volume
     tags: { role: data }
     filters: { availability_zone: us-east-1a }
@@ -56,7 +43,8 @@ recovery:
   objective: sustain
   stable_for: 100ms
   settle_timeout: 10s
-"#;
+"#
+}
 
 const ACCOUNT: &str = "123456789012";
 
@@ -73,7 +61,7 @@ fn sweep_restores_a_lost_run_exactly_from_the_undo_tags_alone() {
     moto.seed(&["--instances", "12"]);
     let before = moto.snapshot();
     let sb = moto.sandbox();
-    let file = sb.write_scenario("lost", SCENARIO);
+    let file = sb.write_scenario("lost", &scenario());
     let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
     plan.assert_exit(0);
     assert!(plan.stdout.contains("with how to undo it (firedrill:undo:*, docs/tags.md)"), "{plan}");

@@ -7,7 +7,9 @@
 //! made; [`Moto::snapshot`] runs `tests/it/support/moto_state.py` and returns every
 //! attribute a fault may touch (instance states, volume attachments, NACL associations and
 //! firedrill's NACLs, ASG subnets, cluster writers, role policies, access key statuses),
-//! so a test can assert "exactly as before".
+//! so a test can assert "exactly as before". [`shop_head`], [`shop_scenario`] and
+//! [`stop_web_scenario`] write the scenarios several test modules run against the seeded
+//! shop.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -17,6 +19,60 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Sandbox, wait_until};
+
+/// The start of a scenario named `name` against the seeded shop, up to `targets:`: its
+/// region, account and opt-in tag.
+pub fn shop_head(name: &str) -> String {
+    format!(
+        r#"version: 1
+name: {name}
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: {{ key: firedrill, value: allowed }}
+targets:
+"#
+    )
+}
+
+/// The head of a scenario named `name` against the seeded shop: its region, account and
+/// opt-in tag, and `targets:` with the shop's subnets, instances and Auto Scaling group
+/// as `subnets`, `web` and `asg`. More targets may follow.
+pub fn shop_scenario(name: &str) -> String {
+    shop_head(name)
+        + r#"  subnets:
+    type: ec2:subnet
+    tags: { app: shop }
+  web:
+    type: ec2:instance
+    tags: { app: shop }
+  asg:
+    type: autoscaling:group
+    tags: { app: shop }
+"#
+}
+
+/// A scenario named `name` against the seeded shop that stops its instance in us-east-1a
+/// for `duration`, with a steady state that always holds.
+pub fn stop_web_scenario(name: &str, duration: &str) -> String {
+    shop_head(name)
+        + &format!(
+            r#"  web: {{ type: ec2:instance, tags: {{ app: shop }}, filters: {{ availability_zone: us-east-1a }} }}
+steady_state:
+  - name: ok
+    command: {{ run: "true" }}
+    every: 100ms
+faults:
+  - name: stop
+    ec2_stop_instances: {{ target: web }}
+    duration: {duration}
+recovery:
+  objective: sustain
+  stable_for: 100ms
+  settle_timeout: 20s
+"#
+        )
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
