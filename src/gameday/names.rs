@@ -4,9 +4,11 @@
 //! starts and then finds nothing to watch or act on.
 //!
 //! Named are: `abort[].alarm`, the `cloudwatch_alarm`, `asg_capacity` and `rds_status`
-//! probes' alarm, group, cluster and instance, and the `ids` of targets of type
-//! `autoscaling:group`, `rds:cluster` and `rds:instance`. Targets chosen by tags are not
-//! names (an empty selection is the guards' business).
+//! probes' alarm, group, cluster and instance, the `ids` of targets of type
+//! `autoscaling:group`, `rds:cluster` and `rds:instance`, and the dead man's switch's
+//! schedule `group` (`safety.dead_mans_switch.group`: without it, a run would inject and
+//! then fail to arm the switch). Targets chosen by tags are not names (an empty selection
+//! is the guards' business).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,7 @@ enum Named {
     Group,
     Cluster,
     Instance,
+    ScheduleGroup,
 }
 
 impl Named {
@@ -32,6 +35,7 @@ impl Named {
             Named::Group => "Auto Scaling group",
             Named::Cluster => "RDS cluster",
             Named::Instance => "RDS instance",
+            Named::ScheduleGroup => "EventBridge Scheduler schedule group",
         }
     }
 }
@@ -63,6 +67,9 @@ fn names(loaded: &Loaded) -> Vec<(String, Named, String)> {
             out.push((format!("abort[{i}].alarm"), Named::Alarm, a.clone()));
         }
     }
+    if let Some(group) = s.safety.as_ref().and_then(|x| x.dead_mans_switch.as_ref()).and_then(|d| d.group.as_ref()) {
+        out.push(("safety.dead_mans_switch.group".into(), Named::ScheduleGroup, group.clone()));
+    }
     for (name, t) in &s.targets {
         let kind = match t.kind {
             TargetType::AutoScalingGroup => Named::Group,
@@ -84,6 +91,7 @@ async fn exists(aws: &Aws, kind: Named, name: &str) -> Result<bool, AwsError> {
         Named::Group => aws.group(name).await?.is_some(),
         Named::Cluster => aws.db_clusters(&sel).await?.iter().any(|c| c.id == name),
         Named::Instance => aws.db_instances(&sel).await?.iter().any(|i| i.id == name),
+        Named::ScheduleGroup => aws.schedule_group_exists(name).await?,
     })
 }
 
