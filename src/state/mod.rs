@@ -102,6 +102,11 @@ impl StateDir {
         StateDir { root: cache.into(), remote: Some(remote) }
     }
 
+    /// The S3 store, when the state is in S3.
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.remote.as_ref()
+    }
+
     /// Where the runs are, for people: the S3 URL, or the local folder.
     pub fn location(&self) -> String {
         match &self.remote {
@@ -303,6 +308,18 @@ impl RunDir {
         match &self.remote {
             Some(r) => r.run_url(&self.id),
             None => self.path.display().to_string(),
+        }
+    }
+
+    /// Where one of the run's files is for whoever reads it elsewhere (a webhook's
+    /// receiver): its S3 URL with S3 state, else its absolute path on this machine.
+    pub fn file_location(&self, name: &str) -> String {
+        match &self.remote {
+            Some(r) => format!("{}{name}", r.run_url(&self.id)),
+            None => {
+                let path = self.path.join(name);
+                std::path::absolute(&path).unwrap_or(path).display().to_string()
+            }
         }
     }
 
