@@ -48,7 +48,8 @@ pub struct Summary {
     pub time_to_recover_ms: Option<u64>,
     /// Faults left injected: a human must act (`firedrill recover`).
     pub still_broken: usize,
-    /// Where the report is (the HTML one; Markdown, JSON and JUnit beside it).
+    /// Where the report is (the HTML one; Markdown, JSON and JUnit beside it), for whoever
+    /// reads the webhook elsewhere: its S3 URL with S3 state, else its absolute path.
     pub report: String,
 }
 

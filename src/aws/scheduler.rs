@@ -89,6 +89,17 @@ impl Aws {
         }))
     }
 
+    /// Whether the schedule group exists (`default` always does on AWS).
+    pub async fn schedule_group_exists(&self, group: &str) -> Result<bool, AwsError> {
+        match self.scheduler.get_schedule_group().name(group).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = sdk_err("scheduler:GetScheduleGroup", e);
+                if e.is_not_found() { Ok(false) } else { Err(e) }
+            }
+        }
+    }
+
     /// The names of the group's schedules that start with `prefix`.
     pub async fn schedule_names(&self, group: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
         let mut names = Vec::new();

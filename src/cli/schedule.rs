@@ -122,7 +122,7 @@ pub async fn schedule(
         }
         ScheduleCmd::Export { calendar, to, out, image } => {
             let cal = load(&calendar)?;
-            let files = export(&cal, &calendar, state_dir, to, &image)?;
+            let files = export(&cal, &calendar, state, to, &image)?;
             match out {
                 Some(dir) => {
                     std::fs::create_dir_all(&dir)
@@ -443,17 +443,34 @@ async fn http_gate(g: &crate::schedule::HttpGate) -> Option<String> {
 /// 1h), so a 15-minute poll never misses one.
 pub const POLL: &str = "*/15 * * * *";
 
+/// The Secret and key the Kubernetes export reads the installation key from, with S3 state.
+const K8S_KEY_SECRET: &str = "firedrill-key";
+const K8S_KEY_NAME: &str = "journal.key";
+/// The CI secret (base64 of the installation key) the CI exports read, with S3 state.
+const CI_KEY_SECRET: &str = "FIREDRILL_KEY_B64";
+
+/// The scheduler entries for `cal`. With S3 state (`--state s3://…` or `FIREDRILL_STATE`)
+/// each one names the bucket rather than a local state directory, and gives firedrill the
+/// installation key every runner that may recover the runs shares: the state outlives the
+/// machine, the pod or the CI job that ran the game day.
 fn export(
     cal: &Loaded,
     calendar: &Path,
-    state_dir: &Path,
+    state: &StateDir,
     to: ExportTo,
     image: &str,
 ) -> Result<Vec<(String, String)>, Error> {
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let cal_abs = abs(calendar);
-    let state_abs = abs(state_dir);
+    let runs = state.runs();
+    let state_abs = abs(runs.parent().unwrap_or(&runs));
+    let s3 = state.remote().map(|r| r.url());
     let q = |s: &str| shlex::try_quote(s).map(|c| c.into_owned()).unwrap_or_else(|_| s.to_string());
+    // The state flag of a command line: the bucket, or the absolute local directory.
+    let state_flag = match &s3 {
+        Some(url) => format!("--state {}", q(url)),
+        None => format!("--state-dir {}", q(&state_abs.to_string_lossy())),
+    };
     let tz = &cal.calendar.timezone;
     let mut files = Vec::new();
     match to {
@@ -462,13 +479,17 @@ fn export(
                 "# firedrill game days from {} (times in {tz}).\n# Each line wakes firedrill every 15 minutes; `schedule run-due` decides, in the\n# calendar's time zone, whether the game day is due (daylight saving, windows,\n# freezes and gates included), so the cron daemon's own time zone does not matter.\n",
                 cal_abs.display()
             );
+            if let Some(url) = &s3 {
+                t.push_str(&format!(
+                    "# The state is in {url}: every machine that runs these lines, or `recover`s\n# their runs, needs the same installation key (FIREDRILL_KEY_FILE; docs/ci.md).\n"
+                ));
+            }
             for d in &cal.days {
                 t.push_str(&format!(
-                    "# {}: {} ({})\n{POLL} firedrill --state-dir {} schedule run-due {} --gameday {}\n",
+                    "# {}: {} ({})\n{POLL} firedrill {state_flag} schedule run-due {} --gameday {}\n",
                     d.id,
                     d.rule,
                     d.scenario.display(),
-                    q(&state_abs.to_string_lossy()),
                     q(&cal_abs.to_string_lossy()),
                     q(&d.id)
                 ));
@@ -481,11 +502,10 @@ fn export(
                 files.push((
                     format!("{unit}.service"),
                     format!(
-                        "[Unit]\nDescription=firedrill game day {id} ({rule}, {tz})\nDocumentation=file://{doc}\n\n[Service]\nType=oneshot\nExecStart=firedrill --state-dir {state} schedule run-due {cal} --gameday {id}\n# 9 (skipped) is an answer, not a failure of the unit.\nSuccessExitStatus=9\n",
+                        "[Unit]\nDescription=firedrill game day {id} ({rule}, {tz})\nDocumentation=file://{doc}\n\n[Service]\nType=oneshot\nExecStart=firedrill {state_flag} schedule run-due {cal} --gameday {id}\n# 9 (skipped) is an answer, not a failure of the unit.\nSuccessExitStatus=9\n",
                         id = d.id,
                         rule = d.rule,
                         doc = cal_abs.display(),
-                        state = q(&state_abs.to_string_lossy()),
                         cal = q(&cal_abs.to_string_lossy()),
                     ),
                 ));
@@ -501,13 +521,44 @@ fn export(
         ExportTo::K8sCronjob => {
             let cal_name = calendar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             for d in &cal.days {
+                let (about, security, init, env, mounts, volumes) = match &s3 {
+                    None => (
+                        "the run state from the PVC\n# `firedrill-state` (docs/schedule.md).".to_string(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        "            - name: state\n              persistentVolumeClaim: { claimName: firedrill-state }\n"
+                            .to_string(),
+                    ),
+                    // The Secret's file is root's (mode 0400), or with `fsGroup` the group's
+                    // (0440), which the non-root firedrill cannot read, or refuses: an init
+                    // container copies it, owner-only, into memory for firedrill's user.
+                    Some(url) => (
+                        format!(
+                            "and the run state\n# is in {url} (FIREDRILL_STATE), so /state is only a cache (an emptyDir).\n# The installation key comes from the Secret `{K8S_KEY_SECRET}` (key `{K8S_KEY_NAME}`), the same\n# on every runner that may recover these runs; an init container copies it,\n# readable by firedrill's user alone, into memory (docs/schedule.md)."
+                        ),
+                        "            runAsUser: 10001\n            runAsGroup: 10001\n            fsGroup: 10001\n".to_string(),
+                        format!(
+                            "          initContainers:\n            - name: installation-key\n              image: {image_json}\n              command: [\"sh\", \"-c\", \"umask 077 && cat /secret/{K8S_KEY_NAME} > /key/{K8S_KEY_NAME}\"]\n              volumeMounts:\n                - {{ name: key-secret, mountPath: /secret, readOnly: true }}\n                - {{ name: key, mountPath: /key }}\n",
+                            image_json = json(image),
+                        ),
+                        format!(
+                            "              env:\n                - {{ name: FIREDRILL_STATE, value: {url_json} }}\n                - {{ name: FIREDRILL_KEY_FILE, value: /key/{K8S_KEY_NAME} }}\n",
+                            url_json = json(url),
+                        ),
+                        "                - { name: key, mountPath: /key, readOnly: true }\n".to_string(),
+                        format!(
+                            "            - name: key-secret\n              secret: {{ secretName: {K8S_KEY_SECRET}, defaultMode: 0400 }}\n            - name: key\n              emptyDir: {{ medium: Memory }}\n            - name: state\n              emptyDir: {{}}\n"
+                        ),
+                    ),
+                };
                 files.push((
                     format!("firedrill-{}.cronjob.yaml", d.id),
                     format!(
                         r#"# firedrill game day {id}: {rule} ({tz}). The CronJob wakes `run-due` every 15
 # minutes; firedrill decides when the game day is due. The calendar and its scenarios
-# come from the ConfigMap `firedrill-calendar`, the run state from the PVC
-# `firedrill-state` (docs/schedule.md).
+# come from the ConfigMap `firedrill-calendar`, {about}
 apiVersion: batch/v1
 kind: CronJob
 metadata:
@@ -530,19 +581,17 @@ spec:
           serviceAccountName: firedrill
           securityContext:
             runAsNonRoot: true
-          containers:
+{security}{init}          containers:
             - name: firedrill
               image: {image_json}
               args: ["--state-dir", "/state", "schedule", "run-due", {cal_json}, "--gameday", {id_json}]
-              volumeMounts:
+{env}              volumeMounts:
                 - {{ name: calendar, mountPath: /calendar, readOnly: true }}
-                - {{ name: state, mountPath: /state }}
+{mounts}                - {{ name: state, mountPath: /state }}
           volumes:
             - name: calendar
               configMap: {{ name: firedrill-calendar }}
-            - name: state
-              persistentVolumeClaim: {{ claimName: firedrill-state }}
-"#,
+{volumes}"#,
                         id = d.id,
                         rule = d.rule,
                         tz_json = json(tz),
@@ -554,10 +603,16 @@ spec:
             }
         }
         ExportTo::GithubActions => {
+            let kept = match &s3 {
+                None => "The state directory (what ran, what was skipped) is kept in the Actions cache.".to_string(),
+                Some(url) => format!(
+                    "The state is in {url}\n# (FIREDRILL_STATE), not on the runner; each job writes the installation key from the\n# secret {CI_KEY_SECRET} (base64), the same for every job that may recover these runs."
+                ),
+            };
             let mut t = format!(
                 r#"# firedrill game days from {cal} ({tz}). GitHub runs schedules in UTC, so the
 # workflow wakes every 15 minutes and `schedule run-due` decides, in {tz}, what is
-# due. The state directory (what ran, what was skipped) is kept in the Actions cache.
+# due. {kept}
 name: firedrill game days
 on:
   schedule:
@@ -574,8 +629,11 @@ jobs:
                 cal = calendar.display()
             );
             for d in &cal.days {
-                t.push_str(&format!(
-                    r#"  {job}:
+                let (job, id, rule, cal) =
+                    (d.id.replace('_', "-"), &d.id, d.rule.replace(':', " ="), q(&calendar.to_string_lossy()));
+                t.push_str(&match &s3 {
+                    None => format!(
+                        r#"  {job}:
     runs-on: ubuntu-latest
     timeout-minutes: 120
     steps:
@@ -592,26 +650,54 @@ jobs:
         with:
           path: .firedrill
           key: firedrill-state-${{{{ github.run_id }}}}-{id}
+"#
+                    ),
+                    Some(url) => format!(
+                        r#"  {job}:
+    runs-on: ubuntu-latest
+    timeout-minutes: 120
+    env:
+      FIREDRILL_STATE: {url_json}
+    steps:
+      - uses: actions/checkout@v4
+      - name: installation key
+        run: |
+          umask 077
+          printf '%s' "$KEY" | base64 -d > "$RUNNER_TEMP/firedrill.key"
+          echo "FIREDRILL_KEY_FILE=$RUNNER_TEMP/firedrill.key" >> "$GITHUB_ENV"
+        env:
+          KEY: ${{{{ secrets.{CI_KEY_SECRET} }}}}
+      - name: {id} ({rule})
+        run: firedrill schedule run-due {cal} --gameday {id}
 "#,
-                    job = d.id.replace('_', "-"),
-                    id = d.id,
-                    rule = d.rule.replace(':', " ="),
-                    cal = q(&calendar.to_string_lossy()),
-                ));
+                        url_json = json(url),
+                    ),
+                });
             }
             files.push(("firedrill-gamedays.yml".to_string(), t));
         }
         ExportTo::Gitlab => {
+            let kept = match &s3 {
+                None => "The state directory is kept in the job cache.".to_string(),
+                Some(url) => format!(
+                    "The state is in\n# {url} (FIREDRILL_STATE); each job writes the installation key from the CI/CD\n# variable {CI_KEY_SECRET} (base64, masked), the same for every job that may recover these runs."
+                ),
+            };
             let mut t = format!(
-                "# firedrill game days from {cal} ({tz}). Create one pipeline schedule (CI/CD >\n# Schedules) with cron `{POLL}` in any time zone: `schedule run-due` decides, in\n# {tz}, what is due. The state directory is kept in the job cache.\n",
+                "# firedrill game days from {cal} ({tz}). Create one pipeline schedule (CI/CD >\n# Schedules) with cron `{POLL}` in any time zone: `schedule run-due` decides, in\n# {tz}, what is due. {kept}\n",
                 cal = calendar.display()
             );
             for d in &cal.days {
-                t.push_str(&format!(
-                    "firedrill-{id}:\n  rules:\n    - if: $CI_PIPELINE_SOURCE == \"schedule\"\n  resource_group: firedrill-gamedays\n  cache:\n    key: firedrill-state\n    paths: [.firedrill/]\n  script:\n    - firedrill schedule run-due {cal} --gameday {id}\n",
-                    id = d.id,
-                    cal = q(&calendar.to_string_lossy()),
-                ));
+                let (id, cal) = (&d.id, q(&calendar.to_string_lossy()));
+                t.push_str(&match &s3 {
+                    None => format!(
+                        "firedrill-{id}:\n  rules:\n    - if: $CI_PIPELINE_SOURCE == \"schedule\"\n  resource_group: firedrill-gamedays\n  cache:\n    key: firedrill-state\n    paths: [.firedrill/]\n  script:\n    - firedrill schedule run-due {cal} --gameday {id}\n"
+                    ),
+                    Some(url) => format!(
+                        "firedrill-{id}:\n  rules:\n    - if: $CI_PIPELINE_SOURCE == \"schedule\"\n  resource_group: firedrill-gamedays\n  variables:\n    FIREDRILL_STATE: {url_json}\n  script:\n    - export FIREDRILL_KEY_FILE=\"$(mktemp -d)/firedrill.key\"\n    - (umask 077 && printf '%s' \"${CI_KEY_SECRET}\" | base64 -d > \"$FIREDRILL_KEY_FILE\")\n    - firedrill schedule run-due {cal} --gameday {id}\n",
+                        url_json = json(url),
+                    ),
+                });
             }
             files.push((".gitlab-ci.firedrill.yml".to_string(), t));
         }

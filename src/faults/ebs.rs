@@ -75,6 +75,12 @@ impl super::Kind for Detach {
     }
 }
 
+/// The instance and device a resolved volume is attached to (its `attached_to`, as target
+/// resolution read it: `i-… as /dev/sdf`); `None` when it is not attached.
+pub fn attachment(r: &Resource) -> Option<(&str, &str)> {
+    r.attrs.get("attached_to")?.split_once(" as ")
+}
+
 /// Why detaching would change nothing: no selected volume is attached (`in-use`).
 pub fn none_attached(rs: &[Resource], target: &str) -> Option<String> {
     if rs.iter().any(|r| r.state.as_deref() == Some("in-use")) {

@@ -306,15 +306,31 @@ pub fn planned(f: &FaultConfig, res: Option<&Resolution>) -> Planned {
             };
             steps.push(UndoStep::Ec2Start(ec2::StartData { instance_ids: running }));
         }
-        FaultKind::EbsDetach(c) => {
-            for v in ids(&c.target) {
-                steps.push(UndoStep::EbsAttach(ebs::AttachData {
-                    volume: v,
-                    instance: known_then("its instance"),
-                    device: known_then("its device"),
-                }));
+        FaultKind::EbsDetach(c) => match res {
+            // Resolved: each attached volume goes back to the instance and device it is
+            // attached to now; one that is not attached is left alone by the fault.
+            Some(r) => {
+                for v in r.resources(&c.target) {
+                    let (instance, device) = match ebs::attachment(v) {
+                        Some((i, d)) => (i.to_string(), d.to_string()),
+                        None if v.state.as_deref() == Some("in-use") => {
+                            (known_then("its instance"), known_then("its device"))
+                        }
+                        None => continue,
+                    };
+                    steps.push(UndoStep::EbsAttach(ebs::AttachData { volume: v.id.clone(), instance, device }));
+                }
             }
-        }
+            None => {
+                for v in ids(&c.target) {
+                    steps.push(UndoStep::EbsAttach(ebs::AttachData {
+                        volume: v,
+                        instance: known_then("its instance"),
+                        device: known_then("its device"),
+                    }));
+                }
+            }
+        },
         FaultKind::IamRevoke(c) => {
             let kind = res.and_then(|r| r.targets.get(&c.target)).map(|t| t.kind);
             for id in ids(&c.target) {
@@ -409,7 +425,7 @@ pub fn due_after_end(switch: &DeadMansSwitch, i: usize) -> Duration {
 pub fn plan_lines(s: &crate::scenario::Scenario, res: Option<&Resolution>) -> Vec<String> {
     let Some(d) = s.safety.as_ref().and_then(|x| x.dead_mans_switch.as_ref()) else { return vec![] };
     let mut out = vec![format!(
-        "if firedrill dies mid-fault, EventBridge Scheduler (role {}, group {}) makes these calls,          from the fault's planned end + {}, one a minute, last injected step first; a normal revert deletes them:",
+        "if firedrill dies mid-fault, EventBridge Scheduler (role {}, group {}) makes these calls, from the fault's planned end + {}, one a minute, last injected step first; a normal revert deletes them:",
         d.role_arn,
         d.group(),
         d.grace
@@ -487,6 +503,60 @@ mod tests {
         assert_eq!(c[0].input, serde_json::json!({"AutoScalingGroupName": "web", "VPCZoneIdentifier": "s-a,s-b"}));
         assert_eq!(c[1].target_arn("aws"), "arn:aws:scheduler:::aws-sdk:ec2:startInstances");
         assert_eq!(c[2].lookup, Some(Lookup::NaclAssociation { subnet: "subnet-1".into() }));
+    }
+
+    fn switch_scenario() -> crate::scenario::Scenario {
+        let text = r#"version: 1
+name: p
+environment:
+  region: us-east-1
+  accounts: ["123456789012"]
+  opt_in_tag: { key: firedrill, value: allowed }
+safety:
+  dead_mans_switch: { role_arn: "arn:aws:iam::123456789012:role/dms", grace: 10m }
+targets:
+  t: { type: ec2:volume, tags: { role: data } }
+steady_state:
+  - name: ok
+    command: { run: "true" }
+    every: 5s
+faults:
+  - name: disk
+    duration: 5m
+    ebs_detach_volumes: { target: t }
+recovery: { within: 1m }
+"#;
+        crate::scenario::load_str(text, std::path::Path::new(".")).map(|(s, _)| s).unwrap()
+    }
+
+    /// The plan's first line reads as one sentence (no run of spaces in it), and with the
+    /// targets resolved a detached volume's re-attachment names the instance and device it
+    /// is attached to now; a volume that is not attached gets no call; without AWS the
+    /// values are placeholders.
+    #[test]
+    fn the_plan_shows_the_real_instance_and_device_when_the_targets_are_resolved() {
+        use crate::faults::fixtures::{one_target, resource};
+        let s = switch_scenario();
+        let res = one_target(
+            TargetType::Ec2Volume,
+            vec![
+                resource("vol-1", Some("in-use"), &[("attached_to", "i-0abc as /dev/sdf")]),
+                resource("vol-2", Some("available"), &[]),
+            ],
+        );
+        let lines = plan_lines(&s, Some(&res));
+        assert!(!lines[0].contains("  "), "{}", lines[0]);
+        assert!(lines[0].contains("makes these calls, from the fault's planned end + 10m,"), "{}", lines[0]);
+        let calls: Vec<&String> = lines.iter().filter(|l| l.contains("ec2:attachVolume")).collect();
+        assert_eq!(calls.len(), 1, "{lines:#?}");
+        let input = serde_json::json!({"VolumeId": "vol-1", "InstanceId": "i-0abc", "Device": "/dev/sdf"});
+        assert_eq!(calls[0].as_str(), format!("  end+10m: ec2:attachVolume {input}"));
+        assert!(!lines.iter().any(|l| l.contains('<')), "{lines:#?}");
+        let unresolved = plan_lines(&s, None);
+        assert!(
+            unresolved.iter().any(|l| l.contains("<its instance>") && l.contains("<its device>")),
+            "{unresolved:#?}"
+        );
     }
 
     #[test]

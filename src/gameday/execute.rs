@@ -38,6 +38,10 @@ pub struct Executed {
     pub(super) cutoff: CancellationToken,
     pub(super) signals: JoinHandle<()>,
     pub(super) revert: RevertPolicy,
+    /// The playbook's and notifications' events: still open for `end`, which the report
+    /// stage sends once the report it names is written (and, with S3 state, in S3).
+    pub(super) events: tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    pub(super) end: RunEvent,
 }
 
 /// Runs the game day: keeps the scenario next to its run, starts the playbook and
@@ -154,21 +158,22 @@ pub async fn execute(
         cancel_reason,
     };
     let record = crate::engine::execute(spec, env).await;
-    let summary = summary(&record, &run.path);
-    let _ = events.send(RunEvent {
+    let summary = summary(&record, run);
+    let end = RunEvent {
         name: "end",
         at: t0.elapsed(),
         text: format!("game day {} ended: {}", s.name, summary.line()),
         summary: Some(summary),
-    });
-    drop(events);
+    };
     finished.cancel();
-    Executed { record, side, cutoff, signals, revert }
+    Executed { record, side, cutoff, signals, revert, events, end }
 }
 
 /// What the run came to, for the `end` webhooks: the outcome and its exit code, the time
-/// to recover against the objective, what is left injected, and where the report is.
-fn summary(record: &RunRecord, run_dir: &std::path::Path) -> Summary {
+/// to recover against the objective, what is left injected, and where the report is —
+/// where whoever gets the webhook can read it: its S3 URL with S3 state (the runner may be
+/// gone by then), else its absolute path.
+fn summary(record: &RunRecord, run: &crate::state::RunDir) -> Summary {
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     Summary {
         outcome: record.outcome.as_str().to_string(),
@@ -178,7 +183,7 @@ fn summary(record: &RunRecord, run_dir: &std::path::Path) -> Summary {
         objective_met: record.objective_met(),
         time_to_recover_ms: record.time_to_recover().map(ms),
         still_broken: record.still_broken.len(),
-        report: run_dir.join(crate::report::HTML_FILE).display().to_string(),
+        report: run.file_location(crate::report::HTML_FILE),
     }
 }
 

@@ -4,10 +4,12 @@
 //! starts and then finds nothing to watch or act on.
 //!
 //! Named are: `abort[].alarm`, the `cloudwatch_alarm`, `asg_capacity` and `rds_status`
-//! probes' alarm, group, cluster and instance, and the `ids` of targets of type
-//! `autoscaling:group`, `rds:cluster` and `rds:instance`, and a `network_blackhole`'s
-//! `prefix_list_id`. Targets chosen by tags are not
-//! names (an empty selection is the guards' business).
+//! probes' alarm, group, cluster and instance, the `ids` of targets of type
+//! `autoscaling:group`, `rds:cluster` and `rds:instance`, a `network_blackhole`'s
+//! `prefix_list_id`, and the dead man's switch's schedule `group`
+//! (`safety.dead_mans_switch.group`: without it, a run would inject and then fail to arm
+//! the switch). Targets chosen by tags are not names (an empty selection is the guards'
+//! business).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +27,7 @@ enum Named {
     Cluster,
     Instance,
     PrefixList,
+    ScheduleGroup,
 }
 
 impl Named {
@@ -35,6 +38,7 @@ impl Named {
             Named::Cluster => "RDS cluster",
             Named::Instance => "RDS instance",
             Named::PrefixList => "managed prefix list",
+            Named::ScheduleGroup => "EventBridge Scheduler schedule group",
         }
     }
 }
@@ -73,6 +77,9 @@ fn names(loaded: &Loaded) -> Vec<(String, Named, String)> {
             out.push((format!("faults[{i}].network_blackhole.prefix_list_id"), Named::PrefixList, pl.clone()));
         }
     }
+    if let Some(group) = s.safety.as_ref().and_then(|x| x.dead_mans_switch.as_ref()).and_then(|d| d.group.as_ref()) {
+        out.push(("safety.dead_mans_switch.group".into(), Named::ScheduleGroup, group.clone()));
+    }
     for (name, t) in &s.targets {
         let kind = match t.kind {
             TargetType::AutoScalingGroup => Named::Group,
@@ -95,6 +102,7 @@ async fn exists(aws: &Aws, kind: Named, name: &str) -> Result<bool, AwsError> {
         Named::Cluster => aws.db_clusters(&sel).await?.iter().any(|c| c.id == name),
         Named::Instance => aws.db_instances(&sel).await?.iter().any(|i| i.id == name),
         Named::PrefixList => aws.prefix_list_exists(name).await?,
+        Named::ScheduleGroup => aws.schedule_group_exists(name).await?,
     })
 }
 

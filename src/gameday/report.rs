@@ -1,16 +1,17 @@
 //! The report stage: the report goes to disk as soon as every fault is reverted or
-//! listed, then again with the playbook's steps and the notifications' deliveries once
-//! they are done (or cut off).
+//! listed, then the `end` event (its webhooks name the report) goes to the notifications,
+//! and the report is written again with the playbook's steps and the notifications'
+//! deliveries once they are done (or cut off).
 
 use super::{Cleared, Executed, Session};
 use crate::engine::RunRecord;
 use crate::report::{self, Report, RunMeta};
 use crate::util::console::Console;
 
-/// Writes the report (twice if notifications are still under way) and returns the run's
-/// record.
+/// Writes the report, sends `end`, writes the report again with the playbook's steps and
+/// the deliveries, and returns the run's record.
 pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, executed: Executed) -> RunRecord {
-    let Executed { record, mut side, cutoff, signals, revert } = executed;
+    let Executed { record, mut side, cutoff, signals, revert, events, end } = executed;
     let (s, run) = (&cleared.drill.loaded.scenario, &session.run);
     let meta = RunMeta {
         run_id: run.id.clone(),
@@ -39,13 +40,14 @@ pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, execu
             shell.error(format!("cannot copy the report to {}: {e}", run.location()));
         }
     };
-    // Every fault is reverted or listed as still broken: the report goes to disk before
-    // waiting on any notification, so nothing a webhook does (or a kill meanwhile) can
-    // lose it. It is written again below with the deliveries and playbook steps.
-    let pending = !side.is_finished();
-    if pending {
-        write_report(Vec::new(), Vec::new(), false);
-    }
+    // Every fault is reverted or listed as still broken: the report goes to disk (and to
+    // S3) before waiting on any notification, so nothing a webhook does (or a kill
+    // meanwhile) can lose it, and before `end` is sent, so the report its webhooks name is
+    // there when they arrive. It is written again below with the deliveries and playbook
+    // steps.
+    write_report(Vec::new(), Vec::new(), false);
+    let _ = events.send(end);
+    drop(events);
     let waited = tokio::select! {
         r = &mut side => Some(r.unwrap_or_default()),
         _ = tokio::time::sleep(crate::notify::FINISH_DEADLINE) => {

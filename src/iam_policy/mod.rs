@@ -359,6 +359,20 @@ recovery: {{ within: 1m }}
         assert_eq!(pass["Action"], json!(["iam:PassRole"]));
         assert_eq!(pass["Resource"], json!([role]));
         assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "scheduler.amazonaws.com");
+        // The `default` group is never read; a group the scenario names is (`plan` checks
+        // it exists), and its schedules are in it.
+        assert!(!p.to_string().contains("scheduler:GetScheduleGroup"), "{p}");
+        let mut named = with.clone();
+        if let Some(d) = named.safety.as_mut().and_then(|x| x.dead_mans_switch.as_mut()) {
+            d.group = Some("drills".into());
+        }
+        let pn = policy(&named);
+        let group = pn["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DeadMansSwitchGroup").unwrap();
+        assert_eq!(group["Action"], json!(["scheduler:GetScheduleGroup"]));
+        assert_eq!(group["Resource"], json!(["arn:aws:scheduler:us-east-1:123456789012:schedule-group/drills"]));
+        assert_eq!(group["Condition"]["StringEquals"]["aws:RequestedRegion"], "us-east-1");
+        let sched = pn["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DeadMansSwitchSchedules").unwrap();
+        assert_eq!(sched["Resource"], json!(["arn:aws:scheduler:us-east-1:123456789012:schedule/drills/firedrill-*"]));
 
         let (rp, trust) = switch_role(&with).unwrap();
         let mut actions: Vec<&str> = rp["Statement"]

@@ -1,6 +1,7 @@
 //! What the dead man's switch (`safety.dead_mans_switch`, `crate::faults::switch`) adds to
-//! `firedrill iam-policy`: for the game day's principal, managing its schedules and
-//! passing its role to EventBridge Scheduler; for that role, the undo calls its schedules
+//! `firedrill iam-policy`: for the game day's principal, managing its schedules,
+//! passing its role to EventBridge Scheduler and (when the scenario names one) reading its
+//! schedule group, which `plan` checks exists; for that role, the undo calls its schedules
 //! make on the scenario's resources, and the trust policy that lets the scheduler assume
 //! it (only for schedules of the scenario's accounts).
 
@@ -20,9 +21,17 @@ fn schedules(d: &DeadMansSwitch, env: &Environment) -> Vec<String> {
         .collect()
 }
 
+/// The schedule group the scenario names (`plan` checks it exists); `None` for `default`
+/// when the scenario names none (it always exists, and nothing reads it).
+fn named_group(d: &DeadMansSwitch, env: &Environment) -> Option<Vec<String>> {
+    let group = d.group.as_ref()?;
+    let p = crate::aws::partition(&env.region);
+    Some(env.accounts.iter().map(|a| format!("arn:{p}:scheduler:{}:{a}:schedule-group/{group}", env.region)).collect())
+}
+
 /// The statements the game day's principal needs for the switch.
 pub fn caller_statements(d: &DeadMansSwitch, env: &Environment) -> Vec<Value> {
-    vec![
+    let mut out = vec![
         json!({
             "Sid": "DeadMansSwitchSchedules",
             "Effect": "Allow",
@@ -37,7 +46,17 @@ pub fn caller_statements(d: &DeadMansSwitch, env: &Environment) -> Vec<Value> {
             "Resource": [d.role_arn],
             "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
         }),
-    ]
+    ];
+    if let Some(groups) = named_group(d, env) {
+        out.push(json!({
+            "Sid": "DeadMansSwitchGroup",
+            "Effect": "Allow",
+            "Action": ["scheduler:GetScheduleGroup"],
+            "Resource": groups,
+            "Condition": {"StringEquals": {"aws:RequestedRegion": env.region}},
+        }));
+    }
+    out
 }
 
 /// The undo calls the switch's schedules can make for the scenario's faults, on the

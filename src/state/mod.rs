@@ -311,6 +311,18 @@ impl RunDir {
         }
     }
 
+    /// Where one of the run's files is for whoever reads it elsewhere (a webhook's
+    /// receiver): its S3 URL with S3 state, else its absolute path on this machine.
+    pub fn file_location(&self, name: &str) -> String {
+        match &self.remote {
+            Some(r) => format!("{}{name}", r.run_url(&self.id)),
+            None => {
+                let path = self.path.join(name);
+                std::path::absolute(&path).unwrap_or(path).display().to_string()
+            }
+        }
+    }
+
     /// The journal, open for appending; with S3 state each entry goes to S3 first.
     pub fn journal(&self) -> Result<Journal, StateError> {
         let journal = Journal::open(&self.path)?;

@@ -256,3 +256,57 @@ fn after_a_crash_the_schedules_calls_restore_the_state_and_recover_deletes_them(
     again.assert_exit(0);
     assert_eq!(moto.snapshot(), before, "{again}");
 }
+
+/// `LINE:COL` of the first `needle` in `text`.
+fn position(text: &str, needle: &str) -> String {
+    let at = text.find(needle).unwrap_or_else(|| panic!("test bug: {needle:?} not in the text"));
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{line}:{col}")
+}
+
+/// A schedule group that does not exist is refused by `plan` and `run` as a name the
+/// scenario gives (exit 2, at its position) before anything is touched — not found by a
+/// run that injects every fault and then fails to arm the switch. A group that exists
+/// (created here, as an operator would) plans.
+#[test]
+fn a_schedule_group_that_does_not_exist_is_refused_before_anything_is_touched() {
+    let moto = Moto::start();
+    moto.seed(&[]);
+    let before = moto.snapshot();
+    let sb = moto.sandbox();
+    let yaml = scenario("5s").replace("grace: 10m", "grace: 10m\n    group: gamedays-typo");
+    let file = sb.write_scenario("dms", &yaml);
+    let why = format!(
+        "{}:{}: safety.dead_mans_switch.group: EventBridge Scheduler schedule group `gamedays-typo` does not exist in us-east-1: check the name",
+        file.display(),
+        position(&yaml, "gamedays-typo")
+    );
+    for cmd in [&["plan"][..], &["run", "--yes"]] {
+        let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        args.push(file.as_os_str());
+        let done = sb.run(&args);
+        assert_eq!(done.code(), Some(2), "{done}");
+        assert!(done.stderr.contains(&why), "expected {why:?} in:\n{done}");
+        assert!(!done.stderr.contains("Injecting"), "{done}");
+    }
+    assert!(sb.run_dirs().is_empty(), "no run was even started");
+    assert_eq!(moto.snapshot(), before, "nothing touched");
+    assert_eq!(schedules(&moto, false), Vec::<Value>::new());
+
+    // The group exists: the plan goes on and names it.
+    moto.python_json(
+        "import boto3\nboto3.client('scheduler', endpoint_url=ENDPOINT, region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing').create_schedule_group(Name='gamedays')\nprint('{}')",
+    );
+    let file = sb.write_scenario("dms-ok", &scenario("5s").replace("grace: 10m", "grace: 10m\n    group: gamedays"));
+    let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
+    assert_eq!(plan.code(), Some(0), "{plan}");
+    assert!(plan.stdout.contains("group gamedays) makes these calls, from the fault's planned end + 10m"), "{plan}");
+    // The detached volume's call names its instance and device, as resolved.
+    let attach = plan.stdout.lines().find(|l| l.contains("ec2:attachVolume")).unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        !attach.contains('<') && attach.contains("\"InstanceId\":\"i-") && attach.contains("\"Device\":\"/dev/"),
+        "{attach}"
+    );
+}

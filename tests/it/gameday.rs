@@ -195,6 +195,52 @@ notify:
     assert!(end["text"].as_str().unwrap().contains("1 fault(s) NOT reverted: run `firedrill recover`"), "{end}");
 }
 
+/// The `end` webhook names the report where its reader can open it: with a relative
+/// `--state-dir` (the default `.firedrill` is one), the report's absolute path, not one
+/// relative to the runner's working directory.
+#[test]
+fn the_end_webhook_names_the_report_by_its_absolute_path() {
+    let web = WebService::start(Heal::After(Duration::from_millis(300)));
+    let sb = Sandbox::new();
+    let yaml = format!(
+        r#"version: 1
+name: where
+steady_state:
+  - name: ok
+    command: {{ run: "true" }}
+    every: 100ms
+faults:
+  - name: f
+    command: {{ inject: "true", revert: "true" }}
+    duration: 200ms
+recovery:
+  objective: sustain
+  stable_for: 100ms
+  settle_timeout: 10s
+notify:
+  - webhook: {{ url: "{hooks}/json" }}
+    on: [end]
+  - webhook: {{ url: "{hooks}/chat", format: slack }}
+    on: [end]
+"#,
+        hooks = web.url("/hook"),
+    );
+    let file = sb.write_scenario("where", &yaml);
+    let done = sb.run_in(std::path::Path::new("relative-state"), &["run".as_ref(), "--yes".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(0), "{done}");
+    let runs: Vec<_> =
+        std::fs::read_dir(sb.path().join("relative-state/runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let end = web.hook_bodies("/hook/json");
+    assert_eq!(end.len(), 1, "{end:?}");
+    let report = std::path::PathBuf::from(end[0]["report"].as_str().unwrap());
+    assert!(report.is_absolute(), "{report:?}");
+    assert_eq!(report.canonicalize().unwrap(), runs[0].join("report.html").canonicalize().unwrap());
+    let chat = web.hook_bodies("/hook/chat");
+    let text = chat[0]["text"].as_str().unwrap();
+    assert!(text.ends_with(&format!("report: {}", report.display())), "{text}");
+}
+
 /// `plan` prints the playbook's schedule next to the faults — each step with when, who,
 /// what and how, in the order a run makes them due — and `--format json` lists it too.
 #[test]

@@ -27,7 +27,7 @@ environment:
   accounts: ["123456789012", "210987654321"]
   opt_in_tag: { key: firedrill, value: allowed }
 safety:
-  dead_mans_switch: { role_arn: "arn:PARTITION:iam::123456789012:role/firedrill-dms", grace: 10m }
+  dead_mans_switch: { role_arn: "arn:PARTITION:iam::123456789012:role/firedrill-dms", grace: 10m, group: gamedays }
 targets:
   web: { type: ec2:instance, tags: { app: shop } }
   named-web: { type: ec2:instance, ids: [i-0123456789abcdef0] }

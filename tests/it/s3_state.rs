@@ -482,3 +482,32 @@ fn two_schedulers_sharing_s3_state_run_a_due_game_day_once() {
     assert_eq!(history.stdout.matches("monthly  passed  run ").count(), 1, "{history}");
     assert!(history.stdout.contains(run.as_str()), "{history}");
 }
+
+/// With S3 state the `end` webhook names the report by its S3 URL — the runner and its
+/// local copy may be gone by the time anyone reads it — in the JSON fields and in the
+/// chat text; the report is there.
+#[test]
+fn the_end_webhook_names_the_report_in_s3() {
+    use crate::support::web::{Heal, WebService};
+    let moto = Moto::start();
+    make_bucket(&moto);
+    let web = WebService::start(Heal::Never);
+    let a = machine(&moto, None);
+    let yaml = format!(
+        "{}notify:\n  - webhook: {{ url: \"{hooks}/json\" }}\n    on: [end]\n  - webhook: {{ url: \"{hooks}/chat\", format: slack }}\n    on: [end]\n",
+        local_scenario("hooked", "200ms"),
+        hooks = web.url("/hook"),
+    );
+    let file = a.write_scenario("hooked", &yaml);
+    let out = on(&a, &["--log-format", "json", "run", "--yes", file.to_str().unwrap()]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    let id = started(&out.stderr);
+    let url = format!("{URL}/runs/{id}/report.html");
+    let end = web.hook_bodies("/hook/json");
+    assert_eq!(end.len(), 1, "{end:?}");
+    assert_eq!(end[0]["report"], json!(url), "{}", end[0]);
+    let chat = web.hook_bodies("/hook/chat");
+    let text = chat[0]["text"].as_str().unwrap();
+    assert!(text.ends_with(&format!("report: {url}")), "{text}");
+    assert!(get(&moto, &format!("{PREFIX}{id}/report.html")).contains("<html"), "the report is in S3");
+}

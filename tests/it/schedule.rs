@@ -204,17 +204,32 @@ fn shipped_calendar() -> PathBuf {
 }
 
 fn export(to: &str, out: &Path) -> Vec<(String, String)> {
+    export_with(to, out, &[])
+}
+
+/// The state the S3 exports are made for.
+const S3_STATE: &str = "s3://acme-gamedays/staging";
+
+/// `schedule export` with `FIREDRILL_STATE=s3://…`: no AWS call is needed to write them.
+fn export_s3(to: &str, out: &Path) -> Vec<(String, String)> {
+    export_with(to, out, &[("FIREDRILL_STATE", S3_STATE)])
+}
+
+fn export_with(to: &str, out: &Path, env: &[(&str, &str)]) -> Vec<(String, String)> {
     let sb = Sandbox::new();
     let cal = shipped_calendar();
-    sb.run(&[
-        "schedule".as_ref(),
-        "export".as_ref(),
-        cal.as_os_str(),
-        "--to".as_ref(),
-        to.as_ref(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ])
+    sb.run_with_env(
+        &[
+            "schedule".as_ref(),
+            "export".as_ref(),
+            cal.as_os_str(),
+            "--to".as_ref(),
+            to.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+        env,
+    )
     .assert_exit(0);
     let mut files: Vec<(String, String)> = std::fs::read_dir(out)
         .unwrap()
@@ -446,4 +461,200 @@ fn the_ci_exports_are_workflows_with_a_job_per_game_day() {
     let script = ci["firedrill-az-failure"]["script"][0].as_str().unwrap();
     assert!(script.ends_with("run-due") || script.ends_with("--gameday az-failure"), "{script}");
     assert_eq!(ci["firedrill-az-failure"]["rules"][0]["if"], "$CI_PIPELINE_SOURCE == \"schedule\"");
+}
+
+// ---- exports with the state in S3 ----
+
+/// YAML as Kubernetes and GitHub read it (YAML 1.1: `0400` is octal), through PyYAML from
+/// the test venv, as JSON.
+fn yaml_1_1(text: &str) -> serde_json::Value {
+    let out = std::process::Command::new(crate::support::moto::venv().join("bin/python"))
+        .args(["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(text.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// With `FIREDRILL_STATE=s3://…`, crontab and systemd entries pass the bucket (`--state`),
+/// never a local `--state-dir`: the state outlives the machine that polls.
+#[test]
+fn the_crontab_and_systemd_exports_use_the_s3_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = export_s3("crontab", dir.path());
+    let lines: Vec<&str> = files[0].1.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{}", files[0].1);
+    for line in lines {
+        let command = shlex::split(&line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")).unwrap();
+        assert_eq!(command[..3], ["firedrill", "--state", S3_STATE], "{line}");
+        assert!(!command.iter().any(|a| a == "--state-dir"), "{line}");
+    }
+    assert!(files[0].1.contains("same installation key"), "{}", files[0].1);
+    let dir = tempfile::tempdir().unwrap();
+    let files = export_s3("systemd", dir.path());
+    let service = &files.iter().find(|(n, _)| n == "firedrill-az-failure.service").unwrap().1;
+    let exec = service.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    let exec = shlex::split(exec).unwrap();
+    assert_eq!(exec[..3], ["firedrill", "--state", S3_STATE], "{service}");
+    assert!(!exec.iter().any(|a| a == "--state-dir"), "{service}");
+}
+
+/// With S3 state the CronJob sets `FIREDRILL_STATE`, keeps only a cache in an `emptyDir`
+/// (no PVC), and gives firedrill the installation key from a Secret (`defaultMode: 0400`)
+/// through `FIREDRILL_KEY_FILE`. A Secret's file is root's, or with `fsGroup` (which the
+/// non-root pod needs to read it) group-readable, which firedrill refuses; so an init
+/// container copies it owner-only into memory. That copy, made here by the init container's
+/// own command, is a key firedrill accepts, where the group-readable file is refused
+/// (the run's journal would go unsigned).
+#[test]
+fn the_kubernetes_export_with_s3_state_mounts_the_key_and_keeps_no_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = export_s3("k8s-cronjob", dir.path());
+    assert_eq!(files.len(), 2);
+    let mut init_command = Vec::new();
+    for ((name, text), id) in files.iter().zip(["az-failure", "ebs-detach"]) {
+        assert!(text.contains("defaultMode: 0400"), "{name}");
+        let job = yaml_1_1(text);
+        let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
+        assert_eq!(pod["securityContext"]["fsGroup"], 10001, "{name}");
+        let c = &pod["containers"][0];
+        assert_eq!(
+            c["args"],
+            serde_json::json!([
+                "--state-dir",
+                "/state",
+                "schedule",
+                "run-due",
+                "/calendar/calendar.yaml",
+                "--gameday",
+                id
+            ])
+        );
+        let env: std::collections::BTreeMap<&str, &str> = c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(env, [("FIREDRILL_KEY_FILE", "/key/journal.key"), ("FIREDRILL_STATE", S3_STATE)].into());
+        let volumes: std::collections::BTreeMap<&str, &serde_json::Value> =
+            pod["volumes"].as_array().unwrap().iter().map(|v| (v["name"].as_str().unwrap(), v)).collect();
+        assert_eq!(volumes["state"]["emptyDir"], serde_json::json!({}), "{name}");
+        assert!(!text.contains("persistentVolumeClaim"), "{name}");
+        assert_eq!(
+            volumes["key-secret"]["secret"],
+            serde_json::json!({"secretName": "firedrill-key", "defaultMode": 0o400}),
+            "{name}"
+        );
+        assert_eq!(volumes["key"]["emptyDir"], serde_json::json!({"medium": "Memory"}), "{name}");
+        let mounts = |c: &serde_json::Value| -> Vec<(String, String, bool)> {
+            c["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    (
+                        m["name"].as_str().unwrap().into(),
+                        m["mountPath"].as_str().unwrap().into(),
+                        m["readOnly"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            mounts(c),
+            [
+                ("calendar".into(), "/calendar".into(), true),
+                ("key".into(), "/key".into(), true),
+                ("state".into(), "/state".into(), false)
+            ]
+        );
+        let init = &pod["initContainers"][0];
+        assert_eq!(init["image"], c["image"]);
+        assert_eq!(mounts(init), [("key-secret".into(), "/secret".into(), true), ("key".into(), "/key".into(), false)]);
+        init_command = init["command"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    }
+    // Without S3 state the export is unchanged: the PVC, no key, no init container.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = export("k8s-cronjob", dir.path());
+    assert!(plain[0].1.contains("persistentVolumeClaim") && !plain[0].1.contains("FIREDRILL_KEY_FILE"));
+
+    // The init container's command, on this machine: the Secret's file as Kubernetes
+    // makes it with fsGroup (group-readable) is refused as the key; the copy is accepted.
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let (secret, key) = (sb.path().join("secret"), sb.path().join("key"));
+    std::fs::create_dir_all(&secret).unwrap();
+    std::fs::create_dir_all(&key).unwrap();
+    let source = secret.join("journal.key");
+    std::fs::write(&source, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o440)).unwrap();
+    let script = init_command[2]
+        .replace("/secret/", &format!("{}/", secret.display()))
+        .replace("/key/", &format!("{}/", key.display()));
+    assert_eq!(init_command[..2], ["sh", "-c"]);
+    let copied = std::process::Command::new("sh").args(["-c", &script]).status().unwrap();
+    assert!(copied.success(), "{script}");
+    let copy = key.join("journal.key");
+    assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
+    let scenario = sb.write_scenario("local", LOCAL);
+    let refused = sb.run_with_env(
+        &["run".as_ref(), "--yes".as_ref(), scenario.as_os_str()],
+        &[("FIREDRILL_KEY_FILE", source.to_str().unwrap())],
+    );
+    // (The run goes on, its journal unsigned: `recover` would then ask before reverting.)
+    assert!(refused.stderr.contains("may be read or written by other users"), "{refused}");
+    let accepted = sb.run_with_env(
+        &["run".as_ref(), "--yes".as_ref(), scenario.as_os_str()],
+        &[("FIREDRILL_KEY_FILE", copy.to_str().unwrap())],
+    );
+    assert_eq!(accepted.code(), Some(0), "{accepted}");
+    assert!(!accepted.stderr.contains("installation key"), "{accepted}");
+}
+
+/// With S3 state the CI exports set `FIREDRILL_STATE` and write the installation key from
+/// a secret, and keep no state in the CI cache.
+#[test]
+fn the_ci_exports_with_s3_state_use_the_bucket_and_a_key_from_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = export_s3("github-actions", dir.path());
+    let wf = yaml_1_1(&files[0].1);
+    assert!(!files[0].1.contains("actions/cache"), "{}", files[0].1);
+    let jobs = wf["jobs"].as_object().unwrap();
+    assert_eq!(jobs.keys().collect::<Vec<_>>(), ["az-failure", "ebs-detach"]);
+    for (id, job) in jobs {
+        assert_eq!(job["env"]["FIREDRILL_STATE"], S3_STATE, "{job}");
+        let steps = job["steps"].as_array().unwrap();
+        let key = steps.iter().position(|s| s["env"]["KEY"] == "${{ secrets.FIREDRILL_KEY_B64 }}").expect("a key step");
+        let script = steps[key]["run"].as_str().unwrap();
+        assert!(
+            script.contains("umask 077") && script.contains("FIREDRILL_KEY_FILE=") && script.contains("$GITHUB_ENV"),
+            "{script}"
+        );
+        let run = steps.iter().position(|s| s["run"].as_str().is_some_and(|r| r.contains("run-due"))).unwrap();
+        assert!(key < run, "the key is written before run-due");
+        let args = shlex::split(steps[run]["run"].as_str().unwrap()).unwrap();
+        assert_eq!(args[args.len() - 2..], ["--gameday".to_string(), id.clone()]);
+        assert!(!args.iter().any(|a| a.starts_with("--state")), "{args:?}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let files = export_s3("gitlab", dir.path());
+    let ci = yaml_1_1(&files[0].1);
+    let job = &ci["firedrill-az-failure"];
+    assert_eq!(job["variables"]["FIREDRILL_STATE"], S3_STATE);
+    assert!(job.get("cache").is_none(), "{job}");
+    let script: Vec<&str> = job["script"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(script[0].starts_with("export FIREDRILL_KEY_FILE="), "{script:?}");
+    assert!(script[1].contains("umask 077") && script[1].contains("$FIREDRILL_KEY_B64"), "{script:?}");
+    assert!(script[2].ends_with("--gameday az-failure"), "{script:?}");
 }

@@ -95,9 +95,14 @@ impl Sandbox {
     /// an environment that cannot leak in settings (`FIREDRILL_STATE_DIR`, `RUST_LOG`) or
     /// colors.
     pub fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        self.command_in(&self.state_dir(), args)
+    }
+
+    /// [`Sandbox::command`] with another `--state-dir` (relative to the sandbox, say).
+    pub fn command_in<S: AsRef<std::ffi::OsStr>>(&self, state_dir: &Path, args: &[S]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--state-dir")
-            .arg(self.state_dir())
+            .arg(state_dir)
             .args(args)
             .current_dir(self.path())
             .env_remove("FIREDRILL_STATE_DIR")
@@ -126,6 +131,16 @@ impl Sandbox {
             format!("firedrill {}", args.iter().map(|a| a.as_ref().to_string_lossy()).collect::<Vec<_>>().join(" ")),
         )
         .wait()
+    }
+
+    /// Runs `firedrill --state-dir STATE_DIR ARGS` to completion like [`Sandbox::run`].
+    pub fn run_in<S: AsRef<std::ffi::OsStr>>(&self, state_dir: &Path, args: &[S]) -> Finished {
+        let command = format!(
+            "firedrill --state-dir {} {}",
+            state_dir.display(),
+            args.iter().map(|a| a.as_ref().to_string_lossy()).collect::<Vec<_>>().join(" ")
+        );
+        Running::start(self.command_in(state_dir, args), command).wait()
     }
 
     /// Starts `firedrill ARGS` and returns at once, for tests that act while it runs.
