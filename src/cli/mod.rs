@@ -225,7 +225,7 @@ fn dispatch(shell: &Arc<Console>, cli: Cli) -> Result<(), Error> {
         Command::Halt(args) => block_on(halt::halt(shell, &aws, args)),
         Command::Unhalt(args) => block_on(halt::unhalt(&aws, args)),
         Command::Announce { file, when } => block_on(announce::announce(shell, &file, when.as_deref())),
-        Command::Schedule { cmd } => block_on(schedule::schedule(shell.clone(), &state, &cli.state_dir, &aws, cmd)),
+        Command::Schedule { cmd } => block_on(schedule::schedule(shell.clone(), &state, &aws, cmd)),
         Command::Audit(args) => block_on(audit::audit(shell, &aws, &cli.region, args)),
         Command::Recover { run, trust_journal, sweep } if sweep.sweep => {
             block_on(recover::sweep(shell, &state, &aws, run.as_deref(), trust_journal, sweep))

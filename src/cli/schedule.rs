@@ -88,7 +88,6 @@ pub enum ExportTo {
 pub async fn schedule(
     shell: Arc<Console>,
     state: &StateDir,
-    state_dir: &Path,
     aws: &AwsOpts,
     cmd: ScheduleCmd,
 ) -> Result<(), Error> {
