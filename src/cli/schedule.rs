@@ -85,12 +85,7 @@ pub enum ExportTo {
     Gitlab,
 }
 
-pub async fn schedule(
-    shell: Arc<Console>,
-    state: &StateDir,
-    aws: &AwsOpts,
-    cmd: ScheduleCmd,
-) -> Result<(), Error> {
+pub async fn schedule(shell: Arc<Console>, state: &StateDir, aws: &AwsOpts, cmd: ScheduleCmd) -> Result<(), Error> {
     match cmd {
         ScheduleCmd::Next { calendar, now, count, gameday, format } => {
             let cal = load(&calendar)?;
