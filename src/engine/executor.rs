@@ -891,7 +891,10 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         b = baseline(&spec, t0) => b,
         _ = env.cancel.cancelled() => {
             record.outcome = Outcome::Aborted;
-            record.abort_reason = Some("interrupted before anything was injected".into());
+            // Who cancelled says why (`abort` at a prompt); a signal does not.
+            record.abort_reason = Some(
+                env.cancel_reason.get().cloned().unwrap_or_else(|| "interrupted before anything was injected".into()),
+            );
             release_now(&spec, &env, &mut record).await;
             record.ended_at = rel(Instant::now());
             return record;

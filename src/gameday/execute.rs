@@ -28,7 +28,14 @@ pub struct Options {
     pub revert: RevertPolicy,
     /// Shows the run's events as they happen (the CLI's status lines).
     pub status: Arc<dyn Observer>,
+    /// Called once the run's outcome is decided and its report is on disk, before waiting
+    /// for what may still be under way (notifications, a prompt): the outcome is told when
+    /// the run ends, not after them.
+    pub on_end: Option<OnEnd>,
 }
+
+/// See [`Options::on_end`].
+pub type OnEnd = Box<dyn FnOnce(&RunRecord, &crate::state::RunDir) + Send>;
 
 /// A run whose faults are all reverted or listed as still broken. The playbook and the
 /// notifications may still be under way in `side`.
@@ -38,6 +45,7 @@ pub struct Executed {
     pub(super) cutoff: CancellationToken,
     pub(super) signals: JoinHandle<()>,
     pub(super) revert: RevertPolicy,
+    pub(super) on_end: Option<OnEnd>,
 }
 
 /// Runs the game day: keeps the scenario next to its run, starts the playbook and
@@ -163,7 +171,7 @@ pub async fn execute(
     });
     drop(events);
     finished.cancel();
-    Executed { record, side, cutoff, signals, revert }
+    Executed { record, side, cutoff, signals, revert, on_end: options.on_end }
 }
 
 /// What the run came to, for the `end` webhooks: the outcome and its exit code, the time
@@ -186,8 +194,8 @@ fn summary(record: &RunRecord, run_dir: &std::path::Path) -> Summary {
 /// revert retries (`policy.hurry`): the attempt under way runs to its end or its timeout,
 /// each fault not yet reverted still gets one attempt, and whatever is left is reported as
 /// still broken — a revert is never skipped. Later ones only say what is going on. Once
-/// the run has `finished` (reverts done), any signal cuts the remaining notifications
-/// short. SIGHUP is ignored so a closed terminal does not skip a revert. The handlers are
+/// the run has `finished` (reverts done), any signal cuts the remaining notifications and
+/// prompts short. SIGHUP is ignored so a closed terminal does not skip a revert. The handlers are
 /// installed before this returns, so no signal slips past them.
 fn watch_signals(
     shell: Arc<Console>,
@@ -216,7 +224,9 @@ fn watch_signals(
             let limit = humantime::format_duration(policy.timeout);
             let deadline = humantime::format_duration(policy.deadline);
             if finished.is_cancelled() {
-                shell.warn(format!("{name}: every fault is reverted or listed; not waiting for notifications"));
+                shell.warn(format!(
+                    "{name}: every fault is reverted or listed; not waiting for notifications or prompts"
+                ));
                 policy.hurry.cancel();
             } else if seen == 1 {
                 shell.warn(format!("{name}: aborting, reverting every fault before exiting (each revert step ends within {deadline}; a second signal stops retries)"));

@@ -1,6 +1,7 @@
 //! The report stage: the report goes to disk as soon as every fault is reverted or
-//! listed, then again with the playbook's steps and the notifications' deliveries once
-//! they are done (or cut off).
+//! listed, and the outcome is told ([`super::Options::on_end`]); then the report is
+//! written again with the playbook's steps and the notifications' deliveries once they
+//! are done, or cut off (a prompt nobody answers included: its step is `unanswered`).
 
 use super::{Cleared, Executed, Session};
 use crate::engine::RunRecord;
@@ -10,7 +11,7 @@ use crate::util::console::Console;
 /// Writes the report (twice if notifications are still under way) and returns the run's
 /// record.
 pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, executed: Executed) -> RunRecord {
-    let Executed { record, mut side, cutoff, signals, revert } = executed;
+    let Executed { record, mut side, cutoff, signals, revert, mut on_end } = executed;
     let (s, run) = (&cleared.drill.loaded.scenario, &session.run);
     let meta = RunMeta {
         run_id: run.id.clone(),
@@ -42,15 +43,19 @@ pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, execu
     // Every fault is reverted or listed as still broken: the report goes to disk before
     // waiting on any notification, so nothing a webhook does (or a kill meanwhile) can
     // lose it. It is written again below with the deliveries and playbook steps.
+    // The outcome is told now: what is still under way cannot change it.
     let pending = !side.is_finished();
     if pending {
         write_report(Vec::new(), Vec::new(), false);
+        if let Some(tell) = on_end.take() {
+            tell(&record, run);
+        }
     }
     let waited = tokio::select! {
         r = &mut side => Some(r.unwrap_or_default()),
         _ = tokio::time::sleep(crate::notify::FINISH_DEADLINE) => {
             shell.warn(format!(
-                "notifications still under way {} after the run ended: cut off",
+                "notifications or prompts still under way {} after the run ended: cut off",
                 humantime::format_duration(crate::notify::FINISH_DEADLINE)
             ));
             None
@@ -69,5 +74,8 @@ pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, execu
         shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));
     }
     write_report(steps, deliveries, true);
+    if let Some(tell) = on_end {
+        tell(&record, run);
+    }
     record
 }
