@@ -886,9 +886,11 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         pages: None,
     };
 
-    // Baseline: every probe once, concurrently; all must pass.
+    // Baseline: every probe once, concurrently; all must pass. A cancellation comes first:
+    // a run cancelled before it started (`abort` at a hold prompt) never injects, even when
+    // the baseline is ready in the same poll.
     let baseline = tokio::select! {
-        b = baseline(&spec, t0) => b,
+        biased;
         _ = env.cancel.cancelled() => {
             record.outcome = Outcome::Aborted;
             // Who cancelled says why (`abort` at a prompt); a signal does not.
@@ -899,6 +901,7 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
             record.ended_at = rel(Instant::now());
             return record;
         }
+        b = baseline(&spec, t0) => b,
     };
     let baseline_ok = baseline.iter().all(|s| s.ok);
     env.observer.event(&Event::Baseline { ok: baseline_ok });

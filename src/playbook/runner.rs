@@ -166,11 +166,12 @@ async fn read_line(console: Arc<Console>, prompt: String) -> Option<String> {
             }
         }
     }
+    // Shown here, not on the thread: once this future is dropped, no prompt can appear.
+    console.prompt(&prompt);
     let mut guard = GiveUp(console.clone(), false);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name("prompt".into()).spawn(move || {
         use std::io::BufRead;
-        console.prompt(&prompt);
         let mut line = String::new();
         let read = std::io::stdin().lock().read_line(&mut line);
         // Given up meanwhile: the line is not this prompt's answer, and nothing waits.

@@ -486,8 +486,9 @@ fn abort_at_a_prompt_aborts_and_reverts_the_run() {
     assert_eq!(tell["detail"], "the facilitator answered `abort` at step `tell`", "{tell}");
 }
 
-/// `abort` at a `hold` prompt aborts before anything is injected, with the facilitator's
-/// abort as the reason (not a signal's), and the step recorded as aborted.
+/// `abort` at a `hold` prompt aborts before anything is injected (even when the baseline
+/// is ready at the same moment), with the facilitator's abort as the reason (not a
+/// signal's), and the step recorded as aborted.
 #[test]
 fn abort_at_a_hold_prompt_says_the_facilitator_aborted_there() {
     let web = WebService::start(Heal::Never);
@@ -503,7 +504,7 @@ fn abort_at_a_hold_prompt_says_the_facilitator_aborted_there() {
     pty.send("abort");
     let (code, seen) = pty.finish();
     assert_eq!(code, Some(3), "aborted\n{seen}");
-    assert_eq!(web.break_calls(), 0, "nothing injected");
+    assert_eq!(web.break_calls(), 0, "nothing injected\n{seen}");
     assert!(seen.contains("aborted and reverted: the facilitator answered `abort` at step `criteria`"), "{seen}");
     let r = read_report(&sb.only_run_dir());
     assert_eq!(r["abort_reason"], "the facilitator answered `abort` at step `criteria`", "{r}");
