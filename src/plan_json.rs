@@ -54,14 +54,15 @@ pub struct PlanDoc {
     /// Why the guards refuse the run; empty when they do not.
     pub refusals: Vec<String>,
     /// What is not a refusal but matters before a run: a stop-condition alarm already in
-    /// ALARM, or one that could not be read (the run would be blocked, exit 4).
+    /// ALARM, or one that could not be read (the run would be blocked, exit 4); a target
+    /// without `max` (nothing caps how many it hits).
     pub warnings: Vec<String>,
     /// An upper bound on how long a run can take, in whole seconds, to set a CI job's
     /// timeout by: the longest chain of faults (`after`), one revert deadline per revert
     /// step (a `command` fault has one; an AWS fault at most two per resource it acts on,
     /// plus one) and one for the lease (AWS), the cut-off of a hung injection, the
-    /// baseline's longest check, `settle_timeout`, the 30 s given to notifications after
-    /// the run, and a margin of 60 s.
+    /// baseline's longest check, `settle_timeout`, the 30 s given to notifications (and a
+    /// waiting prompt) after the run, and a margin of 60 s.
     pub longest_run_secs: u64,
     /// The paging alarms a run would watch (the scenario's `pages`); absent without it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +90,9 @@ pub struct PlanStep {
     pub kind: String,
     /// A communication step (staff, status page, customers).
     pub communicate: bool,
+    /// A manual step on `start` that holds the injection until the facilitator answers it
+    /// (with `run --interactive`).
+    pub hold: bool,
 }
 
 impl PlanStep {
@@ -104,6 +108,7 @@ impl PlanStep {
                 after_ms: u64::try_from(s.after().as_millis()).unwrap_or(u64::MAX),
                 kind: s.kind().to_string(),
                 communicate: s.communicate,
+                hold: s.hold,
             })
             .collect()
     }
@@ -387,13 +392,22 @@ pub fn build(l: &Loaded, res: Option<&Resolution>, warnings: &[String], revert_d
         iam_actions,
         guards: res.map(|r| if r.refusals.is_empty() { "passed".to_string() } else { "refused".to_string() }),
         refusals: res.map(|r| r.refusals.clone()).unwrap_or_default(),
-        warnings: warnings.to_vec(),
+        warnings: warnings.iter().cloned().chain(uncapped(s)).collect(),
         longest_run_secs: longest_run_bound(s, res, revert_deadline).as_secs_f64().ceil() as u64,
         // Set by the caller from the prepared run (`PlanPages::new`).
         pages: None,
         playbook_steps: Vec::new(),
         dead_mans_switch: switch_doc(s, res),
     }
+}
+
+/// The text plan's word on each target without `max` ([`crate::plan::NO_MAX`]), as a
+/// warning: nothing caps how many resources it hits.
+fn uncapped(s: &Scenario) -> impl Iterator<Item = String> + '_ {
+    s.targets
+        .iter()
+        .filter(|(_, t)| t.max.is_none())
+        .map(|(name, _)| format!("target `{name}`: {}", crate::plan::NO_MAX))
 }
 
 /// An upper bound on a run of `s` (see [`PlanDoc::longest_run_secs`]). Each fault is
@@ -510,6 +524,19 @@ mod tests {
         assert!(doc.iam_actions.windows(2).all(|w| w[0] < w[1]), "sorted, each once");
         let local = build(&shipped("local-web-outage.yaml"), None, &[], Duration::from_secs(300));
         assert!(local.iam_actions.is_empty() && local.guards.is_none() && local.environment.is_none());
+    }
+
+    /// A target without `max` is a warning in JSON as in the text plan, after the
+    /// warnings given; a capped one is not.
+    #[test]
+    fn a_target_without_max_is_a_json_warning() {
+        let mut l = shipped("az-failure.yaml");
+        let capped = build(&l, None, &[], Duration::from_secs(300));
+        assert!(capped.warnings.is_empty(), "{:?}", capped.warnings);
+        let name = l.scenario.targets.keys().next().unwrap().clone();
+        l.scenario.targets.get_mut(&name).unwrap().max = None;
+        let doc = build(&l, None, &["alarm in ALARM".to_string()], Duration::from_secs(300));
+        assert_eq!(doc.warnings, ["alarm in ALARM".to_string(), format!("target `{name}`: {}", crate::plan::NO_MAX)]);
     }
 
     /// `longest_run_secs` is a bound that holds whatever happens: the longest `after`

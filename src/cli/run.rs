@@ -74,16 +74,26 @@ pub async fn run(shell: Arc<Console>, state: &StateDir, aws_opts: &AwsOpts, args
         }
     }
 
-    let options =
-        gameday::Options { interactive: args.interactive, revert, status: Arc::new(StatusLines(shell.clone())) };
+    // The outcome, the report and the run directory are told as soon as the run's outcome
+    // is decided, not after the notifications or a prompt still waiting.
+    let tell = shell.clone();
+    let on_end: gameday::execute::OnEnd = Box::new(move |record, run| {
+        summarize(&tell, record, &run.id);
+        tell.status("Report", run.path.join("report.md").display());
+        // The run directory, for scripts; off the line of a prompt still waiting. Failing
+        // to print it does not change how the run went.
+        let printed = tell.beside_prompt(|| crate::util::console::stdout(&format!("{}\n", run.path.display())));
+        if let Err(e) = printed {
+            tell.warn(format!("cannot write the run directory to stdout: {e}"));
+        }
+    });
+    let options = gameday::Options {
+        interactive: args.interactive,
+        revert,
+        status: Arc::new(StatusLines(shell.clone())),
+        on_end: Some(on_end),
+    };
     let finished = gameday::run(&shell, state, cleared, &args.file, options).await?;
-    let run = &finished.session.run;
-    summarize(&shell, &finished.record, &run.id);
-    shell.status("Report", run.path.join("report.md").display());
-    // The run directory, for scripts. Failing to print it does not change how the run went.
-    if let Err(e) = crate::util::console::stdout(&format!("{}\n", run.path.display())) {
-        shell.warn(format!("cannot write the run directory to stdout: {e}"));
-    }
     gameday::verdict(finished.record.outcome)
 }
 

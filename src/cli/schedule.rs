@@ -358,6 +358,7 @@ async fn run_one(
         interactive: false,
         revert: crate::engine::RevertPolicy::default(),
         status: Arc::new(super::run::StatusLines(shell.clone())),
+        on_end: None,
     };
     let finished = gameday::run(shell, state, cleared, &o.scenario, options).await?;
     let run = &finished.session.run;

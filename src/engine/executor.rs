@@ -886,16 +886,22 @@ pub async fn execute(spec: RunSpec, env: Env) -> RunRecord {
         pages: None,
     };
 
-    // Baseline: every probe once, concurrently; all must pass.
+    // Baseline: every probe once, concurrently; all must pass. A cancellation comes first:
+    // a run cancelled before it started (`abort` at a hold prompt) never injects, even when
+    // the baseline is ready in the same poll.
     let baseline = tokio::select! {
-        b = baseline(&spec, t0) => b,
+        biased;
         _ = env.cancel.cancelled() => {
             record.outcome = Outcome::Aborted;
-            record.abort_reason = Some("interrupted before anything was injected".into());
+            // Who cancelled says why (`abort` at a prompt); a signal does not.
+            record.abort_reason = Some(
+                env.cancel_reason.get().cloned().unwrap_or_else(|| "interrupted before anything was injected".into()),
+            );
             release_now(&spec, &env, &mut record).await;
             record.ended_at = rel(Instant::now());
             return record;
         }
+        b = baseline(&spec, t0) => b,
     };
     let baseline_ok = baseline.iter().all(|s| s.ok);
     env.observer.event(&Event::Baseline { ok: baseline_ok });

@@ -1159,6 +1159,14 @@ async fn holds_are_released_on_abort_and_when_nothing_was_injected() {
     let r = h.run().await;
     assert_eq!(r.abort_reason.as_deref(), Some("interrupted before anything was injected"));
     assert_eq!(h.undone(), ["(lease)"]);
+
+    // Cancelled with a reason (the facilitator's `abort` at a hold prompt): that reason.
+    let h = Harness::new(None).hold("(lease)", 0).fault("break", 60_000, 0, &[]);
+    h.cancel_reason.set("the facilitator answered `abort` at step `criteria`".into()).unwrap();
+    h.cancel.cancel();
+    let r = h.run().await;
+    assert_eq!(r.abort_reason.as_deref(), Some("the facilitator answered `abort` at step `criteria`"));
+    assert_eq!(h.undone(), ["(lease)"]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -28,7 +28,14 @@ pub struct Options {
     pub revert: RevertPolicy,
     /// Shows the run's events as they happen (the CLI's status lines).
     pub status: Arc<dyn Observer>,
+    /// Called once the run's outcome is decided and its report is on disk, before waiting
+    /// for what may still be under way (notifications, a prompt): the outcome is told when
+    /// the run ends, not after them.
+    pub on_end: Option<OnEnd>,
 }
+
+/// See [`Options::on_end`].
+pub type OnEnd = Box<dyn FnOnce(&RunRecord, &crate::state::RunDir) + Send>;
 
 /// A run whose faults are all reverted or listed as still broken. The playbook and the
 /// notifications may still be under way in `side`.
@@ -42,6 +49,7 @@ pub struct Executed {
     /// stage sends once the report it names is written (and, with S3 state, in S3).
     pub(super) events: tokio::sync::mpsc::UnboundedSender<RunEvent>,
     pub(super) end: RunEvent,
+    pub(super) on_end: Option<OnEnd>,
 }
 
 /// Runs the game day: keeps the scenario next to its run, starts the playbook and
@@ -166,7 +174,7 @@ pub async fn execute(
         summary: Some(summary),
     };
     finished.cancel();
-    Executed { record, side, cutoff, signals, revert, events, end }
+    Executed { record, side, cutoff, signals, revert, events, end, on_end: options.on_end }
 }
 
 /// What the run came to, for the `end` webhooks: the outcome and its exit code, the time
@@ -191,8 +199,8 @@ fn summary(record: &RunRecord, run: &crate::state::RunDir) -> Summary {
 /// revert retries (`policy.hurry`): the attempt under way runs to its end or its timeout,
 /// each fault not yet reverted still gets one attempt, and whatever is left is reported as
 /// still broken — a revert is never skipped. Later ones only say what is going on. Once
-/// the run has `finished` (reverts done), any signal cuts the remaining notifications
-/// short. SIGHUP is ignored so a closed terminal does not skip a revert. The handlers are
+/// the run has `finished` (reverts done), any signal cuts the remaining notifications and
+/// prompts short. SIGHUP is ignored so a closed terminal does not skip a revert. The handlers are
 /// installed before this returns, so no signal slips past them.
 fn watch_signals(
     shell: Arc<Console>,
@@ -221,7 +229,9 @@ fn watch_signals(
             let limit = humantime::format_duration(policy.timeout);
             let deadline = humantime::format_duration(policy.deadline);
             if finished.is_cancelled() {
-                shell.warn(format!("{name}: every fault is reverted or listed; not waiting for notifications"));
+                shell.warn(format!(
+                    "{name}: every fault is reverted or listed; not waiting for notifications or prompts"
+                ));
                 policy.hurry.cancel();
             } else if seen == 1 {
                 shell.warn(format!("{name}: aborting, reverting every fault before exiting (each revert step ends within {deadline}; a second signal stops retries)"));

@@ -49,7 +49,13 @@ pub struct Cleared(Prepared);
 /// Reads and validates a scenario file and its playbook; every problem in either file is
 /// in [`Error::Invalid`].
 pub fn load(file: &Path) -> Result<Drill, Error> {
-    let loaded = crate::scenario::load(file)?;
+    let loaded = crate::scenario::load(file).map_err(|mut invalid| {
+        // The playbook is checked even so: one pass shows the problems of both files.
+        if let Some(p) = crate::scenario::load::named_playbook(file) {
+            invalid.0.extend(crate::playbook::problems(&p));
+        }
+        invalid
+    })?;
     let (steps, playbook) = crate::playbook::for_scenario(&loaded)?;
     let warnings = loaded.warnings.iter().cloned().chain(playbook).collect();
     Ok(Drill { loaded, steps, warnings })

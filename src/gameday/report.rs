@@ -1,7 +1,8 @@
 //! The report stage: the report goes to disk as soon as every fault is reverted or
-//! listed, then the `end` event (its webhooks name the report) goes to the notifications,
-//! and the report is written again with the playbook's steps and the notifications'
-//! deliveries once they are done (or cut off).
+//! listed, and the outcome is told ([`super::Options::on_end`]); then the `end` event
+//! (its webhooks name the report) goes to the notifications, and the report is written
+//! again with the playbook's steps and the notifications' deliveries once they are done,
+//! or cut off (a prompt nobody answers included: its step is `unanswered`).
 
 use super::{Cleared, Executed, Session};
 use crate::engine::RunRecord;
@@ -11,7 +12,7 @@ use crate::util::console::Console;
 /// Writes the report, sends `end`, writes the report again with the playbook's steps and
 /// the deliveries, and returns the run's record.
 pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, executed: Executed) -> RunRecord {
-    let Executed { record, mut side, cutoff, signals, revert, events, end } = executed;
+    let Executed { record, mut side, cutoff, signals, revert, events, end, mut on_end } = executed;
     let (s, run) = (&cleared.drill.loaded.scenario, &session.run);
     let meta = RunMeta {
         run_id: run.id.clone(),
@@ -46,13 +47,17 @@ pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, execu
     // there when they arrive. It is written again below with the deliveries and playbook
     // steps.
     write_report(Vec::new(), Vec::new(), false);
+    // The outcome is told now: what is still under way cannot change it.
+    if let Some(tell) = on_end.take() {
+        tell(&record, run);
+    }
     let _ = events.send(end);
     drop(events);
     let waited = tokio::select! {
         r = &mut side => Some(r.unwrap_or_default()),
         _ = tokio::time::sleep(crate::notify::FINISH_DEADLINE) => {
             shell.warn(format!(
-                "notifications still under way {} after the run ended: cut off",
+                "notifications or prompts still under way {} after the run ended: cut off",
                 humantime::format_duration(crate::notify::FINISH_DEADLINE)
             ));
             None
@@ -71,5 +76,8 @@ pub async fn finish(shell: &Console, cleared: &Cleared, session: &Session, execu
         shell.warn(format!("webhook {} ({}) failed: {}", d.target, d.event, d.error.as_deref().unwrap_or("?")));
     }
     write_report(steps, deliveries, true);
+    if let Some(tell) = on_end {
+        tell(&record, run);
+    }
     record
 }

@@ -114,6 +114,9 @@ pub fn schedule(steps: &[Step]) -> Vec<String> {
             if s.communicate {
                 how.push_str(", communication");
             }
+            if s.hold {
+                how.push_str(", holds the injection");
+            }
             format!("{w:width$}  {:who$}  {}: {} ({how})", s.who, s.name, s.what)
         })
         .collect()
@@ -234,6 +237,19 @@ pub fn for_scenario(loaded: &Loaded) -> Result<(Vec<Step>, Vec<Diagnostic>), Inv
     };
     let pb = load(p).map_err(|problems| Invalid(diagnostics(problems)))?;
     Ok((pb.steps, diagnostics(pb.warnings)))
+}
+
+/// Every problem of the playbook file at `p` (none for a valid one), named by its own
+/// positions: for a scenario that is itself invalid, so that its playbook's problems come
+/// out in the same pass.
+pub fn problems(p: &Path) -> Vec<Diagnostic> {
+    match load(p) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems
+            .into_iter()
+            .map(|(loc, path, message)| Diagnostic { file: p.to_path_buf(), loc, path, message })
+            .collect(),
+    }
 }
 
 /// Pure checks: known events, one kind per step, names unique, no person due twice at

@@ -4,7 +4,9 @@
 //! records planned vs actual times. Manual steps are prompted to the facilitator with
 //! `--interactive` (answers: `done`, `skip <reason>`, `note <text>`, `abort`) and otherwise
 //! recorded as not exercised. Nothing here can delay a revert: it runs in its own task and only reads
-//! events; at the end, steps still waiting for a time that never came are `not_due`.
+//! events; at the end, steps still waiting for a time that never came are `not_due`. Nor can
+//! a prompt keep the run alive: once the run is over, a prompt still waiting gets the
+//! notifications' cut-off, and its step is recorded as `unanswered`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,18 +43,33 @@ pub struct StepRecord {
     pub due_ms: Option<u64>,
     /// When it was done (or failed, or was skipped).
     pub done_ms: Option<u64>,
-    /// `done`, `failed`, `skipped`, `not_exercised` (manual, non-interactive run) or
-    /// `not_due` (its event never came, or the run ended first).
+    /// `done`, `failed`, `skipped`, `aborted` (the facilitator answered `abort` at its
+    /// prompt), `unanswered` (its prompt had no answer when the run ended and was cut off,
+    /// or stdin closed), `not_exercised` (manual, non-interactive run) or `not_due` (its
+    /// event never came, or the run ended first).
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
+/// What became of a manual step's prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Done,
+    /// Skipped, with the facilitator's reason.
+    Skipped(String),
+    /// The facilitator answered `abort` here: the run aborts (the reason says where).
+    Aborted(String),
+    /// No answer can come (stdin closed).
+    Unanswered(String),
+}
+
 /// Asks the facilitator about manual steps. `None`: run non-interactively.
 #[async_trait::async_trait]
 pub trait Prompter: Send + Sync {
-    /// Returns `Ok(())` when done, `Err(reason)` when skipped (or the run was aborted).
-    async fn ask(&self, step: &Step, late_by: Duration) -> Result<(), String>;
+    /// The facilitator's answer. The future may be dropped before it is ready (the run
+    /// is over and the cut-off came): the prompt is then given up.
+    async fn ask(&self, step: &Step, late_by: Duration) -> Reply;
 }
 
 /// A facilitator's answer to a step's prompt.
@@ -136,26 +153,48 @@ impl Terminal {
     }
 }
 
+/// Shows `prompt` and reads one line of stdin. The read runs on a thread of its own, not
+/// the runtime's blocking pool: a read that never returns (nobody answers) must not hold
+/// the process at exit, which waits for that pool. Dropped before a line came, the prompt
+/// is given up (its line ended, status lines plain again).
 async fn read_line(console: Arc<Console>, prompt: String) -> Option<String> {
-    tokio::task::spawn_blocking(move || {
+    struct GiveUp(Arc<Console>, bool);
+    impl Drop for GiveUp {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.prompt_abandoned();
+            }
+        }
+    }
+    // Shown here, not on the thread: once this future is dropped, no prompt can appear.
+    console.prompt(&prompt);
+    let mut guard = GiveUp(console.clone(), false);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("prompt".into()).spawn(move || {
         use std::io::BufRead;
-        console.prompt(&prompt);
         let mut line = String::new();
         let read = std::io::stdin().lock().read_line(&mut line);
+        // Given up meanwhile: the line is not this prompt's answer, and nothing waits.
+        if tx.is_closed() {
+            return;
+        }
         console.prompt_answered();
-        match read {
+        let _ = tx.send(match read {
             Ok(0) | Err(_) => None,
             Ok(_) => Some(line),
-        }
-    })
-    .await
-    .ok()
-    .flatten()
+        });
+    });
+    if spawned.is_err() {
+        return None;
+    }
+    let line = rx.await.ok().flatten();
+    guard.1 = true;
+    line
 }
 
 #[async_trait::async_trait]
 impl Prompter for Terminal {
-    async fn ask(&self, step: &Step, late_by: Duration) -> Result<(), String> {
+    async fn ask(&self, step: &Step, late_by: Duration) -> Reply {
         let answer = self.answer(step, late_by).await;
         if step.hold
             && let Some(room) = &self.room
@@ -167,23 +206,23 @@ impl Prompter for Terminal {
 }
 
 impl Terminal {
-    async fn answer(&self, step: &Step, _late_by: Duration) -> Result<(), String> {
+    async fn answer(&self, step: &Step, _late_by: Duration) -> Reply {
         let _one = self.one_at_a_time.lock().await;
         let mut prompt = self.prompt(step);
         loop {
             let Some(line) = read_line(self.console.clone(), prompt.clone()).await else {
-                return Err("no answer (stdin closed)".into());
+                return Reply::Unanswered("no answer (stdin closed)".into());
             };
             match Answer::parse(&line) {
-                Answer::Done => return Ok(()),
-                Answer::Skip(reason) => return Err(reason),
+                Answer::Done => return Reply::Done,
+                Answer::Skip(reason) => return Reply::Skipped(reason),
                 Answer::Abort => {
                     let why = format!("the facilitator answered `abort` at step `{}`", step.name);
                     if let Some(room) = &self.room {
                         let _ = room.abort_reason.set(why.clone());
                         room.abort.cancel();
                     }
-                    return Err(why);
+                    return Reply::Aborted(why);
                 }
                 Answer::Note(text) => {
                     let said = match (&self.room, crate::notes::check_text(&text)) {
@@ -230,6 +269,10 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Why a prompt still waiting when the run's cut-off came is recorded as `unanswered`.
+pub const UNANSWERED: &str =
+    "no answer: the run had ended and the cut-off for what was still under way passed (or a signal came)";
+
 /// The run event of a fault that could not be reverted: not a playbook event (a step cannot
 /// wait for it), but a notification of its own, sent for each such fault.
 pub const REVERT_FAILED: &str = "revert_failed";
@@ -248,8 +291,9 @@ fn notify_event(run_event: &str) -> Option<&'static str> {
 
 /// Runs until `events` is closed (after `end`), then returns every step's record and every
 /// notification delivery. `t0` is the start of the run. Cancelling `cutoff` ends every
-/// webhook and `run` step still under way (recorded as failed, cut off), so that the end
-/// of a run is never held by a notification.
+/// webhook and `run` step still under way (recorded as failed, cut off) and every prompt
+/// still waiting (recorded as unanswered), so that the end of a run is never held by a
+/// notification or a prompt.
 pub async fn run(
     steps: Vec<Step>,
     notify: Vec<Notify>,
@@ -410,12 +454,24 @@ async fn perform(
             }
             Some(p) => {
                 let late = Instant::now().saturating_duration_since(later(t0, due));
-                match p.ask(step, late).await {
-                    Ok(()) => rec.status = "done".into(),
-                    Err(reason) => {
-                        rec.status = "skipped".into();
-                        rec.detail = Some(reason);
-                    }
+                // The cut-off first: once it came, a prompt is not even shown.
+                let reply = tokio::select! {
+                    biased;
+                    _ = cutoff.cancelled() => None,
+                    r = p.ask(step, late) => Some(r),
+                };
+                let (status, detail) = match reply {
+                    Some(Reply::Done) => ("done", None),
+                    Some(Reply::Skipped(reason)) => ("skipped", Some(reason)),
+                    Some(Reply::Aborted(why)) => ("aborted", Some(why)),
+                    Some(Reply::Unanswered(why)) => ("unanswered", Some(why)),
+                    None => ("unanswered", Some(UNANSWERED.to_string())),
+                };
+                rec.status = status.into();
+                rec.detail = detail;
+                if status == "unanswered" {
+                    rec.done_ms = None;
+                    return;
                 }
             }
         },
@@ -490,9 +546,9 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Prompter for Facilitator {
-        async fn ask(&self, step: &Step, _: Duration) -> Result<(), String> {
+        async fn ask(&self, step: &Step, _: Duration) -> Reply {
             tokio::time::sleep(self.0).await;
-            if step.name.starts_with("skip") { Err("no status page today".into()) } else { Ok(()) }
+            if step.name.starts_with("skip") { Reply::Skipped("no status page today".into()) } else { Reply::Done }
         }
     }
 
@@ -501,16 +557,75 @@ mod tests {
     }
 
     async fn drive(steps: Vec<Step>, events: Vec<RunEvent>, prompter: Option<Arc<dyn Prompter>>) -> Vec<StepRecord> {
+        drive_with(steps, events, prompter, CancellationToken::new()).await
+    }
+
+    async fn drive_with(
+        steps: Vec<Step>,
+        events: Vec<RunEvent>,
+        prompter: Option<Arc<dyn Prompter>>,
+        cutoff: CancellationToken,
+    ) -> Vec<StepRecord> {
         let (tx, rx) = mpsc::unbounded_channel();
         let t0 = Instant::now();
         let info = RunInfo { scenario: "s".into(), run_id: "r".into(), cwd: std::env::temp_dir() };
-        let task = tokio::spawn(run(steps, vec![], info, rx, prompter, t0, CancellationToken::new()));
+        let task = tokio::spawn(run(steps, vec![], info, rx, prompter, t0, cutoff));
         for e in events {
             tokio::time::sleep_until(t0 + e.at).await;
             tx.send(e).unwrap();
         }
         drop(tx);
         task.await.unwrap().0
+    }
+
+    /// Never answers: a facilitator who walked away.
+    struct Away;
+
+    #[async_trait::async_trait]
+    impl Prompter for Away {
+        async fn ask(&self, _: &Step, _: Duration) -> Reply {
+            std::future::pending().await
+        }
+    }
+
+    /// A prompt nobody answers does not keep the run alive: once the cut-off comes (the
+    /// run is over), each step still waiting for an answer is `unanswered`.
+    #[tokio::test(start_paused = true)]
+    async fn a_prompt_nobody_answers_is_cut_off_and_recorded_as_unanswered() {
+        let steps = vec![step("rollback-check", "ic", "revert", 0, None), step("retro", "ic2", "end", 0, None)];
+        let events = vec![ev("start", 0), ev("revert", 100), ev("end", 200)];
+        let cutoff = CancellationToken::new();
+        let cut = cutoff.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            cut.cancel();
+        });
+        let r = drive_with(steps, events, Some(Arc::new(Away)), cutoff).await;
+        for rec in &r {
+            assert_eq!((rec.status.as_str(), rec.done_ms), ("unanswered", None), "{rec:?}");
+            assert_eq!(rec.detail.as_deref(), Some(UNANSWERED));
+            assert!(rec.due_ms.is_some(), "{rec:?}");
+        }
+    }
+
+    /// `abort` at a prompt is recorded as aborted, with where it was answered.
+    #[tokio::test(start_paused = true)]
+    async fn an_abort_answer_is_recorded_as_aborted() {
+        struct Aborts;
+        #[async_trait::async_trait]
+        impl Prompter for Aborts {
+            async fn ask(&self, step: &Step, _: Duration) -> Reply {
+                Reply::Aborted(format!("the facilitator answered `abort` at step `{}`", step.name))
+            }
+        }
+        let r = drive(
+            vec![step("tell", "ic", "inject", 0, None)],
+            vec![ev("inject", 0), ev("end", 10)],
+            Some(Arc::new(Aborts)),
+        )
+        .await;
+        assert_eq!(r[0].status, "aborted");
+        assert_eq!(r[0].detail.as_deref(), Some("the facilitator answered `abort` at step `tell`"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -24,8 +24,8 @@ pub struct Environment {
 }
 
 /// An account id as written: an unquoted `123456789012` is the id it obviously is (YAML
-/// reads it as a number); one whose leading zeros YAML dropped that way is too short,
-/// and validation says to quote it.
+/// reads it as a number); one whose leading zeros YAML dropped that way (`012345678901`
+/// is read as a number too) is too short, and validation says to quote it.
 struct AccountId(String);
 
 fn account_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -47,6 +47,15 @@ impl<'de> Deserialize<'de> for AccountId {
                 Ok(AccountId(n.to_string()))
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<AccountId, E> {
+                Ok(AccountId(n.to_string()))
+            }
+            // YAML reads an unquoted `012345678901` as the number 12345678901 in floating
+            // point: kept as the digits it holds, it is too short, and validation says to
+            // quote it (any other number is refused there as not an account id).
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<AccountId, E> {
+                if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n < 1e15 {
+                    return Ok(AccountId((n as u64).to_string()));
+                }
                 Ok(AccountId(n.to_string()))
             }
         }

@@ -174,6 +174,9 @@ pub fn check_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>, 
                     errors.push((Some(positions.find(&path)), path, p.message));
                 }
             }
+            if let Some(message) = scenario.playbook.as_ref().and_then(|p| playbook_problem(&base.join(p))) {
+                errors.push((Some(positions.find("playbook")), "playbook".into(), message));
+            }
         }
         // In file order: the parts' own problems and the checks' read as one list.
         errors.sort_by_key(|(loc, _, _)| loc.map(|l| (l.line, l.col)));
@@ -190,20 +193,8 @@ pub fn check_str(text: &str, base: &Path) -> Result<(Scenario, Option<PathBuf>, 
     );
     warnings.sort_by_key(|(loc, _, _)| loc.map(|l| (l.line, l.col)));
     let playbook = scenario.playbook.as_ref().map(|p| base.join(p));
-    if let Some(p) = &playbook {
-        let problem = match std::fs::metadata(p) {
-            Ok(m) if m.is_file() => None,
-            Ok(m) => {
-                Some(format!("playbook {} {}", p.display(), ReadError::NotRegular(super::file::kind_of(m.file_type()))))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Some(format!("playbook file {} not found", p.display()))
-            }
-            Err(e) => Some(format!("cannot read the playbook file {}: {e}", p.display())),
-        };
-        if let Some(message) = problem {
-            errors.push((Some(positions.find("playbook")), "playbook".into(), message));
-        }
+    if let Some(message) = playbook.as_deref().and_then(playbook_problem) {
+        errors.push((Some(positions.find("playbook")), "playbook".into(), message));
     }
     if errors.is_empty() { Ok((scenario, playbook, warnings)) } else { Err(errors) }
 }
@@ -215,6 +206,31 @@ pub(crate) fn repeats(root: &Node, rules: &[super::repeats::Rule]) -> (Vec<Raw>,
         super::repeats::find(root, rules).into_iter().partition(|f| f.repeat == super::repeats::Repeat::Refuse);
     let raw = |f: super::repeats::Found| (Some(f.loc), f.path, f.message);
     (refused.into_iter().map(raw).collect(), warned.into_iter().map(raw).collect())
+}
+
+/// Why the playbook file at `p` cannot be read, if it cannot.
+fn playbook_problem(p: &Path) -> Option<String> {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => None,
+        Ok(m) => {
+            Some(format!("playbook {} {}", p.display(), ReadError::NotRegular(super::file::kind_of(m.file_type()))))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(format!("playbook file {} not found", p.display())),
+        Err(e) => Some(format!("cannot read the playbook file {}: {e}", p.display())),
+    }
+}
+
+/// The playbook a scenario file names (`playbook:`, resolved against its directory), if
+/// that file exists, read even when the rest of the scenario is invalid: `validate`
+/// checks it too, so that every problem of both files comes out in one pass.
+pub fn named_playbook(file: &Path) -> Option<PathBuf> {
+    let text = super::file::read_text(file, MAX_FILE_BYTES).ok()?;
+    let root = yaml::parse(&text).ok()?;
+    let Value::Map(entries) = &root.value else { return None };
+    let (_, node) = entries.iter().find(|(k, _)| k.name == "playbook")?;
+    let Value::Str(p) = &node.value else { return None };
+    let path = file.parent().unwrap_or(Path::new(".")).join(p);
+    playbook_problem(&path).is_none().then_some(path)
 }
 
 /// Neutral stand-ins for the required parts, used only to check the rest of a file whose

@@ -401,6 +401,20 @@ fn an_unquoted_account_id_is_read_as_written_or_told_to_be_quoted() {
             "5:14: environment.accounts[0]: expected a 12-digit AWS account id, found \"12345678901\" (quote it so YAML keeps leading zeros)"
         ]
     );
+    // Written with its leading zero, YAML still reads a number (without the zero): the
+    // same advice, not a type error.
+    assert_eq!(
+        errors(&AWS.replace("[\"123456789012\"]", "[012345678901]")),
+        [
+            "5:14: environment.accounts[0]: expected a 12-digit AWS account id, found \"12345678901\" (quote it so YAML keeps leading zeros)"
+        ]
+    );
+    assert_eq!(
+        errors(&AWS.replace("[\"123456789012\"]", "[1.5]")),
+        [
+            "5:14: environment.accounts[0]: expected a 12-digit AWS account id, found \"1.5\" (quote it so YAML keeps leading zeros)"
+        ]
+    );
 }
 
 #[test]

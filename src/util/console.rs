@@ -173,8 +173,30 @@ impl Console {
         for (k, v) in extra {
             obj[k] = v;
         }
+        let pending = self.pending();
         let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(w, "{obj}");
+        beside_prompt(pending.as_deref(), &mut **w, |w| {
+            let _ = writeln!(w, "{obj}");
+        });
+    }
+
+    /// Runs `write` (output that does not go through this console: the run directory on
+    /// stdout) so that it never lands on the line of a waiting prompt: the prompt's line is
+    /// ended first and the prompt shown again after it.
+    pub fn beside_prompt<R>(&self, write: impl FnOnce() -> R) -> R {
+        let pending = self.pending();
+        let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
+        beside_prompt(pending.as_deref(), &mut **w, |_| write())
+    }
+
+    /// A prompt that will not be answered (the run is over): its line is ended, and status
+    /// lines are plain again.
+    pub fn prompt_abandoned(&self) {
+        let mut w = self.err.lock().unwrap_or_else(|p| p.into_inner());
+        if self.pending.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
+            let _ = writeln!(w);
+            let _ = w.flush();
+        }
     }
 }
 
@@ -211,14 +233,16 @@ pub fn stdout(text: &str) -> io::Result<()> {
 
 /// Writes `write` (a status line) so that it never lands on the line of a `pending`
 /// prompt: the line goes below it, and the prompt is shown again under the line.
-fn beside_prompt(pending: Option<&str>, w: &mut dyn Write, write: impl FnOnce(&mut dyn Write)) {
+fn beside_prompt<R>(pending: Option<&str>, w: &mut dyn Write, write: impl FnOnce(&mut dyn Write) -> R) -> R {
     match pending {
         None => write(w),
         Some(p) => {
             let _ = writeln!(w);
-            write(w);
+            let _ = w.flush();
+            let r = write(w);
             let _ = write!(w, "{}", terminal_safe(p, false));
             let _ = w.flush();
+            r
         }
     }
 }
@@ -316,6 +340,38 @@ mod tests {
             out,
             "\n>>> STEP x\n>>> done | abort: \n   Reverting break-web\n>>> done | abort:     Reverted break-web\n"
         );
+    }
+
+    /// Every path out of the console keeps off a waiting prompt's line: a JSON line, a
+    /// raw line, a warning, and output written beside it (stdout); an abandoned prompt
+    /// ends its line once and is not shown again.
+    #[test]
+    fn no_output_path_lands_on_a_waiting_prompt() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let buf = Buf::default();
+            let c = Console::to_writer(Box::new(buf.clone()), format);
+            c.prompt("\n>>> STEP x\n>>> done | abort: ");
+            c.status("Holding", "the injection");
+            c.status_event("Started", "run r1", "run_started", &[("run_id", "r1")]);
+            c.warn("careful");
+            c.print(Level::Error, "raw");
+            c.beside_prompt(|| buf.clone().write_all(b"/runs/r1\n").unwrap());
+            c.prompt_abandoned();
+            c.status("Passed", "recovered");
+            c.prompt_abandoned();
+            let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<&str> = out.lines().collect();
+            // Each output is a line of its own, followed by the prompt shown again.
+            assert_eq!(lines[..3], ["", ">>> STEP x", ">>> done | abort: "], "{format:?}: {out}");
+            for pair in lines[3..13].chunks(2) {
+                assert!(!pair[0].contains(">>>"), "{format:?}: {:?} in\n{out}", pair[0]);
+                assert_eq!(pair[1], ">>> done | abort: ", "{format:?}: {out}");
+            }
+            assert_eq!(lines[11], "/runs/r1", "{format:?}: {out}");
+            // Abandoned, the prompt's line is ended and it is not shown again.
+            assert!(lines[13].contains("Passed") && lines.len() == 14, "{format:?}: {out}");
+            assert!(out.ends_with("recovered\n") || out.ends_with("}\n"), "{format:?}: {out}");
+        }
     }
 
     #[test]

@@ -1346,6 +1346,11 @@ fn plan_json_has_resolved_targets_steps_iam_actions_and_a_ci_timeout() {
     );
     assert!(text.stdout.contains(&uncapped), "{text}");
     assert_eq!(doc["targets"]["web"]["max"], Value::Null, "{doc:#}");
+    assert_eq!(
+        doc["warnings"][1],
+        "target `web`: no max: nothing caps how many are hit (set `max` to refuse a run that would hit more)",
+        "{doc:#}"
+    );
     // The alarm's read (21s) + the 10s fault + 6 revert steps at 5m (at most 2 per
     // instance + 1, and the lease) + 10s cut-off + 30s settle + 30s notifications + 60s
     // margin; a shorter revert deadline lowers it.

@@ -242,12 +242,13 @@ notify:
 }
 
 /// `plan` prints the playbook's schedule next to the faults — each step with when, who,
-/// what and how, in the order a run makes them due — and `--format json` lists it too.
+/// what and how (a `hold` step says it holds the injection), in the order a run makes
+/// them due — and `--format json` lists it too.
 #[test]
 fn plan_prints_the_playbook_schedule_in_the_order_steps_come_due() {
     let web = WebService::start(Heal::Never);
     let sb = Sandbox::new();
-    sb.write("playbook.md", &playbook(&web));
+    sb.write("playbook.md", &playbook(&web).replace("    after: 1h\n", "    after: 1h\n    hold: true\n"));
     let file = sb.write_scenario("gameday", &scenario(&web, 9));
     let plan = sb.run(&["plan".as_ref(), file.as_os_str()]);
     assert_eq!(plan.code(), Some(0), "{plan}");
@@ -255,7 +256,11 @@ fn plan_prints_the_playbook_schedule_in_the_order_steps_come_due() {
     let section = out.find("\nPlaybook (when each step is due").unwrap_or_else(|| panic!("{plan}"));
     assert!(section > out.find("\nFaults:").unwrap(), "after the faults: {plan}");
     let lines: Vec<&str> = out[section..].lines().skip(2).take(4).collect();
-    assert!(lines[0].starts_with("  start +1h ") && lines[0].ends_with("retro: Book the retro (manual)"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("  start +1h ")
+            && lines[0].ends_with("retro: Book the retro (manual, holds the injection)"),
+        "{lines:?}"
+    );
     assert!(
         lines[1].contains(
             "incident-commander  tell-staff: Post in the incident channel that the drill is on (manual, communication)"
@@ -286,6 +291,8 @@ fn plan_prints_the_playbook_schedule_in_the_order_steps_come_due() {
         (Some("detect"), Some("webhook"), Some("comms"))
     );
     assert_eq!(steps[3]["communicate"], true);
+    let holds: Vec<&serde_json::Value> = steps.iter().map(|s| &s["hold"]).collect();
+    assert_eq!(holds, [true, false, false, false], "{steps:?}");
 }
 
 #[test]
@@ -343,10 +350,15 @@ struct Pty {
 
 impl Pty {
     fn run(sb: &Sandbox, file: &std::path::Path) -> Pty {
+        Pty::run_with(sb, file, "")
+    }
+
+    /// With `global` flags (`--log-format json`) before `run`.
+    fn run_with(sb: &Sandbox, file: &std::path::Path, global: &str) -> Pty {
         use std::io::Read;
         use std::process::{Command, Stdio};
         let cmd = format!(
-            "{} --state-dir {} run --yes --interactive {}",
+            "{} --state-dir {} {global} run --yes --interactive {}",
             crate::support::BIN,
             sb.state_dir().display(),
             file.display()
@@ -389,6 +401,25 @@ impl Pty {
     fn send(&mut self, line: &str) {
         use std::io::Write;
         self.stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    fn seen(&self) -> String {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits at most `limit` for the run to end by itself (nothing is sent meanwhile): its
+    /// exit code and everything it printed. Panics (and ends it) if it is still running.
+    fn finish_within(mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.reader.take().unwrap().join().unwrap();
+                return (status.code(), self.seen());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("the run was still going {limit:?} later:\n{}", self.seen());
     }
 
     /// Waits for the run to end: its exit code and everything it printed.
@@ -497,7 +528,174 @@ fn abort_at_a_prompt_aborts_and_reverts_the_run() {
     assert!(r["faults"][0]["reverted_at_ms"].is_u64(), "{r}");
     assert_eq!(web.fix_calls(), 1, "the revert ran");
     let tell = r["steps"].as_array().unwrap().iter().find(|s| s["name"] == "tell").unwrap().clone();
-    assert_eq!(tell["status"], "skipped", "{tell}");
+    assert_eq!(tell["status"], "aborted", "not skipped: {tell}");
+    assert_eq!(tell["detail"], "the facilitator answered `abort` at step `tell`", "{tell}");
+}
+
+/// `abort` at a `hold` prompt aborts before anything is injected (even when the baseline
+/// is ready at the same moment), with the facilitator's abort as the reason (not a
+/// signal's), and the step recorded as aborted.
+#[test]
+fn abort_at_a_hold_prompt_says_the_facilitator_aborted_there() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    sb.write(
+        "playbook.md",
+        "---\nsteps:\n  - name: criteria\n    what: Read the abort criteria aloud\n    who: ic\n    on: start\n    hold: true\n---\n",
+    );
+    let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
+    let file = sb.write_scenario("gameday", &yaml);
+    let mut pty = Pty::run(&sb, &file);
+    pty.wait_for(">>> nothing is injected until you answer");
+    pty.send("abort");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(3), "aborted\n{seen}");
+    assert_eq!(web.break_calls(), 0, "nothing injected\n{seen}");
+    assert!(seen.contains("aborted and reverted: the facilitator answered `abort` at step `criteria`"), "{seen}");
+    let r = read_report(&sb.only_run_dir());
+    assert_eq!(r["abort_reason"], "the facilitator answered `abort` at step `criteria`", "{r}");
+    let step = r["steps"].as_array().unwrap().iter().find(|s| s["name"] == "criteria").unwrap().clone();
+    assert_eq!(step["status"], "aborted", "{step}");
+}
+
+/// A playbook for the prompts nobody answers: `tell` on `inject`, `rollback` on `revert`.
+const UNANSWERED: &str = "---\nsteps:\n  - name: tell\n    what: Tell staff\n    who: ic\n    on: inject\n  - name: rollback\n    what: Confirm the rollback\n    who: sre\n    on: revert\n---\n";
+
+/// The step `name` of the report `r`.
+fn step_of(r: &serde_json::Value, name: &str) -> serde_json::Value {
+    r["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()
+}
+
+/// A prompt nobody answers never keeps a run alive: after `abort` at one step, the run
+/// reverts, tells its outcome and run directory at once (not after the prompt), gives the
+/// prompt still waiting on `revert` the notifications' cut-off (30 s), records it as
+/// `unanswered` and exits by itself.
+#[test]
+fn a_prompt_nobody_answers_is_cut_off_after_the_run_and_recorded_as_unanswered() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    sb.write("playbook.md", UNANSWERED);
+    let yaml =
+        scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n").replace("duration: 2s", "duration: 10m");
+    let file = sb.write_scenario("gameday", &yaml);
+    let mut pty = Pty::run(&sb, &file);
+    pty.wait_for(">>> STEP `tell` for ic: Tell staff");
+    pty.send("abort");
+    pty.wait_for(">>> STEP `rollback` for sre: Confirm the rollback");
+    let (code, seen) = pty.finish_within(Duration::from_secs(90));
+    assert_eq!(code, Some(3), "aborted\n{seen}");
+    let dir = sb.only_run_dir();
+    let outcome = seen.find("aborted and reverted: the facilitator answered `abort` at step `tell`");
+    let run_dir = seen.find(&format!("\n{}\r\n", dir.display()));
+    let cut = seen.find("notifications or prompts still under way 30s after the run ended: cut off");
+    assert!(outcome.is_some() && run_dir.is_some() && cut.is_some(), "{seen}");
+    assert!(outcome < cut && run_dir < cut, "the outcome and the run directory come first:\n{seen}");
+    let r = read_report(&dir);
+    assert_eq!(step_of(&r, "tell")["status"], "aborted", "{r}");
+    let rollback = step_of(&r, "rollback");
+    assert_eq!((rollback["status"].as_str(), rollback["done_ms"].as_u64()), (Some("unanswered"), None), "{rollback}");
+    assert!(rollback["detail"].as_str().unwrap().starts_with("no answer: the run had ended"), "{rollback}");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("unanswered"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("unanswered"), "the HTML report shows it too");
+}
+
+/// Once the run is over, a signal cuts a waiting prompt off at once (not after the 30 s),
+/// and the outcome was told before it, while the prompt waited.
+#[test]
+fn a_signal_after_the_run_cuts_a_waiting_prompt_off_at_once() {
+    let web = WebService::start(Heal::After(Duration::from_millis(300)));
+    let sb = Sandbox::new();
+    sb.write("playbook.md", UNANSWERED);
+    let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
+    let file = sb.write_scenario("gameday", &yaml);
+    let mut pty = Pty::run(&sb, &file);
+    pty.wait_for(">>> STEP `tell` for ic: Tell staff");
+    pty.send("done");
+    pty.wait_for(">>> STEP `rollback` for sre: Confirm the rollback");
+    // The outcome is told while the prompt still waits, and the prompt is shown again.
+    pty.wait_for("      Passed ");
+    let dir = sb.only_run_dir();
+    pty.wait_for(&format!("\n{}\r\n", dir.display()));
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    let pid = first.get("pid").or_else(|| first.pointer("/entry/pid")).and_then(|p| p.as_u64()).expect("pid");
+    let kill = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(kill.success());
+    let (code, seen) = pty.finish_within(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(
+        seen.contains("SIGTERM: every fault is reverted or listed; not waiting for notifications or prompts"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("still under way 30s after the run ended"),
+        "cut off by the signal, not the deadline:\n{seen}"
+    );
+    let rollback = step_of(&read_report(&dir), "rollback");
+    assert_eq!(rollback["status"], "unanswered", "{rollback}");
+}
+
+/// With `--log-format json` too, a status line never shares a waiting prompt's line, and
+/// the prompt is shown again below it.
+#[test]
+fn json_status_lines_keep_off_a_waiting_prompt() {
+    let web = WebService::start(Heal::After(Duration::from_millis(300)));
+    let sb = Sandbox::new();
+    sb.write("playbook.md", "---\nsteps:\n  - name: tell\n    what: Tell staff\n    who: ic\n    on: inject\n---\n");
+    let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
+    let file = sb.write_scenario("gameday", &yaml);
+    let mut pty = Pty::run_with(&sb, &file, "--log-format json");
+    pty.wait_for(">>> STEP `tell` for ic: Tell staff");
+    // The fault is reverted while the prompt waits: status lines come meanwhile.
+    pty.wait_for("\"status\":\"Reverted\"");
+    std::thread::sleep(Duration::from_millis(200));
+    let seen = pty.seen();
+    let lines: Vec<&str> = seen.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let prompt = ">>> done | skip <reason> | note <text> | abort: ";
+    let after_prompt: Vec<&str> = lines.iter().skip_while(|l| !l.starts_with(">>> STEP")).copied().collect();
+    let json: Vec<usize> = (0..after_prompt.len()).filter(|i| after_prompt[*i].contains("{\"")).collect();
+    assert!(!json.is_empty(), "{seen}");
+    for i in json {
+        assert!(after_prompt[i].starts_with('{'), "a JSON line shares a line: {:?} in\n{seen}", after_prompt[i]);
+        let next = after_prompt.get(i + 1).copied().unwrap_or_else(|| seen.rsplit('\n').next().unwrap());
+        assert!(next.starts_with('{') || next == prompt.trim_end() || next == prompt, "{next:?} in\n{seen}");
+    }
+    assert!(seen.trim_end_matches(' ').ends_with(prompt.trim_end()), "the prompt is shown again last:\n{seen}");
+    pty.send("done");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    assert_eq!(step_of(&read_report(&sb.only_run_dir()), "tell")["status"], "done");
+}
+
+/// `validate` shows every problem of an invalid scenario and of its playbook in one pass:
+/// the scenario's own error does not hide the playbook's.
+#[test]
+fn validate_shows_the_problems_of_the_scenario_and_its_playbook_together() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    sb.write(
+        "playbook.md",
+        "---\nsteps:\n  - name: a\n    what: A\n    who: ic\n    on: inject\n  - name: b\n    what: B\n    who: ic\n    on: inject\n  - name: c\n    what: C\n    who: comms\n    on: detected\n  - name: d\n    what: D\n    who: bot\n    run: \"true\"\n    hold: true\n---\n",
+    );
+    let file = sb.write_scenario("gameday", &scenario(&web, 9).replace("every: 100ms", "every: 50ms"));
+    let done = sb.run(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(2), "{done}");
+    for expected in [
+        "gameday.yaml:6:12: steady_state[0].every:",
+        "playbook.md:10:9: steps[1].on: overlaps steps[0] (`a`)",
+        "playbook.md:14:9: steps[2].on: unknown event `detected`; did you mean `detect`?",
+        "playbook.md:19:11: steps[3].hold: only a manual step on `start` can hold the injection (this one is command on `start`)",
+    ] {
+        assert!(done.stderr.contains(expected), "{expected:?} in\n{done}");
+    }
+    // An invalid scenario whose playbook is missing says so too.
+    std::fs::remove_file(sb.path().join("playbook.md")).unwrap();
+    let done = sb.run(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(done.code(), Some(2), "{done}");
+    assert!(done.stderr.contains("steady_state[0].every:"), "{done}");
+    assert!(done.stderr.contains("playbook: playbook file") && done.stderr.contains("not found"), "{done}");
 }
 
 /// Secrets in a scenario (an http probe's Authorization header, a webhook's URL path and
