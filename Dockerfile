@@ -16,6 +16,9 @@ COPY src ./src
 COPY tests ./tests
 COPY schema ./schema
 COPY README.md ./
+# fuzz/ is a workspace member: cargo needs its manifest even when building only firedrill.
+COPY fuzz/Cargo.toml ./fuzz/
+COPY fuzz/fuzz_targets ./fuzz/fuzz_targets
 RUN cargo build --release --locked --bin firedrill \
  && strip target/release/firedrill
 

@@ -7,6 +7,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         // A base directory that holds no playbooks: `playbook:` paths fail to read, cleanly.
-        let _ = firedrill_fuzz::scenario::load_str(text, std::path::Path::new("/nonexistent"));
+        let _ = firedrill::scenario::load_str(text, std::path::Path::new("/nonexistent"));
     }
 });

@@ -5,8 +5,6 @@
 //! (`run`: a shell command, or `webhook`). This module owns the model and its pure
 //! validation; [`runner`] schedules the steps during a run.
 
-// The runner drives steps during a run; the fuzz crate (fuzz/) compiles only the parser.
-#[cfg(not(fuzzing))]
 pub mod runner;
 
 use std::collections::HashMap;
