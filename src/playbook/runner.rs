@@ -199,6 +199,11 @@ impl Prompter for Terminal {
         if step.hold
             && let Some(room) = &self.room
         {
+            // A hold nobody can answer (stdin closed) is not a go: nothing is injected.
+            if let Reply::Unanswered(why) = &answer {
+                let _ = room.abort_reason.set(format!("step `{}` holds the injection and had {why}", step.name));
+                room.abort.cancel();
+            }
             room.held.send_modify(|n| *n += 1);
         }
         answer

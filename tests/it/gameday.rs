@@ -561,6 +561,32 @@ fn abort_at_a_hold_prompt_says_the_facilitator_aborted_there() {
 /// A playbook for the prompts nobody answers: `tell` on `inject`, `rollback` on `revert`.
 const UNANSWERED: &str = "---\nsteps:\n  - name: tell\n    what: Tell staff\n    who: ic\n    on: inject\n  - name: rollback\n    what: Confirm the rollback\n    who: sre\n    on: revert\n---\n";
 
+/// A `hold` prompt that can get no answer (stdin closed: Ctrl-D) is not a go: the run
+/// aborts with nothing injected, and the step is `unanswered`.
+#[test]
+fn a_hold_prompt_whose_stdin_closes_injects_nothing() {
+    let web = WebService::start(Heal::Never);
+    let sb = Sandbox::new();
+    sb.write(
+        "playbook.md",
+        "---\nsteps:\n  - name: criteria\n    what: Read the abort criteria aloud\n    who: ic\n    on: start\n    hold: true\n---\n",
+    );
+    let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
+    let file = sb.write_scenario("gameday", &yaml);
+    let mut pty = Pty::run(&sb, &file);
+    pty.wait_for(">>> nothing is injected until you answer");
+    {
+        use std::io::Write;
+        pty.stdin.write_all(b"\x04").unwrap();
+    }
+    let (code, seen) = pty.finish_within(Duration::from_secs(60));
+    assert_eq!(code, Some(3), "aborted\n{seen}");
+    let r = read_report(&sb.only_run_dir());
+    assert_eq!(web.break_calls(), 0, "nothing injected\n{seen}");
+    assert_eq!(r["abort_reason"], "step `criteria` holds the injection and had no answer (stdin closed)", "{r}");
+    assert_eq!(step_of(&r, "criteria")["status"], "unanswered");
+}
+
 /// The step `name` of the report `r`.
 fn step_of(r: &serde_json::Value, name: &str) -> serde_json::Value {
     r["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()

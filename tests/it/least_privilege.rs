@@ -36,6 +36,7 @@ const MOTO_MATCHES_ARNS: &[&str] = &[
     "iam:TagRole",
     "iam:UntagRole",
     "iam:GetRolePolicy",
+    "iam:ListRolePolicies",
     "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
 ];
