@@ -532,11 +532,9 @@ fn abort_at_a_prompt_aborts_and_reverts_the_run() {
     assert_eq!(tell["detail"], "the facilitator answered `abort` at step `tell`", "{tell}");
 }
 
-/// `abort` at a `hold` prompt aborts before anything is injected (even when the baseline
-/// is ready at the same moment), with the facilitator's abort as the reason (not a
-/// signal's), and the step recorded as aborted.
-#[test]
-fn abort_at_a_hold_prompt_says_the_facilitator_aborted_there() {
+/// A game day whose playbook step `criteria` on `start` holds the injection, run on a
+/// pseudo-terminal up to that step's prompt.
+fn held_at_criteria() -> (WebService, Sandbox, Pty) {
     let web = WebService::start(Heal::Never);
     let sb = Sandbox::new();
     sb.write(
@@ -547,6 +545,15 @@ fn abort_at_a_hold_prompt_says_the_facilitator_aborted_there() {
     let file = sb.write_scenario("gameday", &yaml);
     let mut pty = Pty::run(&sb, &file);
     pty.wait_for(">>> nothing is injected until you answer");
+    (web, sb, pty)
+}
+
+/// `abort` at a `hold` prompt aborts before anything is injected (even when the baseline
+/// is ready at the same moment), with the facilitator's abort as the reason (not a
+/// signal's), and the step recorded as aborted.
+#[test]
+fn abort_at_a_hold_prompt_says_the_facilitator_aborted_there() {
+    let (web, sb, mut pty) = held_at_criteria();
     pty.send("abort");
     let (code, seen) = pty.finish();
     assert_eq!(code, Some(3), "aborted\n{seen}");
@@ -565,16 +572,7 @@ const UNANSWERED: &str = "---\nsteps:\n  - name: tell\n    what: Tell staff\n   
 /// aborts with nothing injected, and the step is `unanswered`.
 #[test]
 fn a_hold_prompt_whose_stdin_closes_injects_nothing() {
-    let web = WebService::start(Heal::Never);
-    let sb = Sandbox::new();
-    sb.write(
-        "playbook.md",
-        "---\nsteps:\n  - name: criteria\n    what: Read the abort criteria aloud\n    who: ic\n    on: start\n    hold: true\n---\n",
-    );
-    let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
-    let file = sb.write_scenario("gameday", &yaml);
-    let mut pty = Pty::run(&sb, &file);
-    pty.wait_for(">>> nothing is injected until you answer");
+    let (web, sb, mut pty) = held_at_criteria();
     {
         use std::io::Write;
         pty.stdin.write_all(b"\x04").unwrap();
