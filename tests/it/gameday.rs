@@ -543,7 +543,7 @@ fn held_at_criteria() -> (WebService, Sandbox, Pty) {
     );
     let yaml = scenario(&web, 9).replace("    on: [start]\n", "    on: [announce]\n");
     let file = sb.write_scenario("gameday", &yaml);
-    let mut pty = Pty::run(&sb, &file);
+    let pty = Pty::run(&sb, &file);
     pty.wait_for(">>> nothing is injected until you answer");
     (web, sb, pty)
 }
